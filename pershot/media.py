@@ -1,0 +1,487 @@
+"""Source probing (PyAV) and frame-exact shot extraction (ffmpeg).
+
+* :func:`probe_source` reads a video's facts into a frozen :class:`SourceInfo`:
+  coded and displayed size (sample aspect ratio and rotation applied), average
+  frame rate as a :class:`~fractions.Fraction`, exact frame count, VFR flag,
+  pixel format, and a fast content hash for cache keys.
+* :func:`frame_index` demuxes the video stream once (no decoding) and keeps
+  every frame's presentation timestamp and keyframe flag, so a shot can be
+  cut by *frame index*: seek to the keyframe at or before its first frame,
+  then keep exactly the frames whose timestamps belong to it.
+* :func:`extract_shot` decodes one shot once and writes it, trimmed, rotated
+  as displayed and scaled, to raw 8-bit 4:2:0 Y4M files that the encoders and
+  the metrics read, so an encoder's CPU time is its own.
+
+Timing policy (VFR): frames are passed through one to one (``-fps_mode
+passthrough``): none is dropped or doubled. Encoders then see a constant rate
+equal to the source's *average* rate; shot start/end times come from the
+source's own timestamps (for a CFR source, ``frame / fps`` exactly).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Sequence
+
+from .errors import InputError, MediaError
+
+#: hashed in full below this size; above it, size + head + middle + tail
+_HASH_FULL_LIMIT = 8 << 20
+_HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What pershot knows about a source video (the first video stream)."""
+
+    path: str
+    width: int  #: coded width
+    height: int  #: coded height
+    display_width: int  #: width as displayed (sample aspect ratio and rotation applied)
+    display_height: int
+    display_aspect: Fraction
+    rotation: int  #: display rotation in degrees, one of 0/90/180/270 (counter-clockwise, as ffmpeg reports it)
+    fps: Fraction  #: average frame rate
+    frame_count: int
+    duration_s: float
+    pix_fmt: str
+    bit_depth: int
+    is_vfr: bool
+    codec: str
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class FrameIndex:
+    """Presentation timestamps and keyframe flags of every frame, in display order."""
+
+    stream_index: int
+    time_base: Fraction
+    pts: tuple[int, ...]
+    keyframe: tuple[bool, ...]
+    last_duration: int  #: duration of the last frame, in time_base ticks
+
+    def __len__(self) -> int:
+        return len(self.pts)
+
+    def keyframe_at_or_before(self, frame: int) -> int:
+        """Index of the last keyframe at or before ``frame`` (0 when none is flagged)."""
+        for i in range(min(frame, len(self.pts) - 1), -1, -1):
+            if self.keyframe[i]:
+                return i
+        return 0
+
+
+# ---------------------------------------------------------------- hashing
+
+
+def content_hash(path: str | os.PathLike) -> str:
+    """A fast content hash: sha256 of the whole file when small, else of size + head + middle + tail."""
+    p = Path(path)
+    size = p.stat().st_size
+    h = hashlib.sha256()
+    h.update(b"pershot-content-v1\0")
+    h.update(str(size).encode())
+    with open(p, "rb") as f:
+        if size <= _HASH_FULL_LIMIT:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        else:
+            for off in (0, size // 2 - _HASH_CHUNK // 2, size - _HASH_CHUNK):
+                f.seek(off)
+                h.update(f.read(_HASH_CHUNK))
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- probing
+
+
+def _check_path(path: str | os.PathLike) -> Path:
+    p = Path(os.fspath(path))
+    if not p.exists():
+        raise InputError(f"input not found: {os.fspath(path)}")
+    if p.is_dir():
+        raise InputError(f"input is a directory, not a video: {os.fspath(path)}")
+    if not os.access(p, os.R_OK):
+        raise InputError(f"input is not readable: {os.fspath(path)}")
+    if p.stat().st_size == 0:
+        raise MediaError(f"input is empty: {os.fspath(path)}")
+    return p.resolve()
+
+
+def _open(p: Path):
+    import av
+
+    try:
+        return av.open(str(p), mode="r")
+    except av.error.FFmpegError as ex:
+        raise MediaError(f"not a readable video (corrupt, truncated or not media): {p.name}") from ex
+    except (OSError, ValueError, UnicodeDecodeError) as ex:
+        raise MediaError(f"cannot open {p.name}: {ex}") from ex
+
+
+def _video_stream(container, name: str):
+    streams = [s for s in container.streams.video]
+    # skip attached pictures (cover art)
+    streams = [s for s in streams if not (s.disposition and "attached_pic" in str(s.disposition).lower())] or streams
+    if not streams:
+        raise MediaError(f"no video stream in {name}")
+    return streams[0]
+
+
+def _norm_rotation(deg: float | int | None) -> int:
+    if not deg:
+        return 0
+    r = int(round(float(deg) / 90.0)) * 90 % 360
+    return r
+
+
+@functools.lru_cache(maxsize=32)
+def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
+    import av
+
+    p = Path(path)
+    with _open(p) as c:
+        s = _video_stream(c, p.name)
+        tb = Fraction(s.time_base.numerator, s.time_base.denominator) if s.time_base else Fraction(1, 90000)
+        declared = int(s.frames or 0)
+        rows: list[tuple[int, bool, int]] = []
+        n_nopts = 0
+        try:
+            for pkt in c.demux(s):
+                if pkt.size == 0:
+                    continue  # flush packet
+                pts = pkt.pts
+                if pts is None:
+                    pts = pkt.dts
+                if pts is None:
+                    n_nopts += 1
+                    continue
+                rows.append((int(pts), bool(pkt.is_keyframe), int(pkt.duration or 0)))
+        except av.error.FFmpegError as ex:
+            raise MediaError(f"corrupt or truncated video (demuxing failed after {len(rows)} frames): {p.name}") from ex
+    if n_nopts and not rows:
+        raise MediaError(f"video stream has no timestamps: {p.name}")
+    if n_nopts:
+        raise MediaError(f"{n_nopts} video packets without timestamps, cannot index frames exactly: {p.name}")
+    if not rows:
+        raise MediaError(f"video stream has no frames: {p.name}")
+    if declared and len(rows) < declared:
+        raise MediaError(f"truncated video: {len(rows)} of {declared} frames present in {p.name}")
+    rows.sort(key=lambda r: r[0])
+    pts = tuple(r[0] for r in rows)
+    if len(set(pts)) != len(pts):
+        raise MediaError(f"duplicate frame timestamps, cannot index frames exactly: {p.name}")
+    deltas = [b - a for a, b in zip(pts, pts[1:])]
+    last = rows[-1][2] or (sorted(deltas)[len(deltas) // 2] if deltas else 1)
+    return FrameIndex(
+        stream_index=s.index,
+        time_base=tb,
+        pts=pts,
+        keyframe=tuple(r[1] for r in rows),
+        last_duration=max(int(last), 1),
+    )
+
+
+def frame_index(path: str | os.PathLike) -> FrameIndex:
+    """Demux the first video stream (no decoding) and index its frames in display order."""
+    p = _check_path(path)
+    st = p.stat()
+    return _index_cached(str(p), st.st_size, st.st_mtime_ns)
+
+
+def _is_vfr(pts: Sequence[int]) -> bool:
+    if len(pts) < 3:
+        return False
+    deltas = sorted(b - a for a, b in zip(pts, pts[1:]))
+    med = deltas[len(deltas) // 2]
+    tol = max(1, 0.05 * med)
+    return (med - deltas[0]) > tol or (deltas[-1] - med) > tol
+
+
+def probe_source(path: str | os.PathLike) -> SourceInfo:
+    """Read a video's facts with PyAV (raises InputError / MediaError with a one-line message)."""
+    import av
+
+    p = _check_path(path)
+    idx = frame_index(p)
+    with _open(p) as c:
+        s = _video_stream(c, p.name)
+        cc = s.codec_context
+        codec = cc.name if cc is not None else "unknown"
+        width, height = int(cc.width or 0), int(cc.height or 0)
+        pix_fmt = cc.pix_fmt or ""
+        s.thread_type = "SLICE"
+        # decode the first frame: proves the stream is decodable, gives rotation and final pix_fmt
+        first = None
+        try:
+            for frame in c.decode(s):
+                first = frame
+                break
+        except av.error.FFmpegError as ex:
+            raise MediaError(f"video stream cannot be decoded (corrupt?): {p.name}: {ex}") from ex
+        if first is None:
+            raise MediaError(f"no decodable video frame in {p.name}")
+        width = int(first.width or width)
+        height = int(first.height or height)
+        pix_fmt = first.format.name if first.format is not None else pix_fmt
+        rotation = _norm_rotation(getattr(first, "rotation", 0))
+        sar_raw = s.sample_aspect_ratio or cc.sample_aspect_ratio
+        avg = s.average_rate
+    if width <= 0 or height <= 0:
+        raise MediaError(f"video stream has no frame size: {p.name}")
+    try:
+        bit_depth = int(av.VideoFormat(pix_fmt).components[0].bits) if pix_fmt else 8
+    except (ValueError, IndexError, TypeError):
+        bit_depth = 8
+    sar = Fraction(sar_raw.numerator, sar_raw.denominator) if sar_raw and sar_raw.numerator > 0 else Fraction(1)
+    # displayed size before rotation: the sample aspect ratio stretches the width
+    pre_w = width if sar == 1 else max(2, int(round(width * sar)))
+    aspect = Fraction(width, height) * sar
+    if rotation in (90, 270):
+        display_width, display_height, aspect = height, pre_w, 1 / aspect
+    else:
+        display_width, display_height = pre_w, height
+
+    n = len(idx)
+    vfr = _is_vfr(idx.pts)
+    span_ticks = idx.pts[-1] - idx.pts[0] + idx.last_duration
+    span_s = float(span_ticks * idx.time_base)
+    fps: Fraction | None = None
+    if avg is not None and avg.numerator > 0 and not vfr:
+        fps = Fraction(avg.numerator, avg.denominator)
+        if span_s > 0 and abs(float(fps) * span_s - n) > max(1.5, 0.02 * n):
+            fps = None  # container's average disagrees with the timestamps
+    if fps is None:
+        fps = Fraction(n, 1) / Fraction(span_ticks) / idx.time_base if span_ticks > 0 else Fraction(25)
+        fps = fps.limit_denominator(1001)
+    duration = span_s if vfr else float(n / fps)
+    return SourceInfo(
+        path=str(p),
+        width=width,
+        height=height,
+        display_width=display_width,
+        display_height=display_height,
+        display_aspect=aspect,
+        rotation=rotation,
+        fps=fps,
+        frame_count=n,
+        duration_s=duration,
+        pix_fmt=pix_fmt,
+        bit_depth=bit_depth,
+        is_vfr=vfr,
+        codec=codec,
+        content_hash=content_hash(p),
+    )
+
+
+def frame_times(info: SourceInfo, idx: FrameIndex | None = None) -> list[float]:
+    """Start time of each frame (seconds from the first frame), plus the end time of the last one.
+
+    CFR: ``i / fps`` exactly; VFR: the source's own timestamps.
+    """
+    if not info.is_vfr:
+        return [float(Fraction(i) / info.fps) for i in range(info.frame_count + 1)]
+    idx = idx or frame_index(info.path)
+    t0 = idx.pts[0]
+    out = [float((p - t0) * idx.time_base) for p in idx.pts]
+    out.append(float((idx.pts[-1] - t0 + idx.last_duration) * idx.time_base))
+    return out
+
+
+# ---------------------------------------------------------------- geometry
+
+
+def even(x: float) -> int:
+    """Nearest even integer >= 2."""
+    return max(2, int(round(x / 2.0)) * 2)
+
+
+def target_size(info: SourceInfo, height: int) -> tuple[int, int]:
+    """Encode size for a grid height: display aspect kept, even width and height."""
+    h = max(2, int(height) // 2 * 2)
+    return even(h * info.display_aspect), h
+
+
+def resolutions_for(info: SourceInfo, heights: Sequence[int]) -> list[tuple[int, int]]:
+    """Grid heights -> (width, height), dropping heights above the source's displayed height."""
+    out: list[tuple[int, int]] = []
+    for h in sorted(set(int(x) for x in heights)):
+        if h > info.display_height:
+            continue
+        wh = target_size(info, h)
+        if wh not in out:
+            out.append(wh)
+    return out
+
+
+# ---------------------------------------------------------------- extraction
+
+_Y4M_FRAME_MAGIC = b"FRAME"
+
+
+def y4m_frame_count(path: str | os.PathLike, width: int, height: int) -> int:
+    """Frames in a 4:2:0 8-bit Y4M file whose frame headers are plain ``FRAME\\n``."""
+    p = Path(path)
+    size = p.stat().st_size
+    with open(p, "rb") as f:
+        header = f.readline(4096)
+    if not header.startswith(b"YUV4MPEG2"):
+        raise MediaError(f"not a Y4M file: {p.name}")
+    m_w = re.search(rb" W(\d+)", header)
+    m_h = re.search(rb" H(\d+)", header)
+    if not m_w or not m_h or (int(m_w.group(1)), int(m_h.group(1))) != (width, height):
+        raise MediaError(f"Y4M size mismatch in {p.name}: {header[:60]!r}, expected {width}x{height}")
+    frame = width * height + 2 * (((width + 1) // 2) * ((height + 1) // 2))
+    body = size - len(header)
+    per = frame + len(_Y4M_FRAME_MAGIC) + 1
+    if body % per:
+        raise MediaError(f"Y4M file {p.name} is not a whole number of frames")
+    return body // per
+
+
+def _escape_filter_value(s: str) -> str:
+    """Escape a value for an ffmpeg filter option inside a filtergraph (two levels)."""
+    # level 1: option value inside the filter's argument list
+    v = s.replace("\\", "\\\\").replace("'", "\\'").replace(":", "\\:")
+    # level 2: the filtergraph
+    out = []
+    for ch in v:
+        if ch in "\\'[],;":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def input_arg(path: str | os.PathLike) -> str:
+    """An ffmpeg input/output argument for a local file: absolute, behind ``file:`` so no
+    name (a leading '-', a colon) is taken for an option or a protocol."""
+    return "file:" + os.path.abspath(os.fspath(path))
+
+
+def rotation_filters(rotation: int) -> list[str]:
+    """Filters that show coded frames as displayed for a counter-clockwise display rotation."""
+    if rotation == 90:
+        return ["transpose=cclock"]
+    if rotation == 180:
+        return ["hflip", "vflip"]
+    if rotation == 270:
+        return ["transpose=clock"]
+    return []
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """Raw Y4M frames of one shot: the reference (display size) and scaled intermediates."""
+
+    frames: int
+    reference: str  #: path of the display-resolution reference, or "" when not asked for
+    scaled: dict[tuple[int, int], str]  #: (width, height) -> path
+    cpu_s: float  #: user + sys CPU of the ffmpeg process that decoded, trimmed and scaled
+    wall_s: float
+    seeked: bool
+
+
+def extract_args(
+    info: SourceInfo,
+    idx: FrameIndex,
+    start_frame: int,
+    end_frame: int,
+    outputs: Sequence[tuple[int, int, str]],
+    *,
+    seek: bool = True,
+) -> list[str]:
+    """ffmpeg arguments that decode frames [start_frame, end_frame) exactly, show them as
+    displayed (rotation applied deliberately, auto-rotation off), and write each
+    ``(width, height, path)`` as 8-bit 4:2:0 Y4M (bicubic scaling, square pixels)."""
+    if not (0 <= start_frame < end_frame <= len(idx)):
+        raise InputError(f"frame range [{start_frame}, {end_frame}) outside 0..{len(idx)}")
+    if not outputs:
+        raise InputError("extract_args needs at least one output")
+    args: list[str] = ["-y", "-v", "error", "-threads", "1", "-noautorotate"]
+    k = idx.keyframe_at_or_before(start_frame) if seek else 0
+    if k > 0:
+        # seek (by keyframe) to a point at or just before keyframe k; decoding starts there
+        t = float((idx.pts[k] - idx.pts[0]) * idx.time_base)
+        args += ["-ss", f"{max(0.0, t - 0.001):.6f}", "-noaccurate_seek"]
+    args += ["-copyts", "-i", input_arg(info.path), "-an", "-sn", "-dn", "-filter_threads", "1"]
+    trim = f"trim=start_pts={idx.pts[start_frame]}"
+    if end_frame < len(idx):
+        trim += f":end_pts={idx.pts[end_frame]}"
+    chain = [trim, "setpts=PTS-STARTPTS", *rotation_filters(info.rotation)]
+    n = len(outputs)
+    graph = f"[0:v:0]{','.join(chain)}"
+    if n > 1:
+        graph += f",split={n}" + "".join(f"[s{i}]" for i in range(n)) + ";"
+    else:
+        graph += "[s0];"
+    for i, (w, h, _) in enumerate(outputs):
+        graph += f"[s{i}]scale={w}:{h}:flags=bicubic,setsar=1,format=yuv420p[o{i}]"
+        if i < n - 1:
+            graph += ";"
+    args += ["-filter_complex", graph]
+    for i, (_, _, path) in enumerate(outputs):
+        args += ["-map", f"[o{i}]", "-fps_mode", "passthrough", "-f", "yuv4mpegpipe", input_arg(path)]
+    return args
+
+
+def extract_shot(
+    info: SourceInfo,
+    start_frame: int,
+    end_frame: int,
+    out_dir: str | os.PathLike,
+    sizes: Sequence[tuple[int, int]],
+    *,
+    reference: bool = True,
+    seek: bool = True,
+) -> Extracted:
+    """Decode frames [start_frame, end_frame) once into Y4M files in ``out_dir``.
+
+    With ``reference``, one output is at the source's display size (what metrics
+    compare against); one more per requested size (encoder inputs). The frame
+    count of every output is checked; a seek that lands late is retried from
+    the start of the file.
+    """
+    from . import ffmpeg
+
+    out = Path(out_dir)
+    idx = frame_index(info.path)
+    want = end_frame - start_frame
+    outputs: list[tuple[int, int, str]] = []
+    ref_path = ""
+    ref_wh = (info.display_width, info.display_height)
+    if reference:
+        ref_path = str(out / f"ref_{start_frame}_{end_frame}_{ref_wh[0]}x{ref_wh[1]}.y4m")
+        outputs.append((*ref_wh, ref_path))
+    scaled: dict[tuple[int, int], str] = {}
+    for w, h in sizes:
+        if (w, h) in scaled:
+            continue
+        if reference and (w, h) == ref_wh:
+            scaled[(w, h)] = ref_path
+            continue
+        pth = str(out / f"src_{start_frame}_{end_frame}_{w}x{h}.y4m")
+        scaled[(w, h)] = pth
+        outputs.append((w, h, pth))
+    cpu = wall = 0.0
+    attempts = [True, False] if seek else [False]
+    last_counts: list[int] = []
+    for use_seek in attempts:
+        args = extract_args(info, idx, start_frame, end_frame, outputs, seek=use_seek)
+        res = ffmpeg.run(args, what=f"decoding frames {start_frame}-{end_frame} of {Path(info.path).name} failed")
+        cpu += res.cpu_s
+        wall += res.wall_s
+        last_counts = [y4m_frame_count(pth, w, h) for w, h, pth in outputs]
+        if all(c == want for c in last_counts):
+            return Extracted(frames=want, reference=ref_path, scaled=scaled, cpu_s=cpu, wall_s=wall,
+                             seeked=use_seek and "-ss" in args)
+    raise MediaError(
+        f"frame-exact extraction of frames {start_frame}-{end_frame} of {Path(info.path).name} "
+        f"gave {last_counts[0] if last_counts else 0} frames, expected {want} (corrupt or truncated source?)"
+    )
