@@ -1,0 +1,2 @@
+def builtin_codecs():
+    return []
