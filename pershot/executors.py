@@ -1,0 +1,214 @@
+"""Where probe jobs run: a small interface with in-process, process-pool and Dask versions.
+
+``Executor.map(fn, items)`` runs ``fn(item)`` for every item and yields
+``(index, result)`` pairs *in completion order*; an exception raised by a job
+is re-raised by the iterator. ``fn`` must be a picklable module-level
+function and items picklable values (frozen dataclasses here).
+
+* :class:`SerialExecutor`: in this process, one job after the other.
+* :class:`LocalExecutor`: a process pool (default: as many workers as CPUs
+  this process may use). Ctrl-C cancels queued jobs and stops the workers;
+  each worker kills its ffmpeg child and removes its temporary files.
+* :class:`DaskExecutor`: a ``dask.distributed`` client (a scheduler address,
+  or an in-process cluster); imported lazily.
+"""
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+
+from .errors import InputError, MissingDependencyError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+class Executor:
+    """Runs jobs, yields ``(index, result)`` in completion order."""
+
+    #: how many jobs run at once (for progress and scheduling hints)
+    workers: int = 1
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:  # pragma: no cover
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SerialExecutor(Executor):
+    """Runs every job in this process, in order."""
+
+    workers = 1
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
+        for i, item in enumerate(items):
+            yield i, fn(item)
+
+
+def _worker_init() -> None:
+    # SIGTERM from the parent (after Ctrl-C) unwinds like Ctrl-C: ffmpeg.run kills its
+    # child and temporary folders are removed on the way out.
+    def _term(signum, frame):  # noqa: ANN001
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _term)
+
+
+class LocalExecutor(Executor):
+    """A process pool on this machine (``jobs`` workers; default: CPU count; 1 = in-process)."""
+
+    def __init__(self, jobs: int | None = None):
+        if jobs is not None and jobs < 1:
+            raise InputError(f"-j/--jobs must be >= 1, got {jobs}")
+        self.workers = jobs or cpu_count()
+        self._pool = None
+
+    def _get_pool(self):
+        if self._pool is None:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawn: no inherited threads or locks; workers import only the light modules they need
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
+                                             initializer=_worker_init)
+        return self._pool
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
+        items = list(items)
+        if not items:
+            return
+        if self.workers == 1 or len(items) == 1:
+            yield from SerialExecutor().map(fn, items)
+            return
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        pool = self._get_pool()
+        pending = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        try:
+            while pending:
+                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = pending.pop(fut)
+                    yield i, fut.result()
+        except BaseException:
+            # Ctrl-C, a failed job, or the consumer stopped early: stop everything now
+            for fut in pending:
+                fut.cancel()
+            self._terminate()
+            raise
+
+    def _terminate(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        procs = list(getattr(pool, "_processes", {}).values())
+        for p in procs:
+            try:
+                p.terminate()  # SIGTERM -> KeyboardInterrupt in the worker (see _worker_init)
+            except (OSError, AttributeError):
+                pass
+        for p in procs:
+            try:
+                p.join(timeout=10)
+            except (OSError, AttributeError, AssertionError):
+                pass
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor(Executor):
+    """Jobs on a Dask cluster: ``scheduler`` address, an existing ``client``, or an in-process LocalCluster.
+
+    Workers must see the source file and the ffmpeg binary at the same paths;
+    probe results come back to this process, which writes the cache entries
+    the workers could not (a worker without the shared cache folder).
+    """
+
+    def __init__(self, scheduler: str | None = None, client: Any = None, workers: int | None = None):
+        try:
+            import distributed  # noqa: F401
+        except ImportError as ex:
+            raise MissingDependencyError("the Dask executor needs dask[distributed]: pip install 'pershot[dask]'") from ex
+        from distributed import Client, LocalCluster
+
+        self._own: list[Any] = []
+        if client is not None:
+            self.client = client
+        elif scheduler:
+            try:
+                self.client = Client(scheduler, timeout="10s")
+            except (OSError, TimeoutError) as ex:
+                raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {ex}") from ex
+            self._own.append(self.client)
+        else:
+            cluster = LocalCluster(n_workers=workers or cpu_count(), threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            self.client = Client(cluster)
+            self._own += [self.client, cluster]
+        try:
+            self.workers = max(1, sum(self.client.nthreads().values()))
+        except Exception:  # noqa: BLE001 - a client without workers yet
+            self.workers = workers or 1
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
+        from distributed import as_completed
+
+        items = list(items)
+        if not items:
+            return
+        futures = self.client.map(fn, items, pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        try:
+            for fut, result in as_completed(futures, with_results=True):
+                yield index[fut.key], result
+        except BaseException:
+            self.client.cancel(futures)
+            raise
+
+    def close(self) -> None:
+        for obj in self._own:
+            try:
+                obj.close()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
+        self._own = []
+
+
+def make_executor(kind: str = "local", jobs: int | None = None, scheduler: str | None = None) -> Executor:
+    """The executor the CLI asks for: ``local`` (process pool) or ``dask``."""
+    if kind == "local":
+        return LocalExecutor(jobs)
+    if kind == "serial":
+        return SerialExecutor()
+    if kind == "dask":
+        return DaskExecutor(scheduler=scheduler, workers=jobs)
+    raise InputError(f"unknown executor {kind!r} (choose from local, dask)")
+
+
+def run_all(executor: Executor, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """All results, in item order."""
+    items = list(items)
+    out: list[Any] = [None] * len(items)
+    for i, r in executor.map(fn, items):
+        out[i] = r
+    return out

@@ -1,0 +1,272 @@
+"""Probe grids: which (encoder, preset, resolution, CRF/QP) points to measure per shot.
+
+A grid is a TOML file (``presets/grid-*.toml``)::
+
+    name = "default"                 # optional
+    heights = [1080, 720, 540, 360]  # resolutions by height; display aspect kept, even width
+    crf = [18, 23, 28, 33, 38, 43]   # CRF points (and/or)
+    qp = []                          # constant-QP points
+    threads = 1                      # threads per encode (fixed, so CPU time compares fairly)
+    keyint = 0                       # max GOP in frames; 0 = one keyframe per shot, at its start
+
+    [metrics]
+    vmaf_model = "vmaf_v0.6.1"       # libvmaf built-in model
+    n_subsample = 1                  # score every n-th frame (faster probes)
+    scale = "bicubic"                # scaler back to the source's display size
+
+    [encoders.x264]
+    presets = ["ultrafast", "medium", "veryslow"]
+    # optional per-encoder overrides: crf, qp, heights, params = { "aq-mode" = 2 }
+
+Heights above the source's displayed height are dropped when the grid meets
+a source (the source height itself is allowed; odd heights are rounded down
+to even). Anything malformed raises :class:`~pershot.errors.ConfigError` with
+a one-line message naming the file and the key.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+from . import encoders
+from .errors import ConfigError
+from .metrics import MetricParams
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PRESET_DIR = Path(__file__).resolve().parent / "presets"
+DEFAULT_GRID = "default"
+
+_TOP_KEYS = {"name", "description", "heights", "crf", "qp", "threads", "keyint", "metrics", "encoders"}
+_ENC_KEYS = {"presets", "crf", "qp", "heights", "params"}
+_METRIC_KEYS = {"vmaf_model", "n_subsample", "scale", "threads"}
+
+
+@dataclass(frozen=True)
+class EncoderGrid:
+    """The points of one encoder: presets (fastest first), CRF and QP values, heights."""
+
+    encoder: str
+    presets: tuple[str, ...]
+    crf: tuple[float, ...]
+    qp: tuple[float, ...]
+    heights: tuple[int, ...]
+    params: tuple[tuple[str, str], ...] = ()
+
+    def preset_rank(self, preset: str) -> int:
+        """0 = the fastest preset of this encoder in the grid ... len-1 = the slowest."""
+        return self.presets.index(str(preset))
+
+    def rc_points(self) -> list[tuple[str, float]]:
+        return [("crf", v) for v in self.crf] + [("qp", v) for v in self.qp]
+
+
+@dataclass(frozen=True)
+class Grid:
+    name: str
+    encoders: tuple[EncoderGrid, ...]
+    threads: int = 1
+    keyint: int = 0
+    metric: MetricParams = field(default_factory=MetricParams)
+    source: str = ""  #: the file it came from, if any
+
+    def encoder(self, name: str) -> EncoderGrid:
+        n = encoders.canonical_name(name)
+        for e in self.encoders:
+            if e.encoder == n:
+                return e
+        raise ConfigError(f"encoder {name!r} is not in grid {self.name!r}")
+
+    @property
+    def heights(self) -> tuple[int, ...]:
+        return tuple(sorted({h for e in self.encoders for h in e.heights}, reverse=True))
+
+    def points(self) -> Iterator[tuple[EncoderGrid, str, str, float, int]]:
+        """Every (encoder grid, preset, rc_mode, value, height)."""
+        for e in self.encoders:
+            for h in e.heights:
+                for preset in e.presets:
+                    for mode, v in e.rc_points():
+                        yield e, preset, mode, v, h
+
+    def size(self) -> int:
+        """Points per shot (before heights above the source are dropped)."""
+        return sum(len(e.presets) * len(e.heights) * (len(e.crf) + len(e.qp)) for e in self.encoders)
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _where(src: str, key: str) -> str:
+    return f"grid {src}: {key}"
+
+
+def _int_list(v: Any, src: str, key: str, lo: int, hi: int) -> tuple[int, ...]:
+    if not isinstance(v, list) or not v:
+        raise ConfigError(f"{_where(src, key)} must be a non-empty list of integers")
+    out = []
+    for x in v:
+        if isinstance(x, bool) or not isinstance(x, int):
+            raise ConfigError(f"{_where(src, key)} must hold integers, got {x!r}")
+        if not (lo <= x <= hi):
+            raise ConfigError(f"{_where(src, key)} value {x} out of range [{lo}, {hi}]")
+        out.append(x)
+    return tuple(out)
+
+
+def _num_list(v: Any, src: str, key: str) -> tuple[float, ...]:
+    if not isinstance(v, list):
+        raise ConfigError(f"{_where(src, key)} must be a list of numbers")
+    out = []
+    for x in v:
+        if isinstance(x, bool) or not isinstance(x, (int, float)):
+            raise ConfigError(f"{_where(src, key)} must hold numbers, got {x!r}")
+        out.append(float(x))
+    if len(set(out)) != len(out):
+        raise ConfigError(f"{_where(src, key)} has duplicate values")
+    return tuple(sorted(out))
+
+
+def _pos_int(v: Any, src: str, key: str, lo: int = 0, hi: int = 1 << 30) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not (lo <= v <= hi):
+        raise ConfigError(f"{_where(src, key)} must be an integer in [{lo}, {hi}], got {v!r}")
+    return v
+
+
+def _unknown(d: Mapping[str, Any], allowed: set[str], src: str, where: str) -> None:
+    extra = sorted(set(d) - allowed)
+    if extra:
+        raise ConfigError(f"grid {src}: unknown key{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))} in {where}"
+                          f" (allowed: {', '.join(sorted(allowed))})")
+
+
+def parse_grid(doc: Mapping[str, Any], source: str = "<dict>") -> Grid:
+    """Validate a grid document (the parsed TOML) into a :class:`Grid`."""
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"grid {source}: not a table")
+    _unknown(doc, _TOP_KEYS, source, "the top level")
+    name = doc.get("name", Path(source).stem.removeprefix("grid-") if source != "<dict>" else "custom")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{_where(source, 'name')} must be a non-empty string")
+    heights = _int_list(doc["heights"], source, "heights", 16, 8640) if "heights" in doc else None
+    crf = _num_list(doc.get("crf", []), source, "crf")
+    qp = _num_list(doc.get("qp", []), source, "qp")
+    threads = _pos_int(doc.get("threads", 1), source, "threads", 1, 256)
+    keyint = _pos_int(doc.get("keyint", 0), source, "keyint", 0, 100000)
+
+    m = doc.get("metrics", {})
+    if not isinstance(m, Mapping):
+        raise ConfigError(f"{_where(source, 'metrics')} must be a table")
+    _unknown(m, _METRIC_KEYS, source, "[metrics]")
+    model = m.get("vmaf_model", MetricParams.vmaf_model)
+    if not isinstance(model, str):
+        raise ConfigError(f"{_where(source, 'metrics.vmaf_model')} must be a string")
+    scale = m.get("scale", "bicubic")
+    if not isinstance(scale, str):
+        raise ConfigError(f"{_where(source, 'metrics.scale')} must be a string")
+    try:
+        metric = MetricParams(vmaf_model=model, n_subsample=_pos_int(m.get("n_subsample", 1), source, "metrics.n_subsample", 1, 1000),
+                              scale_flags=scale, threads=_pos_int(m.get("threads", 1), source, "metrics.threads", 1, 256))
+    except ConfigError as ex:
+        raise ConfigError(f"grid {source}: [metrics] {ex}") from None
+
+    encs = doc.get("encoders")
+    if not isinstance(encs, Mapping) or not encs:
+        raise ConfigError(f"grid {source}: needs at least one [encoders.<name>] table (x264, x265, svtav1)")
+    out: list[EncoderGrid] = []
+    seen: set[str] = set()
+    for raw_name, ed in encs.items():
+        try:
+            spec = encoders.get(raw_name)
+        except ConfigError as ex:
+            raise ConfigError(f"grid {source}: {ex}") from None
+        if spec.name in seen:
+            raise ConfigError(f"grid {source}: encoder {spec.name} listed twice")
+        seen.add(spec.name)
+        key = f"encoders.{raw_name}"
+        if not isinstance(ed, Mapping):
+            raise ConfigError(f"{_where(source, key)} must be a table")
+        _unknown(ed, _ENC_KEYS, source, f"[{key}]")
+        presets_raw = ed.get("presets")
+        if not isinstance(presets_raw, list) or not presets_raw:
+            raise ConfigError(f"{_where(source, key + '.presets')} must be a non-empty list")
+        presets = [str(p) for p in presets_raw]
+        if len(set(presets)) != len(presets):
+            raise ConfigError(f"{_where(source, key + '.presets')} has duplicates")
+        for p in presets:
+            if p not in spec.presets:
+                raise ConfigError(f"grid {source}: unknown {spec.name} preset {p!r} (choose from {', '.join(spec.presets)})")
+        presets.sort(key=spec.preset_rank)  # fastest first
+        e_crf = _num_list(ed["crf"], source, key + ".crf") if "crf" in ed else crf
+        e_qp = _num_list(ed["qp"], source, key + ".qp") if "qp" in ed else qp
+        if not e_crf and not e_qp:
+            raise ConfigError(f"grid {source}: no crf or qp values for {spec.name}")
+        for mode, vals in (("crf", e_crf), ("qp", e_qp)):
+            lo, hi = spec.value_range[mode]
+            for v in vals:
+                if not (lo <= v <= hi):
+                    raise ConfigError(f"grid {source}: {spec.name} {mode} {v:g} out of range [{lo:g}, {hi:g}]")
+                if spec.integer_values and v != int(v):
+                    raise ConfigError(f"grid {source}: {spec.name} {mode} values must be integers, got {v:g}")
+        e_heights = _int_list(ed["heights"], source, key + ".heights", 16, 8640) if "heights" in ed else heights
+        if not e_heights:
+            raise ConfigError(f"grid {source}: no heights for {spec.name} (set heights = [...])")
+        params_raw = ed.get("params", {})
+        if not isinstance(params_raw, Mapping):
+            raise ConfigError(f"{_where(source, key + '.params')} must be a table of options")
+        params: list[tuple[str, str]] = []
+        for k, v in params_raw.items():
+            if isinstance(v, bool):
+                v = int(v)
+            if not isinstance(v, (str, int, float)):
+                raise ConfigError(f"{_where(source, key + '.params.' + str(k))} must be a string or number")
+            sv = str(v)
+            if not k or not sv or any(c in k + sv for c in ":=\n"):
+                raise ConfigError(f"{_where(source, key + '.params.' + str(k))}: keys and values may not contain ':' or '='")
+            params.append((str(k), sv))
+        out.append(EncoderGrid(encoder=spec.name, presets=tuple(presets), crf=e_crf, qp=e_qp,
+                               heights=tuple(sorted(set(e_heights), reverse=True)), params=tuple(params)))
+    return Grid(name=name, encoders=tuple(out), threads=threads, keyint=keyint, metric=metric,
+                source=source if source != "<dict>" else "")
+
+
+def resolve_grid_path(grid: str | os.PathLike) -> Path:
+    """A grid file path, or a bundled name (``default``, ``sample``, ``test``)."""
+    p = Path(os.fspath(grid)).expanduser()
+    if p.is_file():
+        return p
+    name = os.fspath(grid)
+    if os.sep not in name and "/" not in name:
+        stem = name.removesuffix(".toml").removeprefix("grid-")
+        cand = PRESET_DIR / f"grid-{stem}.toml"
+        if cand.is_file():
+            return cand
+    if p.exists():
+        raise ConfigError(f"grid {name} is not a file")
+    bundled = sorted(x.stem.removeprefix("grid-") for x in PRESET_DIR.glob("grid-*.toml"))
+    raise ConfigError(f"grid not found: {name} (a TOML path, or one of: {', '.join(bundled) or 'none bundled'})")
+
+
+def load_grid(grid: "Grid | str | os.PathLike | Mapping[str, Any] | None" = None) -> Grid:
+    """A :class:`Grid` from a Grid, a dict, a TOML path or a bundled name (default: ``default``)."""
+    if isinstance(grid, Grid):
+        return grid
+    if isinstance(grid, Mapping):
+        return parse_grid(grid)
+    path = resolve_grid_path(DEFAULT_GRID if grid is None else grid)
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except tomllib.TOMLDecodeError as ex:
+        raise ConfigError(f"malformed grid TOML {path}: {ex}") from None
+    except OSError as ex:
+        raise ConfigError(f"cannot read grid {path}: {ex.strerror or ex}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"grid {path} is not UTF-8 text") from None
+    return parse_grid(doc, str(path))

@@ -1,0 +1,391 @@
+"""Rate-distortion-complexity probes: encode every grid point of every shot and score it.
+
+Work is split into :class:`ProbeJob` s, one per (shot, resolution) that still
+has uncached points. A job decodes its shot **once** (seek to the keyframe at
+or before the first frame, trim by frame index, rotate as displayed, scale)
+into two raw Y4M files in a private temporary folder: the encoder input at the
+target size and the reference at the source's display size. Then for each
+point it runs the encoder alone on the Y4M (its ``os.wait4`` CPU time is
+``encode_cpu_s``), scores the bitstream against the reference
+(``metric_cpu_s``), writes the cache entry at once, and deletes the
+bitstream. ``decode_cpu_s`` is the CPU time of the job's decode/trim/scale
+step, shared by every point of the same shot and resolution (do not sum it
+over rows).
+
+Jobs are independent and picklable; any :class:`~pershot.executors.Executor`
+runs them.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, fields
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from . import encoders
+from .cache import ProbeCache, make_key, open_cache
+from .encoders import EncodeParams
+from .errors import ConfigError, InputError
+from .grid import Grid, load_grid
+from .media import SourceInfo, extract_shot, resolutions_for, target_size
+from .metrics import MetricParams, score
+from .shots import Shot
+
+#: bump when the probing method changes in a way that changes results
+PIPELINE_VERSION = 1
+#: environment variable: where jobs put their temporary Y4M files (default: the system temp dir)
+TMP_ENV = "PERSHOT_TMPDIR"
+
+#: the public columns of probes.csv, in order
+PROBE_COLUMNS = (
+    "shot", "start_frame", "end_frame", "frames", "duration_s",
+    "encoder", "preset", "preset_rank", "width", "height", "rc_mode", "crf",
+    "size_bytes", "bitrate_kbps",
+    "vmaf", "vmaf_hmean", "vmaf_p5", "vmaf_min", "psnr_y", "ssim",
+    "encode_cpu_s", "encode_wall_s", "decode_cpu_s", "metric_cpu_s", "metric_wall_s",
+    "frames_scored", "n_subsample", "encoder_version", "cached", "key",
+)
+
+_RESULT_KEYS = ("size_bytes", "vmaf", "vmaf_hmean", "vmaf_p5", "vmaf_min", "psnr_y", "ssim", "encode_cpu_s",
+                "encode_wall_s", "decode_cpu_s", "metric_cpu_s", "metric_wall_s", "frames_scored")
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """One point to measure: an encode of one shot, and its cache key."""
+
+    key: str
+    encode: EncodeParams
+    preset_rank: int
+
+
+@dataclass(frozen=True)
+class ProbeJob:
+    """All the points of one (shot, resolution) that still need measuring."""
+
+    source: SourceInfo
+    shot: Shot
+    width: int
+    height: int
+    probes: tuple[ProbeSpec, ...]
+    metric: MetricParams
+    encoder_versions: tuple[tuple[str, str], ...] = ()
+    cache_dir: str | None = None
+    work_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One row of probes.csv (plus the per-frame scores, kept out of the CSV)."""
+
+    shot: int
+    start_frame: int
+    end_frame: int
+    frames: int
+    duration_s: float
+    encoder: str
+    preset: str
+    preset_rank: int
+    width: int
+    height: int
+    rc_mode: str
+    crf: float  #: the CRF, or the QP when rc_mode == "qp"
+    size_bytes: int
+    bitrate_kbps: float
+    vmaf: float
+    vmaf_hmean: float
+    vmaf_p5: float
+    vmaf_min: float
+    psnr_y: float
+    ssim: float
+    encode_cpu_s: float
+    encode_wall_s: float
+    decode_cpu_s: float
+    metric_cpu_s: float
+    metric_wall_s: float
+    frames_scored: int
+    n_subsample: int
+    encoder_version: str
+    cached: bool
+    key: str
+    per_frame: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    def row(self) -> dict[str, Any]:
+        return {c: getattr(self, c) for c in PROBE_COLUMNS}
+
+
+# ---------------------------------------------------------------- keys and rows
+
+
+def probe_key(info: SourceInfo, shot: Shot, p: EncodeParams, metric: MetricParams, encoder_version: str,
+              ffmpeg_version: str) -> str:
+    """The cache key of one probe (see :mod:`pershot.cache`)."""
+    return make_key({
+        "pipeline": PIPELINE_VERSION,
+        "source": info.content_hash,
+        "start_frame": shot.start_frame,
+        "end_frame": shot.end_frame,
+        "ffmpeg": ffmpeg_version,
+        "encoder": p.encoder,
+        "encoder_version": encoder_version,
+        "encode": {
+            "preset": p.preset, "rc_mode": p.rc_mode, "value": float(p.value), "width": p.width, "height": p.height,
+            "fps": f"{Fraction(p.fps).numerator}/{Fraction(p.fps).denominator}", "threads": p.threads,
+            "gop": p.gop(), "extra": [list(x) for x in p.extra],
+        },
+        "metric": metric.key(),
+        "reference": {"width": info.display_width, "height": info.display_height, "rotation": info.rotation},
+    })
+
+
+def bitrate_kbps(size_bytes: int, duration_s: float) -> float:
+    """size_bytes * 8 / duration_s / 1000."""
+    return size_bytes * 8.0 / duration_s / 1000.0 if duration_s > 0 else float("nan")
+
+
+def _result(shot: Shot, spec: ProbeSpec, data: Mapping[str, Any], n_subsample: int, encoder_version: str,
+            cached: bool, per_frame: Mapping[str, Any] | None) -> ProbeResult:
+    p = spec.encode
+    size = int(data["size_bytes"])
+    return ProbeResult(
+        shot=shot.index, start_frame=shot.start_frame, end_frame=shot.end_frame, frames=shot.frames,
+        duration_s=shot.duration_s, encoder=p.encoder, preset=p.preset, preset_rank=spec.preset_rank,
+        width=p.width, height=p.height, rc_mode=p.rc_mode, crf=float(p.value), size_bytes=size,
+        bitrate_kbps=bitrate_kbps(size, shot.duration_s),
+        vmaf=float(data["vmaf"]), vmaf_hmean=float(data["vmaf_hmean"]), vmaf_p5=float(data["vmaf_p5"]),
+        vmaf_min=float(data["vmaf_min"]), psnr_y=float(data["psnr_y"]), ssim=float(data["ssim"]),
+        encode_cpu_s=float(data["encode_cpu_s"]), encode_wall_s=float(data["encode_wall_s"]),
+        decode_cpu_s=float(data["decode_cpu_s"]), metric_cpu_s=float(data["metric_cpu_s"]),
+        metric_wall_s=float(data["metric_wall_s"]), frames_scored=int(data["frames_scored"]),
+        n_subsample=n_subsample, encoder_version=encoder_version, cached=cached, key=spec.key, per_frame=per_frame,
+    )
+
+
+def _entry(job: ProbeJob, spec: ProbeSpec, data: Mapping[str, Any], per_frame: Mapping[str, Any],
+           encoder_version: str) -> dict[str, Any]:
+    p = spec.encode
+    return {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "params": {
+            "source": job.source.content_hash, "source_path": job.source.path,
+            "start_frame": job.shot.start_frame, "end_frame": job.shot.end_frame,
+            "encoder": p.encoder, "encoder_version": encoder_version, "preset": p.preset, "rc_mode": p.rc_mode,
+            "value": float(p.value), "width": p.width, "height": p.height, "threads": p.threads, "gop": p.gop(),
+            "metric": job.metric.key(),
+        },
+        "result": {k: data[k] for k in _RESULT_KEYS},
+        "per_frame": dict(per_frame),
+    }
+
+
+def _from_entry(job: ProbeJob, spec: ProbeSpec, entry: Mapping[str, Any], cached: bool) -> ProbeResult | None:
+    try:
+        return _result(job.shot, spec, entry["result"], job.metric.n_subsample,
+                       entry.get("params", {}).get("encoder_version", ""), cached, entry.get("per_frame"))
+    except (KeyError, TypeError, ValueError):
+        return None  # an entry from an older layout: measure again
+
+
+# ---------------------------------------------------------------- the job (runs in a worker)
+
+
+def run_job(job: ProbeJob) -> list[ProbeResult]:
+    """Decode the shot once, then encode + score every point; cache each result as it completes."""
+    from . import ffmpeg
+
+    cache = ProbeCache(job.cache_dir) if job.cache_dir else None
+    versions = dict(job.encoder_versions)
+    shot, info = job.shot, job.source
+    ref_size = (info.display_width, info.display_height)
+    out: list[ProbeResult] = []
+    todo: list[ProbeSpec] = []
+    for spec in job.probes:
+        entry = cache.get(spec.key) if cache is not None else None
+        res = _from_entry(job, spec, entry, cached=True) if entry else None
+        if res is not None:
+            out.append(res)  # finished meanwhile (another run or worker)
+        else:
+            todo.append(spec)
+    if not todo:
+        return out
+    work_dir = job.work_dir or os.environ.get(TMP_ENV) or None
+    with tempfile.TemporaryDirectory(prefix="pershot-probe-", dir=work_dir) as d:
+        ex = extract_shot(info, shot.start_frame, shot.end_frame, d, [(job.width, job.height)])
+        src = ex.scaled[(job.width, job.height)]
+        for i, spec in enumerate(todo):
+            p = spec.encode
+            enc = encoders.get(p.encoder)
+            bitstream = Path(d) / f"enc{i}{enc.ext}"
+            r = ffmpeg.run(encoders.encode_args(enc, p, src, bitstream),
+                           what=f"{p.encoder} {p.preset} {p.rc_mode} {p.value:g} {p.width}x{p.height} "
+                                f"on shot {shot.index} failed")
+            size = bitstream.stat().st_size
+            if size <= 0:
+                raise InputError(f"{p.encoder} wrote an empty bitstream for shot {shot.index}")
+            sc = score(bitstream, enc.muxer, ex.reference, ref_size, info.fps, shot.frames, job.metric, work_dir=d)
+            bitstream.unlink()
+            data = {"size_bytes": size, **sc.pooled(), "encode_cpu_s": r.cpu_s, "encode_wall_s": r.wall_s,
+                    "decode_cpu_s": ex.cpu_s, "metric_cpu_s": sc.cpu_s, "metric_wall_s": sc.wall_s,
+                    "frames_scored": sc.frames_scored}
+            version = versions.get(p.encoder, "")
+            per_frame = sc.per_frame()
+            if cache is not None:
+                cache.put(spec.key, _entry(job, spec, data, per_frame, version))
+            out.append(_result(shot, spec, data, job.metric.n_subsample, version, False, per_frame))
+    return out
+
+
+# ---------------------------------------------------------------- planning and running
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every probe of a run: cached results, and jobs for the rest."""
+
+    cached: tuple[ProbeResult, ...]
+    jobs: tuple[ProbeJob, ...]
+    total: int
+    sizes: tuple[tuple[int, int], ...]
+
+
+def plan_probes(
+    info: SourceInfo,
+    shots: Sequence[Shot],
+    grid: Grid,
+    cache: ProbeCache | None = None,
+    work_dir: str | None = None,
+) -> Plan:
+    """Expand the grid over the shots, look every point up in the cache, group the rest into jobs."""
+    from . import ffmpeg
+
+    if not shots:
+        raise InputError("no shots to probe")
+    for s in shots:
+        if not (0 <= s.start_frame < s.end_frame <= info.frame_count):
+            raise InputError(f"shot {s.index} frames [{s.start_frame}, {s.end_frame}) outside the source's "
+                             f"{info.frame_count} frames")
+    ffv = ffmpeg.ffmpeg_info().version
+    versions: dict[str, str] = {}
+    for e in grid.encoders:
+        if not ffmpeg.has_encoder(encoders.get(e.encoder).ffmpeg_name):
+            raise ConfigError(f"this ffmpeg has no {encoders.get(e.encoder).ffmpeg_name} encoder (needed by grid {grid.name})")
+        versions[e.encoder] = encoders.version(e.encoder)
+    if not ffmpeg.has_filter("libvmaf"):
+        from .errors import MissingDependencyError
+
+        raise MissingDependencyError("this ffmpeg has no libvmaf filter (needed to score probes)")
+    cache_dir = str(cache.base) if cache is not None else None
+    cached: list[ProbeResult] = []
+    jobs: list[ProbeJob] = []
+    total = 0
+    all_sizes: set[tuple[int, int]] = set()
+    for e in grid.encoders:
+        sizes = resolutions_for(info, e.heights) or [target_size(info, info.display_height)]
+        all_sizes.update(sizes)
+    sizes_sorted = sorted(all_sizes, key=lambda wh: (-wh[1], -wh[0]))
+    for shot in shots:
+        for (w, h) in sizes_sorted:
+            specs: list[ProbeSpec] = []
+            for e in grid.encoders:
+                esizes = resolutions_for(info, e.heights) or [target_size(info, info.display_height)]
+                if (w, h) not in esizes:
+                    continue
+                for preset in e.presets:
+                    for mode, v in e.rc_points():
+                        p = EncodeParams(encoder=e.encoder, preset=preset, rc_mode=mode, value=float(v), width=w,
+                                         height=h, fps=info.fps, frames=shot.frames, threads=grid.threads,
+                                         keyint=grid.keyint, extra=e.params)
+                        encoders.get(e.encoder).check(p)
+                        key = probe_key(info, shot, p, grid.metric, versions[e.encoder], ffv)
+                        specs.append(ProbeSpec(key=key, encode=p, preset_rank=e.preset_rank(preset)))
+            if not specs:
+                continue
+            total += len(specs)
+            todo: list[ProbeSpec] = []
+            fake_job = ProbeJob(source=info, shot=shot, width=w, height=h, probes=(), metric=grid.metric)
+            for sp in specs:
+                entry = cache.get(sp.key) if cache is not None else None
+                res = _from_entry(fake_job, sp, entry, cached=True) if entry else None
+                if res is not None:
+                    cached.append(res)
+                else:
+                    todo.append(sp)
+            if todo:
+                jobs.append(ProbeJob(source=info, shot=shot, width=w, height=h, probes=tuple(todo), metric=grid.metric,
+                                     encoder_versions=tuple(sorted(versions.items())), cache_dir=cache_dir,
+                                     work_dir=work_dir))
+    # biggest jobs first: better packing on a pool
+    jobs.sort(key=lambda j: -(j.shot.frames * j.width * j.height * len(j.probes)))
+    return Plan(cached=tuple(cached), jobs=tuple(jobs), total=total, sizes=tuple(sizes_sorted))
+
+
+def run_plan(
+    plan: Plan,
+    executor=None,
+    cache: ProbeCache | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[ProbeResult]:
+    """Run a plan's jobs; results (cached ones included) sorted like probes.csv."""
+    from .executors import LocalExecutor
+
+    results = list(plan.cached)
+    done = len(results)
+    if progress is not None:
+        progress(done, plan.total)
+    if plan.jobs:
+        by_key = {s.key: (j, s) for j in plan.jobs for s in j.probes}
+        ex = executor if executor is not None else LocalExecutor()
+        try:
+            for _, job_results in ex.map(run_job, list(plan.jobs)):
+                for r in job_results:
+                    # a worker that could not reach the cache folder (remote Dask worker): store it here
+                    if cache is not None and not r.cached and r.per_frame is not None and cache.get(r.key) is None:
+                        job, spec = by_key[r.key]
+                        data = {k: getattr(r, k) for k in _RESULT_KEYS}
+                        cache.put(r.key, _entry(job, spec, data, r.per_frame, r.encoder_version))
+                results.extend(job_results)
+                done += len(job_results)
+                if progress is not None:
+                    progress(done, plan.total)
+        finally:
+            if executor is None:
+                ex.close()
+    results.sort(key=lambda r: (r.shot, r.encoder, r.preset_rank, -r.height, r.rc_mode, r.crf))
+    return results
+
+
+def results_to_frame(results: Iterable[ProbeResult]):
+    """probes.csv as a pandas DataFrame (columns :data:`PROBE_COLUMNS`)."""
+    import pandas as pd
+
+    rows = [r.row() for r in results]
+    df = pd.DataFrame(rows, columns=list(PROBE_COLUMNS))
+    return df
+
+
+def write_probes_csv(df, dest: str | os.PathLike) -> None:
+    """Write probes.csv atomically."""
+    from .atomic import atomic_path
+
+    with atomic_path(dest) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.6g")
+
+
+def probe_shots(
+    info: SourceInfo,
+    shots: Sequence[Shot],
+    grid: "Grid | str | os.PathLike | None" = None,
+    executor=None,
+    cache: "ProbeCache | str | os.PathLike | bool | None" = True,
+    progress: Callable[[int, int], None] | None = None,
+    work_dir: str | None = None,
+) -> list[ProbeResult]:
+    """Probe ``shots`` of a probed source over ``grid``; returns every result."""
+    g = load_grid(grid)
+    c = open_cache(cache)
+    plan = plan_probes(info, shots, g, c, work_dir=work_dir)
+    return run_plan(plan, executor=executor, cache=c, progress=progress)
