@@ -1,0 +1,398 @@
+"""Training loop of the learned image codecs (imports torch and compressai).
+
+One rate-conditioned model per architecture: every training sample draws a
+level ``l`` and its Lagrange multiplier ``lmbda[l]``; the loss is
+``lmbda * 255^2 * MSE + bpp`` averaged over the batch (plus the lite
+decoder's own MSE term for the hyperprior, whose gradient stops at the latent).
+
+* Data: an ``.npz`` made by :mod:`pershot.codecs.dataset` (images plus the
+  range of downscale factors each may be read at), or a folder of images.
+  Crops are cut at a random downscale factor (anti-aliased, which also washes
+  out the coding artefacts of video frames), flipped and rotated; gray images
+  get a random tint. Crops are made in pools on the training device.
+* Schedule: time-based (``minutes``), Adam, linear warm-up, flat, then cosine
+  decay to 3% of the peak learning rate; gradient norm clipped at 1.
+* Resumable: a checkpoint (model, optimisers, step, elapsed time) is written
+  atomically every ``checkpoint_every_s`` and at the end; a rerun with the same
+  architecture and lambdas resumes it until the total ``minutes`` are spent.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..atomic import atomic_path
+from ..errors import InputError
+from . import _nets
+
+DEFAULT_LMBDAS = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    arch: str
+    lmbdas: tuple[float, ...] = DEFAULT_LMBDAS
+    minutes: float = 10.0
+    batch: int = 8
+    crop: int = 128
+    lr: float = 2e-4
+    aux_lr: float = 1e-3
+    pool: int = 512
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+    checkpoint_every_s: float = 120.0
+    model_config: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    checkpoint: str
+    arch: str
+    steps: int
+    minutes: float
+    device: str
+    final: dict
+    log: list
+
+
+# ------------------------------------------------------------------ data
+
+@dataclass
+class TrainImage:
+    name: str
+    pixels: np.ndarray  # H x W x 3 uint8
+    fmin: float = 1.0
+    fmax: float = 2.0
+    gray: bool = False
+
+
+def load_training_data(path: str | os.PathLike) -> list[TrainImage]:
+    """Images from a dataset ``.npz`` (see :mod:`pershot.codecs.dataset`) or a folder of images."""
+    p = Path(path)
+    if p.is_file() and p.suffix == ".npz":
+        with np.load(p, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            out = []
+            for i, m in enumerate(meta):
+                a = z[f"img{i}"]
+                out.append(TrainImage(m["name"], a, float(m["fmin"]), float(m["fmax"]), bool(m.get("gray", False))))
+        return out
+    if p.is_dir():
+        from .imageio import load_image
+
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".ppm"))
+        out = []
+        for f in files:
+            a = load_image(f)
+            gray = bool(np.all(a[..., 0] == a[..., 1]) and np.all(a[..., 1] == a[..., 2]))
+            out.append(TrainImage(f.name, a, 1.0, 2.0, gray))
+        if not out:
+            raise InputError(f"no training images (png/jpg/webp/tif/bmp/ppm) in {p}")
+        return out
+    raise InputError(f"training data must be a folder of images or a dataset .npz: {p}")
+
+
+class CropSampler:
+    """Random anti-aliased crops at random downscale factors, made on ``device``."""
+
+    def __init__(self, images: Sequence[TrainImage], crop: int, device: torch.device, gen: torch.Generator):
+        if not images:
+            raise InputError("no training images")
+        self.crop = crop
+        self.device = device
+        self.gen = gen
+        self.imgs = []
+        weights = []
+        for im in images:
+            h, w = im.pixels.shape[:2]
+            fmax = min(im.fmax, h / crop, w / crop)
+            if fmax < 1.0:
+                # too small for a crop at native size: upscale factor < 1 is refused, pad instead
+                fmax = 1.0
+            fmin = min(im.fmin, fmax)
+            t = torch.from_numpy(np.ascontiguousarray(im.pixels)).permute(2, 0, 1).contiguous().to(device)
+            self.imgs.append((t, fmin, fmax, im.gray))
+            # gray textures are a seasoning, not the meal
+            weights.append(h * w / (((fmin + fmax) / 2) ** 2) * (0.4 if im.gray else 1.0))
+        self.weights = torch.tensor(weights, dtype=torch.float64)
+
+    def _one(self) -> torch.Tensor:
+        g = self.gen
+        i = int(torch.multinomial(self.weights, 1, generator=g))
+        t, fmin, fmax, gray = self.imgs[i]
+        u = float(torch.rand(1, generator=g))
+        f = math.exp(math.log(fmin) + u * (math.log(fmax) - math.log(fmin)))
+        _, h, w = t.shape
+        side = max(self.crop, min(int(round(self.crop * f)), h, w))
+        y0 = int(torch.randint(0, max(1, h - side + 1), (1,), generator=g))
+        x0 = int(torch.randint(0, max(1, w - side + 1), (1,), generator=g))
+        c = t[:, y0:y0 + side, x0:x0 + side].float().unsqueeze(0) / 255.0
+        if c.shape[-1] < self.crop or c.shape[-2] < self.crop:
+            c = F.pad(c, (0, max(0, self.crop - c.shape[-1]), 0, max(0, self.crop - c.shape[-2])), mode="replicate")
+        if side != self.crop:
+            c = F.interpolate(c, size=(self.crop, self.crop), mode="bilinear", antialias=True, align_corners=False)
+        c = c[..., : self.crop, : self.crop]
+        k = int(torch.randint(0, 8, (1,), generator=g))
+        if k & 4:
+            c = c.flip(-1)
+        if k & 3:
+            c = torch.rot90(c, k & 3, dims=(-2, -1))
+        if gray:
+            tint = 0.75 + 0.25 * torch.rand(1, 3, 1, 1, generator=g).to(c.device)
+            c = c * tint
+        return c.clamp_(0, 1)
+
+    def pool(self, n: int) -> torch.Tensor:
+        return torch.cat([self._one() for _ in range(n)])
+
+
+# ------------------------------------------------------------------ schedule
+
+def lr_factor(frac: float) -> float:
+    """Warm-up over the first 3%, flat until 55%, cosine decay to 3% at the end."""
+    frac = min(max(frac, 0.0), 1.0)
+    if frac < 0.03:
+        return 0.1 + 0.9 * frac / 0.03
+    if frac < 0.55:
+        return 1.0
+    t = (frac - 0.55) / 0.45
+    return 0.03 + 0.97 * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def _optimisers(model: _nets.GainedModel, cfg: TrainConfig):
+    main = [p for n, p in model.named_parameters() if not n.endswith(".quantiles") and p.requires_grad]
+    aux = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
+    return torch.optim.Adam(main, lr=cfg.lr), torch.optim.Adam(aux, lr=cfg.aux_lr)
+
+
+def _config_key(cfg: TrainConfig) -> dict:
+    return {"arch": cfg.arch, "lmbdas": [float(v) for v in cfg.lmbdas], "model_config": cfg.model_config}
+
+
+def rd_loss(model: _nets.GainedModel, x: torch.Tensor, lvl: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    out = model(x, lvl)
+    n, _, h, w = x.shape
+    lm = model.lmbdas[lvl]
+    mse = ((out["x_hat"] - x) ** 2).mean(dim=(1, 2, 3))
+    bpp = sum(torch.log(lk).sum(dim=(1, 2, 3)) for lk in out["likelihoods"]) / (-math.log(2) * h * w)
+    loss = (lm * 255.0 ** 2 * mse + bpp).mean()
+    parts = {"mse": mse.detach(), "bpp": bpp.detach()}
+    if "x_hat_lite" in out:
+        mse_l = ((out["x_hat_lite"] - x) ** 2).mean(dim=(1, 2, 3))
+        loss = loss + (lm * 255.0 ** 2 * mse_l).mean()
+        parts["mse_lite"] = mse_l.detach()
+    return loss, parts
+
+
+def train(cfg: TrainConfig, data: str | os.PathLike | Sequence[TrainImage], checkpoint: str | os.PathLike, *,
+          resume: bool = True, init: str | os.PathLike | None = None,
+          progress: Callable[[int, float, float, dict], None] | None = None,
+          on_checkpoint: Callable[[Path], None] | None = None) -> TrainResult:
+    """Train (or resume training) a model for ``cfg.minutes`` in total; returns where the checkpoint is.
+
+    ``init`` warm-starts from a checkpoint or weights file (parameters whose
+    names and shapes match)."""
+    device = torch.device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    images = load_training_data(data) if isinstance(data, (str, os.PathLike)) else list(data)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
+    sampler = CropSampler(images, cfg.crop, device, gen)
+    model = _nets.build(cfg.arch, cfg.lmbdas, cfg.model_config or None).to(device)
+    opt, aux_opt = _optimisers(model, cfg)
+    ckpt = Path(checkpoint)
+    step, elapsed, log = 0, 0.0, []
+    if resume and ckpt.is_file():
+        st = torch.load(ckpt, map_location=device, weights_only=True)
+        if st.get("config_key") != json.loads(json.dumps(_config_key(cfg))):
+            raise InputError(f"checkpoint {ckpt} was made for another architecture or lambdas; use another path or --no-resume")
+        model.load_state_dict(st["model"], strict=False)
+        opt.load_state_dict(st["opt"])
+        aux_opt.load_state_dict(st["aux_opt"])
+        step, elapsed = int(st["step"]), float(st["elapsed_s"])
+        log = json.loads(st.get("log", "[]"))
+        gen.manual_seed(cfg.seed + step)
+    elif init:
+        _warm_start(model, init)
+    total = cfg.minutes * 60.0
+    model.train()
+    L = model.n_levels
+    t_start = time.monotonic() - elapsed
+    last_ckpt = time.monotonic()
+    pool = torch.empty(0)
+    pool_pos = 0
+    acc: dict[str, list] = {"loss": [], "bpp": [[] for _ in range(L)], "psnr": [[] for _ in range(L)], "psnr_lite": [[] for _ in range(L)]}
+    last_log = time.monotonic()
+    while True:
+        elapsed = time.monotonic() - t_start
+        if elapsed >= total:
+            break
+        f = lr_factor(elapsed / total)
+        for gparam in opt.param_groups:
+            gparam["lr"] = cfg.lr * f
+        if pool_pos + cfg.batch > pool.shape[0]:
+            pool = sampler.pool(max(cfg.pool, cfg.batch))
+            pool_pos = 0
+        x = pool[pool_pos: pool_pos + cfg.batch]
+        pool_pos += cfg.batch
+        lvl = torch.sort(torch.randint(0, L, (x.shape[0],), generator=gen)).values.to(device)
+        loss, parts = rd_loss(model, x, lvl)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        aux = model.aux_loss()
+        aux_opt.zero_grad(set_to_none=True)
+        aux.backward()
+        aux_opt.step()
+        step += 1
+        if step % 10 == 0 or step < 10:
+            lv = lvl.tolist()
+            mse = parts["mse"].clamp_min(1e-10).cpu().tolist()
+            bpp = parts["bpp"].cpu().tolist()
+            msel = parts["mse_lite"].clamp_min(1e-10).cpu().tolist() if "mse_lite" in parts else None
+            acc["loss"].append(loss.item())
+            for j, l in enumerate(lv):
+                acc["bpp"][l].append(bpp[j])
+                acc["psnr"][l].append(-10 * math.log10(mse[j]))
+                if msel:
+                    acc["psnr_lite"][l].append(-10 * math.log10(msel[j]))
+            if not math.isfinite(acc["loss"][-1]):
+                raise RuntimeError(f"training diverged at step {step} (loss {acc['loss'][-1]})")
+        now = time.monotonic()
+        if now - last_log >= 30:
+            log.append(_summarise(step, now - t_start, cfg.lr * f, acc))
+            acc = {"loss": [], "bpp": [[] for _ in range(L)], "psnr": [[] for _ in range(L)], "psnr_lite": [[] for _ in range(L)]}
+            last_log = now
+        if progress is not None and (step % 10 == 0):
+            progress(step, now - t_start, total, log[-1] if log else {})
+        if cfg.checkpoint_every_s and now - last_ckpt >= cfg.checkpoint_every_s:
+            _save_checkpoint(ckpt, model, opt, aux_opt, step, now - t_start, cfg, log)
+            if on_checkpoint is not None:
+                on_checkpoint(ckpt)
+            last_ckpt = time.monotonic()
+    elapsed = time.monotonic() - t_start
+    if any(acc["bpp"]):
+        log.append(_summarise(step, elapsed, cfg.lr * lr_factor(1.0), acc))
+    _save_checkpoint(ckpt, model, opt, aux_opt, step, elapsed, cfg, log)
+    return TrainResult(checkpoint=str(ckpt), arch=cfg.arch, steps=step, minutes=elapsed / 60.0,
+                       device=_device_name(device), final=log[-1] if log else {}, log=log)
+
+
+def _summarise(step: int, elapsed: float, lr: float, acc: dict) -> dict:
+    def m(v: list) -> float | None:
+        return round(float(np.mean(v)), 4) if v else None
+
+    return {"step": step, "elapsed_s": round(elapsed, 1), "lr": lr, "loss": m(acc["loss"]),
+            "bpp": [m(v) for v in acc["bpp"]], "psnr": [m(v) for v in acc["psnr"]],
+            "psnr_lite": [m(v) for v in acc["psnr_lite"]] if any(acc["psnr_lite"]) else None}
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def _save_checkpoint(path: Path, model, opt, aux_opt, step: int, elapsed: float, cfg: TrainConfig, log: list) -> None:
+    state = {
+        "config_key": _config_key(cfg),
+        "train_config": json.dumps({k: v for k, v in asdict(cfg).items()}),
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "opt": opt.state_dict(),
+        "aux_opt": aux_opt.state_dict(),
+        "step": step,
+        "elapsed_s": elapsed,
+        "device": _device_name(next(model.parameters()).device),
+        "log": json.dumps(log),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _warm_start(model: _nets.GainedModel, path: str | os.PathLike) -> int:
+    st = torch.load(path, map_location="cpu", weights_only=True)
+    sd = st["model"] if isinstance(st, dict) and "model" in st else st
+    own = model.state_dict()
+    take = {k: v.to(own[k].dtype) for k, v in sd.items() if k in own and own[k].shape == v.shape}
+    own.update(take)
+    torch.nn.Module.load_state_dict(model, own)
+    return len(take)
+
+
+def export_half(checkpoint: str | os.PathLike, dest: str | os.PathLike) -> Path:
+    """The model state of a checkpoint with float parameters in float16 (a small file
+    to carry back from a training machine; :func:`pershot.codecs.learned.freeze_weights`
+    makes shippable weights of it)."""
+    st = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    sd = {k: (v.to(torch.float16) if v.is_floating_point() and k != "lmbdas" else v) for k, v in st["model"].items()}
+    out = {"model": sd, "config_key": st["config_key"], "train_config": st["train_config"], "step": st["step"],
+           "elapsed_s": st["elapsed_s"], "device": st["device"], "log": st["log"]}
+    with atomic_path(dest) as tmp:
+        torch.save(out, tmp)
+    return Path(dest)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m pershot.codecs.train``: one training run, for scripted (GPU) use."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m pershot.codecs.train")
+    ap.add_argument("--arch", required=True, choices=sorted(_nets.ARCHS))
+    ap.add_argument("--lmbdas", default=",".join(str(v) for v in DEFAULT_LMBDAS))
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--minutes", type=float, required=True)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--crop", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--pool", type=int, default=512)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--half", help="also write the float16 model state here")
+    ap.add_argument("--log", help="write the training log (JSON) here")
+    ap.add_argument("--checkpoint-every", type=float, default=90.0, help="seconds between checkpoints (and --half exports)")
+    a = ap.parse_args(argv)
+    cfg = TrainConfig(arch=a.arch, lmbdas=tuple(float(v) for v in a.lmbdas.split(",")), minutes=a.minutes,
+                      batch=a.batch, crop=a.crop, lr=a.lr, pool=a.pool, seed=a.seed, device=a.device,
+                      checkpoint_every_s=a.checkpoint_every)
+
+    def prog(step: int, el: float, tot: float, last: dict) -> None:
+        if step % 500 == 0:
+            print(f"[{a.arch}] step {step} {el:.0f}/{tot:.0f}s {json.dumps(last)}", flush=True)
+
+    def exported(path: Path) -> None:
+        if a.half:
+            export_half(path, a.half)
+
+    res = train(cfg, a.data, a.checkpoint, resume=False, progress=prog, on_checkpoint=exported)
+    if a.half:
+        export_half(a.checkpoint, a.half)
+    summary = {"arch": res.arch, "steps": res.steps, "minutes": round(res.minutes, 2), "device": res.device,
+               "final": res.final, "log": res.log, "config": asdict(cfg)}
+    if a.log:
+        with atomic_path(a.log) as tmp:
+            tmp.write_text(json.dumps(summary, indent=1))
+    print(json.dumps({k: summary[k] for k in ("arch", "steps", "minutes", "device", "final")}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
