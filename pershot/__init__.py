@@ -16,6 +16,8 @@ _EXPORTS = {
     "probe_source": "pershot.api",
     "detect_shots": "pershot.api",
     "probe": "pershot.api",
+    "run_probes": "pershot.api",
+    "load_grid": "pershot.grid",
     "SourceInfo": "pershot.media",
     "Shot": "pershot.shots",
     # optimizer
