@@ -74,7 +74,7 @@ class Grid:
     threads: int = 1
     keyint: int = 0
     metric: MetricParams = field(default_factory=MetricParams)
-    source: str = ""  #: the file it came from, if any
+    source: str = field(default="", compare=False)  #: the file it came from, if any
 
     def encoder(self, name: str) -> EncoderGrid:
         n = encoders.canonical_name(name)

@@ -451,6 +451,7 @@ def extract_shot(
     from . import ffmpeg
 
     out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     idx = frame_index(info.path)
     want = end_frame - start_frame
     outputs: list[tuple[int, int, str]] = []

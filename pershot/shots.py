@@ -184,7 +184,8 @@ def detect_cuts(
         raise MediaError(f"shot detection failed on {os.path.basename(info.path)}: {ex}") from ex
     idx = frame_index(info.path)
     times = frame_times(info, idx)
-    cuts = [_cut_to_frame(tc, idx.pts, idx.time_base, times) for tc in sm.get_cut_list()]
+    starts = [start for start, _end in sm.get_scene_list(start_in_scene=True)[1:]]
+    cuts = [_cut_to_frame(tc, idx.pts, idx.time_base, times) for tc in starts]
     if progress is not None:
         progress(info.frame_count, info.frame_count)
     return cuts
