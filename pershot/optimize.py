@@ -1,0 +1,914 @@
+"""Rate-distortion-complexity allocation across shots and rungs (pure numpy, no I/O).
+
+The problem: for every rung ``k`` of a ladder and every shot ``i`` pick one
+probe point ``p`` (resolution, preset, CRF) so that
+
+* a *rate* rung keeps its duration-weighted bitrate ``sum_i d_i r_ip / D``
+  within its target and maximises its duration-weighted quality;
+* a *quality* rung reaches its target quality at the lowest bitrate;
+* the encode CPU of the whole ladder, ``sum_k sum_i t_ip``, stays within a
+  budget.
+
+Method (Lagrangian relaxation, then a greedy finish):
+
+1. For a complexity multiplier ``mu`` every shot scores its points by
+   ``q - mu * t / d`` ("quality net of CPU").  Per shot, only the upper-left
+   convex hull of (rate, net quality) can be optimal for some rate slope
+   ``lam`` (:func:`pershot.hull.batch_upper_hull`, vectorised over shots).
+2. All shots' hull segments are merged by decreasing slope: the equal-slope
+   solution for any rate target is a prefix of that list (the title's global
+   hull), found with one ``searchsorted`` per rung - exact, no bisection on
+   ``lam``.
+3. ``mu`` is shared by all rungs (the budget is for the whole ladder) and is
+   found by a safeguarded regula-falsi / bisection on ``log mu``.
+4. Lagrangian solutions sit on hull vertices and leave rate and CPU unspent;
+   a greedy pass then takes, repeatedly, the single (rung, shot) change with
+   the best quality gain per unit of scarce resource that keeps every
+   constraint (rate targets, CPU budget, strictly rising rungs).  It only ever
+   improves the Lagrangian solution, which is therefore a floor.
+
+"Subsets" restrict the points a rung may use: one resolution per rung (each
+rung then picks its best resolution under the shared ``mu``), a maximum
+height, or only the slowest preset (the complexity anchor).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from .errors import InfeasibleError, OptimizeError
+from .hull import hull_flat
+
+__all__ = ["RDCPoints", "RungTarget", "Solution", "solve", "MU_EPS"]
+
+#: relative size of the "zero" complexity multiplier used to break ties toward
+#: cheaper encodes when complexity is free
+MU_EPS = 1e-9
+#: the complexity-multiplier search stops once the Lagrangian ladder's CPU is
+#: within this fraction under the budget (the greedy pass spends the rest)
+MU_TOL = 2.5e-3
+
+
+@dataclass(frozen=True)
+class RDCPoints:
+    """Probe points of S shots as padded (S, K) arrays, each row sorted by rate.
+
+    Padding has ``rate = inf``, ``quality = -inf``, ``cpu = inf``, ``height = 0``,
+    ``rank = -1``.  ``cpu`` is encode CPU seconds of the whole shot,
+    ``duration`` is seconds per shot.
+    """
+
+    rate: np.ndarray
+    quality: np.ndarray
+    cpu: np.ndarray
+    height: np.ndarray
+    rank: np.ndarray
+    duration: np.ndarray
+
+    @property
+    def valid(self) -> np.ndarray:
+        return np.isfinite(self.quality)
+
+    @property
+    def shots(self) -> int:
+        return int(self.rate.shape[0])
+
+    @classmethod
+    def from_lists(cls, rate, quality, cpu=None, duration=None, height=None, rank=None) -> "RDCPoints":
+        """Build from ragged per-shot lists (convenient for tests); rows are sorted by rate."""
+        S = len(rate)
+        K = max(len(r) for r in rate)
+
+        def pad(rows, fill, dtype=float):
+            out = np.full((S, K), fill, dtype=dtype)
+            for i, row in enumerate(rows):
+                out[i, : len(row)] = row
+            return out
+
+        r = pad(rate, np.inf)
+        q = pad(quality, -np.inf)
+        t = pad(cpu if cpu is not None else [np.zeros(len(x)) for x in rate], np.inf)
+        h = pad(height if height is not None else [np.zeros(len(x)) for x in rate], 0, int)
+        k = pad(rank if rank is not None else [np.zeros(len(x)) for x in rate], -1, int)
+        d = np.ones(S) if duration is None else np.asarray(duration, dtype=float)
+        order = np.argsort(r, axis=1, kind="stable")
+        take = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
+        return cls(take(r), take(q), take(t), take(h), take(k), d)
+
+
+@dataclass(frozen=True)
+class RungTarget:
+    """One rung for the solver: ``kind`` is "rate" (value in kbps) or "quality" (value in metric units)."""
+
+    kind: str
+    value: float
+    max_height: int | None = None
+
+    def __post_init__(self):
+        if self.kind not in ("rate", "quality"):
+            raise OptimizeError(f"rung kind must be 'rate' or 'quality', not {self.kind!r}")
+        if not math.isfinite(self.value) or (self.kind == "rate" and self.value <= 0):
+            raise OptimizeError(f"invalid rung target {self.value!r}")
+
+
+@dataclass(frozen=True)
+class Solution:
+    """What :func:`solve` found.  Per-rung arrays are in the order of the input rungs."""
+
+    choice: np.ndarray  # (R, S) column of the chosen point in RDCPoints arrays
+    rate: np.ndarray  # (R,) duration-weighted kbps
+    quality: np.ndarray  # (R,) duration-weighted quality
+    cpu: np.ndarray  # (R,) encode CPU seconds of each rung
+    height: np.ndarray  # (R,) the rung's resolution when one per rung, else 0
+    mu: float
+    lam: np.ndarray  # (R,) rate multipliers (slope of the global hull at each rung)
+    budget: float
+    binding: bool  # the CPU budget constrains the solution
+    lagrangian_rate: np.ndarray
+    lagrangian_quality: np.ndarray  # before the greedy pass
+    lagrangian_cpu: float
+    greedy_moves: int
+    evaluations: int
+    cpu_min: float | None = None  # CPU of the cheapest Lagrangian ladder (when the budget binds)
+    notes: tuple = field(default_factory=tuple)
+
+    @property
+    def total_cpu(self) -> float:
+        return float(self.cpu.sum())
+
+
+# --------------------------------------------------------------------------- subsets
+
+
+class _Family:
+    """Several subsets of the points, stacked as compact rate-sorted (F*S, Kc) arrays."""
+
+    def __init__(self, pts: RDCPoints, masks: Sequence[np.ndarray]):
+        S = pts.shots
+        self.S = S
+        self.F = len(masks)
+        valid = pts.valid
+        masks = [np.asarray(m, dtype=bool) & valid for m in masks]
+        cnt = np.stack([m.sum(axis=1) for m in masks])  # (F, S)
+        kc = max(1, int(cnt.max()) if cnt.size else 1)
+        FS = self.F * S
+        idx = np.full((FS, kc), -1, dtype=np.intp)
+        for f, m in enumerate(masks):
+            rows, cols = np.nonzero(m)  # row-major: columns ascending = rate ascending
+            c = cnt[f]
+            pos = np.arange(rows.size) - np.repeat(np.cumsum(c) - c, c)
+            idx[f * S + rows, pos] = cols
+        self.idx = idx
+        self.count = cnt.reshape(-1)
+        shot = np.tile(np.arange(S), self.F)
+        self.shot = shot
+        ok = idx >= 0
+        safe = np.where(ok, idx, 0)
+        sh = shot[:, None]
+        self.r = np.where(ok, pts.rate[sh, safe], np.inf)
+        self.q = np.where(ok, pts.quality[sh, safe], -np.inf)
+        self.t = np.where(ok, pts.cpu[sh, safe], np.inf)
+        self.d = pts.duration[shot]
+        self.tau = self.t / self.d[:, None]
+        self.ok = ok
+        self.empty = (cnt == 0)  # (F, S): subset has no point for that shot
+
+    def rows(self, f: int) -> slice:
+        return slice(f * self.S, (f + 1) * self.S)
+
+
+class _Eval:
+    """Global hulls of every subset of a family at one ``mu``."""
+
+    def __init__(self, fam: _Family, mu: float):
+        self.fam = fam
+        self.mu = mu
+        S, F = fam.S, fam.F
+        kc = fam.r.shape[1]
+        qp = np.where(fam.ok, fam.q - mu * fam.tau, -np.inf)
+        rows, cols = hull_flat(fam.r, qp)
+        flat = rows * kc + cols
+        d = fam.d[rows]
+        vr = fam.r.ravel().take(flat) * d
+        vq = fam.q.ravel().take(flat) * d
+        vt = fam.t.ravel().take(flat)
+        vl = qp.ravel().take(flat) * d
+        n = rows.size
+        first = np.ones(n, dtype=bool)
+        first[1:] = rows[1:] != rows[:-1]
+        # each row's cheapest hull vertex, and where its vertices start in the flat list
+        self.rowstart = np.full(F * S, -1, dtype=np.intp)
+        self.rowstart[rows[first]] = np.flatnonzero(first)
+        self.vcol = cols
+        fb = rows[first] // S
+        self.R0 = np.bincount(fb, weights=vr[first], minlength=F)
+        self.Q0 = np.bincount(fb, weights=vq[first], minlength=F)
+        self.T0 = np.bincount(fb, weights=vt[first], minlength=F)
+        self.L0 = np.bincount(fb, weights=vl[first], minlength=F)
+        seg = ~first  # vertex i (not a row's first) closes the segment (i-1, i)
+        sv = np.flatnonzero(seg)
+        dR = vr[sv] - vr[sv - 1]
+        dQ = vq[sv] - vq[sv - 1]
+        dT = vt[sv] - vt[sv - 1]
+        dL = vl[sv] - vl[sv - 1]
+        srow = rows[sv]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = np.where(dR > 0, dL / dR, np.inf)
+        # segments are grouped by subset already (row-major, subsets are row
+        # blocks); sort each block by decreasing slope, ties by row
+        fidx = srow // S
+        nseg = np.bincount(fidx, minlength=F)
+        self.start = np.concatenate([[0], np.cumsum(nseg)])
+        order = np.empty(sv.size, dtype=np.intp)
+        for f in range(F):
+            a, b = self.start[f], self.start[f + 1]
+            order[a:b] = a + np.argsort(-slope[a:b], kind="stable")
+        self.seg_row = srow[order]
+        self.seg_slope = slope[order]
+        self.cR = np.cumsum(dR[order])
+        self.cQ = np.cumsum(dQ[order])
+        self.cT = np.cumsum(dT[order])
+        self.cL = np.cumsum(dL[order])
+
+    def _cum(self, arr: np.ndarray, f: int, n: int) -> float:
+        a = self.start[f]
+        if n <= 0:
+            return 0.0
+        return float(arr[a + n - 1] - (arr[a - 1] if a > 0 else 0.0))
+
+    def rung(self, f: int, kind: str, target_total: float):
+        """Prefix length and totals for one rung in subset ``f``; None when out of reach."""
+        if self.fam.empty[f].any():
+            return None
+        a, b = self.start[f], self.start[f + 1]
+        off_R = self.cR[a - 1] if a > 0 else 0.0
+        if kind == "rate":
+            room = target_total - self.R0[f]
+            tol = 1e-9 * max(abs(target_total), 1.0)
+            if room < -tol:
+                return None
+            n = int(np.searchsorted(self.cR[a:b] - off_R, room + tol, side="right"))
+        else:
+            need = target_total - self.Q0[f]
+            tol = 1e-9 * max(abs(target_total), 1.0)
+            if need <= tol:
+                n = 0
+            else:
+                off_Q = self.cQ[a - 1] if a > 0 else 0.0
+                hit = np.flatnonzero(self.cQ[a:b] - off_Q >= need - tol)
+                if hit.size == 0:
+                    return None
+                n = int(hit[0]) + 1
+        R = self.R0[f] + self._cum(self.cR, f, n)
+        Q = self.Q0[f] + self._cum(self.cQ, f, n)
+        T = self.T0[f] + self._cum(self.cT, f, n)
+        L = self.L0[f] + self._cum(self.cL, f, n)
+        lam = float(self.seg_slope[a + n]) if a + n < b else 0.0
+        if kind == "quality" and n > 0:
+            lam = float(self.seg_slope[a + n - 1])
+        return n, R, Q, T, L, lam
+
+    def choice(self, f: int, n: int) -> np.ndarray:
+        """Column (into RDCPoints arrays) of every shot's point for prefix ``n`` of subset ``f``."""
+        fam = self.fam
+        S = fam.S
+        a = self.start[f]
+        steps = np.bincount(self.seg_row[a:a + n] - f * S, minlength=S)
+        r = np.arange(S) + f * S
+        vcol = self.vcol[self.rowstart[r] + steps]
+        return fam.idx[r, vcol]
+
+
+# --------------------------------------------------------------------------- solver
+
+
+@dataclass
+class _RungPlan:
+    target: RungTarget
+    subsets: list  # family indices the rung may use
+
+
+def _plan(pts: RDCPoints, rungs: Sequence[RungTarget], per_shot_resolution: bool,
+          preset_mask: np.ndarray | None):
+    """Subset masks and, per rung, which subsets it may choose from."""
+    valid = pts.valid if preset_mask is None else (pts.valid & preset_mask)
+    heights = np.unique(pts.height[valid])
+    heights = heights[heights > 0] if (heights > 0).any() else heights
+    masks: list[np.ndarray] = []
+    keys: dict = {}
+
+    def subset(key, mask):
+        if key not in keys:
+            keys[key] = len(masks)
+            masks.append(mask)
+        return keys[key]
+
+    plans = []
+    for rt in rungs:
+        cap = rt.max_height if rt.max_height else None
+        if per_shot_resolution or heights.size == 0:
+            m = valid if cap is None else valid & (pts.height <= cap)
+            plans.append(_RungPlan(rt, [subset(("cap", cap), m)]))
+        else:
+            hs = [int(h) for h in heights if cap is None or h <= cap]
+            plans.append(_RungPlan(rt, [subset(("h", h), valid & (pts.height == h)) for h in hs]))
+    return masks, plans
+
+
+def _pick(ev: _Eval, plans: list[_RungPlan], D: float):
+    """Best subset per rung at this mu: (f, n, R, Q, T, L, lam) or None per rung."""
+    out = []
+    for p in plans:
+        tgt = p.target.value * D
+        cands = []
+        for f in p.subsets:
+            res = ev.rung(f, p.target.kind, tgt)
+            if res is not None:
+                cands.append((f, *res))
+        if not cands:
+            out.append(None)
+            continue
+        if p.target.kind == "rate":
+            best = max(cands, key=lambda c: (c[5], -c[4], -c[0]))
+        else:
+            lams = [c[6] for c in cands if c[6] > 0]
+            lam = float(np.median(lams)) if lams else 0.0
+            if lam > 0:
+                best = min(cands, key=lambda c: (lam * c[2] + ev.mu * c[4], c[0]))
+            else:
+                best = min(cands, key=lambda c: (c[2], c[4], c[0]))
+        out.append(best)
+    return out
+
+
+def _mu_scale(pts: RDCPoints) -> float:
+    v = pts.valid
+    q = pts.quality[v]
+    tau = (pts.cpu / pts.duration[:, None])[v]
+    qspan = float(np.ptp(q)) if q.size else 1.0
+    tpos = tau[tau > 0]
+    tmed = float(np.median(tpos)) if tpos.size else 1.0
+    return max(qspan, 1e-12) / max(tmed, 1e-300)
+
+
+def solve(
+    pts: RDCPoints,
+    rungs: Sequence[RungTarget],
+    *,
+    cpu_budget: float | None = None,
+    per_shot_resolution: bool = False,
+    preset_mask: np.ndarray | None = None,
+    greedy: bool = True,
+    mu: float | None = None,
+    max_greedy_moves: int | None = None,
+    candidates_per_shot: int = 24,
+) -> Solution:
+    """Solve a ladder: one point per (rung, shot) under rate/quality targets and a CPU budget.
+
+    ``cpu_budget`` (seconds, whole ladder) ``None`` means unlimited.  ``mu``
+    fixes the complexity multiplier instead of searching it.  ``preset_mask``
+    restricts the usable points (e.g. to the slowest preset for the anchor).
+    ``greedy=False`` returns the plain Lagrangian solution (the floor).
+    Raises :class:`InfeasibleError` when a rung cannot be met with any point or
+    the budget is below the cheapest ladder found; its ``min_feasible`` is then
+    that ladder's CPU in seconds.
+    """
+    if not rungs:
+        raise OptimizeError("no rungs to solve")
+    S = pts.shots
+    if S == 0:
+        raise OptimizeError("no shots")
+    D = float(pts.duration.sum())
+    masks, plans = _plan(pts, rungs, per_shot_resolution, preset_mask)
+    fam = _Family(pts, masks)
+    scale = _mu_scale(pts)
+    mu0 = MU_EPS * scale
+    budget = math.inf if cpu_budget is None else float(cpu_budget)
+    small = fam.r.size <= SMALL_PROBLEM
+    evals = 0
+    history: list = []  # (ev, picks) of every evaluated mu with all rungs in reach
+
+    def at(m):
+        nonlocal evals
+        evals += 1
+        ev = _Eval(fam, m)
+        picks = _pick(ev, plans, D)
+        if all(p is not None for p in picks):
+            history.append((ev, picks))
+        return ev, picks
+
+    def total(picks):
+        return float(sum(p[4] for p in picks))
+
+    def finish(sol_choice, sol_mu, sol_lam, sub_f, binding, cmin):
+        return _finish(pts, fam, plans, sol_choice, sol_mu, sol_lam, sub_f, budget, D, per_shot_resolution,
+                       binding, greedy, max_greedy_moves, candidates_per_shot, evals, cmin)
+
+    def from_mix(mix, binding, cmin):
+        lam = np.array([c[6] for _, c in mix])
+        choice = np.stack([e.choice(c[0], c[1]) for e, c in mix])
+        m = max(e.mu for e, _ in mix)
+        return finish(choice, m, lam, [c[0] for _, c in mix], binding, cmin)
+
+    if mu is not None:
+        ev, picks = at(mu)
+        _check(picks, rungs)
+        return from_mix([(ev, c) for c in picks], False, None)
+
+    ev0, picks0 = at(mu0)
+    _check(picks0, rungs)
+    binding = total(picks0) > budget * (1 + 1e-12)
+    if not binding and (not small or not math.isfinite(budget)):
+        return from_mix([(ev0, c) for c in picks0], False, None)
+
+    cmin = None
+    ev_hi, picks_hi = ev0, picks0
+    if binding:
+        mu_max = scale * 1e7
+        for _ in range(8):  # quality rungs may be out of reach when CPU is all that counts
+            ev_max, picks_max = at(mu_max)
+            if all(p is not None for p in picks_max):
+                break
+            mu_max /= 100.0
+        _check(picks_max, rungs)
+        cmin = total(picks_max)
+        ev_hi, picks_hi = ev_max, picks_max
+    if small:
+        # cheap to evaluate: sweep mu over the whole useful range (4 per decade)
+        for m in scale * np.logspace(-7, 4, 45):
+            at(float(m))
+    elif binding and cmin <= budget:
+        ev_hi, picks_hi = _search_mu(at, total, budget, mu0, mu_max, scale, picks0, ev_max, picks_max, cmin)
+    # the best common-mu solution within the budget, then the best per-rung mix
+    fits = [(e, p) for e, p in history if total(p) <= budget * (1 + 1e-12)]
+    if fits:
+        best = max(fits, key=lambda ep: _value(plans, ep[1], [c[6] for c in ep[1]]))
+        mix = _mix_rungs(history, plans, budget, [(best[0], c) for c in best[1]])
+        sol = from_mix(mix, binding, cmin)
+        if sol.total_cpu <= budget * (1 + 1e-9):
+            return sol
+    # nothing evaluated fits: the Lagrangian's cheapest ladder is not the cheapest one.
+    # On small problems a knapsack DP finds (nearly) the cheapest ladder; then
+    # single and paired changes lower its CPU further.
+    lam_hi = np.array([c[6] for c in picks_hi])
+    ch = np.stack([ev_hi.choice(c[0], c[1]) for c in picks_hi])
+    sub_f = [c[0] for c in picks_hi]
+    if small:
+        dp = _min_cpu_dp(pts, fam, plans, D)
+        if dp is not None:
+            for k, (ck, fk) in enumerate(dp):
+                if ck is not None and pts.cpu[np.arange(S), ck].sum() < pts.cpu[np.arange(S), ch[k]].sum():
+                    ch[k], sub_f[k] = ck, fk
+    ch, _ = _greedy(pts, fam, ev_hi.mu, plans, sub_f, ch, lam_hi, math.inf, D, m_cand=candidates_per_shot,
+                    mode="cpu")
+    c_desc = float(_totals(pts, ch, D)[2].sum())
+    cmin = c_desc if cmin is None else min(cmin, c_desc)
+    if c_desc > budget * (1 + 1e-12):
+        raise InfeasibleError(f"CPU budget {budget:.4g} s is below the cheapest ladder's {cmin:.4g} s",
+                              min_feasible=cmin)
+    return finish(ch, ev_hi.mu, lam_hi, sub_f, binding, cmin)
+
+
+#: families up to this many (subset x shot x point) cells are "small": the
+#: complexity multiplier is then swept densely instead of searched
+SMALL_PROBLEM = 40_000
+
+
+def _min_cpu_dp(pts: RDCPoints, fam: _Family, plans, D: float, bins: int = 4096):
+    """Per rate rung, the cheapest-CPU choice within its rate target: a knapsack DP over rate bins.
+
+    Rates are rounded up to the bin, so the result always meets the target
+    (and is optimal up to one bin of rate).  Returns, per rung, (choice, subset)
+    or (None, None) for quality rungs; None when the problem is too large.
+    """
+    S = pts.shots
+    if fam.r.size * bins > 2e8:
+        return None
+    out = []
+    for p in plans:
+        if p.target.kind != "rate":
+            out.append((None, None))
+            continue
+        cap = p.target.value * D
+        unit = cap / bins
+        best = (math.inf, None, None)
+        for f in p.subsets:
+            if fam.empty[f].any():
+                continue
+            rs = fam.rows(f)
+            idx, r, t, dd = fam.idx[rs], fam.r[rs], fam.t[rs], fam.d[rs]
+            dp = np.zeros(bins + 1)
+            arg = np.zeros((S, bins + 1), dtype=np.intp)
+            for i in range(S):
+                new = np.full(bins + 1, np.inf)
+                for j in np.flatnonzero(idx[i] >= 0):
+                    w = int(math.ceil(r[i, j] * dd[i] / unit - 1e-9))
+                    if w > bins:
+                        continue
+                    cand = np.full(bins + 1, np.inf)
+                    cand[w:] = dp[: bins + 1 - w] + t[i, j]
+                    better = cand < new
+                    new[better] = cand[better]
+                    arg[i, better] = j
+                dp = new
+            if dp[bins] < best[0]:
+                # walk back
+                b = bins
+                cols = np.empty(S, dtype=np.intp)
+                for i in range(S - 1, -1, -1):
+                    j = arg[i, b]
+                    cols[i] = idx[i, j]
+                    b -= int(math.ceil(r[i, j] * dd[i] / unit - 1e-9))
+                best = (dp[bins], cols, f)
+        out.append((best[1], best[2]))
+    return out
+
+
+def _value(plans, picks, lams) -> float:
+    """The ladder's objective: quality of rate rungs, minus slope-weighted rate of quality rungs."""
+    v = 0.0
+    for p, c, lam in zip(plans, picks, lams):
+        v += c[3] if p.target.kind == "rate" else -max(lam, 1e-12) * c[2]
+    return v
+
+
+def _search_mu(at, total, budget, mu0, mu_max, scale, picks0, ev_max, picks_max, cmin):
+    """Find mu whose Lagrangian ladder just fits the budget (large problems)."""
+    lo, hi = math.log(mu0), math.log(mu_max)
+    cpu_lo, cpu_hi = total(picks0), cmin
+    ev_hi, picks_hi = ev_max, picks_max
+    # bracket: decade steps from a data-scaled guess
+    x = math.log(scale * 1e-2)
+    for _ in range(12):
+        if not (lo < x < hi):
+            break
+        ev_x, picks_x = at(math.exp(x))
+        if any(p is None for p in picks_x):
+            lo = x
+            x += math.log(10.0)
+            continue
+        cx = total(picks_x)
+        if cx > budget:
+            lo, cpu_lo = x, cx
+            x += math.log(10.0)
+        else:
+            hi, cpu_hi, ev_hi, picks_hi = x, cx, ev_x, picks_x
+            x -= math.log(10.0)
+        if hi - lo <= math.log(10.0) + 1e-9:
+            break
+    # Illinois regula falsi on g(x) = log(cpu(e^x) / budget), with a bisection
+    # step every fourth try.  It stops within MU_TOL under the budget, or when
+    # mu is pinned down (a jump in cpu(mu): one resolution switching for a
+    # whole rung); the rung mix and the greedy pass spend what is left.
+    tiny = budget * 1e-12 + 1e-300
+    g_lo = math.log(max(cpu_lo, tiny) / budget)
+    g_hi = math.log(max(cpu_hi, tiny) / budget)
+    last = 0
+    for it in range(60):
+        w = hi - lo
+        if w < 1e-4 or cpu_hi >= budget * (1 - MU_TOL):
+            break
+        if it % 4 == 3 or not (g_lo > 0 > g_hi):
+            x = lo + 0.5 * w
+        else:
+            x = hi - g_hi * w / (g_hi - g_lo)
+            x = min(max(x, lo + 0.02 * w), hi - 0.02 * w)
+        ev_x, picks_x = at(math.exp(x))
+        if any(p is None for p in picks_x):
+            lo, last = x, 0
+            continue
+        cx = total(picks_x)
+        gx = math.log(max(cx, tiny) / budget)
+        if cx > budget:
+            lo, g_lo = x, gx
+            if last == 1:
+                g_hi *= 0.5
+            last = 1
+        else:
+            hi, g_hi, cpu_hi, ev_hi, picks_hi = x, gx, cx, ev_x, picks_x
+            if last == -1:
+                g_lo *= 0.5
+            last = -1
+    return ev_hi, picks_hi
+
+
+def _finish(pts, fam, plans, choice, mu, lam, sub_f, budget, D, per_shot_resolution, binding, greedy,
+            max_greedy_moves, candidates_per_shot, evals, cmin) -> Solution:
+    S = pts.shots
+    R_ = len(plans)
+    height = np.zeros(R_, dtype=int)
+    if not per_shot_resolution:
+        for k in range(R_):
+            hs = np.unique(pts.height[np.arange(S), choice[k]])
+            height[k] = int(hs[0]) if hs.size == 1 else 0
+    lag_rate, lag_q, lag_t = _totals(pts, choice, D)
+    moves = 0
+    if greedy:
+        choice, moves = _greedy(pts, fam, mu, plans, sub_f, choice, lam, budget, D,
+                                max_moves=max_greedy_moves, m_cand=candidates_per_shot)
+    rate, quality, cpu = _totals(pts, choice, D)
+    return Solution(choice=choice, rate=rate, quality=quality, cpu=cpu, height=height, mu=float(mu), lam=lam,
+                    budget=budget, binding=bool(binding), lagrangian_rate=lag_rate, lagrangian_quality=lag_q,
+                    lagrangian_cpu=float(lag_t.sum()), greedy_moves=moves, evaluations=evals, cpu_min=cmin)
+
+
+def _mix_rungs(history, plans, budget, fallback):
+    """Per rung, pick one of the evaluated mu's solutions: the best mix within the budget.
+
+    Every rung's solution at any evaluated ``mu`` is a valid choice for that
+    rung alone, so mixing them is a small multiple-choice knapsack over rungs
+    (value: quality of rate rungs, rate saved on quality rungs, weighed by the
+    rung's slope; weight: CPU).  Solved exactly by dynamic programming over a
+    fine CPU grid, with CPU rounded up so the mix never exceeds the budget.
+    Matters where cpu(mu) jumps (a whole rung switching resolution at once);
+    the common-mu solution ``fallback`` is one of the mixes, so this never
+    does worse.
+    """
+    R_ = len(plans)
+    if len(history) < 2 or not math.isfinite(budget):
+        return fallback
+    opts = []
+    for k in range(R_):
+        seen = {}
+        for ev, picks in history:
+            c = picks[k]
+            key = (c[0], c[1], c[2], c[4])
+            if key not in seen:
+                seen[key] = (ev, c)
+        opts.append(list(seen.values()))
+    lam_ref = [fallback[k][1][6] for k in range(R_)]
+
+    def value(k, c):
+        return c[3] if plans[k].target.kind == "rate" else -max(lam_ref[k], 1e-12) * c[2]
+
+    bins = 4000
+    unit = budget / bins
+    NEG = -np.inf
+    best = np.zeros(bins + 1)  # best[w]: best value of the rungs so far within w units
+    back = []
+    for k in range(R_):
+        new = np.full(bins + 1, NEG)
+        arg = np.full(bins + 1, -1, dtype=np.intp)
+        for j, (ev, c) in enumerate(opts[k]):
+            w = int(math.ceil(c[4] / unit - 1e-9)) if c[4] > 0 else 0
+            if w > bins:
+                continue
+            cand = np.full(bins + 1, NEG)
+            cand[w:] = best[: bins + 1 - w] + value(k, c)
+            better = cand > new
+            new[better] = cand[better]
+            arg[better] = j
+        back.append(arg)
+        best = new
+    if not np.isfinite(best[bins]):
+        return fallback
+    w = bins
+    pick = [None] * R_
+    for k in range(R_ - 1, -1, -1):
+        j = int(back[k][w])
+        ev, c = opts[k][j]
+        pick[k] = (ev, c)
+        w -= int(math.ceil(c[4] / unit - 1e-9)) if c[4] > 0 else 0
+    fb_val = sum(value(k, fallback[k][1]) for k in range(R_))
+    mix_val = sum(value(k, pick[k][1]) for k in range(R_))
+    if mix_val <= fb_val + 1e-12 * abs(fb_val) or sum(c[4] for _, c in pick) > budget:
+        return fallback
+    return pick
+
+
+def _check(picks, rungs):
+    bad = [k for k, p in enumerate(picks) if p is None]
+    if bad:
+        desc = ", ".join(f"#{k} ({rungs[k].kind} {rungs[k].value:g})" for k in bad)
+        raise InfeasibleError(f"rung(s) {desc} out of reach of the probed points")
+
+
+def _totals(pts: RDCPoints, choice: np.ndarray, D: float):
+    S = pts.shots
+    ar = np.arange(S)
+    d = pts.duration
+    r = (pts.rate[ar, choice] * d).sum(axis=1) / D
+    q = (pts.quality[ar, choice] * d).sum(axis=1) / D
+    t = pts.cpu[ar, choice].sum(axis=1)
+    return r, q, t
+
+
+# --------------------------------------------------------------------------- greedy finish
+
+
+def _greedy(pts, fam, mu, plans, sub_f, choice, lam, budget, D, *, max_moves=None, m_cand=24, mode="quality"):
+    """Spend leftover rate and CPU with single (rung, shot) changes that improve the ladder.
+
+    ``mode="cpu"`` instead lowers the ladder's CPU as far as single and paired
+    changes can while every rung keeps its target (used to find the cheapest
+    ladder when the Lagrangian one does not fit the budget).
+
+    Each step takes the best feasible change of every rung (quality gained per
+    unit of the rung's rate slack and of the ladder's CPU slack; for quality
+    rungs, rate saved), applying them one by one while every constraint
+    holds: rate targets, quality targets, the CPU budget, and rung rates and
+    qualities strictly rising.  Stops when no change improves anything.
+    """
+    R_, S = choice.shape
+    ar = np.arange(S)
+    d = pts.duration
+    choice = choice.copy()
+    # candidate columns per (rung, shot): the best by the final Lagrangian score
+    cand = []
+    for k, f in enumerate(sub_f):
+        rs = fam.rows(f)
+        idx = fam.idx[rs]
+        sc = d[:, None] * (fam.q[rs] - lam[k] * fam.r[rs]) - mu * fam.t[rs]
+        sc = np.where(idx >= 0, sc, -np.inf)
+        kc = idx.shape[1]
+        if kc > m_cand:
+            top = np.argpartition(-sc, m_cand - 1, axis=1)[:, :m_cand]
+            c = np.take_along_axis(idx, top, axis=1)
+        else:
+            c = idx
+        cand.append(c)
+    M = max(c.shape[1] for c in cand)
+    C = np.full((R_, S, M), -1, dtype=np.intp)
+    for k, c in enumerate(cand):
+        C[k, :, : c.shape[1]] = c
+    ok = C >= 0
+    Cs = np.where(ok, C, 0)
+    sh = ar[None, :, None]
+    cr = np.where(ok, pts.rate[sh, Cs], np.inf) * d[None, :, None]
+    cq = np.where(ok, pts.quality[sh, Cs], -np.inf) * d[None, :, None]
+    ct = np.where(ok, pts.cpu[sh, Cs], np.inf)
+    kinds = np.array([p.target.kind == "rate" for p in plans])
+    tgt = np.array([p.target.value * D for p in plans])
+
+    def cur_vals():
+        r = pts.rate[ar, choice] * d
+        q = pts.quality[ar, choice] * d
+        t = pts.cpu[ar, choice]
+        return r, q, t
+
+    r_cur, q_cur, t_cur = cur_vals()
+    Rk = r_cur.sum(axis=1)
+    Qk = q_cur.sum(axis=1)
+    T = float(t_cur.sum())
+    order = np.argsort(Rk, kind="stable")  # rungs by rate: neighbours for the ordering rule
+    pos = np.empty(R_, dtype=int)
+    pos[order] = np.arange(R_)
+    qscale = max(float(np.nanmax(np.abs(pts.quality[pts.valid]))), 1.0)
+    eps_q = 1e-9 * qscale * D
+    eps_r = 1e-9 * max(float(Rk.max()), 1.0)
+    eps_t = 1e-12 * max(T, 1e-300)
+    limit = max_moves if max_moves is not None else 50 * R_ + 2 * S
+    moves = 0
+    while moves < limit:
+        dR = cr - r_cur[:, :, None]
+        dQ = cq - q_cur[:, :, None]
+        dT = ct - t_cur[:, :, None]
+        slackT = budget - T
+        fin = np.isfinite(dR) & np.isfinite(dQ) & np.isfinite(dT)
+        feas = fin & (dT <= slackT)
+        # neighbour bounds for strictly rising rungs
+        lo_R = np.full(R_, -np.inf)
+        hi_R = np.full(R_, np.inf)
+        lo_Q = np.full(R_, -np.inf)
+        hi_Q = np.full(R_, np.inf)
+        for k in range(R_):
+            p = pos[k]
+            if p > 0:
+                j = order[p - 1]
+                lo_R[k], lo_Q[k] = Rk[j] + eps_r, Qk[j] + eps_q
+            if p < R_ - 1:
+                j = order[p + 1]
+                hi_R[k], hi_Q[k] = Rk[j] - eps_r, Qk[j] - eps_q
+        newR = Rk[:, None, None] + dR
+        newQ = Qk[:, None, None] + dQ
+        feas &= (newR >= lo_R[:, None, None]) & (newR <= hi_R[:, None, None])
+        feas &= (newQ >= lo_Q[:, None, None]) & (newQ <= hi_Q[:, None, None])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tslack_n = np.maximum(dT, 0.0) / max(slackT, 1e-300) if math.isfinite(slackT) else np.zeros_like(dT)
+            # rate rungs: gain quality within the rate target
+            slackR = tgt - Rk
+            rfeas = feas & kinds[:, None, None] & (newR <= tgt[:, None, None] * (1 + 1e-12)) & (dQ > eps_q)
+            use_r = np.maximum(dR, 0.0) / np.maximum(slackR, 1e-300)[:, None, None]
+            score_r = np.where(rfeas, dQ / (use_r + tslack_n + 1e-12), -np.inf)
+            # quality rungs: save rate while the quality target holds
+            slackQ = Qk - tgt
+            qfeas = feas & ~kinds[:, None, None] & (newQ >= tgt[:, None, None] - 1e-12 * np.abs(tgt)[:, None, None]) \
+                & (dR < -eps_r)
+            use_q = np.maximum(-dQ, 0.0) / np.maximum(slackQ, 1e-300)[:, None, None]
+            gain_q = -dR * np.maximum(lam, 1e-12)[:, None, None]
+            score_q = np.where(qfeas, gain_q / (use_q + tslack_n + 1e-12), -np.inf)
+        score = np.maximum(score_r, score_q)
+        if mode == "cpu":
+            keep_t = np.where(kinds[:, None, None], newR <= tgt[:, None, None] * (1 + 1e-12),
+                              newQ >= tgt[:, None, None] - 1e-12 * np.abs(tgt)[:, None, None])
+            score = np.where(feas & keep_t & (dT < -eps_t), -dT, -np.inf)
+        flat = score.reshape(R_, -1)
+        best = flat.argmax(axis=1)
+        bval = flat[np.arange(R_), best]
+        applied = 0
+        for k in np.argsort(-bval, kind="stable"):
+            if not np.isfinite(bval[k]) or moves >= limit:
+                break
+            i, m = divmod(int(best[k]), M)
+            ddR, ddQ, ddT = dR[k, i, m], dQ[k, i, m], dT[k, i, m]
+            # re-check against the state after the moves already applied in this step
+            if T + ddT > budget:
+                continue
+            if applied and not _still_ok(k, Rk + 0, Qk + 0, ddR, ddQ, order, pos, eps_r, eps_q, kinds, tgt):
+                continue
+            choice[k, i] = C[k, i, m]
+            r_cur[k, i] += ddR
+            q_cur[k, i] += ddQ
+            t_cur[k, i] += ddT
+            Rk[k] += ddR
+            Qk[k] += ddQ
+            T += ddT
+            moves += 1
+            applied += 1
+        if applied == 0:
+            if R_ * S * M > PAIR_LIMIT:
+                break
+            pair = _best_pair(dR, dQ, dT, C, kinds, tgt, lam, Rk, Qk, T, budget, order, eps_r,
+                              eps_t if mode == "cpu" else eps_q, cpu_mode=mode == "cpu")
+            if pair is None:
+                break
+            for k, i, m in pair:
+                choice[k, i] = C[k, i, m]
+                r_cur[k, i] += dR[k, i, m]
+                q_cur[k, i] += dQ[k, i, m]
+                t_cur[k, i] += dT[k, i, m]
+                Rk[k] += dR[k, i, m]
+                Qk[k] += dQ[k, i, m]
+                T += dT[k, i, m]
+            moves += 2
+    return choice, moves
+
+
+#: below this many (rung, shot, candidate) triples the greedy pass also tries
+#: pairs of changes (one trading its resource to the other), which makes it
+#: exact far more often on small instances
+PAIR_LIMIT = 600
+
+
+def _order_ok(Rk, Qk, order, eps_r, eps_q) -> bool:
+    r, q = Rk[order], Qk[order]
+    return bool(np.all(np.diff(r) >= eps_r) and np.all(np.diff(q) >= eps_q))
+
+
+def _best_pair(dR, dQ, dT, C, kinds, tgt, lam, Rk, Qk, T, budget, order, eps_r, eps_v, cpu_mode=False):
+    """Best improving pair of changes (different (rung, shot)) that keeps every constraint, or None."""
+    eps_q = 1e-9 * max(float(np.abs(Qk).max()), 1.0)
+    ok = (C >= 0) & np.isfinite(dR) & np.isfinite(dQ) & np.isfinite(dT)
+    kk, ii, mm = np.nonzero(ok)
+    if kk.size < 2:
+        return None
+    a_R, a_Q, a_T = dR[kk, ii, mm], dQ[kk, ii, mm], dT[kk, ii, mm]
+    val = -a_T if cpu_mode else np.where(kinds[kk], a_Q, -np.maximum(lam[kk], 1e-12) * a_R)
+    same_slot = (kk[:, None] == kk[None, :]) & (ii[:, None] == ii[None, :])
+    same_rung = kk[:, None] == kk[None, :]
+    tot = val[:, None] + val[None, :]
+    feas = ~same_slot & (tot > eps_v) & (T + a_T[:, None] + a_T[None, :] <= budget)
+    feas &= np.triu(np.ones_like(feas), 1)
+    # per-rung targets
+    rR = Rk[kk] + a_R  # alone
+    rQ = Qk[kk] + a_Q
+    alone_ok = np.where(kinds[kk], rR <= tgt[kk] * (1 + 1e-12), rQ >= tgt[kk] - 1e-12 * np.abs(tgt[kk]))
+    both_R = Rk[kk][:, None] + a_R[:, None] + a_R[None, :]
+    both_Q = Qk[kk][:, None] + a_Q[:, None] + a_Q[None, :]
+    kind_a = kinds[kk][:, None]
+    tgt_a = tgt[kk][:, None]
+    joint_ok = np.where(kind_a, both_R <= tgt_a * (1 + 1e-12), both_Q >= tgt_a - 1e-12 * np.abs(tgt_a))
+    feas &= np.where(same_rung, joint_ok, alone_ok[:, None] & alone_ok[None, :])
+    if not feas.any():
+        return None
+    cand = np.flatnonzero(feas)
+    best = cand[np.argsort(-tot.ravel()[cand], kind="stable")[:32]]
+    n = kk.size
+    for b in best:
+        a, c = divmod(int(b), n)
+        R2, Q2 = Rk.copy(), Qk.copy()
+        for e in (a, c):
+            R2[kk[e]] += a_R[e]
+            Q2[kk[e]] += a_Q[e]
+        if _order_ok(R2, Q2, order, eps_r, eps_q):
+            return [(int(kk[a]), int(ii[a]), int(mm[a])), (int(kk[c]), int(ii[c]), int(mm[c]))]
+    return None
+
+
+def _still_ok(k, Rk, Qk, ddR, ddQ, order, pos, eps_r, eps_q, kinds, tgt) -> bool:
+    nR, nQ = Rk[k] + ddR, Qk[k] + ddQ
+    p = pos[k]
+    if p > 0:
+        j = order[p - 1]
+        if nR < Rk[j] + eps_r or nQ < Qk[j] + eps_q:
+            return False
+    if p < len(order) - 1:
+        j = order[p + 1]
+        if nR > Rk[j] - eps_r or nQ > Qk[j] - eps_q:
+            return False
+    if kinds[k]:
+        return nR <= tgt[k] * (1 + 1e-12)
+    return nQ >= tgt[k] - 1e-12 * abs(tgt[k])
