@@ -23,9 +23,16 @@ The scale-to-CDF-index step compares those exact values with the scale table,
 so encoder and decoder always pick the same CDFs (the failure of CompressAI
 issues #279/#309 cannot happen). The CDF tables themselves are computed once,
 when the weights are frozen, and shipped in the state dict.
+
+The synthesis transform runs in float64 at decoding time. In float32, oneDNN's
+convolutions round differently with 1 and 2 threads (a few pixels off by one
+were measured on a 640x360 image); in float64 such differences are ~1e-16 of a
+value and cannot move a pixel across a rounding boundary in practice, so the
+decoded image is the same whatever the threads, BLAS or CPU.
 """
 from __future__ import annotations
 
+import copy
 import math
 from typing import Sequence
 
@@ -102,6 +109,7 @@ class GainedModel(nn.Module):
                 key = f"{name}.{b}"
                 if key in state_dict:
                     module.register_buffer(b, torch.zeros_like(state_dict[key]))
+        self.__dict__.pop("_f64", None)
         return super().load_state_dict(state_dict, strict=strict)
 
     def update(self, scale_table: torch.Tensor | None = None, force: bool = False) -> None:
@@ -111,6 +119,21 @@ class GainedModel(nn.Module):
                 m.update(force=force)
             elif isinstance(m, GaussianConditional):
                 m.update_scale_table(globals()["scale_table"]() if scale_table is None else scale_table, force=force)
+
+    def synthesize(self, y_hat: torch.Tensor, level: int, decoder: str = "full") -> torch.Tensor:
+        """Decoded image in [0, 1], float64 (see the module doc on determinism)."""
+        g_s, log_igain = self.decoder(decoder)
+        cache = self.__dict__.setdefault("_f64", {})
+        g64 = cache.get(decoder)
+        if g64 is None:
+            g64 = cache[decoder] = copy.deepcopy(g_s).to(torch.float64).eval()
+        igain = torch.exp(log_igain[level].detach().to(torch.float64))[None, :, None, None]
+        return g64(y_hat.to(torch.float64) * igain).clamp_(0, 1)
+
+    def decoder(self, which: str) -> tuple[nn.Module, nn.Parameter]:
+        if which != "full":
+            raise CodecError(f"this model has no {which} decoder")
+        return self.g_s, self.log_igain
 
     def aux_loss(self) -> torch.Tensor:
         return sum(m.loss() for m in self.modules() if isinstance(m, EntropyBottleneck))
@@ -186,9 +209,8 @@ class Factorized(GainedModel):
     def decompress(self, chunks: Sequence[bytes], shape: tuple[int, int], level: int) -> torch.Tensor:
         if len(chunks) != 1:
             raise CodecError("bitstream is corrupted (wrong number of payload chunks)")
-        lv = torch.tensor([level])
         y_hat = self.ebs[level].decompress([chunks[0]], shape)
-        return self.g_s(y_hat * self.igain(lv)).clamp_(0, 1)
+        return self.synthesize(y_hat, level)
 
 
 class MeanScaleHyperprior(GainedModel):
@@ -302,11 +324,11 @@ class MeanScaleHyperprior(GainedModel):
                    decoder: str = "full") -> torch.Tensor:
         if len(chunks) != 2:
             raise CodecError("bitstream is corrupted (wrong number of payload chunks)")
-        g_s, log_igain = self.decoder(decoder)
+        self.decoder(decoder)
         z_hat = self.z_ebs[level].decompress([chunks[0]], shape)
         idx, means = self.entropy_parameters(z_hat)
         y_hat = self.gaussian_conditional.decompress([chunks[1]], idx, means=means)
-        return g_s(y_hat * torch.exp(log_igain[level])[None, :, None, None]).clamp_(0, 1)
+        return self.synthesize(y_hat, level, decoder)
 
 
 ARCHS = {
@@ -337,6 +359,7 @@ def freeze(model: GainedModel) -> dict:
     model.update(scale_table=scale_table(), force=True)
     if isinstance(model, MeanScaleHyperprior):
         model._hs_int = None
+    model.__dict__.pop("_f64", None)
     param_names = {n for n, _ in model.named_parameters()}
     sd = {}
     for k, v in model.state_dict().items():
