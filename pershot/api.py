@@ -134,3 +134,172 @@ def probe(
 
 
 # ---------------------------------------------------------------- optimizer: optimize / ladder
+
+_LADDER_DIR = "ladders"
+
+
+def load_ladder(ladder: Any = None) -> "LadderSpec":
+    """A ladder request from: None (the bundled ``default`` ladder), a bundled name (``default``, ``hls``),
+    a TOML path, a rung count (int: rungs spaced along the title's hull), a list of kbps, a mapping or a LadderSpec."""
+    from pathlib import Path
+
+    from .errors import ConfigError
+    from .ladder import LadderSpec, parse_ladder_toml
+
+    if ladder is None:
+        ladder = "default"
+    if isinstance(ladder, (str, _os.PathLike)):
+        p = Path(ladder)
+        if not p.is_file():
+            bundled = Path(__file__).resolve().parent / "presets" / _LADDER_DIR / f"{ladder}.toml"
+            if isinstance(ladder, str) and _os.sep not in ladder and not ladder.endswith(".toml") \
+                    and bundled.is_file():
+                p = bundled
+            else:
+                names = sorted(x.stem for x in bundled.parent.glob("*.toml"))
+                raise ConfigError(f"ladder {str(ladder)!r}: no such file or bundled ladder "
+                                  f"(bundled: {', '.join(names)})")
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as ex:
+            raise ConfigError(f"cannot read ladder {str(p)!r}: {ex}") from None
+        return parse_ladder_toml(text, p.stem)
+    return LadderSpec.coerce(ladder)
+
+
+def _read_probes(probes: Any) -> "pandas.DataFrame":
+    import pandas as pd
+
+    from .errors import InputError
+
+    if isinstance(probes, pd.DataFrame):
+        return probes
+    if isinstance(probes, (str, _os.PathLike)):
+        try:
+            return pd.read_csv(probes)
+        except FileNotFoundError:
+            raise InputError(f"no such probes file: {str(probes)!r}") from None
+        except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as ex:
+            raise InputError(f"cannot read probes {str(probes)!r}: {str(ex).splitlines()[0]}") from None
+    raise InputError(f"probes must be a DataFrame or the path of a probes.csv, not {type(probes).__name__}")
+
+
+def optimize(
+    probes: Any,
+    ladder: Any = None,
+    complexity: float = 0.1,
+    metric: str = "vmaf",
+    *,
+    rungs: "int | None" = None,
+    encoder: "str | None" = None,
+    per_shot_resolution: bool = False,
+) -> "Ladder":
+    """Optimize a ladder from probes (a DataFrame as :func:`probe` returns, or a probes.csv path) - no encoding.
+
+    ``ladder``: see :func:`load_ladder` (None: the bundled default ladder);
+    ``rungs=N`` instead spaces N rungs along the title's global hull.
+    ``complexity`` in (0, 1] caps the whole ladder's encode CPU at that
+    fraction of the anchor (every shot at the slowest probed preset).
+    ``metric``: vmaf, psnr or ssim.  Raises InfeasibleError (naming the
+    smallest feasible complexity) when the budget cannot be met.
+    """
+    from .errors import ConfigError
+    from .ladder import optimize_ladder
+
+    if rungs is not None:
+        if ladder is not None:
+            raise ConfigError("give a ladder or a rung count, not both")
+        if isinstance(rungs, bool) or not isinstance(rungs, int) or rungs < 1:
+            raise ConfigError(f"rungs must be a positive integer, not {rungs!r}")
+        ladder = rungs
+    spec = load_ladder(ladder)
+    df = _read_probes(probes)
+    return optimize_ladder(df, spec, complexity, metric, encoder=encoder, per_shot_resolution=per_shot_resolution)
+
+
+def write_ladder(ladder: "Ladder", out_dir: "str | _os.PathLike", **kw: Any) -> "dict":
+    """Write ladder.json, ladder.csv, summary.csv, hulls.csv and plots/ (see :func:`pershot.report.write_ladder`)."""
+    from .report import write_ladder as _write
+
+    return _write(ladder, out_dir, **kw)
+
+
+def ladder(
+    path: "str | _os.PathLike",
+    complexity: float = 0.1,
+    ladder: Any = None,
+    *,
+    rungs: "int | None" = None,
+    metric: str = "vmaf",
+    grid: "Grid | str | _os.PathLike | None" = None,
+    out_dir: "str | _os.PathLike | None" = None,
+    encoder: "str | None" = None,
+    per_shot_resolution: bool = False,
+    plots: bool = True,
+    **probe_kw: Any,
+) -> "Ladder":
+    """End to end: shots -> probes -> optimized ladder (and, with ``out_dir``, every report).
+
+    ``probe_kw`` go to :func:`run_probes` (shots, detector, min_shot_s,
+    max_shot_s, threshold, executor, jobs, cache, progress, shot_progress).
+    With ``out_dir``: shots.csv, probes.csv, ladder.json, ladder.csv,
+    summary.csv, hulls.csv and plots/*.png, all written atomically.
+    """
+    from .grid import load_grid
+
+    spec_arg = ladder
+    g = load_grid(grid)
+    if rungs is None:
+        load_ladder(spec_arg)  # a bad ladder fails before any encode
+    run = run_probes(path, g, out_dir, **probe_kw)
+    lad = optimize(run.probes, spec_arg, complexity, metric, rungs=rungs, encoder=encoder,
+                   per_shot_resolution=per_shot_resolution)
+    if out_dir is not None:
+        info = run.source
+        source = {"path": str(info.path), "width": info.display_width, "height": info.display_height,
+                  "fps": f"{info.fps.numerator}/{info.fps.denominator}", "frames": info.frame_count,
+                  "grid": g.name, "shots": len(run.shots)}
+        write_ladder(lad, out_dir, plots=plots, fps=info.fps, threads=g.threads, keyint=g.keyint, source=source)
+    return lad
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .ladder import Ladder, LadderSpec
+
+
+# ---------------------------------------------------------------- image codecs: code_image / decode_image / image_codecs
+# (section owned by the image codecs; torch is imported only when a learned codec codes an image)
+
+def code_image(image: "Any", codec: "str | None" = None, level: "int | None" = None,
+               target_bpp: "float | None" = None, target_psnr: "float | None" = None,
+               complexity: "float | None" = None, *, progress: "Callable[[int, int], None] | None" = None,
+               points: "list | None" = None) -> "Any":
+    """Code one image (array or path): a codec at a level, or the choice on the image's RDC hull for a
+    target bpp or PSNR under a decode-complexity cap. Returns a :class:`pershot.codecs.select.ImageResult`."""
+    from .codecs.select import code_image as _code_image
+
+    return _code_image(image, codec=codec, level=level, target_bpp=target_bpp, target_psnr=target_psnr,
+                       complexity=complexity, progress=progress, points=points)
+
+
+def decode_image(data: "bytes | str | _os.PathLike") -> "Any":
+    """Decode a bitstream (bytes or a file) made by any registered image codec; returns ``(image, codec_name)``."""
+    from pathlib import Path
+
+    from .codecs import decode_bytes
+    from .errors import InputError
+
+    if isinstance(data, (str, _os.PathLike)):
+        p = Path(data)
+        if not p.is_file():
+            raise InputError(f"no such file: {p}")
+        data = p.read_bytes()
+    img, codec = decode_bytes(bytes(data))
+    return img, codec.name
+
+
+def image_codecs() -> "list":
+    """What every registered image codec is (:class:`pershot.codecs.CodecInfo`), plugins included."""
+    from .codecs import list_codecs
+
+    return list_codecs()

@@ -224,8 +224,359 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- optimizer: ladder / optimize
 # (section owned by the optimizer)
 
+
+def _complexity(text: str) -> float:
+    try:
+        c = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (0.0 < c <= 1.0):  # also rejects nan
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return c
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return n
+
+
+def _optimizer_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--complexity", type=_complexity, default=0.1, metavar="C",
+                   help="cap the ladder's encode CPU at C x the slowest-preset anchor, 0 < C <= 1 (default 0.1)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--ladder", metavar="TOML", default=None,
+                   help="ladder TOML file or bundled name: default, hls (default: presets/ladders/default.toml)")
+    g.add_argument("--rungs", type=_positive_int, metavar="N", help="N rungs spaced along the title's global hull")
+    p.add_argument("--metric", choices=["vmaf", "psnr", "ssim"], default="vmaf", help="quality metric (default vmaf)")
+    p.add_argument("--encoder", metavar="NAME", help="encoder to build the ladder for when probes hold several")
+    p.add_argument("--per-shot-resolution", action="store_true",
+                   help="let the resolution change shot by shot inside a rung (default: one resolution per rung)")
+    p.add_argument("--no-plots", action="store_true", help="skip out/plots/*.png")
+
+
+def _print_ladder(lad, out_dir, quiet: bool, with_probes: bool = True) -> None:
+    from pathlib import Path
+
+    for w in lad.warnings:
+        _eprint(f"pershot: warning: {w}")
+    out = Path(out_dir)
+    if not quiet:
+        m = lad.metric
+        print(f"{'rung':>4} {'target':>12} {'kbps':>9} {m:>7} {'res':>10} {'cpu s':>9} {'cplx':>6}")
+        for r in lad.rungs:
+            tgt = f"{r.target_kbps:.4g} kbps" if r.target_kbps is not None else f"{m}={r.target_quality:.4g}"
+            res = f"{r.width}x{r.height}" if r.height else "per shot"
+            print(f"{r.index:>4} {tgt:>12} {r.bitrate_kbps:>9.1f} {r.quality:>7.2f} {res:>10} "
+                  f"{r.encode_cpu_s:>9.2f} {r.complexity_ratio:>6.3f}")
+        for d in lad.dropped:
+            print(f"   - {d.spec.label():>12} dropped: {d.reason}")
+        binds = "binds" if lad.budget_binds else "does not bind (the unconstrained optimum is cheaper)"
+        print(f"complexity {lad.complexity_ratio:.4f} of the {lad.anchor_preset} anchor "
+              f"(asked {lad.complexity:g}; budget {binds})")
+    names = (["shots.csv", "probes.csv"] if with_probes else []) + ["ladder.json", "ladder.csv", "summary.csv",
+                                                                    "hulls.csv"]
+    found = [str(out / n) for n in names if (out / n).is_file()]
+    plots = sorted((out / "plots").glob("*.png")) if (out / "plots").is_dir() else []
+    _eprint("outputs: " + ", ".join(found) + (f", {out / 'plots'}/ ({len(plots)} plots)" if plots else ""))
+
+
+def _add_ladder(sub) -> None:
+    p = sub.add_parser("ladder", help="shots -> probes -> optimized ladder under a complexity budget -> OUT/")
+    p.add_argument("input", help="video file (a name starting with '-' goes after --)")
+    p.add_argument("-o", "--out", default="out", metavar="DIR", help="output folder (default: out)")
+    p.add_argument("--grid", default="default", metavar="TOML",
+                   help="grid TOML file or bundled name: default, sample, test (default: presets/grid-default.toml)")
+    p.add_argument("--shots", metavar="CSV", help="use this shots.csv instead of detecting shots")
+    _optimizer_args(p)
+    _shot_args(p)
+    _common(p)
+    _exec_args(p)
+    p.set_defaults(func=_cmd_ladder)
+
+
+def _cmd_ladder(args: argparse.Namespace) -> int:
+    from . import api
+    from .grid import load_grid
+
+    grid = load_grid(args.grid)
+    if args.rungs is None:
+        api.load_ladder(args.ladder)  # fail on a bad ladder before encoding anything
+    shot_bar = _Bar("shots", "frame", args.quiet)
+    bar = _Bar(f"probes ({grid.name})", "probe", args.quiet)
+    executor = _executor_from_args(args)
+    try:
+        lad = api.ladder(args.input, args.complexity, args.ladder, rungs=args.rungs, metric=args.metric, grid=grid,
+                         out_dir=args.out, encoder=args.encoder, per_shot_resolution=args.per_shot_resolution,
+                         plots=not args.no_plots, shots=args.shots, detector=args.detector,
+                         min_shot_s=args.min_shot, max_shot_s=args.max_shot or None, threshold=args.threshold,
+                         executor=executor, cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar)
+    finally:
+        shot_bar.close()
+        bar.close()
+        executor.close()
+    _print_ladder(lad, args.out, args.quiet)
+    return 0
+
+
+def _add_optimize(sub) -> None:
+    p = sub.add_parser("optimize", help="re-optimize a ladder from an existing probes.csv (no encoding) -> OUT/")
+    p.add_argument("probes", help="probes.csv written by `pershot probe` or `pershot ladder`")
+    p.add_argument("-o", "--out", default="out", metavar="DIR", help="output folder (default: out)")
+    _optimizer_args(p)
+    _common(p)
+    p.set_defaults(func=_cmd_optimize)
+
+
+def _cmd_optimize(args: argparse.Namespace) -> int:
+    from . import api
+
+    lad = api.optimize(args.probes, args.ladder, args.complexity, args.metric, rungs=args.rungs,
+                       encoder=args.encoder, per_shot_resolution=args.per_shot_resolution)
+    api.write_ladder(lad, args.out, plots=not args.no_plots)
+    _print_ladder(lad, args.out, args.quiet, with_probes=False)
+    return 0
+
+
 # ---------------------------------------------------------------- image codecs: codecs / image / decode / train-codec
 # (section owned by the image codecs)
+
+def _fmt_levels(levels: Sequence[int]) -> str:
+    lv = list(levels)
+    if len(lv) > 2 and lv == list(range(lv[0], lv[-1] + 1)):
+        return f"{lv[0]}..{lv[-1]}"
+    return ",".join(str(v) for v in lv)
+
+
+def _add_codecs(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("codecs", help="list the image codecs (built-in, learned, plugins)",
+                       description="List every image codec with its levels, kind and decoder complexity.")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_codecs)
+
+
+def _cmd_codecs(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from . import codecs
+
+    infos = codecs.list_codecs()
+    errs = codecs.plugin_errors()
+    if args.json:
+        print(json.dumps({"codecs": [dataclasses.asdict(i) for i in infos], "plugin_errors": errs}, indent=1))
+    else:
+        print(f"{'codec':<22} {'kind':<12} {'levels':<34} {'dec kMAC/px':>11}  usable  description")
+        for i in infos:
+            kmac = f"{i.decoder_kmac_per_px:.1f}" if i.decoder_kmac_per_px is not None else "-"
+            use = "yes" if i.available else "no"
+            desc = i.description if i.available else f"{i.description} [{i.reason}]"
+            print(f"{i.name:<22} {i.kind:<12} {_fmt_levels(i.levels):<34} {kmac:>11}  {use:<6}  {desc}")
+    for e in errs:
+        _eprint(f"pershot: warning: {e}")
+    return 0
+
+
+def _add_image(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("image", help="code one image with a codec, or choose the codec on the RDC hull",
+                       description="Code an image with --codec at --level, or choose codec and level for "
+                                   "--target-bpp or --target-psnr on the image's rate-distortion-complexity hull "
+                                   "(complexity = decode CPU time relative to the slowest codec, capped by "
+                                   "--complexity). Writes the bitstream, the decoded PNG and image.csv.")
+    _common(p)
+    p.add_argument("input", help="image file (PNG, JPEG, TIFF, ...)")
+    p.add_argument("--codec", help="codec name (see `pershot codecs`)")
+    p.add_argument("--level", type=int, help="codec level (higher = more bits)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--target-bpp", type=float, metavar="B", help="best quality at or under B bits per pixel")
+    g.add_argument("--target-psnr", type=float, metavar="Q", help="fewest bits reaching Q dB PSNR (RGB)")
+    p.add_argument("--complexity", type=float, metavar="C",
+                   help="cap on decode CPU time relative to the slowest codec, 0 < C <= 1 (with a target)")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
+    p.set_defaults(func=_cmd_image)
+
+
+def _write_image_csv(path: "os.PathLike[str] | str", rows: list) -> None:
+    import csv
+    import io
+
+    from .atomic import write_text
+    from .codecs.select import CSV_COLUMNS
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        row = r.row()
+        for k, v in row.items():
+            if isinstance(v, float):
+                row[k] = f"{v:.6g}"
+            elif isinstance(v, bool):
+                row[k] = int(v)
+            elif v is None:
+                row[k] = ""
+        w.writerow(row)
+    write_text(path, buf.getvalue())
+
+
+def _cmd_image(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import api
+    from .atomic import write_bytes
+    from .codecs.imageio import save_png
+    from .errors import InputError
+
+    if args.level is not None and args.codec is None:
+        raise InputError("--level needs --codec")
+    if args.codec and args.level is None and args.target_bpp is None and args.target_psnr is None:
+        raise InputError("--codec needs --level, or a --target-bpp/--target-psnr to choose the level")
+    bar = None
+    progress = None
+    if not args.quiet and args.level is None:
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="point", desc="coding", file=sys.stderr, leave=False)
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+    points: list = []
+    try:
+        res = api.code_image(args.input, codec=args.codec, level=args.level, target_bpp=args.target_bpp,
+                             target_psnr=args.target_psnr, complexity=args.complexity, progress=progress,
+                             points=points)
+    finally:
+        if bar is not None:
+            bar.close()
+    out = Path(args.out)
+    stem = Path(args.input).stem
+    bit_path = out / f"{stem}{res.extension}"
+    write_bytes(bit_path, res.data)
+    png_path = out / f"{stem}.decoded.png"
+    save_png(res.decoded, png_path)
+    _write_image_csv(out / "image.csv", points or [res])
+    kmac = f", decoder {res.kmac_per_px:.1f} kMAC/px" if res.kmac_per_px is not None else ""
+    cx = f", complexity {res.complexity:.3f}" if res.complexity is not None else ""
+    print(f"{res.codec} level {res.level}: {res.bytes} bytes, {res.bpp:.4f} bpp, PSNR {res.psnr_rgb:.2f} dB "
+          f"(Y {res.psnr_y:.2f}), MS-SSIM {res.ms_ssim:.4f}, encode {res.encode_cpu_s * 1e3:.0f} ms CPU, "
+          f"decode {res.decode_cpu_s * 1e3:.0f} ms CPU{kmac}{cx}")
+    if not args.quiet:
+        print(f"wrote {bit_path}, {png_path}, {out / 'image.csv'}")
+    return 0
+
+
+def _add_decode(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("decode", help="decode an image bitstream to PNG",
+                       description="Decode a file made by `pershot image` (any codec; learned codecs need only "
+                                   "the file and the installed weights) to an RGB PNG.")
+    _common(p)
+    p.add_argument("file", help="bitstream (.psi, .jpg, .webp, .avif, .jxl)")
+    p.add_argument("-o", "--out", required=True, metavar="PNG", help="output PNG")
+    p.set_defaults(func=_cmd_decode)
+
+
+def _cmd_decode(args: argparse.Namespace) -> int:
+    from . import api
+    from .codecs.imageio import save_png
+
+    img, name = api.decode_image(args.file)
+    save_png(img, args.out)
+    if not args.quiet:
+        print(f"{name}: {img.shape[1]}x{img.shape[0]} -> {args.out}")
+    return 0
+
+
+def _add_train_codec(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-codec", help="train a learned image codec (needs the 'learned' extra)",
+                       description="Train a rate-conditioned learned image codec (one level per lambda) on a "
+                                   "folder of images or a dataset .npz (python -m pershot.codecs.dataset). "
+                                   "Resumable: rerun the same command to continue until --minutes are spent. "
+                                   "At the end the weights are frozen into OUT/NAME.pt and OUT/manifest.json; "
+                                   "set PERSHOT_CODEC_WEIGHTS=OUT to use them as codec lic-NAME.")
+    _common(p)
+    p.add_argument("--arch", required=True, choices=["factorized", "hyperprior"])
+    p.add_argument("--lmbda", required=True, metavar="L[,L...]",
+                   help="Lagrange multiplier(s) of the MSE term, one level each (e.g. 0.0035,0.013,0.0483)")
+    p.add_argument("--data", required=True, metavar="DIR", help="folder of training images, or a dataset .npz")
+    p.add_argument("--minutes", type=float, required=True, help="total training time (resumed runs included)")
+    p.add_argument("-o", "--out", default="pershot-weights", metavar="DIR", help="where checkpoint and weights go")
+    p.add_argument("--name", help="model name (default: my-ARCH); the codec is lic-NAME")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--init", metavar="FILE", help="warm start from a checkpoint or weights file")
+    p.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    p.set_defaults(func=_cmd_train_codec)
+
+
+def _cmd_train_codec(args: argparse.Namespace) -> int:
+    import re
+    from pathlib import Path
+
+    from .errors import InputError, MissingDependencyError
+
+    try:
+        lmbdas = tuple(float(v) for v in args.lmbda.split(",") if v.strip())
+    except ValueError as ex:
+        raise InputError(f"--lmbda must be numbers separated by commas: {args.lmbda!r}") from ex
+    if not lmbdas or any(not v > 0 for v in lmbdas):
+        raise InputError("--lmbda needs positive values")
+    if not args.minutes > 0:
+        raise InputError("--minutes must be > 0")
+    name = args.name or f"my-{args.arch}"
+    if not re.match(r"^[a-z0-9][a-z0-9_.-]{0,40}$", name):
+        raise InputError(f"--name must be lowercase letters, digits, '_', '.', '-': {name!r}")
+    try:
+        import torch
+
+        from .codecs import learned
+        from .codecs.train import TrainConfig, train
+    except ImportError as ex:
+        raise MissingDependencyError(f"train-codec needs torch and compressai (pip install 'pershot[learned]'): {ex}") from ex
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = TrainConfig(arch=args.arch, lmbdas=lmbdas, minutes=args.minutes, batch=args.batch, crop=args.crop,
+                      lr=args.lr, device=device, threads=args.threads, pool=max(4 * args.batch, 32))
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=round(args.minutes * 60), unit="s", desc=f"training {name}", file=sys.stderr)
+
+    def progress(step: int, el: float, total: float, last: dict) -> None:
+        if bar is not None:
+            bar.n = min(round(el), bar.total)
+            post = {"step": step}
+            if last.get("bpp"):
+                post["loss"] = last.get("loss")
+            bar.set_postfix(post, refresh=False)
+            bar.refresh()
+
+    try:
+        res = train(cfg, args.data, out / f"{name}.ckpt", resume=not args.no_resume, init=args.init, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    tr = learned.training_summary(res.checkpoint)
+    tr["data"] = str(args.data)
+    entry = learned.freeze_weights(res.checkpoint, out, name, training=tr)
+    print(f"trained {name}: {res.steps} steps, {res.minutes:.1f} min on {res.device}; weights {entry.file} "
+          f"(sha256 {entry.sha256[:12]}...)")
+    print(f"use it: PERSHOT_CODEC_WEIGHTS={out} pershot image IN --codec {' / '.join(entry.decoders)} --level 1..{len(lmbdas)}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -721,7 +721,8 @@ def _greedy(pts, fam, mu, plans, sub_f, choice, lam, budget, D, *, max_moves=Non
     for k, f in enumerate(sub_f):
         rs = fam.rows(f)
         idx = fam.idx[rs]
-        sc = d[:, None] * (fam.q[rs] - lam[k] * fam.r[rs]) - mu * fam.t[rs]
+        with np.errstate(invalid="ignore"):
+            sc = d[:, None] * (fam.q[rs] - lam[k] * fam.r[rs]) - mu * fam.t[rs]
         sc = np.where(idx >= 0, sc, -np.inf)
         kc = idx.shape[1]
         if kc > m_cand:
@@ -912,3 +913,19 @@ def _still_ok(k, Rk, Qk, ddR, ddQ, order, pos, eps_r, eps_q, kinds, tgt) -> bool
     if kinds[k]:
         return nR <= tgt[k] * (1 + 1e-12)
     return nQ >= tgt[k] - 1e-12 * abs(tgt[k])
+
+
+# ``pershot.optimize`` is both this module and the public API function ``pershot.optimize(...)``:
+# importing the submodule rebinds the package attribute to the module, so the
+# module itself is made callable (it forwards to :func:`pershot.api.optimize`) and
+# both spellings keep working (as pershot/probe.py does for ``pershot.probe``).
+class _CallableModule(type(math)):
+    def __call__(self, *args: Any, **kwargs: Any):
+        from .api import optimize as _api
+
+        return _api(*args, **kwargs)
+
+
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__].__class__ = _CallableModule

@@ -191,3 +191,222 @@ def test_one_resolution_per_rung():
     assert set(p.height[[0, 1], free.choice[0]]) == {360, 720}  # mixed when allowed
     assert len(set(p.height[[0, 1], one.choice[0]])) == 1 and one.height[0] in (360, 720)
     assert free.quality[0] >= one.quality[0]
+
+
+# --------------------------------------------------------------------------- ladder level (synthetic probes)
+
+import pandas as pd  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from pershot.errors import ConfigError  # noqa: E402
+from pershot.ladder import LadderSpec, RungSpec, optimize_ladder  # noqa: E402
+from pershot.synthetic import X264_PRESETS, synthetic_probes  # noqa: E402
+
+ALL_PRESETS = list(X264_PRESETS)
+
+
+def _check_ladder(lad, c):
+    assert lad.cpu_s <= c * lad.anchor_cpu_s * (1 + 1e-9)
+    rates = [r.bitrate_kbps for r in lad.rungs]
+    quals = [r.quality for r in lad.rungs]
+    assert all(b > a for a, b in zip(rates, rates[1:])), rates
+    assert all(b > a for a, b in zip(quals, quals[1:])), quals
+    for r in lad.rungs:
+        if r.target_kbps is not None:
+            assert r.bitrate_kbps <= r.target_kbps * (1 + 1e-9)
+        else:
+            assert r.quality >= r.target_quality - 1e-9
+    n_shots = lad.prepared.points.shots
+    assert len(lad.table) == n_shots * len(lad.rungs)
+    assert sorted(lad.table.groupby("rung")["shot"].nunique().unique()) == [n_shots]
+    # the table's figures are the duration-weighted rung figures
+    t = lad.table
+    for r in lad.rungs:
+        sub = t[t["rung"] == r.index]
+        d = sub["duration_s"].to_numpy()
+        assert (sub["bitrate_kbps"] * d).sum() / d.sum() == pytest.approx(r.bitrate_kbps, rel=1e-9)
+        assert sub["encode_cpu_s"].sum() == pytest.approx(r.encode_cpu_s, rel=1e-9)
+
+
+@st.composite
+def _problems(draw):
+    shots = draw(st.integers(1, 5))
+    presets = draw(st.lists(st.sampled_from(ALL_PRESETS), min_size=2, max_size=5, unique=True))
+    heights = draw(st.lists(st.sampled_from([1080, 720, 540, 360]), min_size=1, max_size=3, unique=True))
+    crfs = draw(st.lists(st.integers(16, 44), min_size=2, max_size=5, unique=True))
+    seed = draw(st.integers(0, 10_000))
+    df = synthetic_probes(shots, presets=presets, heights=heights, crfs=crfs, seed=seed)
+    return df
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_problems(), st.floats(0.03, 1.0), st.booleans(), st.integers(1, 5), st.integers(0, 2**31 - 1))
+def test_ladder_properties(df, c, per_shot, n_rungs, perm_seed):
+    """Budget respected, rungs strictly rising in rate and quality, one resolution per rung by default,
+    and the same ladder whatever the order of the probe rows."""
+    try:
+        lad = optimize_ladder(df, n_rungs, c, per_shot_resolution=per_shot)
+    except InfeasibleError as ex:
+        assert ex.min_feasible is not None and ex.min_feasible > c
+        return
+    except OptimizeError as ex:  # every rung dropped (a flat source): must say so
+        assert "no rung" in str(ex)
+        return
+    _check_ladder(lad, c)
+    if not per_shot:
+        assert all(r.height is not None for r in lad.rungs)
+        assert (lad.table.groupby("rung")["height"].nunique() == 1).all()
+    shuffled = df.sample(frac=1.0, random_state=perm_seed % (2**32)).reset_index(drop=True)
+    lad2 = optimize_ladder(shuffled, n_rungs, c, per_shot_resolution=per_shot)
+    cols = ["rung", "shot", "preset", "height", "crf", "bitrate_kbps", "vmaf", "encode_cpu_s"]
+    a = lad.table[cols].sort_values(["rung", "shot"]).reset_index(drop=True)
+    b = lad2.table[cols].sort_values(["rung", "shot"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_complexity_lands_in_the_target_band():
+    """Achieved complexity inside [0.9c, c] for c from 0.03 to 1, or the (cheaper) unconstrained optimum."""
+    df = synthetic_probes(24, presets=ALL_PRESETS, heights=(1080, 720, 540, 360, 270), crfs=(18, 23, 28, 33, 38, 43),
+                          seed=1)
+    spec = LadderSpec.from_kbps([300, 600, 1000, 1600, 2500, 4000])
+    for c in (0.03, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0):
+        lad = optimize_ladder(df, spec, c)
+        _check_ladder(lad, c)
+        if lad.budget_binds:
+            assert 0.9 * c <= lad.complexity_ratio <= c, (c, lad.complexity_ratio)
+        else:
+            assert lad.unconstrained_ratio <= c
+            assert lad.complexity_ratio <= c
+
+
+def test_more_budget_never_hurts_much_and_binds_where_it_should():
+    df = synthetic_probes(12, presets=ALL_PRESETS, heights=(720, 540, 360), crfs=(20, 26, 32, 38), seed=3)
+    spec = LadderSpec.from_kbps([400, 800, 1600])
+    quals = []
+    for c in (0.05, 0.1, 0.3, 1.0):
+        lad = optimize_ladder(df, spec, c)
+        quals.append(np.mean([r.quality for r in lad.rungs]))
+    assert quals[-1] >= quals[0]
+    assert all(b >= a - 0.5 for a, b in zip(quals, quals[1:]))
+
+
+def test_infeasible_complexity_names_the_smallest_feasible_value():
+    df = synthetic_probes(4, presets=["fast", "medium", "veryslow"], heights=(720,), crfs=(22, 30, 38), seed=5)
+    with pytest.raises(InfeasibleError) as ei:
+        optimize_ladder(df, 3, 0.01)
+    mf = ei.value.min_feasible
+    assert 0.01 < mf <= 1.0
+    assert f"{mf:g}" in str(ei.value)
+    lad = optimize_ladder(df, 3, mf)  # the named value works
+    _check_ladder(lad, mf)
+
+
+def test_unconstrained_optimum_is_reported_when_cheaper():
+    df = synthetic_probes(6, seed=8)
+    lad = optimize_ladder(df, 4, 1.0)
+    if not lad.budget_binds:
+        assert lad.unconstrained_ratio <= 1.0
+        assert any("does not bind" in w for w in lad.warnings)
+        s = lad.summary()
+        assert not s["budget_binds"].any()
+
+
+@pytest.mark.parametrize("c", [0.0, -0.1, 1.01, float("nan"), float("inf"), True])
+def test_complexity_out_of_range(c):
+    df = synthetic_probes(2, seed=1)
+    with pytest.raises(OptimizeError, match="complexity"):
+        optimize_ladder(df, 3, c)
+
+
+def test_missing_columns_and_bad_probes():
+    df = synthetic_probes(3, seed=1)
+    with pytest.raises(OptimizeError, match="encode_cpu_s"):
+        optimize_ladder(df.drop(columns=["encode_cpu_s"]), 3, 0.5)
+    with pytest.raises(OptimizeError, match="vmaf"):
+        optimize_ladder(df.drop(columns=["vmaf"]), 3, 0.5)
+    with pytest.raises(OptimizeError, match="no probes"):
+        optimize_ladder(df.iloc[:0], 3, 0.5)
+    bad = df.copy()
+    bad.loc[bad["shot"] == 1, "duration_s"] = np.where(np.arange((bad["shot"] == 1).sum()) % 2, 1.0, 2.0)
+    with pytest.raises(OptimizeError, match="contradictory duration"):
+        optimize_ladder(bad, 3, 0.5)
+
+
+def test_nan_metrics_are_dropped_with_a_warning_and_a_shot_without_scores_is_an_error():
+    df = synthetic_probes(3, seed=1)
+    some = df.copy()
+    some.loc[some.index[::7], "vmaf"] = np.nan
+    lad = optimize_ladder(some, 3, 0.5)
+    assert any("ignored" in w for w in lad.warnings)
+    assert lad.table["vmaf"].notna().all()
+    none = df.copy()
+    none.loc[none["shot"] == 2, "vmaf"] = np.nan
+    with pytest.raises(OptimizeError, match=r"shot\(s\) \[2\]"):
+        optimize_ladder(none, 3, 0.5)
+
+
+def test_infinite_psnr_is_capped():
+    df = synthetic_probes(3, seed=2)
+    df.loc[df["crf"] == df["crf"].min(), "psnr_y"] = np.inf  # identical frames
+    lad = optimize_ladder(df, 3, 0.5, metric="psnr")
+    assert any("infinite psnr_y" in w for w in lad.warnings)
+    assert np.isfinite(lad.table["psnr_y"]).all() and lad.table["psnr_y"].max() <= 100.0
+    import json
+
+    json.dumps(lad.to_dict(), allow_nan=False)  # strict JSON
+
+
+def test_single_shot_and_single_frame_shot():
+    df = synthetic_probes(1, seed=3, min_frames=1, max_frames=1)
+    assert (df["frames"] == 1).all()
+    lad = optimize_ladder(df, 3, 0.5)
+    _check_ladder(lad, 0.5)
+    assert len(lad.table) == len(lad.rungs)
+
+
+def test_quality_rungs_reach_their_target():
+    df = synthetic_probes(5, seed=4)
+    spec = LadderSpec(rungs=(RungSpec(quality=85.0, metric="vmaf"), RungSpec(quality=93.0, metric="vmaf")))
+    lad = optimize_ladder(df, spec, 1.0)
+    assert [r.target_quality for r in lad.rungs] == [85.0, 93.0]
+    for r in lad.rungs:
+        assert r.quality >= r.target_quality
+    with pytest.raises(ConfigError, match="--metric vmaf"):
+        optimize_ladder(df, spec, 1.0, metric="psnr")
+
+
+def test_out_of_reach_rungs_are_dropped_not_duplicated():
+    df = synthetic_probes(3, seed=1)
+    spec = LadderSpec.from_kbps([1, 300, 600, 1_000_000, 2_000_000])
+    lad = optimize_ladder(df, spec, 0.5)
+    reasons = {d.spec.kbps: d.reason for d in lad.dropped}
+    assert "below the cheapest" in reasons[1.0]
+    assert "above the best" in reasons[1_000_000.0] and "above the best" in reasons[2_000_000.0]
+    assert [r.target_kbps for r in lad.rungs] == [300.0, 600.0]
+    s = lad.summary()
+    assert (s["status"] == "dropped").sum() == 3
+
+
+def test_multiple_encoders_pick_one_with_a_warning():
+    a = synthetic_probes(2, seed=1, encoder="x264")
+    b = synthetic_probes(2, seed=1, encoder="x265")
+    lad = optimize_ladder(pd.concat([a, b]), 2, 0.5)
+    assert lad.encoder == "x264" and any("--encoder" in w for w in lad.warnings)
+    lad = optimize_ladder(pd.concat([a, b]), 2, 0.5, encoder="x265")
+    assert set(lad.table["encoder"]) == {"x265"}
+    with pytest.raises(OptimizeError, match="no probes for encoder"):
+        optimize_ladder(a, 2, 0.5, encoder="svtav1")
+
+
+def test_api_names_stay_callable_after_module_imports(tmp_path):
+    import pershot
+    import pershot.ladder  # noqa: F401 - rebinds pershot.ladder to the module
+    import pershot.optimize  # noqa: F401
+
+    df = synthetic_probes(2, seed=1)
+    p = tmp_path / "probes.csv"
+    df.to_csv(p, index=False)
+    lad = pershot.optimize(str(p), complexity=0.5, rungs=3)
+    assert isinstance(lad, pershot.Ladder)
+    assert callable(pershot.ladder)

@@ -1,0 +1,941 @@
+"""Ladders: what the user asks for (:class:`LadderSpec`), what the optimizer returns (:class:`Ladder`).
+
+Pure: no file or network I/O (the TOML text is parsed here, read elsewhere),
+no printing.  :func:`optimize_ladder` chains the steps:
+
+1. validate the probes and turn them into padded per-shot arrays
+   (:func:`prepare`): one encoder, the chosen metric (PSNR capped at
+   ``PSNR_CAP`` dB: identical frames give an infinite PSNR), rows without a
+   finite rate/quality/CPU dropped with a warning;
+2. turn the spec into rung targets (explicit kbps / quality targets, or
+   ``count`` rungs spaced geometrically along the title's global hull) and drop
+   the rungs out of reach (above the best probe, below the cheapest);
+3. solve the unconstrained ladder and drop rungs that would not rise strictly
+   above the previous one (duplicates);
+4. solve the anchor (every shot at the slowest preset) and the ladder under
+   ``complexity * anchor CPU``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, InfeasibleError, OptimizeError
+from .optimize import RDCPoints, RungTarget, Solution, solve
+
+__all__ = [
+    "PSNR_CAP", "METRICS", "REQUIRED_COLUMNS", "RungSpec", "LadderSpec", "Prepared", "Rung", "DroppedRung",
+    "Ladder", "prepare", "optimize_ladder", "parse_ladder_toml", "ceil_ratio",
+]
+
+#: PSNR of identical frames is infinite; we cap it here (dB) before averaging
+PSNR_CAP = 100.0
+#: --metric name -> probes.csv column
+METRICS = {"vmaf": "vmaf", "psnr": "psnr_y", "ssim": "ssim"}
+_QUALITY_KEYS = {"vmaf": "vmaf", "psnr": "psnr", "psnr_y": "psnr", "ssim": "ssim"}
+REQUIRED_COLUMNS = ("shot", "start_frame", "end_frame", "duration_s", "encoder", "preset", "width", "height",
+                    "crf", "bitrate_kbps", "encode_cpu_s")
+#: x264/x265 preset names, fastest first (used only when probes lack preset_rank)
+_X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                 "placebo")
+DEFAULT_MIN_STEP = 1.5
+DEFAULT_MAX_STEP = 2.0
+
+
+# --------------------------------------------------------------------------- spec
+
+
+@dataclass(frozen=True)
+class RungSpec:
+    """One requested rung: a target average bitrate (``kbps``) or a target quality (``quality`` in ``metric``)."""
+
+    kbps: float | None = None
+    quality: float | None = None
+    metric: str | None = None
+    max_height: int | None = None
+    name: str | None = None
+
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        if self.kbps is not None:
+            return f"{self.kbps:g}kbps" + (f"@{self.max_height}p" if self.max_height else "")
+        return f"{self.metric}={self.quality:g}"
+
+
+@dataclass(frozen=True)
+class LadderSpec:
+    """A ladder request: explicit rungs, or ``count`` rungs spaced along the title's global hull.
+
+    ``min_step`` / ``max_step`` bound the bitrate ratio between neighbouring
+    rate rungs: explicit targets that break them are a contradiction
+    (:class:`ConfigError`), generated rungs are spaced within them.
+    ``min_kbps`` / ``max_kbps`` bound generated rungs.
+    """
+
+    rungs: tuple[RungSpec, ...] = ()
+    count: int | None = None
+    min_step: float | None = None
+    max_step: float | None = None
+    min_kbps: float | None = None
+    max_kbps: float | None = None
+    name: str = "custom"
+    description: str = ""
+
+    def __post_init__(self):
+        self.validate()
+
+    # -- constructors
+    @classmethod
+    def from_kbps(cls, kbps: Iterable[float], **kw) -> "LadderSpec":
+        return cls(rungs=tuple(RungSpec(kbps=float(k)) for k in kbps), **kw)
+
+    @classmethod
+    def auto(cls, count: int, **kw) -> "LadderSpec":
+        return cls(count=count, name=kw.pop("name", f"auto-{count}"), **kw)
+
+    @classmethod
+    def coerce(cls, obj: Any) -> "LadderSpec":
+        """Accept a LadderSpec, a mapping (TOML-like), an int (rung count) or a list of kbps / RungSpec."""
+        if isinstance(obj, LadderSpec):
+            return obj
+        if isinstance(obj, bool):
+            raise ConfigError("a ladder cannot be a boolean")
+        if isinstance(obj, int):
+            return cls.auto(obj)
+        if isinstance(obj, Mapping):
+            return _spec_from_mapping(obj, "ladder")
+        if isinstance(obj, (list, tuple)):
+            rungs = []
+            for x in obj:
+                if isinstance(x, RungSpec):
+                    rungs.append(x)
+                elif isinstance(x, Mapping):
+                    rungs.append(_rung_from_mapping(x, "ladder", len(rungs)))
+                elif isinstance(x, (int, float)) and not isinstance(x, bool):
+                    rungs.append(RungSpec(kbps=float(x)))
+                else:
+                    raise ConfigError(f"cannot use {x!r} as a ladder rung")
+            return cls(rungs=tuple(rungs))
+        raise ConfigError(f"cannot use a {type(obj).__name__} as a ladder (give a TOML path, a LadderSpec, "
+                          "a rung count or a list of kbps)")
+
+    # -- checks
+    def validate(self) -> None:
+        where = f"ladder {self.name!r}"
+        if self.count is not None:
+            if isinstance(self.count, bool) or not isinstance(self.count, (int, np.integer)) or self.count < 1:
+                raise ConfigError(f"{where}: rung count must be a positive integer, not {self.count!r}")
+            if self.rungs:
+                raise ConfigError(f"{where}: give explicit rungs or a rung count, not both")
+        elif not self.rungs:
+            raise ConfigError(f"{where} is empty: no rungs")
+        for nm in ("min_step", "max_step", "min_kbps", "max_kbps"):
+            v = getattr(self, nm)
+            if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v)):
+                raise ConfigError(f"{where}: {nm} must be a number, not {v!r}")
+        if self.min_step is not None and self.min_step < 1.0:
+            raise ConfigError(f"{where}: min_step {self.min_step:g} must be >= 1")
+        if self.max_step is not None and self.max_step <= 1.0:
+            raise ConfigError(f"{where}: max_step {self.max_step:g} must be > 1")
+        if self.min_step is not None and self.max_step is not None and self.min_step > self.max_step:
+            raise ConfigError(f"{where}: min_step {self.min_step:g} > max_step {self.max_step:g}")
+        if self.min_kbps is not None and self.min_kbps <= 0:
+            raise ConfigError(f"{where}: min_kbps must be > 0")
+        if self.min_kbps is not None and self.max_kbps is not None and self.min_kbps >= self.max_kbps:
+            raise ConfigError(f"{where}: min_kbps {self.min_kbps:g} >= max_kbps {self.max_kbps:g}")
+        kb = []
+        qm = set()
+        qs = []
+        for i, r in enumerate(self.rungs):
+            if (r.kbps is None) == (r.quality is None):
+                raise ConfigError(f"{where}: rung {i + 1} needs exactly one target (kbps, or a quality like vmaf = 93)")
+            if r.kbps is not None:
+                if not math.isfinite(r.kbps) or r.kbps <= 0:
+                    raise ConfigError(f"{where}: rung {i + 1} kbps must be > 0, not {r.kbps!r}")
+                kb.append((r.kbps, r.max_height))
+            else:
+                if r.metric not in ("vmaf", "psnr", "ssim"):
+                    raise ConfigError(f"{where}: rung {i + 1} quality metric must be vmaf, psnr or ssim")
+                if not math.isfinite(r.quality):
+                    raise ConfigError(f"{where}: rung {i + 1} quality target must be finite")
+                qm.add(r.metric)
+                qs.append(r.quality)
+            if r.max_height is not None and (isinstance(r.max_height, bool) or int(r.max_height) != r.max_height
+                                             or r.max_height <= 0):
+                raise ConfigError(f"{where}: rung {i + 1} max_height must be a positive integer")
+        if len(qm) > 1:
+            raise ConfigError(f"{where}: quality rungs mix metrics {sorted(qm)}")
+        if len(set(qs)) != len(qs):
+            raise ConfigError(f"{where}: duplicate quality targets")
+        rates = [k for k, _ in kb]
+        if len(set(rates)) != len(rates):
+            raise ConfigError(f"{where}: duplicate bitrate targets")
+        srt = sorted(kb)
+        for (a, ha), (b, hb) in zip(srt, srt[1:]):
+            ratio = b / a
+            if self.min_step is not None and ratio < self.min_step * (1 - 1e-9):
+                raise ConfigError(f"{where} is contradictory: {a:g} -> {b:g} kbps is a step of {ratio:.3g}, "
+                                  f"below min_step {self.min_step:g}")
+            if self.max_step is not None and ratio > self.max_step * (1 + 1e-9):
+                raise ConfigError(f"{where} is contradictory: {a:g} -> {b:g} kbps is a step of {ratio:.3g}, "
+                                  f"above max_step {self.max_step:g}")
+            if ha is not None and hb is not None and hb < ha:
+                raise ConfigError(f"{where} is contradictory: the {b:g} kbps rung has a lower max_height "
+                                  f"({hb}) than the {a:g} kbps rung ({ha})")
+
+    @property
+    def quality_metric(self) -> str | None:
+        for r in self.rungs:
+            if r.quality is not None:
+                return r.metric
+        return None
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {"name": self.name}
+        if self.description:
+            d["description"] = self.description
+        for nm in ("count", "min_step", "max_step", "min_kbps", "max_kbps"):
+            v = getattr(self, nm)
+            if v is not None:
+                d[nm] = v
+        if self.rungs:
+            rr = []
+            for r in self.rungs:
+                x: dict[str, Any] = {}
+                if r.name:
+                    x["name"] = r.name
+                if r.kbps is not None:
+                    x["kbps"] = r.kbps
+                else:
+                    x[r.metric] = r.quality
+                if r.max_height is not None:
+                    x["max_height"] = int(r.max_height)
+                rr.append(x)
+            d["rung"] = rr
+        return d
+
+
+_SPEC_KEYS = {"name", "description", "count", "rungs", "min_step", "max_step", "min_kbps", "max_kbps", "rung"}
+_RUNG_KEYS = {"kbps", "max_height", "name", "vmaf", "psnr", "psnr_y", "ssim"}
+
+
+def _num(v, what):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ConfigError(f"{what} must be a number, not {v!r}")
+    return float(v)
+
+
+def _rung_from_mapping(m: Mapping, where: str, i: int) -> RungSpec:
+    bad = set(m) - _RUNG_KEYS
+    if bad:
+        raise ConfigError(f"{where}: rung {i + 1} has unknown key(s) {sorted(bad)} (known: {sorted(_RUNG_KEYS)})")
+    qkeys = [k for k in m if k in _QUALITY_KEYS]
+    if len(qkeys) > 1:
+        raise ConfigError(f"{where}: rung {i + 1} has several quality targets {qkeys}")
+    kbps = _num(m["kbps"], f"{where}: rung {i + 1} kbps") if "kbps" in m else None
+    quality = metric = None
+    if qkeys:
+        metric = _QUALITY_KEYS[qkeys[0]]
+        quality = _num(m[qkeys[0]], f"{where}: rung {i + 1} {qkeys[0]}")
+    mh = m.get("max_height")
+    if mh is not None and (isinstance(mh, bool) or not isinstance(mh, int)):
+        raise ConfigError(f"{where}: rung {i + 1} max_height must be an integer, not {mh!r}")
+    name = m.get("name")
+    if name is not None and not isinstance(name, str):
+        raise ConfigError(f"{where}: rung {i + 1} name must be a string")
+    return RungSpec(kbps=kbps, quality=quality, metric=metric, max_height=mh, name=name)
+
+
+def _spec_from_mapping(m: Mapping, where: str) -> LadderSpec:
+    bad = set(m) - _SPEC_KEYS
+    if bad:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(bad)} (known: {sorted(_SPEC_KEYS)})")
+    rungs_raw = m.get("rung", [])
+    if not isinstance(rungs_raw, list) or not all(isinstance(x, Mapping) for x in rungs_raw):
+        raise ConfigError(f"{where}: 'rung' must be an array of tables ([[rung]])")
+    rungs = tuple(_rung_from_mapping(x, where, i) for i, x in enumerate(rungs_raw))
+    count = m.get("count", m.get("rungs"))
+    if "count" in m and "rungs" in m:
+        raise ConfigError(f"{where}: give 'count' or 'rungs', not both")
+    kw: dict[str, Any] = {}
+    for nm in ("min_step", "max_step", "min_kbps", "max_kbps"):
+        if nm in m:
+            kw[nm] = _num(m[nm], f"{where}: {nm}")
+    name = m.get("name", where)
+    desc = m.get("description", "")
+    if not isinstance(name, str) or not isinstance(desc, str):
+        raise ConfigError(f"{where}: name and description must be strings")
+    return LadderSpec(rungs=rungs, count=count, name=name, description=desc, **kw)
+
+
+def parse_ladder_toml(text: str, source: str = "ladder") -> LadderSpec:
+    """Parse a ladder TOML document (see the README's "Ladder files")."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as ex:
+        raise ConfigError(f"{source}: not valid TOML: {ex}") from None
+    data.setdefault("name", source)
+    return _spec_from_mapping(data, source)
+
+
+# --------------------------------------------------------------------------- probes -> arrays
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Probes of one encoder, validated, as solver arrays plus the table they index.
+
+    ``row[s, k]`` is the row of ``table`` behind point ``k`` of shot ``s`` (-1 pad).
+    """
+
+    points: RDCPoints
+    row: np.ndarray
+    table: pd.DataFrame  # filtered, capped probes (index 0..n-1)
+    shots: pd.DataFrame  # one row per shot: shot, start_frame, end_frame, frames, duration_s
+    metric: str
+    quality_column: str
+    encoder: str
+    presets: tuple  # preset names, fastest first
+    warnings: tuple = ()
+
+    @property
+    def duration(self) -> float:
+        return float(self.points.duration.sum())
+
+
+def _preset_ranks(df: pd.DataFrame) -> np.ndarray:
+    if "preset_rank" in df.columns and df["preset_rank"].notna().all():
+        return df["preset_rank"].to_numpy(dtype=float).astype(int)
+    names = df["preset"].astype(str)
+    known = {p: i for i, p in enumerate(_X26X_PRESETS)}
+    if names.isin(list(known)).all():
+        return names.map(known).to_numpy(dtype=int)
+    try:  # SVT-AV1 style numeric presets: higher is faster
+        v = pd.to_numeric(names)
+        return (-(v.to_numpy())).astype(int)
+    except (ValueError, TypeError):
+        raise OptimizeError("probes have no preset_rank column and presets "
+                            f"{sorted(names.unique())[:6]} have no known speed order") from None
+
+
+def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = None) -> Prepared:
+    """Validate a probes DataFrame and build the solver's arrays.  See the module docstring."""
+    if not isinstance(probes, pd.DataFrame):
+        raise OptimizeError(f"probes must be a pandas DataFrame, not {type(probes).__name__}")
+    if metric not in METRICS:
+        raise OptimizeError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    qcol = METRICS[metric]
+    need = list(REQUIRED_COLUMNS) + [qcol]
+    missing = [c for c in need if c not in probes.columns]
+    if "bitrate_kbps" in missing and "size_bytes" in probes.columns:
+        missing.remove("bitrate_kbps")
+    if missing:
+        raise OptimizeError(f"probes are missing column(s): {', '.join(missing)}")
+    if len(probes) == 0:
+        raise OptimizeError("no probes")
+    warnings: list[str] = []
+    enc_col = probes["encoder"].astype(str)
+    encs = sorted(enc_col.unique())
+    if encoder is None:
+        encoder = "libx264" if "libx264" in encs else encs[0]
+        if len(encs) > 1:
+            warnings.append(f"probes hold encoders {', '.join(encs)}; optimizing the {encoder} ladder "
+                            "(choose with --encoder)")
+    elif encoder not in encs:
+        raise OptimizeError(f"no probes for encoder {encoder!r} (probes have: {', '.join(encs)})")
+    df = probes[enc_col.to_numpy() == encoder] if len(encs) > 1 else probes
+    df = df.reset_index(drop=True)
+
+    def num(c):
+        return pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
+
+    dur = num("duration_s")
+    if "bitrate_kbps" in df.columns:
+        r = num("bitrate_kbps")
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = num("size_bytes") * 8.0 / dur / 1000.0
+    t = num("encode_cpu_s")
+    q = num(qcol)
+    capped = {}
+    if "psnr_y" in df.columns:
+        # PSNR of identical frames is +inf: cap it (documented)
+        v = num("psnr_y")
+        n_inf = int(np.isposinf(v).sum())
+        if n_inf or np.nanmax(v, initial=-np.inf) > PSNR_CAP:
+            v = np.where(np.isposinf(v), PSNR_CAP, np.minimum(v, PSNR_CAP))
+            capped["psnr_y"] = v
+            if qcol == "psnr_y":
+                q = v
+                if n_inf:
+                    warnings.append(f"{n_inf} probe(s) had an infinite psnr_y (identical frames); capped at "
+                                    f"{PSNR_CAP:g} dB")
+    if np.any(t < 0) or np.any(r < 0):
+        raise OptimizeError("probes have a negative bitrate or encode CPU time")
+    bad = ~(np.isfinite(q) & np.isfinite(r) & np.isfinite(t) & (r > 0) & np.isfinite(dur) & (dur > 0))
+    shots_all = pd.unique(probes["shot"])
+    if bad.any():
+        warnings.append(f"{int(bad.sum())} probe(s) without a finite {qcol}, bitrate or CPU time ignored")
+        keep = ~bad
+        df = df[keep].reset_index(drop=True)
+        q, r, t, dur = q[keep], r[keep], t[keep], dur[keep]
+        capped = {k: v[keep] for k, v in capped.items()}
+    if len(df) == 0:
+        raise OptimizeError(f"no usable probes for {encoder} (every {qcol}, bitrate or CPU value is missing)")
+    if capped or "bitrate_kbps" not in df.columns:
+        df = df.copy()
+        for k, v in capped.items():
+            df[k] = v
+        df["bitrate_kbps"] = r
+    codes, uniq = pd.factorize(df["shot"], sort=True)
+    lost = set(shots_all) - set(uniq)
+    if lost:
+        raise OptimizeError(f"shot(s) {sorted(lost)[:8]} have no usable {encoder} probe; "
+                            "cannot build a ladder without them")
+    S = len(uniq)
+    rank_tab = rank = _preset_ranks(df)
+    height = num("height")
+    if not np.all(np.isfinite(height)) or np.any(height <= 0):
+        raise OptimizeError("probes have a missing or non-positive height")
+    height = height.astype(int)
+    # canonical order: shot, rate, then quality (best first), cpu and the encode
+    # parameters, so that the result does not depend on the row order of the input
+    order = np.argsort(r)  # then a stable (radix) sort by shot: much faster than lexsort
+    order = order[np.argsort(codes.astype(np.int16 if S < 32000 else np.int64)[order], kind="stable")]
+    cs, rs = codes[order], r[order]
+    tie = (cs[1:] == cs[:-1]) & (rs[1:] == rs[:-1])
+    if tie.any():  # break the (rare) ties on the other keys, inside each tied group only
+        g = np.cumsum(np.concatenate([[True], ~tie]))
+        at = np.zeros(order.size, dtype=bool)
+        at[1:] |= tie
+        at[:-1] |= tie
+        idx = np.flatnonzero(at)
+        sub = order[idx]
+        o = np.lexsort((num("crf")[sub], num("width")[sub], rank[sub], height[sub], t[sub], -q[sub], g[idx]))
+        order[idx] = sub[o]
+    codes, q, r, t, height, rank, dur = (a[order] for a in (codes, q, r, t, height, rank, dur))
+    cnt = np.bincount(codes, minlength=S)
+    first = np.cumsum(cnt) - cnt
+    dmin = np.minimum.reduceat(dur, first)
+    dmax = np.maximum.reduceat(dur, first)
+    incons = dmax - dmin > 1e-6 * np.maximum(dmax, 1e-9)
+    if incons.any():
+        raise OptimizeError(f"contradictory duration_s within shot(s) {list(uniq[np.flatnonzero(incons)][:5])}")
+    K = int(cnt.max())
+    pos = np.arange(len(df)) - np.repeat(first, cnt)
+
+    def pad(v, fill, dtype):
+        a = np.full((S, K), fill, dtype=dtype)
+        a[codes, pos] = v
+        return a
+
+    d_shot = dmax
+    pts = RDCPoints(rate=pad(r, np.inf, float), quality=pad(q, -np.inf, float), cpu=pad(t, np.inf, float),
+                    height=pad(height, 0, int), rank=pad(rank, -1, int), duration=d_shot)
+    row = pad(order, -1, np.intp)
+    sh = df.iloc[order[first]]
+    shots = pd.DataFrame({
+        "shot": np.asarray(uniq),
+        "start_frame": sh["start_frame"].to_numpy(),
+        "end_frame": sh["end_frame"].to_numpy(),
+        "frames": (sh["frames"].to_numpy() if "frames" in sh.columns
+                   else sh["end_frame"].to_numpy() - sh["start_frame"].to_numpy()),
+        "duration_s": d_shot,
+    })
+    pc, pn = pd.factorize(df["preset"])
+    _, fi = np.unique(pc, return_index=True)
+    presets = tuple(str(pn[i]) for i in np.argsort(rank_tab[fi], kind="stable"))
+    return Prepared(points=pts, row=row, table=df, shots=shots, metric=metric, quality_column=qcol,
+                    encoder=encoder, presets=presets, warnings=tuple(warnings))
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One rung of the optimized ladder (duration-weighted figures over all shots)."""
+
+    index: int
+    spec: RungSpec
+    target_kbps: float | None
+    target_quality: float | None
+    bitrate_kbps: float
+    quality: float
+    metrics: Mapping[str, float]  # duration-weighted vmaf / psnr_y / ssim where probed
+    encode_cpu_s: float
+    anchor_cpu_s: float
+    width: int | None  # when the rung keeps one resolution
+    height: int | None
+
+    @property
+    def complexity_ratio(self) -> float:
+        return self.encode_cpu_s / self.anchor_cpu_s if self.anchor_cpu_s > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class DroppedRung:
+    spec: RungSpec
+    reason: str
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """An optimized ladder.  ``table`` is one row per (rung, shot): what ``ladder.csv`` holds."""
+
+    rungs: tuple[Rung, ...]
+    dropped: tuple[DroppedRung, ...]
+    table: pd.DataFrame
+    metric: str
+    encoder: str
+    complexity: float  # requested
+    cpu_s: float
+    anchor_cpu_s: float
+    anchor_preset: str
+    budget_binds: bool
+    unconstrained_ratio: float  # complexity of the unconstrained optimum
+    min_feasible: float | None  # smallest feasible complexity (when the budget binds)
+    per_shot_resolution: bool
+    spec: LadderSpec
+    warnings: tuple[str, ...] = ()
+    stats: Mapping[str, Any] = field(default_factory=dict)
+    prepared: Prepared | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def complexity_ratio(self) -> float:
+        return self.cpu_s / self.anchor_cpu_s
+
+    def summary(self) -> pd.DataFrame:
+        """One row per rung (``summary.csv``), then one per dropped rung."""
+        rows = []
+        metric_cols = [c for c in ("vmaf", "psnr_y", "ssim") if self.rungs and c in self.rungs[0].metrics]
+        for r in self.rungs:
+            row = {
+                "rung": r.index, "status": "ok", "name": r.spec.label(), "target_kbps": r.target_kbps,
+                "target_quality": r.target_quality, "max_height": r.spec.max_height,
+                "width": r.width, "height": r.height, "bitrate_kbps": r.bitrate_kbps,
+                "quality": r.quality,
+            }
+            for c in metric_cols:
+                row[c] = r.metrics[c]
+            row.update({
+                "encode_cpu_s": r.encode_cpu_s, "anchor_cpu_s": r.anchor_cpu_s,
+                "complexity_ratio": r.complexity_ratio,
+                "ladder_complexity_ratio": self.complexity_ratio, "requested_complexity": self.complexity,
+                "budget_binds": self.budget_binds, "reason": "",
+            })
+            rows.append(row)
+        for d in self.dropped:
+            rows.append({"rung": None, "status": "dropped", "name": d.spec.label(), "target_kbps": d.spec.kbps,
+                         "target_quality": d.spec.quality, "max_height": d.spec.max_height,
+                         "ladder_complexity_ratio": self.complexity_ratio,
+                         "requested_complexity": self.complexity, "budget_binds": self.budget_binds,
+                         "reason": d.reason})
+        out = pd.DataFrame(rows)
+        out["metric"] = self.metric
+        return out
+
+    def to_dict(self) -> dict:
+        """Everything a farm needs to run the final encodes (``ladder.json``); strict JSON (no NaN)."""
+        from . import __version__
+
+        def clean(v):
+            if isinstance(v, (np.integer,)):
+                return int(v)
+            if isinstance(v, (np.floating, float)):
+                return float(v) if math.isfinite(v) else None
+            if isinstance(v, np.bool_):
+                return bool(v)
+            if isinstance(v, dict):
+                return {k: clean(x) for k, x in v.items()}
+            if isinstance(v, (list, tuple)):
+                return [clean(x) for x in v]
+            if v is pd.NA or v is None:
+                return None
+            return v
+
+        rungs = []
+        tab = self.table
+        for r in self.rungs:
+            sub = tab[tab["rung"] == r.index]
+            shots = []
+            for rec in sub.to_dict("records"):
+                s = {k: rec[k] for k in _SHOT_FIELDS if k in rec}
+                if "ffmpeg_args" in rec and isinstance(rec["ffmpeg_args"], (list, tuple)):
+                    s["ffmpeg_args"] = list(rec["ffmpeg_args"])
+                shots.append(s)
+            rungs.append({
+                "rung": r.index, "name": r.spec.label(), "target_kbps": r.target_kbps,
+                "target_quality": r.target_quality, "max_height": r.spec.max_height,
+                "width": r.width, "height": r.height, "bitrate_kbps": r.bitrate_kbps, "quality": r.quality,
+                **{k: v for k, v in r.metrics.items()}, "encode_cpu_s": r.encode_cpu_s,
+                "complexity_ratio": r.complexity_ratio, "shots": shots,
+            })
+        return clean({
+            "schema": "pershot.ladder",
+            "schema_version": LADDER_SCHEMA_VERSION,
+            "pershot_version": __version__,
+            "metric": self.metric,
+            "encoder": self.encoder,
+            "per_shot_resolution": self.per_shot_resolution,
+            "complexity": {
+                "requested": self.complexity, "achieved": self.complexity_ratio, "cpu_s": self.cpu_s,
+                "anchor_cpu_s": self.anchor_cpu_s, "anchor": f"every shot at preset {self.anchor_preset}",
+                "budget_binds": self.budget_binds, "unconstrained": self.unconstrained_ratio,
+                "min_feasible": self.min_feasible,
+            },
+            "duration_s": float(self.prepared.duration) if self.prepared is not None else None,
+            "ladder_spec": self.spec.to_dict(),
+            "rungs": rungs,
+            "dropped": [{"name": d.spec.label(), "target_kbps": d.spec.kbps, "target_quality": d.spec.quality,
+                         "reason": d.reason} for d in self.dropped],
+            "warnings": list(self.warnings),
+            "stats": dict(self.stats),
+        })
+
+
+LADDER_SCHEMA_VERSION = 1
+_SHOT_FIELDS = ("shot", "start_frame", "end_frame", "frames", "duration_s", "encoder", "preset", "width", "height",
+                "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf", "psnr_y", "ssim", "encode_cpu_s")
+#: ladder.csv columns, in order (those the probes lack are left out)
+LADDER_COLUMNS = ("rung", "target_kbps", "target_quality", "shot", "start_frame", "end_frame", "frames",
+                  "duration_s", "encoder", "preset", "preset_rank", "width", "height", "rc_mode", "crf",
+                  "size_bytes", "bitrate_kbps", "vmaf", "vmaf_hmean", "vmaf_p5", "psnr_y", "ssim", "encode_cpu_s",
+                  "encode_wall_s")
+
+
+def ceil_ratio(x: float, digits: int = 3) -> float:
+    """Round a complexity ratio up (so that asking for the printed value is feasible)."""
+    f = 10 ** digits
+    return math.ceil(x * f - 1e-9) / f
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+class _Reach:
+    """Per resolution and shot: cheapest rate, best quality and their partners (for reach checks)."""
+
+    def __init__(self, pts: RDCPoints, preset_mask: np.ndarray | None = None):
+        valid = pts.valid if preset_mask is None else pts.valid & preset_mask
+        self.heights = np.unique(pts.height[valid])
+        H, S = self.heights.size, pts.shots
+        ar = np.arange(S)
+        self.rmin = np.full((H, S), np.inf)
+        self.qcheap = np.full((H, S), -np.inf)
+        self.qmax = np.full((H, S), -np.inf)
+        self.rbest = np.full((H, S), np.inf)
+        for j, h in enumerate(self.heights):
+            m = valid & (pts.height == h)
+            has = m.any(axis=1)
+            i = np.argmax(m, axis=1)  # rows are sorted by rate, best quality first among equal rates
+            self.rmin[j] = np.where(has, pts.rate[ar, i], np.inf)
+            self.qcheap[j] = np.where(has, pts.quality[ar, i], -np.inf)
+            q = np.where(m, pts.quality, -np.inf)
+            qm = q.max(axis=1)
+            self.qmax[j] = qm
+            self.rbest[j] = np.where(m & (q >= qm[:, None]), pts.rate, np.inf).min(axis=1)
+        self.d = pts.duration
+        self.D = float(pts.duration.sum())
+
+    def __call__(self, per_shot_resolution: bool, max_height: int | None):
+        """(min rate, rate of the best points, best quality, quality of the cheapest points), or None."""
+        allowed = np.ones(self.heights.size, dtype=bool) if not max_height else self.heights <= max_height
+        if not allowed.any():
+            return None
+        rmin, qc, qm, rb = self.rmin[allowed], self.qcheap[allowed], self.qmax[allowed], self.rbest[allowed]
+        d, D = self.d, self.D
+        if per_shot_resolution:
+            if not np.isfinite(rmin.min(axis=0)).all():
+                return None
+            ar = np.arange(d.size)
+            j = np.argmin(rmin, axis=0)
+            best = qm.max(axis=0)
+            r_best = np.where(qm >= best[None, :], rb, np.inf).min(axis=0)
+            return (float((rmin[j, ar] * d).sum() / D), float((r_best * d).sum() / D),
+                    float((best * d).sum() / D), float((qc[j, ar] * d).sum() / D))
+        ok = np.isfinite(rmin).all(axis=1)
+        if not ok.any():
+            return None
+        R = (rmin[ok] * d).sum(axis=1) / D
+        RB = (rb[ok] * d).sum(axis=1) / D
+        QB = (qm[ok] * d).sum(axis=1) / D
+        QC = (qc[ok] * d).sum(axis=1) / D
+        i = int(np.argmin(R))
+        return float(R.min()), float(RB.max()), float(QB.max()), float(QC[i])
+
+
+def _auto_targets(reach: _Reach, spec: LadderSpec) -> list[RungSpec]:
+    rng = reach(True, None)
+    assert rng is not None
+    lo, hi = rng[0], rng[1]
+    if spec.min_kbps is not None:
+        lo = max(lo, spec.min_kbps)
+    if spec.max_kbps is not None:
+        hi = min(hi, spec.max_kbps)
+    n = int(spec.count)
+    min_step = spec.min_step if spec.min_step is not None else DEFAULT_MIN_STEP
+    max_step = spec.max_step if spec.max_step is not None else DEFAULT_MAX_STEP
+    if n == 1 or hi <= lo:
+        return [RungSpec(kbps=float(hi))]
+    step = (hi / lo) ** (1.0 / (n - 1))
+    step = min(max(step, min_step), max_step)
+    # from the top down: the best rung is the one worth having; 3 significant
+    # digits, kept inside the reachable range
+    out = []
+    for j in range(n - 1, -1, -1):
+        x = hi / step ** j
+        x = float(f"{x:.3g}")
+        out.append(RungSpec(kbps=min(max(x, lo), hi)))
+    return out
+
+
+def _targets(specs: Sequence[RungSpec]) -> list[RungTarget]:
+    return [RungTarget("rate", s.kbps, s.max_height) if s.kbps is not None
+            else RungTarget("quality", s.quality, s.max_height) for s in specs]
+
+
+def _strictly_rising(sol: Solution, qscale: float) -> list[int]:
+    """Indices (in rate order) of rungs not strictly above the previous kept one."""
+    order = np.argsort(sol.rate, kind="stable")
+    bad = []
+    prev = None
+    eps_q = 1e-9 * qscale
+    for k in order:
+        if prev is not None and not (sol.rate[k] > sol.rate[prev] * (1 + 1e-9)
+                                     and sol.quality[k] > sol.quality[prev] + eps_q):
+            bad.append(int(k))
+            continue
+        prev = k
+    return bad
+
+
+def optimize_ladder(
+    probes: pd.DataFrame | Prepared,
+    spec: LadderSpec | Any,
+    complexity: float = 0.1,
+    metric: str = "vmaf",
+    *,
+    encoder: str | None = None,
+    per_shot_resolution: bool = False,
+    greedy: bool = True,
+) -> Ladder:
+    """Optimize a ladder from probes under ``complexity`` x the anchor's encode CPU.  See the module docstring.
+
+    An infeasible ``complexity`` raises :class:`InfeasibleError` whose
+    ``min_feasible`` (rounded up to 3 decimals) has been checked to work.
+    """
+    if isinstance(complexity, bool) or not isinstance(complexity, (int, float)) or not math.isfinite(complexity) \
+            or not (0.0 < complexity <= 1.0):
+        raise OptimizeError(f"complexity must be in (0, 1], not {complexity!r}")
+    spec = LadderSpec.coerce(spec)
+    prep = probes if isinstance(probes, Prepared) else prepare(probes, metric, encoder)
+    try:
+        return _optimize_once(prep, spec, complexity, per_shot_resolution, greedy)
+    except InfeasibleError as ex:
+        if ex.min_feasible is None:
+            raise
+        first = ex
+    # Make sure the value we name works: dropping a rung that stops rising at the
+    # cheapest budgets changes the ladder (and its anchor), so confirm it.
+    mf = float(first.min_feasible)
+    for _ in range(8):
+        if mf > 1.0:
+            raise InfeasibleError(f"complexity {complexity:g} is infeasible for this ladder, and so is every value "
+                                  "up to 1", min_feasible=None) from None
+        try:
+            _optimize_once(prep, spec, mf, per_shot_resolution, greedy)
+            break
+        except InfeasibleError as ex:
+            nxt = ex.min_feasible
+            mf = max(float(nxt), mf + 0.001) if nxt is not None else mf * 1.1
+            mf = ceil_ratio(mf)
+    raise InfeasibleError(f"complexity {complexity:g} is infeasible for this ladder: the smallest feasible value "
+                          f"is {mf:g}", min_feasible=mf) from None
+
+
+def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot_resolution: bool,
+                   greedy: bool) -> Ladder:
+    metric = prep.metric
+    qm = spec.quality_metric
+    if qm is not None and qm != metric:
+        raise ConfigError(f"ladder {spec.name!r} has {qm} quality rungs but the metric is {metric}; "
+                          f"use --metric {qm}")
+    warnings = list(prep.warnings)
+    pts = prep.points
+    qscale = max(float(np.abs(pts.quality[pts.valid]).max()), 1.0)
+    reach = _Reach(pts)
+    specs = _auto_targets(reach, spec) if spec.count is not None else list(spec.rungs)
+    dropped: list[DroppedRung] = []
+
+    # 1. reach
+    kept: list[RungSpec] = []
+    for s in specs:
+        rg = reach(per_shot_resolution, s.max_height)
+        if rg is None:
+            dropped.append(DroppedRung(s, f"no resolution <= {s.max_height}p was probed for every shot"))
+            continue
+        rmin, rbest, qbest, qcheap = rg
+        if s.kbps is not None:
+            if s.kbps < rmin * (1 - 1e-9):
+                dropped.append(DroppedRung(s, f"below the cheapest probes ({rmin:.4g} kbps)"))
+                continue
+            if s.kbps > rbest * (1 + 1e-9):
+                dropped.append(DroppedRung(s, f"above the best probes ({rbest:.4g} kbps reach the top quality)"))
+                continue
+        else:
+            if s.quality > qbest + 1e-12 * qscale:
+                dropped.append(DroppedRung(s, f"above the best probes ({metric} {qbest:.4g})"))
+                continue
+            if s.quality <= qcheap:
+                dropped.append(DroppedRung(s, f"below the cheapest probes (they already give {metric} {qcheap:.4g})"))
+                continue
+        kept.append(s)
+
+    slowest_rank = int(pts.rank[pts.valid].max())
+    slow_mask = pts.rank == slowest_rank
+    missing_slow = ~(slow_mask & pts.valid).any(axis=1)
+    if missing_slow.any():
+        # a shot without the slowest preset: its own slowest preset stands in
+        own = np.where(pts.valid, pts.rank, -1).max(axis=1)
+        slow_mask = pts.rank == own[:, None]
+        warnings.append(f"{int(missing_slow.sum())} shot(s) lack preset {prep.presets[-1]}; the anchor uses their "
+                        "slowest probed preset")
+    anchor_preset = prep.presets[-1] if prep.presets else "?"
+
+    # 2-4: solve, dropping rungs that do not rise strictly, until stable
+    for _attempt in range(len(specs) + 2):
+        if not kept:
+            raise OptimizeError("no rung of the ladder is within reach of the probes: "
+                                + "; ".join(f"{d.spec.label()}: {d.reason}" for d in dropped))
+        targets = _targets(kept)
+        free = solve(pts, targets, per_shot_resolution=per_shot_resolution, greedy=greedy)
+        bad = _strictly_rising(free, qscale)
+        if bad:
+            for k in sorted(bad, reverse=True):
+                dropped.append(DroppedRung(kept[k], "not above the rung below it (the source saturates there)"))
+                del kept[k]
+            continue
+        anchor_targets = _anchor_targets(_Reach(pts, slow_mask), kept, per_shot_resolution)
+        anchor = solve(pts, anchor_targets, per_shot_resolution=per_shot_resolution, preset_mask=slow_mask,
+                       greedy=greedy)
+        anchor_cpu = anchor.total_cpu
+        if not anchor_cpu > 0:
+            raise OptimizeError("the anchor ladder has zero encode CPU time: probes lack encode_cpu_s")
+        budget = complexity * anchor_cpu
+        try:
+            sol = solve(pts, targets, cpu_budget=budget, per_shot_resolution=per_shot_resolution, greedy=greedy)
+        except InfeasibleError as ex:
+            if ex.min_feasible is None:
+                raise
+            mf = ceil_ratio(ex.min_feasible / anchor_cpu)
+            raise InfeasibleError(
+                f"complexity {complexity:g} is infeasible for this ladder: the smallest feasible value is {mf:g} "
+                f"(the cheapest ladder needs {ex.min_feasible:.4g} s of encode CPU, the {anchor_preset} anchor "
+                f"{anchor_cpu:.4g} s)", min_feasible=mf) from None
+        bad = _strictly_rising(sol, qscale)
+        if bad:
+            for k in sorted(bad, reverse=True):
+                dropped.append(DroppedRung(kept[k], f"not above the rung below it at complexity {complexity:g}"))
+                del kept[k]
+            continue
+        break
+    else:  # pragma: no cover - each pass drops a rung or breaks
+        raise OptimizeError("could not build a strictly rising ladder")
+
+    for d in dropped:
+        warnings.append(f"rung {d.spec.label()} dropped: {d.reason}")
+    unconstrained_ratio = free.total_cpu / anchor_cpu
+    min_feasible = ceil_ratio(sol.cpu_min / anchor_cpu) if sol.cpu_min is not None else None
+    if not sol.binding:
+        warnings.append(f"complexity {complexity:g} does not bind: the unconstrained optimum costs "
+                        f"{free.total_cpu / anchor_cpu:.3g} of the anchor; more encode time buys no quality")
+    return _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_resolution, dropped,
+                  warnings, unconstrained_ratio, min_feasible)
+
+
+def _anchor_targets(reach: _Reach, kept, per_shot_resolution) -> list[RungTarget]:
+    """Rung targets for the anchor, clipped into what the slowest preset alone can reach."""
+    out = []
+    for s in kept:
+        rg = reach(per_shot_resolution, s.max_height)
+        if rg is None:  # no usable resolution at the slowest preset: use all its points
+            rg = reach(True, None)
+            s = replace(s, max_height=None)
+        rmin, rbest, qbest, qcheap = rg
+        if s.kbps is not None:
+            out.append(RungTarget("rate", min(max(s.kbps, rmin), rbest), s.max_height))
+        else:
+            out.append(RungTarget("quality", min(max(s.quality, qcheap), qbest), s.max_height))
+    return out
+
+
+def _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_resolution, dropped, warnings,
+           unconstrained_ratio, min_feasible) -> Ladder:
+    pts = prep.points
+    S = pts.shots
+    ar = np.arange(S)
+    order = np.argsort(sol.rate, kind="stable")
+    d = pts.duration
+    D = d.sum()
+    tab = prep.table
+    metric_cols = [c for c in ("vmaf", "psnr_y", "ssim") if c in tab.columns]
+    frames = []
+    rungs = []
+    for new_idx, k in enumerate(order):
+        rows = prep.row[ar, sol.choice[k]]
+        sub = tab.iloc[rows].copy()
+        s = kept[k]
+        sub.insert(0, "rung", new_idx)
+        sub.insert(1, "target_kbps", s.kbps if s.kbps is not None else np.nan)
+        sub.insert(2, "target_quality", s.quality if s.quality is not None else np.nan)
+        frames.append(sub)
+        mets = {}
+        for c in metric_cols:
+            v = pd.to_numeric(sub[c], errors="coerce").to_numpy(dtype=float)
+            mets[c] = float(np.nansum(v * d) / D) if np.isfinite(v).any() else float("nan")
+        ws = sub["width"].unique()
+        hs = sub["height"].unique()
+        rungs.append(Rung(index=new_idx, spec=s, target_kbps=s.kbps, target_quality=s.quality,
+                          bitrate_kbps=float(sol.rate[k]), quality=float(sol.quality[k]), metrics=mets,
+                          encode_cpu_s=float(sol.cpu[k]), anchor_cpu_s=float(anchor.cpu[k]),
+                          width=int(ws[0]) if len(ws) == 1 else None, height=int(hs[0]) if len(hs) == 1 else None))
+    table = pd.concat(frames, ignore_index=True)
+    cols = [c for c in LADDER_COLUMNS if c in table.columns]
+    extra = [c for c in table.columns if c not in cols and c in ("ffmpeg_args",)]
+    table = table[cols + extra]
+    stats = {"evaluations": sol.evaluations, "greedy_moves": sol.greedy_moves, "mu": sol.mu,
+             "lagrangian_cpu_s": sol.lagrangian_cpu,
+             "lagrangian_quality": [float(sol.lagrangian_quality[k]) for k in order],
+             "shots": int(S), "points": int(pts.valid.sum())}
+    return Ladder(rungs=tuple(rungs), dropped=tuple(dropped), table=table, metric=prep.metric, encoder=prep.encoder,
+                  complexity=float(complexity), cpu_s=float(sol.total_cpu), anchor_cpu_s=float(anchor.total_cpu),
+                  anchor_preset=anchor_preset, budget_binds=bool(sol.binding),
+                  unconstrained_ratio=float(unconstrained_ratio), min_feasible=min_feasible,
+                  per_shot_resolution=per_shot_resolution, spec=spec, warnings=tuple(warnings), stats=stats,
+                  prepared=prep)
+
+
+# ``pershot.ladder`` is both this module and the public API function ``pershot.ladder(...)``:
+# importing the submodule rebinds the package attribute to the module, so the
+# module itself is made callable (it forwards to :func:`pershot.api.ladder`) and
+# both spellings keep working (as pershot/probe.py does for ``pershot.probe``).
+class _CallableModule(type(math)):
+    def __call__(self, *args: Any, **kwargs: Any):
+        from .api import ladder as _api
+
+        return _api(*args, **kwargs)
+
+
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__].__class__ = _CallableModule

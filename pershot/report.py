@@ -1,0 +1,262 @@
+"""Ladder reports: DataFrames and atomic writers for ladder.json / ladder.csv / summary.csv / hulls.csv, and plots.
+
+Every file goes through :mod:`pershot.atomic` (temp file + rename): a crash
+never leaves a half-written report.  matplotlib is imported lazily, with the
+Agg backend, only when plots are asked for.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .atomic import atomic_path, write_text
+from .errors import PershotError
+from .hull import upper_hull
+from .ladder import Ladder, Prepared
+
+__all__ = ["hulls_frame", "encode_commands", "write_ladder", "write_plots", "MAX_SHOT_PLOTS"]
+
+#: per-shot RD plots are drawn for at most this many shots (the longest ones)
+MAX_SHOT_PLOTS = 24
+
+
+def _csv(df: pd.DataFrame, dest: Path) -> Path:
+    with atomic_path(dest) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.6g")
+    return dest
+
+
+def hulls_frame(prep: Prepared) -> pd.DataFrame:
+    """Per shot, the upper hull of (bitrate, quality): over all points (``hull = "all"``) and per height."""
+    t = prep.table
+    q = prep.quality_column
+    pts = prep.points
+    rows = []
+    for s in range(pts.shots):
+        cols = np.flatnonzero(pts.valid[s])
+        r, qq, h = pts.rate[s, cols], pts.quality[s, cols], pts.height[s, cols]
+        groups = [("all", np.ones(cols.size, dtype=bool))] + [(f"{int(x)}p", h == x) for x in np.unique(h)]
+        for name, m in groups:
+            sel = np.flatnonzero(m)
+            idx = sel[upper_hull(r[sel], qq[sel])]
+            rr = prep.row[s, cols[idx]]
+            slopes = np.r_[np.nan, np.diff(qq[idx]) / np.diff(r[idx])] if idx.size else np.array([])
+            for j, (ri, sl) in enumerate(zip(rr, slopes)):
+                rec = t.iloc[int(ri)]
+                rows.append({"shot": rec["shot"], "hull": name, "vertex": j, "encoder": rec["encoder"],
+                             "preset": rec["preset"], "width": rec["width"], "height": rec["height"],
+                             "rc_mode": rec.get("rc_mode", "crf"), "crf": rec["crf"],
+                             "bitrate_kbps": rec["bitrate_kbps"], "quality": rec[q], "metric": prep.metric,
+                             "encode_cpu_s": rec["encode_cpu_s"], "slope": sl})
+    return pd.DataFrame(rows)
+
+
+def _fps_of(prep: Prepared, fps: Any = None) -> Fraction | None:
+    if fps is not None:
+        try:
+            return Fraction(str(fps))
+        except (ValueError, ZeroDivisionError):
+            pass
+    sh = prep.shots
+    if len(sh) and float(sh["duration_s"].iloc[0]) > 0:
+        return Fraction(float(sh["frames"].iloc[0]) / float(sh["duration_s"].iloc[0])).limit_denominator(1001)
+    return None
+
+
+def encode_commands(ladder: Ladder, *, fps: Any = None, threads: int = 1, keyint: int = 0,
+                    extra: tuple = ()) -> list[dict | None]:
+    """Per row of ``ladder.table``: the encoder's own options and a full ffmpeg argument list.
+
+    ``ffmpeg_args`` reads the shot's frames as 8-bit 4:2:0 Y4M from
+    ``{input}`` and writes the raw stream to ``{output}`` (placeholders), as
+    the probes did; ``codec_args`` are the encoder options alone.  Built by
+    the core's encoder modules (pure functions, nothing is run).  ``None``
+    where an encoder is unknown.
+    """
+    from . import encoders
+
+    prep = ladder.prepared
+    rate = _fps_of(prep, fps) if prep is not None else (Fraction(str(fps)) if fps else None)
+    out: list[dict | None] = []
+    for rec in ladder.table.to_dict("records"):
+        try:
+            spec = encoders.get(str(rec["encoder"]))
+            p = encoders.EncodeParams(encoder=spec.name, preset=str(rec["preset"]),
+                                      rc_mode=str(rec.get("rc_mode") or "crf"), value=float(rec["crf"]),
+                                      width=int(rec["width"]), height=int(rec["height"]),
+                                      fps=rate or Fraction(25), frames=int(rec["end_frame"] - rec["start_frame"]),
+                                      threads=threads, keyint=keyint, extra=tuple(extra))
+            codec = spec.codec_args(p)
+            full = encoders.encode_args(spec, p, "INPUT.y4m", "OUTPUT" + spec.ext)
+            full = [_placeholder(a) for a in full]
+            out.append({"ffmpeg_encoder": spec.ffmpeg_name, "codec_args": codec, "ffmpeg_args": full,
+                        "output_ext": spec.ext})
+        except (PershotError, KeyError, ValueError, TypeError):
+            out.append(None)
+    return out
+
+
+def _placeholder(arg: str) -> str:
+    if arg.startswith("file:") and arg.endswith("INPUT.y4m"):
+        return "{input}"
+    if arg.startswith("file:") and os.path.basename(arg).startswith("OUTPUT."):
+        return "{output}"
+    return arg
+
+
+def write_ladder(ladder: Ladder, out_dir: str | os.PathLike, *, plots: bool = True, fps: Any = None,
+                 threads: int = 1, keyint: int = 0, source: Mapping[str, Any] | None = None,
+                 baselines: bool = True) -> dict[str, Path]:
+    """Write ladder.json, ladder.csv, summary.csv, hulls.csv (and plots/) under ``out_dir``; return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    cmds = encode_commands(ladder, fps=fps, threads=threads, keyint=keyint)
+    doc = ladder.to_dict()
+    if source:
+        doc["source"] = dict(source)
+    # attach the encode commands, shot by shot
+    i = 0
+    for rung in doc["rungs"]:
+        for shot in rung["shots"]:
+            c = cmds[i] if i < len(cmds) else None
+            if c is not None:
+                shot["encode"] = c
+            i += 1
+    written["ladder.json"] = write_text(out / "ladder.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    written["ladder.csv"] = _csv(ladder.table, out / "ladder.csv")
+    written["summary.csv"] = _csv(ladder.summary(), out / "summary.csv")
+    if ladder.prepared is not None:
+        written["hulls.csv"] = _csv(hulls_frame(ladder.prepared), out / "hulls.csv")
+    if plots and ladder.prepared is not None:
+        written.update(write_plots(ladder, out / "plots", baselines=baselines))
+    return written
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, dest: Path) -> Path:
+    with atomic_path(dest) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    return dest
+
+
+def write_plots(ladder: Ladder, plot_dir: str | os.PathLike, *, baselines: bool = True) -> dict[str, Path]:
+    """Per-shot RD plots (hull, chosen points), the ladder's RD curve against baselines, quality vs complexity."""
+    plt = _plt()
+    prep = ladder.prepared
+    assert prep is not None
+    plot_dir = Path(plot_dir)
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    metric = prep.metric
+    pts = prep.points
+    t = prep.table
+    # 1. per shot
+    longest = np.argsort(-pts.duration, kind="stable")[:MAX_SHOT_PLOTS]
+    chosen = ladder.table
+    presets = list(prep.presets)
+    cmap = plt.get_cmap("viridis", max(len(presets), 2))
+    for s in sorted(longest):
+        shot_id = prep.shots["shot"].iloc[s]
+        cols = np.flatnonzero(pts.valid[s])
+        r, q, rk = pts.rate[s, cols], pts.quality[s, cols], prep.row[s, cols]
+        pn = t["preset"].astype(str).to_numpy()[rk]
+        fig, ax = plt.subplots(figsize=(6.4, 4.4))
+        for i, name in enumerate(presets):
+            m = pn == name
+            if m.any():
+                ax.scatter(r[m], q[m], s=10, color=cmap(i), alpha=0.6, label=name)
+        h = upper_hull(r, q)
+        ax.plot(r[h], q[h], "k-", lw=1.2, label="hull (all points)")
+        c = chosen[chosen["shot"] == shot_id]
+        ax.scatter(c["bitrate_kbps"], c[prep.quality_column], s=60, facecolors="none", edgecolors="red", lw=1.5,
+                   label="chosen (one per rung)", zorder=5)
+        ax.set_xscale("log")
+        ax.set_xlabel("bitrate (kbps)")
+        ax.set_ylabel(metric)
+        ax.set_title(f"shot {shot_id}: frames {int(prep.shots['start_frame'].iloc[s])}-"
+                     f"{int(prep.shots['end_frame'].iloc[s])}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+        written[f"plots/shot_{shot_id}.png"] = _save(fig, plot_dir / f"shot_{shot_id}.png")
+        plt.close(fig)
+    # 2. the ladder's RD curve against baselines
+    fig, ax = plt.subplots(figsize=(7.0, 4.8))
+    lr = np.array([x.bitrate_kbps for x in ladder.rungs])
+    lq = np.array([x.quality for x in ladder.rungs])
+    ax.plot(lr, lq, "o-", color="red", lw=2, label=f"pershot, complexity {ladder.complexity_ratio:.3g}", zorder=5)
+    pre: dict[str, dict] = {}
+    if baselines:
+        from .baselines import fixed_ladder_hull, fixed_preset_ladder
+
+        try:
+            fx = fixed_ladder_hull(prep)
+            ax.plot(fx["bitrate_kbps"], fx["quality"], "s--", color="gray",
+                    label=f"fixed ladder ({fx['preset'].iloc[0]}, one resolution+CRF for all shots)")
+        except PershotError:  # a baseline that cannot be built is just not drawn
+            pass
+        for i, name in enumerate(presets):
+            try:
+                b = pre[name] = fixed_preset_ladder(prep, ladder, name)
+            except PershotError:
+                continue
+            ok = np.isfinite(b["rate"])
+            ax.plot(b["rate"][ok], b["quality"][ok], ".:", color=cmap(i), lw=1,
+                    label=f"per-shot, all {name} ({b['ratio']:.3g})")
+    ax.set_xscale("log")
+    ax.set_xlabel("ladder bitrate (kbps, duration-weighted)")
+    ax.set_ylabel(f"{metric} (duration-weighted)")
+    ax.set_title("ladder rate-quality")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    written["plots/ladder_rd.png"] = _save(fig, plot_dir / "ladder_rd.png")
+    plt.close(fig)
+    # 3. quality vs complexity
+    from .baselines import complexity_sweep
+
+    lo = ladder.min_feasible or 0.01
+    cs = sorted(set([float(x) for x in np.geomspace(max(lo, 0.005), 1.0, 9)] + [ladder.complexity]))
+    sweep = complexity_sweep(prep, ladder.spec, cs, per_shot_resolution=ladder.per_shot_resolution)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    xs, ys = [], []
+    for c, lad, _err in sweep:
+        if lad is None or [r.spec for r in lad.rungs] != [r.spec for r in ladder.rungs]:
+            continue  # compare like with like: the same rungs
+        xs.append(lad.complexity_ratio)
+        ys.append(float(np.mean([r.quality for r in lad.rungs])))
+    if xs:
+        ax.plot(xs, ys, "o-", color="red", label="pershot (mean over rungs)")
+    ax.scatter([ladder.complexity_ratio], [float(np.mean(lq))], s=120, marker="*", color="red", zorder=6,
+               label="this ladder")
+    for i, name in enumerate(presets):
+        b = pre.get(name)
+        if b is not None and np.isfinite(b["quality"]).all():
+            ax.scatter([b["ratio"]], [float(np.mean(b["quality"]))], color=cmap(i), marker="s",
+                       label=f"all shots {name}")
+    ax.set_xscale("log")
+    ax.set_xlabel("encode complexity (CPU / slowest-preset anchor)")
+    ax.set_ylabel(f"mean rung {metric}")
+    ax.set_title("quality vs complexity")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    written["plots/quality_vs_complexity.png"] = _save(fig, plot_dir / "quality_vs_complexity.png")
+    plt.close(fig)
+    return written

@@ -1,0 +1,108 @@
+"""Reports (ladder.json / ladder.csv / summary.csv / hulls.csv / plots) and the `pershot optimize` command."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pershot import api
+from pershot.cli import main
+from pershot.ladder import LADDER_SCHEMA_VERSION, optimize_ladder
+from pershot.report import hulls_frame, write_ladder
+from pershot.synthetic import synthetic_probes
+
+LADDER_CSV = ["rung", "target_kbps", "shot", "start_frame", "end_frame", "encoder", "preset", "width", "height",
+              "crf", "bitrate_kbps", "vmaf", "psnr_y", "encode_cpu_s"]
+SUMMARY_CSV = ["rung", "status", "bitrate_kbps", "vmaf", "psnr_y", "encode_cpu_s", "complexity_ratio",
+               "ladder_complexity_ratio", "budget_binds", "reason"]
+
+
+@pytest.fixture(scope="module")
+def probes():
+    return synthetic_probes(4, presets=["ultrafast", "fast", "medium", "veryslow"], heights=(720, 540, 360),
+                            crfs=(20, 26, 32, 38), seed=6, encoder="x264")
+
+
+def test_write_ladder_outputs(tmp_path, probes):
+    lad = optimize_ladder(probes, [150, 300, 600, 1200, 50_000], 0.2)
+    written = write_ladder(lad, tmp_path, plots=True)
+    for name in ("ladder.json", "ladder.csv", "summary.csv", "hulls.csv", "plots/ladder_rd.png",
+                 "plots/quality_vs_complexity.png"):
+        assert (tmp_path / name).is_file() and (tmp_path / name).stat().st_size > 0, name
+    assert len(list((tmp_path / "plots").glob("shot_*.png"))) == 4
+    assert not list(tmp_path.rglob("*.tmp*")), "temporary files left behind"
+    assert set(written) >= {"ladder.json", "ladder.csv", "summary.csv", "hulls.csv"}
+
+    table = pd.read_csv(tmp_path / "ladder.csv")
+    assert set(LADDER_CSV) <= set(table.columns)
+    assert len(table) == 4 * len(lad.rungs)
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert set(SUMMARY_CSV) <= set(summary.columns)
+    ok = summary[summary["status"] == "ok"]
+    assert list(ok["rung"]) == list(range(len(lad.rungs)))
+    assert (summary["status"] == "dropped").sum() == 1  # 50 Mbps is above the best probe
+    assert "above the best" in summary.loc[summary["status"] == "dropped", "reason"].iloc[0]
+    # duration-weighted figures in summary.csv match ladder.csv
+    for _, row in ok.iterrows():
+        sub = table[table["rung"] == row["rung"]]
+        d = sub["duration_s"]
+        assert (sub["bitrate_kbps"] * d).sum() / d.sum() == pytest.approx(row["bitrate_kbps"], rel=1e-4)
+        assert (sub["vmaf"] * d).sum() / d.sum() == pytest.approx(row["vmaf"], rel=1e-4)
+
+    doc = json.loads((tmp_path / "ladder.json").read_text())
+    assert doc["schema"] == "pershot.ladder" and doc["schema_version"] == LADDER_SCHEMA_VERSION
+    assert doc["complexity"]["requested"] == 0.2 and doc["complexity"]["achieved"] <= 0.2
+    assert len(doc["rungs"]) == len(lad.rungs) and doc["dropped"][0]["target_kbps"] == 50_000
+    shot = doc["rungs"][0]["shots"][0]
+    for k in ("shot", "start_frame", "end_frame", "encoder", "preset", "width", "height", "rc_mode", "crf"):
+        assert k in shot
+    enc = shot["encode"]
+    assert enc["ffmpeg_encoder"] == "libx264"
+    assert enc["codec_args"][:2] == ["-preset", shot["preset"]]
+    args = enc["ffmpeg_args"]
+    assert "{input}" in args and args[-1] == "{output}"
+    assert args[args.index("-frames:v") + 1] == str(shot["end_frame"] - shot["start_frame"])
+
+
+def test_hulls_frame_is_monotone(probes):
+    lad = optimize_ladder(probes, 3, 0.5)
+    h = hulls_frame(lad.prepared)
+    assert set(h["hull"]) == {"all", "720p", "540p", "360p"}
+    for (_shot, _name), g in h.groupby(["shot", "hull"]):
+        g = g.sort_values("vertex")
+        assert np.all(np.diff(g["bitrate_kbps"]) > 0) and np.all(np.diff(g["quality"]) > 0)
+        assert np.all(np.diff(g["slope"].to_numpy()[1:]) < 0)
+
+
+def test_cli_optimize(tmp_path, probes, capsys):
+    p = tmp_path / "probes.csv"
+    probes.to_csv(p, index=False)
+    out = tmp_path / "out"
+    assert main(["optimize", str(p), "--complexity", "0.2", "--rungs", "3", "-o", str(out), "--no-plots"]) == 0
+    cap = capsys.readouterr()
+    assert "complexity" in cap.out and str(out / "ladder.json") in cap.err
+    assert (out / "ladder.json").is_file() and not (out / "plots").exists()
+    # infeasible budget: exit code 7 and one line naming the smallest feasible value
+    assert main(["optimize", str(p), "--complexity", "0.001", "-o", str(out)]) == 7
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "smallest feasible value is" in err[0]
+    # bad input
+    assert main(["optimize", str(tmp_path / "nope.csv"), "-o", str(out)]) == 2
+    assert main(["optimize", str(p), "--ladder", "nope", "-o", str(out)]) == 4
+    probes.drop(columns=["encode_cpu_s"]).to_csv(tmp_path / "bad.csv", index=False)
+    assert main(["optimize", str(tmp_path / "bad.csv"), "-o", str(out)]) == 6
+    for bad in ("0", "1.5", "nan", "x"):
+        with pytest.raises(SystemExit) as ei:
+            main(["optimize", str(p), "--complexity", bad])
+        assert ei.value.code == 2
+
+
+def test_api_optimize_options(tmp_path, probes):
+    lad = api.optimize(probes, "hls", 0.5)
+    assert all(r.height <= (r.spec.max_height or 10**9) for r in lad.rungs)
+    lad = api.optimize(probes, complexity=0.5, rungs=4, per_shot_resolution=True, metric="psnr")
+    assert lad.metric == "psnr" and lad.per_shot_resolution
+    with pytest.raises(Exception, match="not both"):
+        api.optimize(probes, "default", rungs=3)
