@@ -26,6 +26,11 @@ _EXPORTS = {
     "Ladder": "pershot.ladder",
     "bd_rate": "pershot.bdrate",
     "bd_quality": "pershot.bdrate",
+    # image codecs
+    "code_image": "pershot.api",
+    "decode_image": "pershot.api",
+    "image_codecs": "pershot.api",
+    "ImageResult": "pershot.codecs.select",
     # errors
     "PershotError": "pershot.errors",
 }
