@@ -66,6 +66,7 @@ class _Bar:
         if self.bar is None:
             from tqdm import tqdm
 
+            tqdm.monitor_interval = 0  # no monitor thread: the probe pool forks workers
             self.bar = tqdm(total=total, desc=self.desc, unit=self.unit, file=sys.stderr, dynamic_ncols=True,
                             leave=True)
         if self.bar.total != total:

@@ -7,8 +7,10 @@ function and items picklable values (frozen dataclasses here).
 
 * :class:`SerialExecutor`: in this process, one job after the other.
 * :class:`LocalExecutor`: a process pool (default: as many workers as CPUs
-  this process may use). Ctrl-C cancels queued jobs and stops the workers;
-  each worker kills its ffmpeg child and removes its temporary files.
+  this process may use; forked on Linux, spawned elsewhere). Ctrl-C cancels
+  queued jobs and stops the workers; each worker kills its ffmpeg child and
+  removes its temporary files. Finished jobs have already written their
+  cache entries.
 * :class:`DaskExecutor`: a ``dask.distributed`` client (a scheduler address,
   or an in-process cluster); imported lazily.
 """
@@ -61,13 +63,47 @@ class SerialExecutor(Executor):
             yield i, fn(item)
 
 
+_in_job = False
+_terminating = False
+
+
 def _worker_init() -> None:
-    # SIGTERM from the parent (after Ctrl-C) unwinds like Ctrl-C: ffmpeg.run kills its
-    # child and temporary folders are removed on the way out.
+    """Process-pool worker setup: SIGTERM from the parent (sent after Ctrl-C) stops the worker now.
+
+    Inside a job it unwinds like Ctrl-C (ffmpeg.run kills its child, temporary
+    folders are removed), then the worker exits at once with ``os._exit``: a
+    normal exit would wait for the parent to drain the result queue.
+    """
+
     def _term(signum, frame):  # noqa: ANN001
-        raise KeyboardInterrupt
+        global _terminating
+        _terminating = True
+        if _in_job:
+            raise KeyboardInterrupt
+        os._exit(1)
 
     signal.signal(signal.SIGTERM, _term)
+
+
+def _call_in_worker(fn: Callable[[T], R], item: T) -> R:
+    global _in_job
+    _in_job = True
+    try:
+        return fn(item)
+    except KeyboardInterrupt:
+        if _terminating:
+            os._exit(1)
+        raise
+    finally:
+        _in_job = False
+
+
+def _mp_context():
+    """fork on Linux (fast, and scripts without a ``__main__`` guard work), spawn elsewhere."""
+    import multiprocessing as mp
+    import sys
+
+    return mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
 
 
 class LocalExecutor(Executor):
@@ -81,11 +117,9 @@ class LocalExecutor(Executor):
 
     def _get_pool(self):
         if self._pool is None:
-            import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
 
-            # spawn: no inherited threads or locks; workers import only the light modules they need
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_mp_context(),
                                              initializer=_worker_init)
         return self._pool
 
@@ -99,7 +133,7 @@ class LocalExecutor(Executor):
         from concurrent.futures import FIRST_COMPLETED, wait
 
         pool = self._get_pool()
-        pending = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        pending = {pool.submit(_call_in_worker, fn, item): i for i, item in enumerate(items)}
         try:
             while pending:
                 done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
@@ -125,8 +159,11 @@ class LocalExecutor(Executor):
                 pass
         for p in procs:
             try:
-                p.join(timeout=10)
-            except (OSError, AttributeError, AssertionError):
+                p.join(timeout=5)
+                if p.exitcode is None:  # stuck: no cleanup is worth a hang
+                    p.kill()
+                    p.join(timeout=5)
+            except (OSError, AttributeError, AssertionError, ValueError):
                 pass
         pool.shutdown(wait=False, cancel_futures=True)
 

@@ -389,3 +389,18 @@ def probe_shots(
     c = open_cache(cache)
     plan = plan_probes(info, shots, g, c, work_dir=work_dir)
     return run_plan(plan, executor=executor, cache=c, progress=progress)
+
+
+# ``pershot.probe`` is both this module and the public API function ``pershot.probe(path, grid, ...)``:
+# importing the submodule rebinds the package attribute to the module, so the module itself is
+# made callable (it forwards to :func:`pershot.api.probe`) and both spellings keep working.
+class _CallableModule(type(os)):
+    def __call__(self, *args: Any, **kwargs: Any):
+        from .api import probe as _api_probe
+
+        return _api_probe(*args, **kwargs)
+
+
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__].__class__ = _CallableModule

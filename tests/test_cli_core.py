@@ -1,0 +1,135 @@
+"""`pershot doctor / shots / probe` through pershot.cli.main: outputs, exit codes, bad input."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import core_clips
+from pershot.cli import main
+from pershot.errors import ConfigError, InputError, MediaError, MissingDependencyError
+
+
+@pytest.fixture(scope="module")
+def clips(media_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("cli")
+    small = core_clips.counter_small(media_dir, d)
+    odd = d / "-odd name 'with' \"quotes\".mp4"
+    shutil.copy(small, odd)
+    return {
+        "small": small,
+        "odd": odd,
+        "text": _write(d / "notes.mp4", "definitely not a video\n" * 40),
+        "audio": core_clips.audio_only(d / "tone.m4a"),
+        "truncated": core_clips.truncated(small, d / "truncated.mp4"),
+        "bad_toml": _write(d / "bad.toml", "heights = [90\n"),
+        "bad_enc": _write(d / "vp9.toml", 'heights = [90]\ncrf = [30]\n[encoders.vp9]\npresets = ["good"]\n'),
+        "tiny": _write(d / "tiny.toml", 'heights = [90]\ncrf = [30, 40]\n[encoders.x264]\npresets = ["ultrafast"]\n'),
+    }
+
+
+def _write(p: Path, text: str) -> Path:
+    p.write_text(text)
+    return p
+
+
+def _one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("pershot: error: ") and "Traceback" not in err
+    return lines[0]
+
+
+def test_doctor(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "ffmpeg" in out and "libx264" in out and "libvmaf" in out and "x264 " in out
+    assert "torch" in out and "compressai" in out
+
+
+def test_doctor_fails_without_ffmpeg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pershot import ffmpeg
+
+    try:
+        rc = main(["doctor", "--ffmpeg", str(tmp_path / "no-ffmpeg")])
+    finally:
+        ffmpeg.set_ffmpeg(None)
+        import os
+
+        os.environ.pop("PERSHOT_FFMPEG", None)
+    assert rc == MissingDependencyError.exit_code
+    _one_error_line(capsys.readouterr().err)
+
+
+def test_shots_writes_csv(clips: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["shots", str(clips["small"]), "-o", str(out), "-q"]) == 0
+    df = pd.read_csv(out / "shots.csv")
+    assert df.start_frame.tolist() == [0, 10, 20] and df.end_frame.tolist() == [10, 20, 30]
+    assert df.frames.sum() == 30 and list(df.columns)[:6] == ["shot", "start_frame", "end_frame", "frames",
+                                                               "start_s", "end_s"]
+    assert sorted(p.name for p in out.iterdir()) == ["shots.csv"]
+    assert main(["shots", str(clips["small"]), "-o", str(out), "--detector", "none", "--max-shot", "1.0", "-q"]) == 0
+    assert pd.read_csv(out / "shots.csv").frames.tolist() == [10, 10, 10]
+
+
+def test_odd_file_names(clips: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out 'dir'"
+    assert main(["shots", "-o", str(out), "-q", "--", str(clips["odd"])]) == 0
+    assert len(pd.read_csv(out / "shots.csv")) == 3
+    assert main(["probe", "-o", str(out), "--grid", str(clips["tiny"]), "--no-cache", "-j", "1", "-q", "--",
+                 str(clips["odd"])]) == 0
+    assert len(pd.read_csv(out / "probes.csv")) == 3 * 2
+
+
+def test_probe_writes_both_csvs_and_uses_the_cache(clips: dict[str, Path], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    args = ["probe", str(clips["small"]), "--grid", str(clips["tiny"]), "-o", str(out), "--cache", str(cache), "-j", "2"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "6 probes over 3 shots (0 from cache)" in err
+    assert "probes" in err and "%" in err  # the tqdm bar, on stderr
+    df = pd.read_csv(out / "probes.csv")
+    assert len(df) == 6 and (df.height == 90).all() and (df.width == 160).all()
+    assert len(pd.read_csv(out / "shots.csv")) == 3
+    assert main(args + ["-q"]) == 0
+    cap = capsys.readouterr()
+    assert cap.err == "" and cap.out == ""  # --quiet
+    assert pd.read_csv(out / "probes.csv").cached.all()
+    # --shots: reuse a shots.csv
+    (out / "probes.csv").unlink()
+    assert main(args + ["-q", "--shots", str(out / "shots.csv")]) == 0
+    assert len(pd.read_csv(out / "probes.csv")) == 6
+
+
+@pytest.mark.parametrize("case,cmd,code", [
+    ("missing", "shots", InputError.exit_code),
+    ("missing", "probe", InputError.exit_code),
+    ("text", "shots", MediaError.exit_code),
+    ("audio", "probe", MediaError.exit_code),
+    ("truncated", "probe", MediaError.exit_code),
+    ("bad_toml", "probe", ConfigError.exit_code),
+    ("bad_enc", "probe", ConfigError.exit_code),
+    ("no_grid", "probe", ConfigError.exit_code),
+])
+def test_bad_input_one_line_distinct_code_nothing_written(clips: dict[str, Path], tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str], case: str, cmd: str,
+                                                          code: int) -> None:
+    out = tmp_path / "out"
+    src = {"missing": tmp_path / "nope.mp4"}.get(case, clips.get(case, clips["small"]))
+    argv = [cmd, str(src), "-o", str(out), "--detector", "none"]
+    if cmd == "probe":
+        grid = {"bad_toml": clips["bad_toml"], "bad_enc": clips["bad_enc"], "no_grid": tmp_path / "nogrid.toml"}
+        argv += ["--grid", str(grid.get(case, clips["tiny"])), "--no-cache", "-j", "1"]
+    assert main(argv) == code
+    line = _one_error_line(capsys.readouterr().err)
+    assert len(line) < 400
+    assert not out.exists() or not any(out.iterdir())  # nothing (half-)written
+
+
+def test_exit_codes_are_distinct() -> None:
+    codes = [InputError.exit_code, MediaError.exit_code, ConfigError.exit_code, MissingDependencyError.exit_code]
+    assert len(set(codes)) == len(codes) and 0 not in codes

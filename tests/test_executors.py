@@ -1,0 +1,70 @@
+"""Executors: every job's result once, errors surface, Dask on an in-process cluster."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pershot.errors import InputError, MediaError
+from pershot.executors import DaskExecutor, LocalExecutor, SerialExecutor, cpu_count, make_executor, run_all
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def pid_of(_: int) -> int:
+    return os.getpid()
+
+
+def fail_on_three(x: int) -> int:
+    if x == 3:
+        raise MediaError("bad shot 3")
+    return x
+
+
+@pytest.mark.parametrize("ex", [SerialExecutor(), LocalExecutor(1), LocalExecutor(2)], ids=["serial", "local1", "local2"])
+def test_map_yields_every_result_once(ex) -> None:
+    with ex:
+        got = dict(ex.map(square, list(range(7))))
+        assert got == {i: i * i for i in range(7)}
+        assert run_all(ex, square, [3, 1, 2]) == [9, 1, 4]
+        assert list(ex.map(square, [])) == []
+
+
+def test_pool_runs_in_other_processes() -> None:
+    with LocalExecutor(2) as ex:
+        pids = set(run_all(ex, pid_of, list(range(4))))
+    assert os.getpid() not in pids
+
+
+@pytest.mark.parametrize("ex", [SerialExecutor(), LocalExecutor(2)], ids=["serial", "local2"])
+def test_job_errors_surface_as_project_errors(ex) -> None:
+    with ex, pytest.raises(MediaError, match="bad shot 3"):
+        list(ex.map(fail_on_three, list(range(6))))
+
+
+def test_factory_and_defaults() -> None:
+    assert LocalExecutor().workers == cpu_count() >= 1
+    assert isinstance(make_executor("local", jobs=3), LocalExecutor)
+    with pytest.raises(InputError):
+        LocalExecutor(0)
+    with pytest.raises(InputError):
+        make_executor("cloud")
+
+
+def test_dask_executor_in_process_cluster() -> None:
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        ex = DaskExecutor(client=client)
+        assert ex.workers == 2
+        assert dict(ex.map(square, list(range(5)))) == {i: i * i for i in range(5)}
+        with pytest.raises(MediaError):
+            list(ex.map(fail_on_three, list(range(5))))
+        ex.close()  # does not close a client it was given
+        assert client.status == "running"
+    finally:
+        client.close()
+        cluster.close()
