@@ -160,8 +160,10 @@ def main() -> int:
         "encode_cpu_s": {p: by[("encode", p)]["cpu_s"] for p in a.presets.split(",") if ("encode", p) in by},
         "metric_pass_cpu_s": round(sc.cpu_s, 4),
         "metric_pass_sub5_cpu_s": round(sc5.cpu_s, 4),
+        # the metric's own speed: its run minus the bare decode + upscale (None when within noise)
         "metric_fps_net_of_decode_upscale": {
-            k: round(frames / max(1e-9, by[("metric_alone", k)]["cpu_s"] - bare), 1)
+            k: (round(frames / (by[("metric_alone", k)]["cpu_s"] - bare), 1)
+                if by[("metric_alone", k)]["cpu_s"] - bare > 0.05 * bare else None)
             for k in ("psnr", "ssim", "vmaf", "vmaf_sub2", "vmaf_sub5", "xpsnr", "float_ssim") if ("metric_alone", k) in by
         },
     }

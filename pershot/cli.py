@@ -132,9 +132,18 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
             line(spec.ffmpeg_name, f"fails: {ex}", ok=False)
             if name in required_enc:
                 missing.append(spec.ffmpeg_name)
-    for flt, required in (("libvmaf", True), ("psnr", False), ("ssim", False), ("xpsnr", False)):
+    for flt, required in (("libvmaf", True), ("psnr", True), ("ssim", True), ("xpsnr", False)):
         ok = ffmpeg.has_filter(flt)
-        line(flt, "filter available" if ok else "filter missing", ok=ok)
+        detail = "filter available" if ok else "filter missing"
+        if ok and flt == "libvmaf":  # prove it runs: its default model is built in
+            try:
+                ffmpeg.run(["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=10", "-f", "lavfi", "-i",
+                            "testsrc2=size=64x64:rate=10", "-lavfi", "[0:v][1:v]libvmaf=n_threads=1", "-frames:v", "2",
+                            "-f", "null", "-"], what="libvmaf does not run")
+                detail = "filter runs (model vmaf_v0.6.1)"
+            except PershotError as ex:
+                ok, detail = False, str(ex)
+        line(flt, detail, ok=ok)
         if required and not ok:
             missing.append(flt)
     for pkg, required in (("av", True), ("scenedetect", True), ("pandas", True), ("numpy", True),

@@ -138,6 +138,15 @@ def test_rotation_applied_like_ffmpeg_autorotate(clips: dict[str, Path], tmp_pat
     mine, theirs = _y4m(ex.reference, w, h), _y4m(str(auto), w, h)
     assert len(mine) == len(theirs) == info.frame_count
     assert all(np.array_equal(a, b) for a, b in zip(mine, theirs))
+    # an encode made from it is upright and carries no display matrix of its own
+    from pershot import encoders
+
+    out = tmp_path / "enc.264"
+    p = encoders.EncodeParams("x264", "ultrafast", "crf", 30, w, h, info.fps, info.frame_count)
+    ffmpeg.run(encoders.encode_args(encoders.get("x264"), p, ex.reference, out))
+    with av.open(str(out), format="h264") as c:
+        fr = next(c.decode(video=0))
+    assert (fr.width, fr.height) == (w, h) and fr.rotation == 0
 
 
 def test_sample_aspect_ratio_widens_display(clips: dict[str, Path]) -> None:
