@@ -143,6 +143,9 @@ class AvifCodec(_PillowCodec):
 
 # ------------------------------------------------------------------ ffmpeg codecs
 
+#: an ffmpeg decode of one image that runs longer than this is a broken bitstream
+DECODE_TIMEOUT_S = 120.0
+
 def _parse_pam(buf: bytes, what: str) -> np.ndarray:
     end = buf.find(b"ENDHDR\n")
     if not buf.startswith(b"P7\n") or end < 0:
@@ -198,9 +201,10 @@ class _FFmpegCodec(ImageCodec):
             src = Path(td) / ("in" + suffix)
             src.write_bytes(payload)
             try:
-                res = ffmpeg.run([*in_fmt, "-i", str(src), "-frames:v", "1", "-f", "image2pipe", "-c:v", "pam",
-                                  "-pix_fmt", "rgb24", "-"], capture_stdout=True,
-                                 what=f"{self.name} decoding failed")
+                # -xerror: stop at the first decoding error (libjxl otherwise loops on a truncated file)
+                res = ffmpeg.run(["-xerror", *in_fmt, "-i", str(src), "-frames:v", "1", "-f", "image2pipe",
+                                  "-c:v", "pam", "-pix_fmt", "rgb24", "-"], capture_stdout=True,
+                                 timeout=DECODE_TIMEOUT_S, what=f"{self.name} decoding failed")
             except FFmpegError as ex:
                 raise CodecError(f"{self.name} bitstream is truncated or corrupted: {ex}") from ex
         return _parse_pam(res.stdout, self.name), res.cpu_s

@@ -52,6 +52,7 @@ class TrainConfig:
     threads: int | None = None
     checkpoint_every_s: float = 120.0
     model_config: dict = field(default_factory=dict)
+    max_steps: int | None = None  # stop early (tests, smoke runs)
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ def train(cfg: TrainConfig, data: str | os.PathLike | Sequence[TrainImage], chec
     last_log = time.monotonic()
     while True:
         elapsed = time.monotonic() - t_start
-        if elapsed >= total:
+        if elapsed >= total or (cfg.max_steps is not None and step >= cfg.max_steps):
             break
         f = lr_factor(elapsed / total)
         for gparam in opt.param_groups:
