@@ -152,10 +152,14 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
         declared = int(s.frames or 0)
         rows: list[tuple[int, bool, int]] = []
         n_nopts = 0
+        n_packets = 0
         try:
             for pkt in c.demux(s):
                 if pkt.size == 0:
                     continue  # flush packet
+                n_packets += 1
+                if getattr(pkt, "is_discard", False):
+                    continue  # hidden by an edit list: decoded for reference, never shown
                 pts = pkt.pts
                 if pts is None:
                     pts = pkt.dts
@@ -171,8 +175,8 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
         raise MediaError(f"{n_nopts} video packets without timestamps, cannot index frames exactly: {p.name}")
     if not rows:
         raise MediaError(f"video stream has no frames: {p.name}")
-    if declared and len(rows) < declared:
-        raise MediaError(f"truncated video: {len(rows)} of {declared} frames present in {p.name}")
+    if declared and n_packets < declared:
+        raise MediaError(f"truncated video: {n_packets} of {declared} frames present in {p.name}")
     rows.sort(key=lambda r: r[0])
     pts = tuple(r[0] for r in rows)
     if len(set(pts)) != len(pts):

@@ -61,3 +61,9 @@ def truncated(src: Path, dst: Path) -> Path:
     dst.write_bytes(data[: len(data) // 2])
     full.unlink()
     return dst
+
+
+def edit_list(src: Path, dst: Path, start_s: float = 0.5) -> Path:
+    """``src`` stream-copied from ``start_s``: the MP4 keeps the GOP's leading packets, hidden by an edit list."""
+    ffmpeg.run(["-y", "-v", "error", "-ss", f"{start_s}", "-i", str(src), "-c", "copy", str(dst)])
+    return dst

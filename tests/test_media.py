@@ -204,3 +204,20 @@ def test_odd_file_names(clips: dict[str, Path], tmp_path: Path) -> None:
     out.mkdir()
     ex = media.extract_shot(info, 5, 15, out, [(160, 90)])
     assert ex.frames == 10 and media.y4m_frame_count(ex.scaled[(160, 90)], 160, 90) == 10
+
+
+def test_edit_list_hidden_frames_are_not_counted(clips: dict[str, Path], tmp_path: Path) -> None:
+    """Packets an MP4 edit list hides are decoded for reference but never shown: not frames of ours."""
+    src = core_clips.edit_list(clips["two"], tmp_path / "elst.mp4")
+    with av.open(str(src)) as c:
+        shown = sum(1 for _ in c.decode(video=0))
+    with av.open(str(src)) as c:
+        packets = sum(1 for p in c.demux(video=0) if p.size)
+    assert packets > shown  # the clip really has hidden packets
+    info = media.probe_source(src)
+    assert info.frame_count == shown
+    for a, b in [(0, 9), (9, shown)]:
+        ex = media.extract_shot(info, a, b, tmp_path / f"e{a}", [])
+        got = _y4m(ex.reference, info.width, info.height)
+        want = _decoded(src, a, b)
+        assert len(got) == b - a and all(np.array_equal(g, w) for g, w in zip(got, want))
