@@ -170,7 +170,8 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
         except av.error.FFmpegError as ex:
             raise MediaError(f"corrupt or truncated video (demuxing failed after {len(rows)} frames): {p.name}") from ex
     if n_nopts and not rows:
-        raise MediaError(f"video stream has no timestamps: {p.name}")
+        raise MediaError(f"video stream has no timestamps (a raw elementary stream?): {p.name}; "
+                         "remux it first, e.g. ffmpeg -i IN -c copy OUT.mp4")
     if n_nopts:
         raise MediaError(f"{n_nopts} video packets without timestamps, cannot index frames exactly: {p.name}")
     if not rows:
