@@ -182,10 +182,11 @@ def _entry(job: ProbeJob, spec: ProbeSpec, data: Mapping[str, Any], per_frame: M
     }
 
 
-def _from_entry(job: ProbeJob, spec: ProbeSpec, entry: Mapping[str, Any], cached: bool) -> ProbeResult | None:
+def _from_entry(shot: Shot, spec: ProbeSpec, metric: MetricParams, entry: Mapping[str, Any]) -> ProbeResult | None:
+    """A cached result as a row of this run (shot number and preset rank are the run's own)."""
     try:
-        return _result(job.shot, spec, entry["result"], job.metric.n_subsample,
-                       entry.get("params", {}).get("encoder_version", ""), cached, entry.get("per_frame"))
+        return _result(shot, spec, entry["result"], metric.n_subsample,
+                       entry.get("params", {}).get("encoder_version", ""), True, entry.get("per_frame"))
     except (KeyError, TypeError, ValueError):
         return None  # an entry from an older layout: measure again
 
@@ -205,7 +206,7 @@ def run_job(job: ProbeJob) -> list[ProbeResult]:
     todo: list[ProbeSpec] = []
     for spec in job.probes:
         entry = cache.get(spec.key) if cache is not None else None
-        res = _from_entry(job, spec, entry, cached=True) if entry else None
+        res = _from_entry(shot, spec, job.metric, entry) if entry else None
         if res is not None:
             out.append(res)  # finished meanwhile (another run or worker)
         else:
@@ -306,10 +307,9 @@ def plan_probes(
                 continue
             total += len(specs)
             todo: list[ProbeSpec] = []
-            fake_job = ProbeJob(source=info, shot=shot, width=w, height=h, probes=(), metric=grid.metric)
             for sp in specs:
                 entry = cache.get(sp.key) if cache is not None else None
-                res = _from_entry(fake_job, sp, entry, cached=True) if entry else None
+                res = _from_entry(shot, sp, grid.metric, entry) if entry else None
                 if res is not None:
                     cached.append(res)
                 else:
