@@ -742,25 +742,37 @@ def optimize_ladder(
     try:
         return _optimize_once(prep, spec, complexity, per_shot_resolution, greedy)
     except InfeasibleError as ex:
-        if ex.min_feasible is None:
-            raise
         first = ex
-    # Make sure the value we name works: dropping a rung that stops rising at the
-    # cheapest budgets changes the ladder (and its anchor), so confirm it.
-    mf = float(first.min_feasible)
-    for _ in range(8):
-        if mf > 1.0:
-            raise InfeasibleError(f"complexity {complexity:g} is infeasible for this ladder, and so is every value "
-                                  "up to 1", min_feasible=None) from None
+    # Name the smallest complexity that works, and check it: the cheapest
+    # ladder bounds it from below, but its rungs must also all rise strictly.
+    lo = float(complexity)
+    cand = max(float(first.min_feasible or 0.0), lo * 1.05, lo + 0.001)
+    hi = None
+    for _ in range(16):
+        cand = ceil_ratio(min(cand, 1.0))
         try:
-            _optimize_once(prep, spec, mf, per_shot_resolution, greedy)
+            _optimize_once(prep, spec, cand, per_shot_resolution, greedy)
+            hi = cand
             break
         except InfeasibleError as ex:
-            nxt = ex.min_feasible
-            mf = max(float(nxt), mf + 0.001) if nxt is not None else mf * 1.1
-            mf = ceil_ratio(mf)
+            lo = cand
+            if cand >= 1.0:
+                break
+            cand = max(float(ex.min_feasible or 0.0), cand * 1.25, cand + 0.001)
+    if hi is None:
+        raise InfeasibleError(f"complexity {complexity:g} is infeasible for this ladder, and so is every value up to 1 "
+                              f"({first})", min_feasible=None) from None
+    for _ in range(10):  # refine to 3 decimals
+        mid = ceil_ratio((lo + hi) / 2)
+        if mid >= hi or mid <= lo:
+            break
+        try:
+            _optimize_once(prep, spec, mid, per_shot_resolution, greedy)
+            hi = mid
+        except InfeasibleError:
+            lo = mid
     raise InfeasibleError(f"complexity {complexity:g} is infeasible for this ladder: the smallest feasible value "
-                          f"is {mf:g}", min_feasible=mf) from None
+                          f"is {hi:g} ({getattr(first, 'reason', first)})", min_feasible=hi) from None
 
 
 def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot_resolution: bool,
@@ -818,7 +830,8 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
             raise OptimizeError("no rung of the ladder is within reach of the probes: "
                                 + "; ".join(f"{d.spec.label()}: {d.reason}" for d in dropped))
         targets = _targets(kept)
-        free = solve(pts, targets, per_shot_resolution=per_shot_resolution, greedy=greedy)
+        cache: dict = {}
+        free = solve(pts, targets, per_shot_resolution=per_shot_resolution, greedy=greedy, cache=cache)
         bad = _strictly_rising(free, qscale)
         if bad:
             for k in sorted(bad, reverse=True):
@@ -833,21 +846,24 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
             raise OptimizeError("the anchor ladder has zero encode CPU time: probes lack encode_cpu_s")
         budget = complexity * anchor_cpu
         try:
-            sol = solve(pts, targets, cpu_budget=budget, per_shot_resolution=per_shot_resolution, greedy=greedy)
+            sol = solve(pts, targets, cpu_budget=budget, per_shot_resolution=per_shot_resolution, greedy=greedy,
+                        cache=cache)
         except InfeasibleError as ex:
             if ex.min_feasible is None:
                 raise
             mf = ceil_ratio(ex.min_feasible / anchor_cpu)
-            raise InfeasibleError(
-                f"complexity {complexity:g} is infeasible for this ladder: the smallest feasible value is {mf:g} "
-                f"(the cheapest ladder needs {ex.min_feasible:.4g} s of encode CPU, the {anchor_preset} anchor "
-                f"{anchor_cpu:.4g} s)", min_feasible=mf) from None
-        bad = _strictly_rising(sol, qscale)
-        if bad:
-            for k in sorted(bad, reverse=True):
-                dropped.append(DroppedRung(kept[k], f"not above the rung below it at complexity {complexity:g}"))
-                del kept[k]
-            continue
+            err = InfeasibleError(
+                f"complexity {complexity:g} is infeasible for this ladder: the cheapest ladder found needs "
+                f"{ex.min_feasible:.4g} s of encode CPU, {mf:g} of the {anchor_preset} anchor's "
+                f"{anchor_cpu:.4g} s", min_feasible=mf)
+            err.reason = (f"the cheapest ladder found needs {ex.min_feasible:.4g} s of encode CPU; the "
+                          f"{anchor_preset} anchor {anchor_cpu:.4g} s")
+            raise err from None
+        if _strictly_rising(sol, qscale):
+            ex = InfeasibleError(f"at complexity {complexity:g} the rungs cannot all rise strictly",
+                                 min_feasible=None)
+            ex.reason = "below it the rungs cannot all rise strictly in rate and quality"
+            raise ex
         break
     else:  # pragma: no cover - each pass drops a rung or breaks
         raise OptimizeError("could not build a strictly rising ladder")

@@ -50,6 +50,8 @@ MU_EPS = 1e-9
 #: the complexity-multiplier search stops once the Lagrangian ladder's CPU is
 #: within this fraction under the budget (the greedy pass spends the rest)
 MU_TOL = 2.5e-3
+#: ... or once mu is pinned down to this relative width (a jump in cpu(mu))
+MU_PIN = 2e-3
 
 
 @dataclass(frozen=True)
@@ -300,21 +302,21 @@ def _plan(pts: RDCPoints, rungs: Sequence[RungTarget], per_shot_resolution: bool
     masks: list[np.ndarray] = []
     keys: dict = {}
 
-    def subset(key, mask):
+    def subset(key, make):
         if key not in keys:
             keys[key] = len(masks)
-            masks.append(mask)
+            masks.append(make())
         return keys[key]
 
     plans = []
     for rt in rungs:
         cap = rt.max_height if rt.max_height else None
         if per_shot_resolution or heights.size == 0:
-            m = valid if cap is None else valid & (pts.height <= cap)
-            plans.append(_RungPlan(rt, [subset(("cap", cap), m)]))
+            plans.append(_RungPlan(rt, [subset(("cap", cap), lambda: valid if cap is None
+                                               else valid & (pts.height <= cap))]))
         else:
             hs = [int(h) for h in heights if cap is None or h <= cap]
-            plans.append(_RungPlan(rt, [subset(("h", h), valid & (pts.height == h)) for h in hs]))
+            plans.append(_RungPlan(rt, [subset(("h", h), lambda h=h: valid & (pts.height == h)) for h in hs]))
     return masks, plans
 
 
@@ -365,6 +367,7 @@ def solve(
     mu: float | None = None,
     max_greedy_moves: int | None = None,
     candidates_per_shot: int = 24,
+    cache: dict | None = None,
 ) -> Solution:
     """Solve a ladder: one point per (rung, shot) under rate/quality targets and a CPU budget.
 
@@ -372,6 +375,8 @@ def solve(
     fixes the complexity multiplier instead of searching it.  ``preset_mask``
     restricts the usable points (e.g. to the slowest preset for the anchor).
     ``greedy=False`` returns the plain Lagrangian solution (the floor).
+    ``cache``: a dict reused across calls on the same points and rungs (the
+    subsets and the complexity-free evaluation are computed once).
     Raises :class:`InfeasibleError` when a rung cannot be met with any point or
     the budget is below the cheapest ladder found; its ``min_feasible`` is then
     that ladder's CPU in seconds.
@@ -382,9 +387,14 @@ def solve(
     if S == 0:
         raise OptimizeError("no shots")
     D = float(pts.duration.sum())
-    masks, plans = _plan(pts, rungs, per_shot_resolution, preset_mask)
-    fam = _Family(pts, masks)
-    scale = _mu_scale(pts)
+    key = (tuple(rungs), bool(per_shot_resolution), None if preset_mask is None else id(preset_mask))
+    if cache is not None and cache.get("key") == key:
+        plans, fam, scale, first = cache["plans"], cache["fam"], cache["scale"], cache["mu0"]
+    else:
+        masks, plans = _plan(pts, rungs, per_shot_resolution, preset_mask)
+        fam = _Family(pts, masks)
+        scale = _mu_scale(pts)
+        first = None
     mu0 = MU_EPS * scale
     budget = math.inf if cpu_budget is None else float(cpu_budget)
     small = fam.r.size <= SMALL_PROBLEM
@@ -418,8 +428,14 @@ def solve(
         _check(picks, rungs)
         return from_mix([(ev, c) for c in picks], False, None)
 
-    ev0, picks0 = at(mu0)
-    _check(picks0, rungs)
+    if first is not None:
+        ev0, picks0 = first
+        history.append(first)
+    else:
+        ev0, picks0 = at(mu0)
+        _check(picks0, rungs)
+        if cache is not None:
+            cache.update(key=key, plans=plans, fam=fam, scale=scale, mu0=(ev0, picks0))
     binding = total(picks0) > budget * (1 + 1e-12)
     if not binding and (not small or not math.isfinite(budget)):
         return from_mix([(ev0, c) for c in picks0], False, None)
@@ -446,7 +462,16 @@ def solve(
     fits = [(e, p) for e, p in history if total(p) <= budget * (1 + 1e-12)]
     if fits:
         best = max(fits, key=lambda ep: _value(plans, ep[1], [c[6] for c in ep[1]]))
-        mix = _mix_rungs(history, plans, budget, [(best[0], c) for c in best[1]])
+        mix = [(best[0], c) for c in best[1]]
+        if greedy:  # the plain Lagrangian (greedy=False) keeps one common mu
+            order = list(np.argsort([c[2] for c in picks0], kind="stable"))
+            qs = max(float(np.abs(pts.quality[pts.valid]).max()), 1.0)
+            eps_q, eps_r = 1e-9 * qs, 1e-9 * max(c[2] for c in picks0)
+            if not _rising(best[1], order, eps_r, eps_q) and not small and binding:
+                # one common mu starves some rung: offer the rung mix a wider range of mu
+                for f in (1 / 30, 1 / 10, 1 / 3, 3.0):
+                    at(best[0].mu * f)
+            mix = _mix_rungs(history, plans, budget, mix, order, eps_r, eps_q)
         sol = from_mix(mix, binding, cmin)
         if sol.total_cpu <= budget * (1 + 1e-9):
             return sol
@@ -569,7 +594,7 @@ def _search_mu(at, total, budget, mu0, mu_max, scale, picks0, ev_max, picks_max,
     last = 0
     for it in range(60):
         w = hi - lo
-        if w < 1e-4 or cpu_hi >= budget * (1 - MU_TOL):
+        if w < MU_PIN or cpu_hi >= budget * (1 - MU_TOL):
             break
         if it % 4 == 3 or not (g_lo > 0 > g_hi):
             x = lo + 0.5 * w
@@ -615,67 +640,117 @@ def _finish(pts, fam, plans, choice, mu, lam, sub_f, budget, D, per_shot_resolut
                     lagrangian_cpu=float(lag_t.sum()), greedy_moves=moves, evaluations=evals, cpu_min=cmin)
 
 
-def _mix_rungs(history, plans, budget, fallback):
-    """Per rung, pick one of the evaluated mu's solutions: the best mix within the budget.
+def _rising(picks, order, eps_r, eps_q) -> bool:
+    R = np.array([picks[k][2] for k in order])
+    Q = np.array([picks[k][3] for k in order])
+    return bool(np.all(np.diff(R) > eps_r) and np.all(np.diff(Q) > eps_q))
+
+
+def _mix_rungs(history, plans, budget, fallback, order, eps_r, eps_q, bins: int = 2000):
+    """Per rung, pick one of the evaluated mu's solutions: the best mix within the budget
+    whose rungs rise strictly in rate and quality (in ``order``).
 
     Every rung's solution at any evaluated ``mu`` is a valid choice for that
     rung alone, so mixing them is a small multiple-choice knapsack over rungs
-    (value: quality of rate rungs, rate saved on quality rungs, weighed by the
-    rung's slope; weight: CPU).  Solved exactly by dynamic programming over a
-    fine CPU grid, with CPU rounded up so the mix never exceeds the budget.
-    Matters where cpu(mu) jumps (a whole rung switching resolution at once);
-    the common-mu solution ``fallback`` is one of the mixes, so this never
-    does worse.
+    (value: quality of rate rungs, rate saved on quality rungs weighed by the
+    rung's slope; weight: CPU), with the extra rule that each rung must beat
+    the one below it.  Solved exactly by dynamic programming over a CPU grid
+    (CPU rounded up, so the mix never exceeds the budget) whose state also
+    holds the previous rung's option.  It matters where cpu(mu) jumps (a whole
+    rung switching resolution at once) and where one common ``mu`` starves the
+    top rungs until they stop rising.  Returns ``fallback`` (the common-mu
+    solution) when nothing better, or nothing rising, is found.
     """
     R_ = len(plans)
-    if len(history) < 2 or not math.isfinite(budget):
+    if not math.isfinite(budget) or not history:
         return fallback
     opts = []
     for k in range(R_):
         seen = {}
         for ev, picks in history:
             c = picks[k]
-            key = (c[0], c[1], c[2], c[4])
+            key = (c[0], c[1], round(c[2], 9), round(c[4], 9))
             if key not in seen:
                 seen[key] = (ev, c)
+        for ev, c in fallback[k:k + 1]:
+            seen.setdefault((c[0], c[1], round(c[2], 9), round(c[4], 9)), (ev, c))
         opts.append(list(seen.values()))
     lam_ref = [fallback[k][1][6] for k in range(R_)]
+    fb_ok = _rising([c for _, c in fallback], order, eps_r, eps_q) and \
+        sum(c[4] for _, c in fallback) <= budget * (1 + 1e-12)
+    fb_val = sum(_rung_value(plans, lam_ref, k, fallback[k][1]) for k in range(R_))
+    # CPU rounded down first (may overshoot: then checked), else up (never overshoots)
+    for rounding in (math.floor, math.ceil):
+        pick = _mix_dp(opts, plans, lam_ref, budget, order, eps_r, eps_q, bins, rounding)
+        if pick is None or sum(c[4] for _, c in pick) > budget * (1 + 1e-12):
+            continue
+        mix_val = sum(_rung_value(plans, lam_ref, k, pick[k][1]) for k in range(R_))
+        if fb_ok and mix_val <= fb_val + 1e-12 * abs(fb_val):
+            return fallback
+        return pick
+    return fallback
 
-    def value(k, c):
-        return c[3] if plans[k].target.kind == "rate" else -max(lam_ref[k], 1e-12) * c[2]
 
-    bins = 4000
+def _rung_value(plans, lam_ref, k, c) -> float:
+    return c[3] if plans[k].target.kind == "rate" else -max(lam_ref[k], 1e-12) * c[2]
+
+
+def _mix_dp(opts, plans, lam_ref, budget, order, eps_r, eps_q, bins, rounding):
+    R_ = len(plans)
     unit = budget / bins
     NEG = -np.inf
-    best = np.zeros(bins + 1)  # best[w]: best value of the rungs so far within w units
-    back = []
-    for k in range(R_):
-        new = np.full(bins + 1, NEG)
-        arg = np.full(bins + 1, -1, dtype=np.intp)
-        for j, (ev, c) in enumerate(opts[k]):
-            w = int(math.ceil(c[4] / unit - 1e-9)) if c[4] > 0 else 0
+
+    def value(k, c):
+        return _rung_value(plans, lam_ref, k, c)
+
+    def weight(c):
+        return int(rounding(c[4] / unit + (1e-9 if rounding is math.floor else -1e-9))) if c[4] > 0 else 0
+
+    prev_best = None  # (n_prev, bins+1): best value so far ending with option j of the previous rung
+    prev_opts = None
+    backs = []
+    for k in order:
+        ok_k = opts[k]
+        n = len(ok_k)
+        cur = np.full((n, bins + 1), NEG)
+        back = np.full((n, bins + 1), -1, dtype=np.intp)
+        for i, (ev, c) in enumerate(ok_k):
+            w = weight(c)
             if w > bins:
                 continue
-            cand = np.full(bins + 1, NEG)
-            cand[w:] = best[: bins + 1 - w] + value(k, c)
-            better = cand > new
-            new[better] = cand[better]
-            arg[better] = j
-        back.append(arg)
-        best = new
-    if not np.isfinite(best[bins]):
-        return fallback
+            v = value(k, c)
+            if prev_best is None:
+                cur[i, w:] = v
+                continue
+            allowed = [j for j, (_, cj) in enumerate(prev_opts) if cj[2] < c[2] - eps_r and cj[3] < c[3] - eps_q]
+            if not allowed:
+                continue
+            sub = prev_best[allowed]
+            arg = np.argmax(sub, axis=0)
+            best = sub[arg, np.arange(bins + 1)]
+            cur[i, w:] = best[: bins + 1 - w] + v
+            back[i, w:] = np.asarray(allowed)[arg[: bins + 1 - w]]
+        # "within w units": make each row non-decreasing in w
+        idx = np.maximum.accumulate(np.where(np.isfinite(cur), np.arange(bins + 1)[None, :], 0), axis=1)
+        cur = np.take_along_axis(cur, idx, axis=1)
+        back = np.take_along_axis(back, idx, axis=1)
+        backs.append((back, idx))
+        prev_best, prev_opts = cur, ok_k
+    if prev_best is None or not np.isfinite(prev_best[:, bins]).any():
+        return None
+    # walk back from the top rung
+    i = int(np.argmax(prev_best[:, bins]))
     w = bins
-    pick = [None] * R_
-    for k in range(R_ - 1, -1, -1):
-        j = int(back[k][w])
-        ev, c = opts[k][j]
+    pick: list = [None] * R_
+    for pos in range(R_ - 1, -1, -1):
+        k = order[pos]
+        back, idx = backs[pos]
+        w = int(idx[i, w])
+        ev, c = opts[k][i]
         pick[k] = (ev, c)
-        w -= int(math.ceil(c[4] / unit - 1e-9)) if c[4] > 0 else 0
-    fb_val = sum(value(k, fallback[k][1]) for k in range(R_))
-    mix_val = sum(value(k, pick[k][1]) for k in range(R_))
-    if mix_val <= fb_val + 1e-12 * abs(fb_val) or sum(c[4] for _, c in pick) > budget:
-        return fallback
+        j = int(back[i, w])
+        w -= weight(c)
+        i = j
     return pick
 
 

@@ -37,6 +37,7 @@ X264_PRESETS: dict[str, tuple[float, float, float]] = {
     "slow": (8.0, 0.95, 1.015),
     "slower": (13.0, 0.93, 1.03),
     "veryslow": (21.0, 0.91, 1.045),
+    "placebo": (60.0, 0.90, 1.05),
 }
 
 

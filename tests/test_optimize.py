@@ -100,8 +100,9 @@ def test_brute_force_agrees_on_lagrangian_ladders_with_complexity():
 
 
 def test_random_targets_between_lagrangian_floor_and_brute_force():
-    """Arbitrary targets and budgets (duality gaps): always feasible, never below the plain Lagrangian,
-    never above brute force, and equal to brute force in the large majority of cases."""
+    """Arbitrary targets and budgets (duality gaps): always feasible, never below the plain Lagrangian
+    (when that is a valid, strictly rising ladder), never above brute force, and equal to the brute-force
+    optimum over strictly rising ladders in the large majority of cases."""
     rng = np.random.default_rng(3)
     n = exact = 0
     for _ in range(150):
@@ -113,18 +114,23 @@ def test_random_targets_between_lagrangian_floor_and_brute_force():
         i1, i2 = np.flatnonzero(R <= t1 * (1 + 1e-12)), np.flatnonzero(R <= t2 * (1 + 1e-12))
         QQ = Q[i1][:, None] + Q[i2][None, :]
         TT = T[i1][:, None] + T[i2][None, :]
+        rising = (Q[i1][:, None] < Q[i2][None, :]) & (R[i1][:, None] < R[i2][None, :])
         budget = rng.uniform(TT.min(), TT.max())
         best = QQ[TT <= budget].max()
+        if not (rising & (TT <= budget)).any():
+            continue
+        best_rising = QQ[rising & (TT <= budget)].max()
         rungs = [RungTarget("rate", t1), RungTarget("rate", t2)]
         sol = solve(p, rungs, cpu_budget=budget)
         floor = solve(p, rungs, cpu_budget=budget, greedy=False)
         assert sol.total_cpu <= budget * (1 + 1e-9)
         assert np.all(sol.rate <= np.array([t1, t2]) * (1 + 1e-9))
         assert sol.quality.sum() <= best + 1e-9
-        assert sol.quality.sum() >= floor.quality.sum() - 1e-9
+        if floor.quality[1] > floor.quality[0] and floor.rate[1] > floor.rate[0]:
+            assert sol.quality.sum() >= floor.quality.sum() - 1e-9
         n += 1
-        exact += abs(sol.quality.sum() - best) < 1e-7
-    assert n > 100
+        exact += abs(sol.quality.sum() - best_rising) < 1e-7
+    assert n > 90
     assert exact >= 0.8 * n, f"only {exact}/{n} optimal"
 
 

@@ -1,0 +1,349 @@
+#!/usr/bin/env python3
+"""Ladder benchmark (issue 3): BD-rate of pershot ladders against fixed ladders and fixed presets,
+achieved vs requested complexity, and optimizer speed.
+
+Sources (probed with the core pipeline, through the probe cache: a second run encodes nothing):
+
+* ``testvideo``: ../shared/media/testvideo.mp4 (real photographs, slow pans, 24 s), downscaled to 360p
+  to keep the probe run short on 2 shared cores;
+* ``photos``: a multi-shot clip built here from real photographs shipped with scikit-image, each
+  animated with ffmpeg's zoompan (zooms and pans over an upscaled canvas), joined with known cut
+  frames, 640x360 at 24 fps.
+
+Grid: x264 presets ultrafast, superfast, veryfast, fast, medium, slower, veryslow (a subset spanning
+ultrafast..veryslow) x 4 heights (360, 288, 216, 144) x 6 CRFs (18..43), VMAF on every 2nd frame.
+
+Analyses, per source, on an 8-rung ladder spaced along the title's hull (one resolution per rung):
+
+1. BD-rate (VMAF, pchip) of pershot at c in {0.03, 0.05, 0.1, 0.2, 0.5, 1.0} against (a) the best fixed
+   ladder at preset medium (one resolution and one CRF per rung for all shots: the upper hull of every
+   such configuration) and (b) per-shot encoding at each fixed preset, compared at that preset's own
+   complexity ratio; also the plain Lagrangian (no rung mix, no greedy pass) for reference;
+2. achieved vs requested complexity;
+3. the cost of one resolution per rung against per-shot resolution (BD-rate, c = 1 and 0.1);
+4. optimizer speed on synthetic probes: 1,000 shots x 600 points x 8 rungs on one core, and its
+   growth with the number of shots.
+
+Prints a table and writes benchmarks/results/ladder_bench.csv and .json (atomically).
+
+    nice python benchmarks/ladder_bench.py [-j 2] [--sources testvideo photos] [--skip-speed]
+"""
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")  # numpy on one core: the speed figures are single-core
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+
+from pershot import api, ffmpeg  # noqa: E402
+from pershot.atomic import atomic_path, write_text  # noqa: E402
+from pershot.baselines import fixed_ladder_hull, fixed_preset_ladder  # noqa: E402
+from pershot.bdrate import bd_rate  # noqa: E402
+from pershot.errors import InfeasibleError, PershotError  # noqa: E402
+from pershot.ladder import LadderSpec, optimize_ladder, prepare  # noqa: E402
+from pershot.shots import Shot  # noqa: E402
+
+MEDIA = REPO.parent / "shared" / "media"
+RESULTS = HERE / "results"
+COMPLEXITIES = (0.03, 0.05, 0.1, 0.2, 0.5, 1.0)
+GRID = {
+    "name": "bench-ladder",
+    "description": "x264 7 presets ultrafast..veryslow x 4 heights x 6 CRFs",
+    "heights": [360, 288, 216, 144],
+    "crf": [18, 23, 28, 33, 38, 43],
+    "threads": 1,
+    "keyint": 0,
+    "metrics": {"n_subsample": 2},
+    "encoders": {"x264": {"presets": ["ultrafast", "superfast", "veryfast", "fast", "medium", "slower", "veryslow"]}},
+}
+QUICK_GRID = {**GRID, "name": "bench-quick", "heights": [360, 216], "crf": [20, 30, 40],
+              "encoders": {"x264": {"presets": ["ultrafast", "medium", "veryslow"]}}}
+
+# (scikit-image picture, frames, motion): zoom in / zoom out / pan left / pan right / pan down
+PHOTO_SHOTS = [
+    ("astronaut", 48, "zoom_in"),
+    ("grass", 60, "pan_right"),
+    ("coffee", 50, "zoom_out"),
+    ("hubble_deep_field", 72, "pan_left"),
+    ("rocket", 44, "pan_down"),
+    ("gravel", 56, "pan_left"),
+    ("chelsea", 64, "zoom_in"),
+    ("immunohistochemistry", 40, "pan_right"),
+]
+FPS = 24
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _photo(name: str, dst: Path) -> Path:
+    import skimage.data
+    from PIL import Image
+
+    a = getattr(skimage.data, name)()
+    if a.ndim == 2:
+        a = np.stack([a] * 3, axis=-1)
+    Image.fromarray(a[..., :3]).save(dst)
+    return dst
+
+
+def _motion(kind: str, n: int) -> str:
+    """zoompan over a 1920x1080 canvas, output 640x360 (a 'real texture in motion' shot)."""
+    z = {"zoom_in": f"1.0+0.35*on/{n}", "zoom_out": f"1.35-0.35*on/{n}"}.get(kind, "1.25")
+    x = {"pan_right": f"(iw-iw/zoom)*on/{n}", "pan_left": f"(iw-iw/zoom)*(1-on/{n})"}.get(kind, "(iw-iw/zoom)/2")
+    y = {"pan_down": f"(ih-ih/zoom)*on/{n}"}.get(kind, "(ih-ih/zoom)/2")
+    return (f"scale=1920:1080:force_original_aspect_ratio=increase:flags=bicubic,crop=1920:1080,"
+            f"zoompan=z='{z}':x='{x}':y='{y}':d={n}:s=640x360:fps={FPS},format=yuv420p")
+
+
+def build_photo_clip(dst: Path) -> tuple[Path, list[Shot]]:
+    """The multi-shot clip from photographs; returns it and its known shots."""
+    shots: list[Shot] = []
+    start = 0
+    for i, (_name, n, _kind) in enumerate(PHOTO_SHOTS):
+        shots.append(Shot(i, start, start + n, start / FPS, (start + n) / FPS))
+        start += n
+    if dst.is_file():
+        return dst, shots
+    with tempfile.TemporaryDirectory(prefix="pershot-photos-") as d:
+        parts = []
+        for i, (name, n, kind) in enumerate(PHOTO_SHOTS):
+            img = _photo(name, Path(d) / f"{i}.png")
+            part = Path(d) / f"{i}.mkv"
+            ffmpeg.run(["-y", "-v", "error", "-i", str(img), "-vf", _motion(kind, n), "-frames:v", str(n),
+                        "-c:v", "ffv1", str(part)], what=f"animating {name} failed")
+            parts.append(part)
+        inputs = [a for p in parts for a in ("-i", str(p))]
+        fc = "".join(f"[{i}:v]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=1:a=0[v]"
+        with atomic_path(dst) as tmp:
+            ffmpeg.run(["-y", "-v", "error", *inputs, "-filter_complex", fc, "-map", "[v]", "-c:v", "libx264",
+                        "-preset", "slow", "-crf", "12", "-pix_fmt", "yuv420p", "-r", str(FPS), str(tmp)],
+                       what="joining the photo shots failed")
+    return dst, shots
+
+
+def testvideo_360(dst: Path) -> Path:
+    if not dst.is_file():
+        with atomic_path(dst) as tmp:
+            ffmpeg.run(["-y", "-v", "error", "-i", str(MEDIA / "testvideo.mp4"), "-vf", "scale=-2:360:flags=bicubic",
+                        "-an", "-c:v", "libx264", "-preset", "slow", "-crf", "12", "-pix_fmt", "yuv420p", str(tmp)],
+                       what="downscaling testvideo.mp4 failed")
+    return dst
+
+
+# --------------------------------------------------------------------------- analyses
+
+
+def _curve(lad) -> tuple[np.ndarray, np.ndarray]:
+    return (np.array([r.bitrate_kbps for r in lad.rungs]), np.array([r.quality for r in lad.rungs]))
+
+
+def _bd(anchor, test) -> float:
+    try:
+        return 100.0 * bd_rate(anchor, test)
+    except PershotError:
+        return float("nan")
+
+
+def analyse(name: str, probes: pd.DataFrame, rungs: int = 8) -> dict:
+    prep = prepare(probes, "vmaf")
+    spec = LadderSpec.auto(rungs)
+    out: dict = {"source": name, "shots": int(prep.points.shots), "probes": int(len(probes)),
+                 "points_per_shot": int(prep.points.valid.sum(axis=1).max()), "complexity": [], "fixed_presets": [],
+                 "per_shot_resolution": []}
+    fx = fixed_ladder_hull(prep)  # (a): the best fixed ladder at medium
+    fixed_curve = (fx["bitrate_kbps"].to_numpy(), fx["quality"].to_numpy())
+    ladders = {}
+    for c in COMPLEXITIES:
+        row: dict = {"c": c}
+        try:
+            t0 = time.process_time()
+            lad = optimize_ladder(prep, spec, c)
+            row["optimizer_cpu_s"] = time.process_time() - t0
+            plain = optimize_ladder(prep, spec, c, greedy=False)
+        except InfeasibleError as ex:
+            row.update(error=str(ex), min_feasible=ex.min_feasible)
+            out["complexity"].append(row)
+            continue
+        ladders[c] = lad
+        r, q = _curve(lad)
+        row.update(achieved=lad.complexity_ratio, binds=lad.budget_binds, in_band=bool(
+            (0.9 * c <= lad.complexity_ratio <= c) or (not lad.budget_binds and lad.complexity_ratio <= c)),
+            unconstrained=lad.unconstrained_ratio, min_feasible=lad.min_feasible, rungs=len(lad.rungs),
+            mean_vmaf=float(q.mean()), plain_achieved=plain.complexity_ratio,
+            bd_vs_fixed_ladder=_bd(fixed_curve, (r, q)), plain_bd_vs_fixed_ladder=_bd(fixed_curve, _curve(plain)),
+            bd_vs_plain=_bd(_curve(plain), (r, q)))
+        out["complexity"].append(row)
+    # (b) per-shot encoding at each fixed preset, against pershot at that preset's own complexity
+    ref = ladders.get(1.0) or next(iter(ladders.values()))
+    for preset in prep.presets:
+        b = fixed_preset_ladder(prep, ref, preset)
+        ok = np.isfinite(b["rate"])
+        c_p = float(min(1.0, b["ratio"]))
+        row = {"preset": preset, "ratio": b["ratio"]}
+        try:
+            lad = optimize_ladder(prep, spec, c_p)
+            plain = optimize_ladder(prep, spec, c_p, greedy=False)
+            row.update(achieved=lad.complexity_ratio,
+                       bd_pershot=_bd((b["rate"][ok], b["quality"][ok]), _curve(lad)),
+                       bd_plain_lagrangian=_bd((b["rate"][ok], b["quality"][ok]), _curve(plain)))
+        except InfeasibleError as ex:
+            row.update(error=str(ex))
+        out["fixed_presets"].append(row)
+    # the cost of one resolution per rung
+    for c in (1.0, 0.1):
+        try:
+            one = optimize_ladder(prep, spec, c)
+            free = optimize_ladder(prep, spec, c, per_shot_resolution=True)
+            out["per_shot_resolution"].append({"c": c, "bd_one_res_vs_per_shot": _bd(_curve(free), _curve(one))})
+        except InfeasibleError as ex:
+            out["per_shot_resolution"].append({"c": c, "error": str(ex)})
+    return out
+
+
+def speed(shot_counts=(100, 300, 1000, 3000), repeat: int = 3) -> list[dict]:
+    """Optimizer CPU time (one core) on synthetic probes: 10 presets x 6 heights x 10 CRFs = 600 points/shot."""
+    from pershot.synthetic import X264_PRESETS, synthetic_probes
+
+    rows = []
+    spec = LadderSpec.auto(8)
+    for n in shot_counts:
+        df = synthetic_probes(n, presets=list(X264_PRESETS), heights=(1080, 720, 540, 432, 360, 270),
+                              crfs=tuple(range(16, 46, 3)), seed=1)
+        for psr in (False, True):
+            for c in (0.1, 0.03, 1.0) if n == 1000 else (0.1,):
+                best = best_wall = float("inf")
+                for _ in range(repeat):
+                    t0, w0 = time.process_time(), time.perf_counter()
+                    lad = optimize_ladder(df, spec, c, per_shot_resolution=psr)
+                    best = min(best, time.process_time() - t0)
+                    best_wall = min(best_wall, time.perf_counter() - w0)
+                rows.append({"shots": n, "points_per_shot": int(len(df) // n), "rungs": len(lad.rungs),
+                             "per_shot_resolution": psr, "c": c, "cpu_s": best, "wall_s": best_wall,
+                             "achieved": lad.complexity_ratio, "evaluations": lad.stats["evaluations"]})
+                print(f"  speed: {n} shots x {len(df) // n} points x {len(lad.rungs)} rungs, c={c:g}, "
+                      f"{'per-shot' if psr else 'one'} resolution: {best:.3f} s CPU", flush=True)
+    return rows
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _table(results: dict) -> str:
+    lines = []
+    for src in results["sources"]:
+        lines.append(f"\n== {src['source']}: {src['shots']} shots, {src['probes']} probes "
+                     f"({src['points_per_shot']} points/shot), probing {src.get('probe_wall_s', 0):.0f} s wall")
+        lines.append(f"{'c':>6} {'achieved':>9} {'band':>5} {'rungs':>5} {'VMAF':>6} {'BD vs fixed':>12} "
+                     f"{'plain':>8} {'vs plain':>9}")
+        for r in src["complexity"]:
+            if "error" in r:
+                lines.append(f"{r['c']:>6g}  infeasible: {r['error']}")
+                continue
+            lines.append(f"{r['c']:>6g} {r['achieved']:>9.4f} {('ok' if r['in_band'] else 'NO'):>5} {r['rungs']:>5} "
+                         f"{r['mean_vmaf']:>6.2f} {r['bd_vs_fixed_ladder']:>11.2f}% "
+                         f"{r['plain_bd_vs_fixed_ladder']:>7.2f}% {r['bd_vs_plain']:>8.2f}%")
+        lines.append(f"{'preset':>10} {'ratio':>7} {'achieved':>9} {'BD pershot':>11} {'BD plain':>9}")
+        for r in src["fixed_presets"]:
+            if "error" in r:
+                lines.append(f"{r['preset']:>10} {r['ratio']:>7.4f}  {r['error']}")
+                continue
+            lines.append(f"{r['preset']:>10} {r['ratio']:>7.4f} {r['achieved']:>9.4f} {r['bd_pershot']:>10.2f}% "
+                         f"{r['bd_plain_lagrangian']:>8.2f}%")
+        bds = [r["bd_pershot"] for r in src["fixed_presets"] if "bd_pershot" in r]
+        if bds:
+            lines.append(f"{'mean':>10} {'':>7} {'':>9} {np.nanmean(bds):>10.2f}%   (max {np.nanmax(bds):.2f}%)")
+        for r in src["per_shot_resolution"]:
+            if "bd_one_res_vs_per_shot" in r:
+                lines.append(f"one resolution per rung vs per-shot resolution at c={r['c']:g}: "
+                             f"{r['bd_one_res_vs_per_shot']:+.2f}% BD-rate")
+    if results.get("speed"):
+        lines.append("\n== optimizer speed (synthetic probes, one core, best of 3)")
+        for r in results["speed"]:
+            lines.append(f"{r['shots']:>6} shots x {r['points_per_shot']} points x {r['rungs']} rungs, c={r['c']:<5g}"
+                         f" {'per-shot' if r['per_shot_resolution'] else 'one-res '}: {r['cpu_s']:.3f} s CPU "
+                         f"({r['wall_s']:.3f} s wall, {r['evaluations']} evaluations)")
+    return "\n".join(lines)
+
+
+def _flat(results: dict) -> pd.DataFrame:
+    rows = []
+    for src in results["sources"]:
+        for r in src["complexity"]:
+            rows.append({"source": src["source"], "kind": "complexity", **r})
+        for r in src["fixed_presets"]:
+            rows.append({"source": src["source"], "kind": "fixed_preset", **r})
+        for r in src["per_shot_resolution"]:
+            rows.append({"source": src["source"], "kind": "per_shot_resolution", **r})
+    for r in results.get("speed", []):
+        rows.append({"source": "synthetic", "kind": "speed", **r})
+    return pd.DataFrame(rows)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sources", nargs="*", default=["testvideo", "photos"], choices=["testvideo", "photos"])
+    ap.add_argument("-j", "--jobs", type=int, default=2)
+    ap.add_argument("--work", default=str(REPO / "bench_out" / "ladder"), help="where the benchmark clips are kept")
+    ap.add_argument("--quick", action="store_true", help="a tiny grid (smoke test of the script)")
+    ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--speed-only", action="store_true")
+    ap.add_argument("--out", default=str(RESULTS / "ladder_bench"), help="results path stem")
+    args = ap.parse_args(argv)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    grid = QUICK_GRID if args.quick else GRID
+    results: dict = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                                 "python": platform.python_version()},
+                     "grid": grid, "sources": [], "speed": []}
+    if not args.speed_only:
+        for name in args.sources:
+            if name == "testvideo":
+                src, shots = testvideo_360(work / "testvideo360.mp4"), None
+            else:
+                src, shots = build_photo_clip(work / "photos360.mp4")
+            t0 = time.perf_counter()
+            last = [0.0]
+
+            def progress(done, total, _n=name, _t=t0, _last=last):
+                if time.perf_counter() - _last[0] > 30 or done == total:
+                    _last[0] = time.perf_counter()
+                    print(f"  {_n}: {done}/{total} probes, {time.perf_counter() - _t:.0f} s", flush=True)
+
+            run = api.run_probes(src, grid, shots=shots, jobs=args.jobs, progress=progress, cache=True)
+            wall = time.perf_counter() - t0
+            print(f"{name}: {len(run.shots)} shots, {len(run.probes)} probes in {wall:.0f} s "
+                  f"({int(run.probes['cached'].sum())} cached)", flush=True)
+            res = analyse(name, run.probes)
+            res["probe_wall_s"] = wall
+            res["cut_frames"] = [s.start_frame for s in run.shots]
+            results["sources"].append(res)
+    if not args.skip_speed:
+        results["speed"] = speed()
+    print(_table(results))
+    stem = Path(args.out)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    write_text(stem.with_suffix(".json"), json.dumps(results, indent=2, default=float, allow_nan=True) + "\n")
+    with atomic_path(stem.with_suffix(".csv")) as tmp:
+        _flat(results).to_csv(tmp, index=False, float_format="%.6g")
+    print(f"\nresults: {stem.with_suffix('.json')}, {stem.with_suffix('.csv')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

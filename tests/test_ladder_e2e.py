@@ -1,0 +1,92 @@
+"""A small real ladder end to end: a 3 s, 240p cut of testvideo.mp4 with two shots, a tiny grid."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import cut
+from pershot import api
+from pershot.cli import main
+
+# 3 presets spanning ultrafast..veryslow x 2 heights x 3 CRFs = 18 probes per shot
+GRID = {"name": "e2e", "heights": [240, 144], "crf": [22, 30, 38],
+        "encoders": {"x264": {"presets": ["ultrafast", "medium", "veryslow"]}}}
+
+
+@pytest.fixture(scope="module")
+def clip(media_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("e2e")
+    # testvideo.mp4 frames 150-239: a cut at source frame 180 -> frame 30 here; 90 frames (3.0 s)
+    return cut(media_dir / "testvideo.mp4", d / "two_shots.mp4", start_frame=150, frames=90, height=240)
+
+
+@pytest.fixture(scope="module")
+def run(clip: Path, tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("ladder_out")
+    lad = api.ladder(clip, 0.5, rungs=3, grid=GRID, out_dir=out, jobs=2)
+    return lad, out
+
+
+def test_outputs_and_ladder_properties(run):
+    lad, out = run
+    for name in ("shots.csv", "probes.csv", "ladder.json", "ladder.csv", "summary.csv", "hulls.csv",
+                 "plots/ladder_rd.png", "plots/quality_vs_complexity.png"):
+        assert (out / name).is_file(), name
+    shots = pd.read_csv(out / "shots.csv")
+    assert list(zip(shots.start_frame, shots.end_frame)) == [(0, 30), (30, 90)]
+    probes = pd.read_csv(out / "probes.csv")
+    assert len(probes) == 2 * 18
+    # budget, strictly rising rungs, one resolution per rung
+    assert lad.cpu_s <= 0.5 * lad.anchor_cpu_s * (1 + 1e-9)
+    rates = [r.bitrate_kbps for r in lad.rungs]
+    quals = [r.quality for r in lad.rungs]
+    assert len(lad.rungs) >= 2
+    assert all(b > a for a, b in zip(rates, rates[1:])) and all(b > a for a, b in zip(quals, quals[1:]))
+    table = pd.read_csv(out / "ladder.csv")
+    assert (table.groupby("rung")["height"].nunique() == 1).all()
+    # every rung covers every frame exactly once: the shots' ranges, in order
+    for _, g in table.groupby("rung"):
+        g = g.sort_values("start_frame")
+        assert g.start_frame.iloc[0] == 0 and g.end_frame.iloc[-1] == 90
+        assert (g.start_frame.iloc[1:].to_numpy() == g.end_frame.iloc[:-1].to_numpy()).all()
+    # each chosen point is a real probe (same size, quality, CPU)
+    key = ["shot", "preset", "height", "crf"]
+    m = table.merge(probes, on=key, suffixes=("", "_probe"))
+    assert len(m) == len(table)
+    assert (m.size_bytes == m.size_bytes_probe).all() and (m.vmaf - m.vmaf_probe).abs().max() < 1e-3
+    doc = json.loads((out / "ladder.json").read_text())
+    assert doc["source"]["frames"] == 90 and doc["complexity"]["achieved"] <= 0.5
+    enc = doc["rungs"][0]["shots"][0]["encode"]
+    assert enc["ffmpeg_encoder"] == "libx264" and "-x264-params" in enc["codec_args"]
+
+
+def test_reoptimizing_from_probes_csv_gives_the_same_ladder(run, tmp_path, capsys):
+    lad, out = run
+    assert main(["optimize", str(out / "probes.csv"), "--complexity", "0.5", "--rungs", "3", "-o", str(tmp_path),
+                 "--no-plots", "-q"]) == 0
+    a = pd.read_csv(out / "ladder.csv")
+    b = pd.read_csv(tmp_path / "ladder.csv")
+    cols = ["rung", "shot", "preset", "width", "height", "crf", "size_bytes"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+    assert str(tmp_path / "ladder.json") in capsys.readouterr().err
+
+
+def test_cli_ladder_uses_the_probe_cache(clip, tmp_path, capsys):
+    grid = tmp_path / "grid.toml"
+    grid.write_text('name = "e2e"\nheights = [240, 144]\ncrf = [22, 30, 38]\n'
+                    '[encoders.x264]\npresets = ["ultrafast", "medium", "veryslow"]\n')
+    out = tmp_path / "out"
+    args = ["ladder", str(clip), "--complexity", "0.3", "--grid", str(grid), "--rungs", "2", "-o", str(out),
+            "-q", "-j", "2", "--no-plots"]
+    assert main(args) == 0  # the module fixture's probes are cached: no encode here
+    probes = pd.read_csv(out / "probes.csv")
+    assert probes["cached"].all()
+    err = capsys.readouterr().err
+    assert str(out / "ladder.json") in err and str(out / "probes.csv") in err
+    # an infeasible budget fails with exit code 7 before writing a ladder
+    out2 = tmp_path / "out2"
+    assert main(["ladder", str(clip), "--complexity", "0.0001", "--grid", str(grid), "-o", str(out2), "-q"]) == 7
+    assert not (out2 / "ladder.json").exists()
