@@ -1,7 +1,8 @@
 """Rate-distortion-complexity probes: encode every grid point of every shot and score it.
 
 Work is split into :class:`ProbeJob` s, one per (shot, resolution) that still
-has uncached points. A job decodes its shot **once** (seek to the keyframe at
+has uncached points (split further above :data:`MAX_PROBES_PER_JOB` points). A
+job decodes its shot **once** (seek to the keyframe at
 or before the first frame, trim by frame index, rotate as displayed, scale)
 into two raw Y4M files in a private temporary folder: the encoder input at the
 target size and the reference at the source's display size. Then for each
@@ -9,19 +10,18 @@ point it runs the encoder alone on the Y4M (its ``os.wait4`` CPU time is
 ``encode_cpu_s``), scores the bitstream against the reference
 (``metric_cpu_s``), writes the cache entry at once, and deletes the
 bitstream. ``decode_cpu_s`` is the CPU time of the job's decode/trim/scale
-step, shared by every point of the same shot and resolution (do not sum it
-over rows).
+step: one decode of the shot at that resolution, shared by every point of the
+job (do not sum it over rows).
 
 Jobs are independent and picklable; any :class:`~pershot.executors.Executor`
 runs them.
 """
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from . import encoders
 from .cache import ProbeCache, make_key, open_cache
 from .encoders import EncodeParams
-from .errors import ConfigError, InputError
+from .errors import ConfigError, FFmpegError, InputError
 from .grid import Grid, load_grid
 from .media import SourceInfo, extract_shot, resolutions_for, target_size
 from .metrics import MetricParams, score
@@ -39,6 +39,8 @@ from .shots import Shot
 PIPELINE_VERSION = 1
 #: environment variable: where jobs put their temporary Y4M files (default: the system temp dir)
 TMP_ENV = "PERSHOT_TMPDIR"
+#: a (shot, resolution) with more uncached points than this is split into several jobs
+MAX_PROBES_PER_JOB = 12
 
 #: the public columns of probes.csv, in order
 PROBE_COLUMNS = (
@@ -226,7 +228,8 @@ def run_job(job: ProbeJob) -> list[ProbeResult]:
                                 f"on shot {shot.index} failed")
             size = bitstream.stat().st_size
             if size <= 0:
-                raise InputError(f"{p.encoder} wrote an empty bitstream for shot {shot.index}")
+                raise FFmpegError(f"{p.encoder} wrote an empty bitstream for shot {shot.index}", cmd=r.cmd,
+                                  stderr=r.stderr)
             sc = score(bitstream, enc.muxer, ex.reference, ref_size, info.fps, shot.frames, job.metric, work_dir=d)
             bitstream.unlink()
             data = {"size_bytes": size, **sc.pooled(), "encode_cpu_s": r.cpu_s, "encode_wall_s": r.wall_s,
@@ -259,8 +262,15 @@ def plan_probes(
     grid: Grid,
     cache: ProbeCache | None = None,
     work_dir: str | None = None,
+    max_probes_per_job: int = MAX_PROBES_PER_JOB,
 ) -> Plan:
-    """Expand the grid over the shots, look every point up in the cache, group the rest into jobs."""
+    """Expand the grid over the shots, look every point up in the cache, group the rest into jobs.
+
+    A job holds the uncached points of one (shot, resolution); a group larger than
+    ``max_probes_per_job`` is dealt round-robin into equal jobs (each decodes the shot
+    again: a small cost next to its encodes and metrics, for finer progress and
+    better load balance).
+    """
     from . import ffmpeg
 
     if not shots:
@@ -315,9 +325,11 @@ def plan_probes(
                 else:
                     todo.append(sp)
             if todo:
-                jobs.append(ProbeJob(source=info, shot=shot, width=w, height=h, probes=tuple(todo), metric=grid.metric,
-                                     encoder_versions=tuple(sorted(versions.items())), cache_dir=cache_dir,
-                                     work_dir=work_dir))
+                n_jobs = -(-len(todo) // max(1, max_probes_per_job))
+                for part in range(n_jobs):
+                    jobs.append(ProbeJob(source=info, shot=shot, width=w, height=h, probes=tuple(todo[part::n_jobs]),
+                                         metric=grid.metric, encoder_versions=tuple(sorted(versions.items())),
+                                         cache_dir=cache_dir, work_dir=work_dir))
     # biggest jobs first: better packing on a pool
     jobs.sort(key=lambda j: -(j.shot.frames * j.width * j.height * len(j.probes)))
     return Plan(cached=tuple(cached), jobs=tuple(jobs), total=total, sizes=tuple(sizes_sorted))
