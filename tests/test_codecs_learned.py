@@ -1,0 +1,229 @@
+"""Learned image codecs: bitstreams, determinism (runs, processes, threads), bad input, weights, training."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("compressai")
+
+from pershot import codecs  # noqa: E402
+from pershot.codecs import container, learned, metrics  # noqa: E402
+from pershot.codecs.select import code_image  # noqa: E402
+from pershot.errors import CodecError  # noqa: E402
+
+LEARNED = ["lic-factorized", "lic-hyperprior", "lic-hyperprior-lite"]
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    data = pytest.importorskip("skimage.data")
+    from pershot.codecs.dataset import box_downscale
+
+    return np.ascontiguousarray(box_downscale(data.astronaut(), 4)[:97, :121])
+
+
+def _h(a: np.ndarray | bytes) -> str:
+    return hashlib.sha256(a if isinstance(a, bytes) else a.tobytes()).hexdigest()
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_round_trip_repeatable_and_monotone(name, photo):
+    c = codecs.get_codec(name)
+    bpp, psnr, ssim = [], [], []
+    for lv in c.levels:
+        d1 = c.encode(photo, lv)
+        r1 = c.decode(d1)
+        assert r1.shape == photo.shape and r1.dtype == np.uint8
+        if lv == 3:  # repeated runs give the same bitstream and the same image
+            assert c.encode(photo, lv) == d1 and np.array_equal(c.decode(d1), r1)
+        bpp.append(8 * len(d1) / photo.shape[0] / photo.shape[1])
+        psnr.append(metrics.psnr_rgb(photo, r1))
+        ssim.append(metrics.ms_ssim(photo, r1))
+    assert all(b2 > b1 for b1, b2 in zip(bpp, bpp[1:])), bpp
+    assert all(q2 > q1 - 0.05 for q1, q2 in zip(psnr, psnr[1:])), psnr
+    assert psnr[-1] > psnr[0] + 1.5 and ssim[-1] > ssim[0]
+
+
+def test_lite_decoder_reads_the_same_bitstream(photo):
+    full, lite = codecs.get_codec("lic-hyperprior"), codecs.get_codec("lic-hyperprior-lite")
+    d = full.encode(photo, 4)
+    assert container.unpack(lite.encode(photo, 4)).chunks == container.unpack(d).chunks
+    a, b = full.decode(d), lite.decode(d)
+    assert a.shape == b.shape == photo.shape and not np.array_equal(a, b)
+    assert lite.decoder_kmac_per_px() <= 0.25 * full.decoder_kmac_per_px()
+
+
+def test_decode_identical_across_processes_and_threads(tmp_path, photo):
+    files = {}
+    want = {}
+    for name, lv in (("lic-hyperprior", 3), ("lic-factorized", 5), ("lic-hyperprior-lite", 2)):
+        c = codecs.get_codec(name)
+        d = c.encode(photo, lv)
+        p = tmp_path / f"{name}.psi"
+        p.write_bytes(d)
+        files[name] = str(p)
+        want[name] = _h(c.decode(d))
+    # another process decodes under 1 and then 2 threads
+    script = textwrap.dedent("""
+        import hashlib, json, sys, torch
+        from pershot import codecs
+        out = {}
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            for name, path in json.loads(sys.argv[1]).items():
+                img, _ = codecs.decode_bytes(open(path, "rb").read())
+                out[f"{name}@{threads}"] = hashlib.sha256(img.tobytes()).hexdigest()
+        print(json.dumps(out))
+    """)
+    r = subprocess.run([sys.executable, "-c", script, json.dumps(files)], capture_output=True, text=True,
+                       env=dict(os.environ, OMP_NUM_THREADS="2"), timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got == {f"{n}@{t}": h for t in (1, 2) for n, h in want.items()}
+    # and in this process under another thread count
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1 if old != 1 else 2)
+        for name, path in files.items():
+            assert _h(codecs.decode_bytes(Path(path).read_bytes())[0]) == want[name]
+    finally:
+        torch.set_num_threads(old)
+
+
+def test_integer_entropy_parameters_are_exact():
+    model = codecs.get_codec("lic-hyperprior").model()
+    g = torch.Generator().manual_seed(0)
+    z = torch.round(torch.randn(1, model.z_ebs[0].quantiles.shape[0], 3, 5, generator=g) * 3)
+    z = z + model.z_ebs[2].quantiles[:, 0, 1].detach().view(1, -1, 1, 1)
+    old = torch.get_num_threads()
+    try:
+        outs = []
+        for th in (1, 2):
+            torch.set_num_threads(th)
+            outs.append(model.entropy_parameters(z))
+    finally:
+        torch.set_num_threads(old)
+    (i1, m1), (i2, m2) = outs
+    assert i1.dtype == torch.int32 and torch.equal(i1, i2) and torch.equal(m1, m2)
+    # the integer network approximates the float one it was made from
+    with torch.no_grad():
+        s_f, m_f = model.h_s(z).chunk(2, 1)
+    assert float((m1 - m_f).abs().max()) < 0.05
+    idx_f = torch.bucketize(s_f.clamp_min(0.11).double(), model.gaussian_conditional.scale_table[:-1].double())
+    assert float((idx_f.to(torch.int32) - i1).abs().float().mean()) < 0.05
+
+
+@pytest.mark.parametrize("name", ["lic-hyperprior", "lic-factorized"])
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (65, 1), (17, 120)])
+def test_tiny_and_odd_sizes(name, shape, photo):
+    img = np.ascontiguousarray(photo[: shape[0], : shape[1]])
+    c = codecs.get_codec(name)
+    d = c.encode(img, 2)
+    bs = container.unpack(d)
+    assert (bs.width, bs.height) == (shape[1], shape[0])
+    assert (bs.height + bs.pad_bottom) % c.multiple == 0 and (bs.width + bs.pad_right) % c.multiple == 0
+    assert c.decode(d).shape == img.shape
+
+
+def test_bad_bitstreams(photo):
+    c = codecs.get_codec("lic-hyperprior")
+    d = c.encode(photo, 3)
+    for bad in (d[:-1], d[: len(d) // 2], d[:8]):
+        with pytest.raises(CodecError):
+            c.decode(bad)
+    flipped = bytearray(d)
+    flipped[-20] ^= 0x01
+    with pytest.raises(CodecError, match="CRC"):
+        c.decode(bytes(flipped))
+    bs = container.unpack(d)
+    from dataclasses import replace
+
+    for forged, msg in [(replace(bs, weights_tag=b"\0\0\0\0"), "weights"), (replace(bs, level=9), "level"),
+                        (replace(bs, pad_bottom=bs.pad_bottom + 1), "padding"), (replace(bs, chunks=bs.chunks[:1]), "chunks")]:
+        with pytest.raises(CodecError, match=msg):
+            c.decode(container.pack(forged))
+    with pytest.raises(CodecError, match="not"):
+        codecs.get_codec("lic-factorized").decode(d)
+
+
+def test_weights_sha_mismatch(tmp_path, photo):
+    src = learned.WEIGHTS_DIR
+    shutil.copy(src / "manifest.json", tmp_path / "manifest.json")
+    blob = bytearray((src / "factorized.pt").read_bytes())
+    blob[len(blob) // 2] ^= 0x01
+    (tmp_path / "factorized.pt").write_bytes(bytes(blob))
+    entry = next(e for e in learned.read_manifest(tmp_path) if e.key == "factorized")
+    c = learned.LearnedCodec("lic-factorized", entry)
+    with pytest.raises(CodecError, match="SHA-256"):
+        c.encode(photo, 1)
+
+
+def test_learned_size_limit(monkeypatch, photo):
+    monkeypatch.setattr(learned, "MAX_PIXELS", 1000)
+    with pytest.raises(CodecError, match="limit"):
+        codecs.get_codec("lic-factorized").encode(photo, 1)
+
+
+def test_bytes_and_bpp_count_the_whole_file(photo):
+    r = code_image(photo, codec="lic-hyperprior", level=2)
+    assert r.bytes == len(r.data) and r.bpp == pytest.approx(8 * len(r.data) / (97 * 121))
+    assert r.kmac_per_px == pytest.approx(codecs.get_codec("lic-hyperprior").decoder_kmac_per_px())
+
+
+def test_manifest_records_training_and_macs():
+    from pershot.codecs import _nets
+
+    doc = json.loads((learned.WEIGHTS_DIR / "manifest.json").read_text())
+    total = 0
+    for key, m in doc["models"].items():
+        p = learned.WEIGHTS_DIR / m["file"]
+        total += p.stat().st_size
+        assert learned.sha256_bytes(p.read_bytes()) == m["sha256"]
+        for k in ("data", "steps", "minutes", "device"):
+            assert m["training"].get(k), (key, k)
+        model = codecs.get_codec(next(iter(m["decoders"]))).model()
+        h, w = learned.REF_SIZE
+        for dec, kmac in m["kmac_per_px"].items():
+            assert _nets.decoder_macs(model, h, w, dec) / (h * w) / 1000 == pytest.approx(kmac, abs=1e-3)
+    assert total <= 20e6
+
+
+def test_training_smoke_resume_freeze_and_use(tmp_path, monkeypatch, photo):
+    from pershot.codecs.train import TrainConfig, TrainImage, train
+
+    imgs = [TrainImage("a", photo, 1.0, 1.5), TrainImage("b", np.ascontiguousarray(photo[:, ::-1]), 1.0, 1.2, False)]
+    small = {"N": 16, "M": 24, "Nh": 16, "lite": [8, 8, 8]}
+    cfg = TrainConfig(arch="hyperprior", lmbdas=(0.004, 0.05), minutes=10, batch=2, crop=64, pool=4, max_steps=3,
+                      checkpoint_every_s=0, model_config=small, threads=1)
+    ck = tmp_path / "smoke.ckpt"
+    r = train(cfg, imgs, ck)
+    assert r.steps == 3 and ck.is_file() and np.isfinite(r.final["loss"])
+    r = train(TrainConfig(**{**cfg.__dict__, "max_steps": 5}), imgs, ck)  # resumes
+    assert r.steps == 5
+    e = learned.freeze_weights(ck, tmp_path / "w", "smoke", training={"data": "test", "steps": 5, "minutes": 0.1,
+                                                                      "device": "cpu"})
+    assert set(e.decoders) == {"lic-smoke", "lic-smoke-lite"}
+    monkeypatch.setenv(learned.ENV_WEIGHTS, str(tmp_path / "w"))
+    codecs.reload()
+    try:
+        c = codecs.get_codec("lic-smoke")
+        assert c.levels == (1, 2)
+        d = c.encode(photo, 2)
+        assert c.decode(d).shape == photo.shape and np.array_equal(c.decode(d), codecs.decode_bytes(d)[0])
+    finally:
+        monkeypatch.delenv(learned.ENV_WEIGHTS)
+        codecs.reload()
+    # factorized trains too
+    r = train(TrainConfig(arch="factorized", lmbdas=(0.01,), minutes=10, batch=2, crop=32, pool=4, max_steps=2,
+                          checkpoint_every_s=0, model_config={"N": 8, "M": 12}, threads=1), imgs, tmp_path / "f.ckpt")
+    assert r.steps == 2
