@@ -53,6 +53,32 @@ def scale_table() -> torch.Tensor:
     return torch.exp(torch.linspace(math.log(SCALES_MIN), math.log(SCALES_MAX), SCALES_LEVELS))
 
 
+#: stripe heights (in latent rows, 16 image rows each) and halos of the striped transforms
+SYN_STRIPE, SYN_HALO = 8, 3  # the synthesis' receptive field is under 2 latent rows
+ANA_STRIPE, ANA_HALO = 16, 4  # the analysis' is about 30 image rows (2 latent rows)
+
+
+def striped(fn, x: torch.Tensor, scale: float, stripe: int, halo: int, unit: int) -> torch.Tensor:
+    """``fn(x)`` computed in horizontal stripes to bound memory.
+
+    ``fn`` maps rows to rows at ``scale`` (16 for the synthesis, 1/16 for the
+    analysis); ``unit`` is the input rows per latent row (1 or 16). Each
+    stripe of ``stripe`` latent rows is computed with ``halo`` latent rows of
+    context on both sides, beyond the transform's receptive field, so the rows
+    kept are those of the whole-image computation."""
+    rows = x.shape[-2] // unit
+    if rows <= stripe + 2 * halo:
+        return fn(x)
+    outs = []
+    for a in range(0, rows, stripe):
+        b = min(rows, a + stripe)
+        a0, b0 = max(0, a - halo), min(rows, b + halo)
+        y = fn(x[..., a0 * unit: b0 * unit, :])
+        k = y.shape[-2] / ((b0 - a0) * unit)  # output rows per input row
+        outs.append(y[..., round((a - a0) * unit * k): round((b - a0) * unit * k), :])
+    return torch.cat(outs, dim=-2)
+
+
 def conv(cin: int, cout: int, k: int = 5, s: int = 2) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, k, stride=s, padding=k // 2)
 
@@ -128,7 +154,11 @@ class GainedModel(nn.Module):
         if g64 is None:
             g64 = cache[decoder] = copy.deepcopy(g_s).to(torch.float64).eval()
         igain = torch.exp(log_igain[level].detach().to(torch.float64))[None, :, None, None]
-        return g64(y_hat.to(torch.float64) * igain).clamp_(0, 1)
+        return striped(g64, y_hat.to(torch.float64) * igain, 16, SYN_STRIPE, SYN_HALO, 1).clamp_(0, 1)
+
+    def analyse(self, x: torch.Tensor) -> torch.Tensor:
+        """The analysis transform ``g_a`` (in stripes for big images)."""
+        return striped(self.g_a, x, 1 / 16, ANA_STRIPE, ANA_HALO, 16)
 
     def decoder(self, which: str) -> tuple[nn.Module, nn.Parameter]:
         if which != "full":
@@ -202,7 +232,7 @@ class Factorized(GainedModel):
     @torch.no_grad()
     def compress(self, x: torch.Tensor, level: int) -> tuple[list[bytes], tuple[int, int]]:
         lv = torch.tensor([level])
-        y = self.g_a(x) * self.gain(lv)
+        y = self.analyse(x) * self.gain(lv)
         return [self.ebs[level].compress(y)[0]], (int(y.shape[-2]), int(y.shape[-1]))
 
     @torch.no_grad()
@@ -310,7 +340,7 @@ class MeanScaleHyperprior(GainedModel):
     @torch.no_grad()
     def compress(self, x: torch.Tensor, level: int) -> tuple[list[bytes], tuple[int, int]]:
         lv = torch.tensor([level])
-        y = self.g_a(x) * self.gain(lv)
+        y = self.analyse(x) * self.gain(lv)
         z = self.h_a(y)
         eb = self.z_ebs[level]
         z_str = eb.compress(z)

@@ -13,9 +13,12 @@ first encode or decode.
   refused, not decoded into garbage), the level, the image size and padding,
   and the entropy coder's strings.
 * Images are padded (edge replication) to the model's multiple (16 or 64) and
-  cropped back after decoding, so any size from 1x1 works. Images over
-  :data:`MAX_PIXELS` are refused: coding runs in one piece on the CPU and
-  needs about 1.5 kB of memory per pixel.
+  cropped back after decoding, so any size from 1x1 works. The analysis and
+  synthesis transforms run in horizontal stripes (with context rows beyond
+  their receptive fields, so the result equals the whole-image one), which
+  keeps memory near 1 GB for a 2048x2048 image; images over
+  :data:`MAX_PIXELS` are refused (the entropy coder's symbol lists and the
+  CPU time grow with the pixels: about 15 s per megapixel to decode here).
 * Decoding is deterministic: CDF tables are shipped, the hyperprior's entropy
   parameters are computed in exact integer arithmetic (see ``_nets``).
 """
