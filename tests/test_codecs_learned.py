@@ -246,3 +246,26 @@ def test_striped_transforms_equal_whole_image(monkeypatch):
         assert c.encode(img, 2) == d_whole
         assert np.array_equal(c.decode(d_whole), r_whole)
         monkeypatch.undo()
+
+
+def test_cli_train_codec(tmp_path, monkeypatch, photo, capsys):
+    from PIL import Image
+
+    from pershot import cli
+
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.fromarray(photo).save(data / "a.png")
+    Image.fromarray(np.ascontiguousarray(photo[::-1])).save(data / "b.png")
+    out = tmp_path / "w"
+    args = ["train-codec", "--arch", "factorized", "--lmbda", "0.004,0.03", "--data", str(data), "--minutes", "0.03",
+            "--crop", "32", "--batch", "2", "--threads", "1", "-o", str(out), "-q"]
+    assert cli.main(args) == 0
+    assert "lic-my-factorized" in capsys.readouterr().out
+    doc = json.loads((out / "manifest.json").read_text())
+    tr = doc["models"]["my-factorized"]["training"]
+    assert tr["steps"] > 0 and tr["device"].startswith("cpu") and tr["data"] == str(data)
+    steps = tr["steps"]
+    assert cli.main(args[:-3] + ["--minutes", "0.06", "-o", str(out), "-q"]) == 0  # resumes the checkpoint
+    assert json.loads((out / "manifest.json").read_text())["models"]["my-factorized"]["training"]["steps"] > steps
+    assert cli.main(["train-codec", "--arch", "factorized", "--lmbda=-1", "--data", str(data), "--minutes", "1"]) == 2
