@@ -121,7 +121,7 @@ class CropSampler:
                 # too small for a crop at native size: upscale factor < 1 is refused, pad instead
                 fmax = 1.0
             fmin = min(im.fmin, fmax)
-            t = torch.from_numpy(np.ascontiguousarray(im.pixels)).permute(2, 0, 1).contiguous().to(device)
+            t = torch.tensor(np.asarray(im.pixels, dtype=np.uint8)).permute(2, 0, 1).contiguous().to(device)
             self.imgs.append((t, fmin, fmax, im.gray))
             # gray textures are a seasoning, not the meal
             weights.append(h * w / (((fmin + fmax) / 2) ** 2) * (0.4 if im.gray else 1.0))
