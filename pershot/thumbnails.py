@@ -1,0 +1,127 @@
+"""Per-shot thumbnails (trick play, posters): one representative frame per shot,
+coded on the image's rate-distortion-complexity hull like any still.
+
+The representative frame is the shot's middle frame (a frame in the middle of a
+shot is past the transition that opened it and before the one that closes it).
+It is decoded as displayed (rotation applied), scaled bicubic to ``height``
+(never above the source), and coded with :func:`pershot.codecs.select.code_image`
+for a quality target: the smallest file whose PSNR reaches ``target_psnr``
+among the codecs whose decoder fits the ``complexity`` cap. By default only
+codecs that write a standard image file a player decodes by itself compete
+(JPEG, WebP, AVIF, JPEG XL); codecs that need pershot's container to decode
+(HEVC intra, the learned models, which are also slow to measure on every
+level) join when named.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .atomic import write_bytes
+from .errors import InfeasibleError, InputError
+from .media import SourceInfo, extract_shot, input_arg, target_size
+from .shots import Shot
+
+DEFAULT_HEIGHT = 360
+DEFAULT_TARGET_PSNR = 36.0
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """One shot's coded thumbnail."""
+
+    shot: int
+    frame: int
+    time_s: float
+    width: int
+    height: int
+    codec: str
+    level: int
+    bytes: int
+    bpp: float
+    psnr_rgb: float
+    ms_ssim: float
+    decode_cpu_s: float
+    path: str  #: file name, relative to the output folder
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def representative_frame(shot: Shot) -> int:
+    """The frame that stands for the shot: its middle frame."""
+    return shot.start_frame + (shot.frames - 1) // 2
+
+
+def read_frame(info: SourceInfo, frame: int, height: int | None = None):
+    """Frame ``frame`` of the source as displayed, as an ``H x W x 3`` uint8 RGB array."""
+    from . import ffmpeg
+    from .codecs.imageio import decode_image_bytes
+
+    h = min(height or info.display_height, info.display_height)
+    w, h = target_size(info, h) if h != info.display_height else (info.display_width, info.display_height)
+    with tempfile.TemporaryDirectory(prefix="pershot-thumb-", dir=os.environ.get("PERSHOT_TMPDIR")) as tmp:
+        ex = extract_shot(info, frame, frame + 1, tmp, [(w, h)], reference=False)
+        y4m = ex.scaled[(w, h)]
+        res = ffmpeg.run(["-v", "error", "-i", input_arg(y4m), "-frames:v", "1", "-f", "image2pipe",
+                          "-c:v", "png", "-pix_fmt", "rgb24", "-"], capture_stdout=True,
+                         what=f"converting frame {frame} to RGB failed")
+    return decode_image_bytes(res.stdout, what=f"frame {frame}")
+
+
+def code_thumbnails(
+    info: SourceInfo,
+    shots: Sequence[Shot],
+    out_dir: str | os.PathLike,
+    *,
+    height: int = DEFAULT_HEIGHT,
+    target_psnr: float = DEFAULT_TARGET_PSNR,
+    complexity: float | None = None,
+    codecs: Sequence[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Thumbnail]:
+    """Code one thumbnail per shot into ``out_dir`` (atomic writes); return what was written.
+
+    When no point of a thumbnail reaches ``target_psnr``, its best-quality
+    point under the complexity cap is used instead (a thumbnail is never
+    missing because a flat or noisy frame misses the target).
+    """
+    from .codecs import get_codec, iter_codecs
+    from .codecs.select import choose, rdc_points
+
+    if height < 2:
+        raise InputError(f"thumbnail height must be >= 2, got {height}")
+    if codecs:
+        cands = [get_codec(c) for c in codecs]
+    else:
+        cands = [c for c in iter_codecs(available_only=True) if c.kind != "learned" and c.extension != ".psi"]
+    if not cands:
+        raise InputError("no usable image codec for thumbnails")
+    out = Path(out_dir)
+    thumbs: list[Thumbnail] = []
+    for i, shot in enumerate(shots):
+        f = representative_frame(shot)
+        img = read_frame(info, f, height)
+        pts = rdc_points(img, cands)
+        try:
+            best = choose(pts, target_psnr=target_psnr, complexity=complexity)
+        except InfeasibleError:
+            # the target is out of reach for this frame: its best point under the cap
+            cap = 1.0 if complexity is None else complexity
+            feas = [p for p in pts if p.complexity is not None and p.complexity <= cap + 1e-12]
+            if not feas:
+                raise
+            best = max(feas, key=lambda p: (p.psnr_rgb, -p.bytes))
+        name = f"thumbnails/shot{shot.index:04d}{best.extension}"
+        write_bytes(out / name, best.data)
+        h, w = img.shape[:2]
+        thumbs.append(Thumbnail(shot=shot.index, frame=f, time_s=float(f / info.fps) if info.fps else 0.0,
+                                width=w, height=h, codec=best.codec, level=best.level, bytes=best.bytes,
+                                bpp=best.bpp, psnr_rgb=best.psnr_rgb, ms_ssim=best.ms_ssim,
+                                decode_cpu_s=best.decode_cpu_s, path=name))
+        if progress is not None:
+            progress(i + 1, len(shots))
+    return thumbs
