@@ -4,16 +4,18 @@ achieved vs requested complexity, and optimizer speed.
 
 Sources (probed with the core pipeline, through the probe cache: a second run encodes nothing):
 
-* ``testvideo``: ../shared/media/testvideo.mp4 (real photographs, slow pans, 24 s), downscaled to 360p
+* ``testvideo``: ../shared/media/testvideo.mp4 (real photographs, slow pans, 24 s), downscaled to 270p
   to keep the probe run short on 2 shared cores;
 * ``photos``: a multi-shot clip built here from real photographs shipped with scikit-image, each
   animated with ffmpeg's zoompan (zooms and pans over an upscaled canvas), joined with known cut
   frames, 640x360 at 24 fps.
 
-Grid: x264 presets ultrafast, superfast, veryfast, fast, medium, slower, veryslow (a subset spanning
-ultrafast..veryslow) x 4 heights (360, 288, 216, 144) x 6 CRFs (18..43), VMAF on every 2nd frame.
+Grid: x264 presets ultrafast, superfast, veryfast, medium, veryslow (a subset spanning ultrafast..veryslow)
+x 4 heights (photos: 360, 288, 216, 144; testvideo: 270, 216, 180, 144) x 6 CRFs (18, 23, ..., 43), VMAF
+on every 2nd frame, one thread per encode.
 
-Analyses, per source, on an 8-rung ladder spaced along the title's hull (one resolution per rung):
+Analyses, per source, on 8-rung ladders spaced along the title's hull (one resolution per rung): from VMAF 40
+to VMAF 95 (primary), and from VMAF 40 to the title's best probe:
 
 1. BD-rate (VMAF, pchip) of pershot at c in {0.03, 0.05, 0.1, 0.2, 0.5, 1.0} against (a) the best fixed
    ladder at preset medium (one resolution and one CRF per rung for all shots: the upper hull of every
@@ -52,7 +54,7 @@ sys.path.insert(0, str(REPO))
 
 from pershot import api, ffmpeg  # noqa: E402
 from pershot.atomic import atomic_path, write_text  # noqa: E402
-from pershot.baselines import fixed_ladder_hull, fixed_preset_ladder  # noqa: E402
+from pershot.baselines import fixed_ladder, fixed_ladder_hull, fixed_preset_ladder  # noqa: E402
 from pershot.bdrate import bd_rate  # noqa: E402
 from pershot.errors import InfeasibleError, PershotError  # noqa: E402
 from pershot.ladder import LadderSpec, optimize_ladder, prepare  # noqa: E402
@@ -61,18 +63,19 @@ from pershot.shots import Shot  # noqa: E402
 MEDIA = REPO.parent / "shared" / "media"
 RESULTS = HERE / "results"
 COMPLEXITIES = (0.03, 0.05, 0.1, 0.2, 0.5, 1.0)
-GRID = {
-    "name": "bench-ladder",
-    "description": "x264 7 presets ultrafast..veryslow x 4 heights x 6 CRFs",
-    "heights": [360, 288, 216, 144],
-    "crf": [18, 23, 28, 33, 38, 43],
-    "threads": 1,
-    "keyint": 0,
-    "metrics": {"n_subsample": 2},
-    "encoders": {"x264": {"presets": ["ultrafast", "superfast", "veryfast", "fast", "medium", "slower", "veryslow"]}},
+PRESETS = ["ultrafast", "superfast", "veryfast", "medium", "veryslow"]
+GRIDS = {
+    # photos clip, 640x360
+    "photos": {"name": "bench-ladder-360", "description": "x264 5 presets ultrafast..veryslow x 4 heights x 6 CRFs",
+               "heights": [360, 288, 216, 144], "crf": [18, 23, 28, 33, 38, 43], "threads": 1, "keyint": 0,
+               "metrics": {"n_subsample": 2}, "encoders": {"x264": {"presets": PRESETS}}},
+    # testvideo.mp4 downscaled to 480x270
+    "testvideo": {"name": "bench-ladder-270", "description": "x264 5 presets ultrafast..veryslow x 4 heights x 6 CRFs",
+                  "heights": [270, 216, 180, 144], "crf": [18, 23, 28, 33, 38, 43], "threads": 1, "keyint": 0,
+                  "metrics": {"n_subsample": 2}, "encoders": {"x264": {"presets": PRESETS}}},
 }
-QUICK_GRID = {**GRID, "name": "bench-quick", "heights": [360, 216], "crf": [20, 30, 40],
-              "encoders": {"x264": {"presets": ["ultrafast", "medium", "veryslow"]}}}
+QUICK_GRID = {"name": "bench-quick", "heights": [360, 270, 216], "crf": [20, 30, 40], "threads": 1, "keyint": 0,
+              "metrics": {"n_subsample": 2}, "encoders": {"x264": {"presets": ["ultrafast", "medium", "veryslow"]}}}
 
 # (scikit-image picture, frames, motion): zoom in / zoom out / pan left / pan right / pan down
 PHOTO_SHOTS = [
@@ -137,10 +140,11 @@ def build_photo_clip(dst: Path) -> tuple[Path, list[Shot]]:
     return dst, shots
 
 
-def testvideo_360(dst: Path) -> Path:
+def testvideo_small(dst: Path, height: int = 270) -> Path:
     if not dst.is_file():
         with atomic_path(dst) as tmp:
-            ffmpeg.run(["-y", "-v", "error", "-i", str(MEDIA / "testvideo.mp4"), "-vf", "scale=-2:360:flags=bicubic",
+            ffmpeg.run(["-y", "-v", "error", "-i", str(MEDIA / "testvideo.mp4"), "-vf",
+                        f"scale=-2:{height}:flags=bicubic",
                         "-an", "-c:v", "libx264", "-preset", "slow", "-crf", "12", "-pix_fmt", "yuv420p", str(tmp)],
                        what="downscaling testvideo.mp4 failed")
     return dst
@@ -160,10 +164,17 @@ def _bd(anchor, test) -> float:
         return float("nan")
 
 
-def analyse(name: str, probes: pd.DataFrame, rungs: int = 8) -> dict:
+LADDERS = {
+    # primary: 8 rungs along the title's hull from VMAF 40 to VMAF 95 (a streaming range)
+    "vmaf40-95": LadderSpec.auto(8, min_quality=(("vmaf", 40.0),), max_quality=(("vmaf", 95.0),)),
+    # secondary: from VMAF 40 to the title's best probe (the saturated top included)
+    "vmaf40-top": LadderSpec.auto(8, min_quality=(("vmaf", 40.0),)),
+}
+
+
+def analyse(name: str, probes: pd.DataFrame, spec: LadderSpec) -> dict:
     prep = prepare(probes, "vmaf")
-    spec = LadderSpec.auto(rungs)
-    out: dict = {"source": name, "shots": int(prep.points.shots), "probes": int(len(probes)),
+    out: dict = {"source": name, "ladder": spec.to_dict(), "shots": int(prep.points.shots), "probes": int(len(probes)),
                  "points_per_shot": int(prep.points.valid.sum(axis=1).max()), "complexity": [], "fixed_presets": [],
                  "per_shot_resolution": []}
     fx = fixed_ladder_hull(prep)  # (a): the best fixed ladder at medium
@@ -175,35 +186,55 @@ def analyse(name: str, probes: pd.DataFrame, rungs: int = 8) -> dict:
             t0 = time.process_time()
             lad = optimize_ladder(prep, spec, c)
             row["optimizer_cpu_s"] = time.process_time() - t0
-            plain = optimize_ladder(prep, spec, c, greedy=False)
         except InfeasibleError as ex:
             row.update(error=str(ex), min_feasible=ex.min_feasible)
             out["complexity"].append(row)
             continue
         ladders[c] = lad
         r, q = _curve(lad)
+        fl = fixed_ladder(prep, [x.spec.kbps for x in lad.rungs])  # same rungs, one config per rung
+        fl = fl.dropna(subset=["bitrate_kbps"])
+        fixed_rungs = (fl["bitrate_kbps"].to_numpy(), fl["quality"].to_numpy())
         row.update(achieved=lad.complexity_ratio, binds=lad.budget_binds, in_band=bool(
             (0.9 * c <= lad.complexity_ratio <= c) or (not lad.budget_binds and lad.complexity_ratio <= c)),
             unconstrained=lad.unconstrained_ratio, min_feasible=lad.min_feasible, rungs=len(lad.rungs),
-            mean_vmaf=float(q.mean()), plain_achieved=plain.complexity_ratio,
-            bd_vs_fixed_ladder=_bd(fixed_curve, (r, q)), plain_bd_vs_fixed_ladder=_bd(fixed_curve, _curve(plain)),
-            bd_vs_plain=_bd(_curve(plain), (r, q)))
+            mean_vmaf=float(q.mean()), fixed_ladder_ratio=float(fl["encode_cpu_s"].sum() / lad.anchor_cpu_s),
+            bd_vs_fixed_ladder=_bd(fixed_rungs, (r, q)), bd_vs_fixed_hull=_bd(fixed_curve, (r, q)))
+        try:  # the plain Lagrangian (one common mu, no rung mix, no greedy pass), for reference
+            plain = optimize_ladder(prep, spec, c, greedy=False)
+            row.update(plain_achieved=plain.complexity_ratio, plain_bd_vs_fixed_ladder=_bd(fixed_rungs, _curve(plain)),
+                       bd_vs_plain=_bd(_curve(plain), (r, q)))
+        except InfeasibleError:
+            row.update(plain_bd_vs_fixed_ladder=float("nan"), bd_vs_plain=float("nan"))
         out["complexity"].append(row)
-    # (b) per-shot encoding at each fixed preset, against pershot at that preset's own complexity
+    # (b) per-shot encoding at each fixed preset, against pershot at that preset's own complexity, on the
+    # rungs that preset reaches (the same rungs for both, and the anchor of those rungs)
     ref = ladders.get(1.0) or next(iter(ladders.values()))
     for preset in prep.presets:
         b = fixed_preset_ladder(prep, ref, preset)
         ok = np.isfinite(b["rate"])
-        c_p = float(min(1.0, b["ratio"]))
-        row = {"preset": preset, "ratio": b["ratio"]}
+        row = {"preset": preset, "rungs": int(ok.sum())}
+        if ok.sum() < 2:
+            row["error"] = f"{preset} reaches fewer than 2 rungs"
+            out["fixed_presets"].append(row)
+            continue
+        sub = LadderSpec(rungs=tuple(x.spec for x, o in zip(ref.rungs, ok) if o), name=f"{spec.name}-{preset}")
+        anchor = optimize_ladder(prep, sub, 1.0).anchor_cpu_s
+        c_p = float(min(1.0, b["cpu_s"] / anchor))
+        fixed = (b["rate"][ok], b["quality"][ok])
+        row["ratio"] = c_p
         try:
-            lad = optimize_ladder(prep, spec, c_p)
-            plain = optimize_ladder(prep, spec, c_p, greedy=False)
-            row.update(achieved=lad.complexity_ratio,
-                       bd_pershot=_bd((b["rate"][ok], b["quality"][ok]), _curve(lad)),
-                       bd_plain_lagrangian=_bd((b["rate"][ok], b["quality"][ok]), _curve(plain)))
+            lad = optimize_ladder(prep, sub, c_p)
+            row.update(achieved=lad.complexity_ratio, bd_pershot=_bd(fixed, _curve(lad)))
         except InfeasibleError as ex:
             row.update(error=str(ex))
+            out["fixed_presets"].append(row)
+            continue
+        try:
+            plain = optimize_ladder(prep, sub, c_p, greedy=False)
+            row["bd_plain_lagrangian"] = _bd(fixed, _curve(plain))
+        except InfeasibleError:
+            row["bd_plain_lagrangian"] = float("nan")
         out["fixed_presets"].append(row)
     # the cost of one resolution per rung
     for c in (1.0, 0.1):
@@ -247,24 +278,25 @@ def speed(shot_counts=(100, 300, 1000, 3000), repeat: int = 3) -> list[dict]:
 def _table(results: dict) -> str:
     lines = []
     for src in results["sources"]:
-        lines.append(f"\n== {src['source']}: {src['shots']} shots, {src['probes']} probes "
+        lines.append(f"\n== {src['source']}, ladder {src.get('ladder_name', '')}: {src['shots']} shots, {src['probes']} probes "
                      f"({src['points_per_shot']} points/shot), probing {src.get('probe_wall_s', 0):.0f} s wall")
         lines.append(f"{'c':>6} {'achieved':>9} {'band':>5} {'rungs':>5} {'VMAF':>6} {'BD vs fixed':>12} "
-                     f"{'plain':>8} {'vs plain':>9}")
+                     f"{'plain':>8} {'vs hull':>8} {'vs plain':>9}")
         for r in src["complexity"]:
             if "error" in r:
                 lines.append(f"{r['c']:>6g}  infeasible: {r['error']}")
                 continue
             lines.append(f"{r['c']:>6g} {r['achieved']:>9.4f} {('ok' if r['in_band'] else 'NO'):>5} {r['rungs']:>5} "
                          f"{r['mean_vmaf']:>6.2f} {r['bd_vs_fixed_ladder']:>11.2f}% "
-                         f"{r['plain_bd_vs_fixed_ladder']:>7.2f}% {r['bd_vs_plain']:>8.2f}%")
-        lines.append(f"{'preset':>10} {'ratio':>7} {'achieved':>9} {'BD pershot':>11} {'BD plain':>9}")
+                         f"{r['plain_bd_vs_fixed_ladder']:>7.2f}% {r['bd_vs_fixed_hull']:>7.2f}% "
+                         f"{r['bd_vs_plain']:>8.2f}%")
+        lines.append(f"{'preset':>10} {'ratio':>7} {'achieved':>9} {'BD pershot':>11} {'BD plain':>9} {'rungs':>5}")
         for r in src["fixed_presets"]:
             if "error" in r:
-                lines.append(f"{r['preset']:>10} {r['ratio']:>7.4f}  {r['error']}")
+                lines.append(f"{r['preset']:>10} {r.get('ratio', float('nan')):>7.4f}  {r['error']}")
                 continue
             lines.append(f"{r['preset']:>10} {r['ratio']:>7.4f} {r['achieved']:>9.4f} {r['bd_pershot']:>10.2f}% "
-                         f"{r['bd_plain_lagrangian']:>8.2f}%")
+                         f"{r['bd_plain_lagrangian']:>8.2f}% {r['rungs']:>5}")
         bds = [r["bd_pershot"] for r in src["fixed_presets"] if "bd_pershot" in r]
         if bds:
             lines.append(f"{'mean':>10} {'':>7} {'':>9} {np.nanmean(bds):>10.2f}%   (max {np.nanmax(bds):.2f}%)")
@@ -285,11 +317,12 @@ def _flat(results: dict) -> pd.DataFrame:
     rows = []
     for src in results["sources"]:
         for r in src["complexity"]:
-            rows.append({"source": src["source"], "kind": "complexity", **r})
+            rows.append({"source": src["source"], "ladder": src.get("ladder_name"), "kind": "complexity", **r})
         for r in src["fixed_presets"]:
-            rows.append({"source": src["source"], "kind": "fixed_preset", **r})
+            rows.append({"source": src["source"], "ladder": src.get("ladder_name"), "kind": "fixed_preset", **r})
         for r in src["per_shot_resolution"]:
-            rows.append({"source": src["source"], "kind": "per_shot_resolution", **r})
+            rows.append({"source": src["source"], "ladder": src.get("ladder_name"), "kind": "per_shot_resolution",
+                         **r})
     for r in results.get("speed", []):
         rows.append({"source": "synthetic", "kind": "speed", **r})
     return pd.DataFrame(rows)
@@ -307,16 +340,17 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    grid = QUICK_GRID if args.quick else GRID
     results: dict = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                                  "python": platform.python_version()},
-                     "grid": grid, "sources": [], "speed": []}
+                     "grids": {}, "sources": [], "speed": []}
     if not args.speed_only:
         for name in args.sources:
             if name == "testvideo":
-                src, shots = testvideo_360(work / "testvideo360.mp4"), None
+                src, shots = testvideo_small(work / "testvideo270.mp4"), None
             else:
                 src, shots = build_photo_clip(work / "photos360.mp4")
+            grid = QUICK_GRID if args.quick else GRIDS[name]
+            results["grids"][name] = grid
             t0 = time.perf_counter()
             last = [0.0]
 
@@ -329,10 +363,12 @@ def main(argv=None) -> int:
             wall = time.perf_counter() - t0
             print(f"{name}: {len(run.shots)} shots, {len(run.probes)} probes in {wall:.0f} s "
                   f"({int(run.probes['cached'].sum())} cached)", flush=True)
-            res = analyse(name, run.probes)
-            res["probe_wall_s"] = wall
-            res["cut_frames"] = [s.start_frame for s in run.shots]
-            results["sources"].append(res)
+            for lname, spec in LADDERS.items():
+                res = analyse(name, run.probes, spec)
+                res["ladder_name"] = lname
+                res["probe_wall_s"] = wall
+                res["cut_frames"] = [s.start_frame for s in run.shots]
+                results["sources"].append(res)
     if not args.skip_speed:
         results["speed"] = speed()
     print(_table(results))

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .errors import InfeasibleError, OptimizeError
 from .hull import upper_hull
-from .ladder import Ladder, LadderSpec, Prepared, _targets, optimize_ladder
+from .ladder import Ladder, LadderSpec, Prepared, _targets
 from .optimize import solve
 
 __all__ = ["pick_preset", "fixed_ladder_configs", "fixed_ladder_hull", "fixed_preset_ladder", "complexity_sweep"]
@@ -77,7 +77,7 @@ def fixed_ladder(prep: Prepared, targets_kbps: Sequence[float], preset: str | No
             continue
         best = ok.sort_values(["quality", "bitrate_kbps"], ascending=[False, True]).iloc[0]
         rows.append({"target_kbps": tgt, **best.to_dict()})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["target_kbps", *cfg.columns])
 
 
 def fixed_preset_ladder(prep: Prepared, ladder: Ladder, preset: str, per_shot_resolution: bool | None = None) -> dict:
@@ -122,10 +122,13 @@ def _preset_mask(prep: Prepared, preset: str) -> np.ndarray:
 def complexity_sweep(prep: Prepared, spec: LadderSpec, complexities: Sequence[float], *,
                      per_shot_resolution: bool = False) -> list[tuple[float, Ladder | None, str]]:
     """pershot ladders at each complexity: ``(c, ladder or None, error message)``."""
+    from .ladder import _optimize_once
+
     out = []
     for c in complexities:
-        try:
-            out.append((float(c), optimize_ladder(prep, spec, c, per_shot_resolution=per_shot_resolution), ""))
+        try:  # no search for the smallest feasible value: an infeasible c is just reported
+            out.append((float(c), _optimize_once(prep, LadderSpec.coerce(spec), float(c), per_shot_resolution, True),
+                        ""))
         except InfeasibleError as ex:
             out.append((float(c), None, str(ex)))
     return out

@@ -4,8 +4,8 @@ Pure: no file or network I/O (the TOML text is parsed here, read elsewhere),
 no printing.  :func:`optimize_ladder` chains the steps:
 
 1. validate the probes and turn them into padded per-shot arrays
-   (:func:`prepare`): one encoder, the chosen metric (PSNR capped at
-   ``PSNR_CAP`` dB: identical frames give an infinite PSNR), rows without a
+   (:func:`prepare`): one encoder, the chosen metric (an infinite PSNR, from
+   identical frames, counts as ``PSNR_CAP`` dB), rows without a
    finite rate/quality/CPU dropped with a warning;
 2. turn the spec into rung targets (explicit kbps / quality targets, or
    ``count`` rungs spaced geometrically along the title's global hull) and drop
@@ -32,8 +32,9 @@ __all__ = [
     "Ladder", "prepare", "optimize_ladder", "parse_ladder_toml", "ceil_ratio",
 ]
 
-#: PSNR of identical frames is infinite; we cap it here (dB) before averaging
-PSNR_CAP = 100.0
+#: PSNR of identical frames is infinite: an infinite psnr_y in probes is replaced by
+#: this many dB (the core's per-frame cap, libvmaf's for 8-bit video) before averaging
+PSNR_CAP = 60.0
 #: --metric name -> probes.csv column
 METRICS = {"vmaf": "vmaf", "psnr": "psnr_y", "ssim": "ssim"}
 _QUALITY_KEYS = {"vmaf": "vmaf", "psnr": "psnr", "psnr_y": "psnr", "ssim": "ssim"}
@@ -85,6 +86,8 @@ class LadderSpec:
     max_kbps: float | None = None
     name: str = "custom"
     description: str = ""
+    min_quality: tuple = ()  # ((metric, value), ...): generated rungs start where the title's hull reaches it
+    max_quality: tuple = ()  # ((metric, value), ...): generated rungs end where the title's hull reaches it
 
     def __post_init__(self):
         self.validate()
@@ -97,6 +100,14 @@ class LadderSpec:
     @classmethod
     def auto(cls, count: int, **kw) -> "LadderSpec":
         return cls(count=count, name=kw.pop("name", f"auto-{count}"), **kw)
+
+    def floor(self, metric: str) -> float | None:
+        """The lowest quality a generated rung should have for ``metric`` (vmaf, psnr, ssim), if set."""
+        return dict(self.min_quality).get(metric)
+
+    def ceiling(self, metric: str) -> float | None:
+        """The quality the top generated rung should aim at for ``metric``, if set."""
+        return dict(self.max_quality).get(metric)
 
     @classmethod
     def coerce(cls, obj: Any) -> "LadderSpec":
@@ -144,6 +155,14 @@ class LadderSpec:
             raise ConfigError(f"{where}: max_step {self.max_step:g} must be > 1")
         if self.min_step is not None and self.max_step is not None and self.min_step > self.max_step:
             raise ConfigError(f"{where}: min_step {self.min_step:g} > max_step {self.max_step:g}")
+        for pre, pairs in (("min", self.min_quality), ("max", self.max_quality)):
+            for m, v in pairs:
+                if m not in METRICS or isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    raise ConfigError(f"{where}: {pre}_{m} must be a number")
+        for m, lo in self.min_quality:
+            hi = self.ceiling(m)
+            if hi is not None and hi <= lo:
+                raise ConfigError(f"{where}: min_{m} {lo:g} >= max_{m} {hi:g}")
         if self.min_kbps is not None and self.min_kbps <= 0:
             raise ConfigError(f"{where}: min_kbps must be > 0")
         if self.min_kbps is not None and self.max_kbps is not None and self.min_kbps >= self.max_kbps:
@@ -203,6 +222,10 @@ class LadderSpec:
             v = getattr(self, nm)
             if v is not None:
                 d[nm] = v
+        for m, v in self.min_quality:
+            d[f"min_{m}"] = v
+        for m, v in self.max_quality:
+            d[f"max_{m}"] = v
         if self.rungs:
             rr = []
             for r in self.rungs:
@@ -220,7 +243,8 @@ class LadderSpec:
         return d
 
 
-_SPEC_KEYS = {"name", "description", "count", "rungs", "min_step", "max_step", "min_kbps", "max_kbps", "rung"}
+_SPEC_KEYS = {"name", "description", "count", "rungs", "min_step", "max_step", "min_kbps", "max_kbps", "rung",
+              "min_vmaf", "min_psnr", "min_ssim", "max_vmaf", "max_psnr", "max_ssim"}
 _RUNG_KEYS = {"kbps", "max_height", "name", "vmaf", "psnr", "psnr_y", "ssim"}
 
 
@@ -266,6 +290,9 @@ def _spec_from_mapping(m: Mapping, where: str) -> LadderSpec:
     for nm in ("min_step", "max_step", "min_kbps", "max_kbps"):
         if nm in m:
             kw[nm] = _num(m[nm], f"{where}: {nm}")
+    for pre in ("min", "max"):
+        kw[f"{pre}_quality"] = tuple((k[4:], _num(m[k], f"{where}: {k}"))
+                                     for k in (f"{pre}_vmaf", f"{pre}_psnr", f"{pre}_ssim") if k in m)
     name = m.get("name", where)
     desc = m.get("description", "")
     if not isinstance(name, str) or not isinstance(desc, str):
@@ -371,8 +398,8 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
         # PSNR of identical frames is +inf: cap it (documented)
         v = num("psnr_y")
         n_inf = int(np.isposinf(v).sum())
-        if n_inf or np.nanmax(v, initial=-np.inf) > PSNR_CAP:
-            v = np.where(np.isposinf(v), PSNR_CAP, np.minimum(v, PSNR_CAP))
+        if n_inf:
+            v = np.where(np.isposinf(v), PSNR_CAP, v)
             capped["psnr_y"] = v
             if qcol == "psnr_y":
                 q = v
@@ -674,10 +701,22 @@ class _Reach:
         return float(R.min()), float(RB.max()), float(QB.max()), float(QC[i])
 
 
-def _auto_targets(reach: _Reach, spec: LadderSpec) -> list[RungSpec]:
+def _auto_targets(reach: _Reach, spec: LadderSpec, prep: Prepared) -> list[RungSpec]:
     rng = reach(True, None)
     assert rng is not None
     lo, hi = rng[0], rng[1]
+    def rate_at(q):  # the rate at which the title's global hull reaches quality q
+        try:
+            return float(solve(prep.points, [RungTarget("quality", q)], per_shot_resolution=True).rate[0])
+        except InfeasibleError:
+            return None
+
+    q_floor, q_top = spec.floor(prep.metric), spec.ceiling(prep.metric)
+    if q_floor is not None and rng[3] < q_floor < rng[2]:
+        lo = max(lo, rate_at(q_floor) or lo)
+    if q_top is not None and rng[3] < q_top < rng[2]:
+        hi = min(hi, rate_at(q_top) or hi)
+        lo = min(lo, hi)
     if spec.min_kbps is not None:
         lo = max(lo, spec.min_kbps)
     if spec.max_kbps is not None:
@@ -688,14 +727,20 @@ def _auto_targets(reach: _Reach, spec: LadderSpec) -> list[RungSpec]:
     if n == 1 or hi <= lo:
         return [RungSpec(kbps=float(hi))]
     step = (hi / lo) ** (1.0 / (n - 1))
+    if step < min_step:
+        # the range is too narrow for n rungs min_step apart: fewer rungs, never duplicates
+        n = max(1, int(math.floor(math.log(hi / lo) / math.log(min_step) + 1e-9)) + 1)
+        step = (hi / lo) ** (1.0 / (n - 1)) if n > 1 else min_step
     step = min(max(step, min_step), max_step)
     # from the top down: the best rung is the one worth having; 3 significant
     # digits, kept inside the reachable range
-    out = []
+    out: list[RungSpec] = []
     for j in range(n - 1, -1, -1):
         x = hi / step ** j
-        x = float(f"{x:.3g}")
-        out.append(RungSpec(kbps=min(max(x, lo), hi)))
+        x = min(max(float(f"{x:.3g}"), lo), hi)
+        if out and x <= out[-1].kbps:
+            continue
+        out.append(RungSpec(kbps=x))
     return out
 
 
@@ -786,7 +831,7 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
     pts = prep.points
     qscale = max(float(np.abs(pts.quality[pts.valid]).max()), 1.0)
     reach = _Reach(pts)
-    specs = _auto_targets(reach, spec) if spec.count is not None else list(spec.rungs)
+    specs = _auto_targets(reach, spec, prep) if spec.count is not None else list(spec.rungs)
     dropped: list[DroppedRung] = []
 
     # 1. reach

@@ -34,7 +34,7 @@ height, or only the slowest preset (the complexity anchor).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -135,7 +135,6 @@ class Solution:
     greedy_moves: int
     evaluations: int
     cpu_min: float | None = None  # CPU of the cheapest Lagrangian ladder (when the budget binds)
-    notes: tuple = field(default_factory=tuple)
 
     @property
     def total_cpu(self) -> float:
@@ -421,7 +420,8 @@ def solve(
         lam = np.array([c[6] for _, c in mix])
         choice = np.stack([e.choice(c[0], c[1]) for e, c in mix])
         m = max(e.mu for e, _ in mix)
-        return finish(choice, m, lam, [c[0] for _, c in mix], binding, cmin)
+        sub_f = [c[0] if e.fam is fam else _subset_of(fam, plans[k], choice[k]) for k, (e, c) in enumerate(mix)]
+        return finish(choice, m, lam, sub_f, binding, cmin)
 
     if mu is not None:
         ev, picks = at(mu)
@@ -458,43 +458,101 @@ def solve(
             at(float(m))
     elif binding and cmin <= budget:
         ev_hi, picks_hi = _search_mu(at, total, budget, mu0, mu_max, scale, picks0, ev_max, picks_max, cmin)
+    order = list(np.argsort([c[2] for c in picks0], kind="stable"))
+    qs = max(float(np.abs(pts.quality[pts.valid]).max()), 1.0)
+    eps_q, eps_r = 1e-9 * qs, 1e-9 * max(c[2] for c in picks0)
+    cands: list[Solution] = []
     # the best common-mu solution within the budget, then the best per-rung mix
     fits = [(e, p) for e, p in history if total(p) <= budget * (1 + 1e-12)]
     if fits:
         best = max(fits, key=lambda ep: _value(plans, ep[1], [c[6] for c in ep[1]]))
-        mix = [(best[0], c) for c in best[1]]
-        if greedy:  # the plain Lagrangian (greedy=False) keeps one common mu
-            order = list(np.argsort([c[2] for c in picks0], kind="stable"))
-            qs = max(float(np.abs(pts.quality[pts.valid]).max()), 1.0)
-            eps_q, eps_r = 1e-9 * qs, 1e-9 * max(c[2] for c in picks0)
+        if not greedy:  # the plain Lagrangian keeps one common mu
+            sol = from_mix([(best[0], c) for c in best[1]], binding, cmin)
+        else:
             if not _rising(best[1], order, eps_r, eps_q) and not small and binding:
                 # one common mu starves some rung: offer the rung mix a wider range of mu
                 for f in (1 / 30, 1 / 10, 1 / 3, 3.0):
                     at(best[0].mu * f)
-            mix = _mix_rungs(history, plans, budget, mix, order, eps_r, eps_q)
-        sol = from_mix(mix, binding, cmin)
+            opts = _options(history, len(plans))
+            if small and preset_mask is None:
+                _preset_options(opts, pts, rungs, per_shot_resolution, D)
+            fb = [_opt(best[0], c) for c in best[1]]
+            mix = _mix_rungs(opts, plans, budget, fb, order, eps_r, eps_q)
+            choice = np.stack([o[7] for o in mix])
+            sub_f = [_subset_of(fam, plans[k], choice[k]) for k in range(len(plans))]
+            sol = finish(choice, best[0].mu, np.array([o[6] for o in mix]), sub_f, binding, cmin)
         if sol.total_cpu <= budget * (1 + 1e-9):
-            return sol
-    # nothing evaluated fits: the Lagrangian's cheapest ladder is not the cheapest one.
-    # On small problems a knapsack DP finds (nearly) the cheapest ladder; then
-    # single and paired changes lower its CPU further.
-    lam_hi = np.array([c[6] for c in picks_hi])
-    ch = np.stack([ev_hi.choice(c[0], c[1]) for c in picks_hi])
-    sub_f = [c[0] for c in picks_hi]
-    if small:
-        dp = _min_cpu_dp(pts, fam, plans, D)
-        if dp is not None:
-            for k, (ck, fk) in enumerate(dp):
-                if ck is not None and pts.cpu[np.arange(S), ck].sum() < pts.cpu[np.arange(S), ch[k]].sum():
-                    ch[k], sub_f[k] = ck, fk
-    ch, _ = _greedy(pts, fam, ev_hi.mu, plans, sub_f, ch, lam_hi, math.inf, D, m_cand=candidates_per_shot,
-                    mode="cpu")
-    c_desc = float(_totals(pts, ch, D)[2].sum())
-    cmin = c_desc if cmin is None else min(cmin, c_desc)
-    if c_desc > budget * (1 + 1e-12):
-        raise InfeasibleError(f"CPU budget {budget:.4g} s is below the cheapest ladder's {cmin:.4g} s",
-                              min_feasible=cmin)
-    return finish(ch, ev_hi.mu, lam_hi, sub_f, binding, cmin)
+            cands.append(sol)
+    if not cands or (greedy and not _sol_rising(cands[0], eps_r, eps_q)):
+        # Nothing evaluated fits, or it does not rise: start from the cheapest ladder
+        # instead.  On small problems a knapsack DP finds (nearly) the cheapest ladder;
+        # single and paired changes lower its CPU further; the greedy pass then
+        # spends the budget while keeping the rungs rising.
+        lam_hi = np.array([c[6] for c in picks_hi])
+        ch = np.stack([ev_hi.choice(c[0], c[1]) for c in picks_hi])
+        sub_f = [c[0] for c in picks_hi]
+        if small:
+            dp = _min_cpu_dp(pts, fam, plans, D)
+            if dp is not None:
+                for k, (ck, fk) in enumerate(dp):
+                    if ck is not None and pts.cpu[np.arange(S), ck].sum() < pts.cpu[np.arange(S), ch[k]].sum():
+                        ch[k], sub_f[k] = ck, fk
+        ch, _ = _greedy(pts, fam, ev_hi.mu, plans, sub_f, ch, lam_hi, math.inf, D, m_cand=candidates_per_shot,
+                        mode="cpu")
+        c_desc = float(_totals(pts, ch, D)[2].sum())
+        cmin = c_desc if cmin is None else min(cmin, c_desc)
+        if c_desc <= budget * (1 + 1e-12):
+            cands.append(finish(ch, ev_hi.mu, lam_hi, sub_f, binding, cmin))
+        elif not cands:
+            raise InfeasibleError(f"CPU budget {budget:.4g} s is below the cheapest ladder's {cmin:.4g} s",
+                                  min_feasible=cmin)
+    # prefer a strictly rising ladder, then the better objective
+    return max(cands, key=lambda sl: (_sol_rising(sl, eps_r, eps_q), _sol_value(plans, sl)))
+
+
+def _sol_rising(sol: Solution, eps_r: float, eps_q: float) -> bool:
+    o = np.argsort(sol.rate, kind="stable")
+    return bool(np.all(np.diff(sol.rate[o]) > eps_r / 10) and np.all(np.diff(sol.quality[o]) > eps_q / 10))
+
+
+def _sol_value(plans, sol: Solution) -> float:
+    return float(sum(sol.quality[k] if p.target.kind == "rate" else -max(sol.lam[k], 1e-12) * sol.rate[k]
+                     for k, p in enumerate(plans)))
+
+
+def _opt(ev: "_Eval", c) -> tuple:
+    """A rung option for the mix: the pick tuple plus every shot's chosen column."""
+    return (*c, ev.choice(c[0], c[1]))
+
+
+def _options(history, n_rungs: int) -> list[list]:
+    opts: list[list] = []
+    for k in range(n_rungs):
+        seen: dict = {}
+        for ev, picks in history:
+            c = picks[k]
+            key = (round(c[2], 9), round(c[3], 9), round(c[4], 9))
+            if key not in seen:
+                seen[key] = _opt(ev, c)
+        opts.append(list(seen.values()))
+    return opts
+
+
+def _preset_options(opts, pts, rungs, per_shot_resolution, D) -> None:
+    """Add, per rung, the ladder with every shot at one preset (for each preset) to the rung options.
+
+    On few shots the all-presets Lagrangian can land on a hull vertex worse
+    than a single preset's ladder (a duality gap); those fixed-preset ladders
+    are exactly what pershot must never lose to, so they join the rung mix.
+    """
+    for r in np.unique(pts.rank[pts.valid]):
+        try:
+            sol = solve(pts, rungs, per_shot_resolution=per_shot_resolution, preset_mask=pts.rank == r)
+        except InfeasibleError:
+            continue
+        for k in range(len(rungs)):
+            opts[k].append((None, None, sol.rate[k] * D, sol.quality[k] * D, sol.cpu[k], None, sol.lam[k],
+                            sol.choice[k]))
 
 
 #: families up to this many (subset x shot x point) cells are "small": the
@@ -550,6 +608,14 @@ def _min_cpu_dp(pts: RDCPoints, fam: _Family, plans, D: float, bins: int = 4096)
                 best = (dp[bins], cols, f)
         out.append((best[1], best[2]))
     return out
+
+
+def _subset_of(fam: "_Family", plan, cols: np.ndarray) -> int:
+    """The subset of ``plan`` (in ``fam``) holding every shot's chosen point."""
+    for f in plan.subsets:
+        if ((fam.idx[fam.rows(f)] == cols[:, None]).any(axis=1)).all():
+            return f
+    return plan.subsets[0]
 
 
 def _value(plans, picks, lams) -> float:
@@ -646,45 +712,35 @@ def _rising(picks, order, eps_r, eps_q) -> bool:
     return bool(np.all(np.diff(R) > eps_r) and np.all(np.diff(Q) > eps_q))
 
 
-def _mix_rungs(history, plans, budget, fallback, order, eps_r, eps_q, bins: int = 2000):
-    """Per rung, pick one of the evaluated mu's solutions: the best mix within the budget
-    whose rungs rise strictly in rate and quality (in ``order``).
+def _mix_rungs(opts, plans, budget, fallback, order, eps_r, eps_q, bins: int = 4000):
+    """Per rung, pick one option: the best mix within the budget whose rungs rise strictly
+    in rate and quality (in ``order``).
 
-    Every rung's solution at any evaluated ``mu`` is a valid choice for that
-    rung alone, so mixing them is a small multiple-choice knapsack over rungs
-    (value: quality of rate rungs, rate saved on quality rungs weighed by the
-    rung's slope; weight: CPU), with the extra rule that each rung must beat
-    the one below it.  Solved exactly by dynamic programming over a CPU grid
-    (CPU rounded up, so the mix never exceeds the budget) whose state also
-    holds the previous rung's option.  It matters where cpu(mu) jumps (a whole
-    rung switching resolution at once) and where one common ``mu`` starves the
-    top rungs until they stop rising.  Returns ``fallback`` (the common-mu
-    solution) when nothing better, or nothing rising, is found.
+    Options are every evaluated ``mu``'s solution of each rung (valid choices
+    for that rung alone) and, on small problems, the fixed-preset ladders'
+    rungs.  Mixing them is a small multiple-choice knapsack over rungs (value:
+    quality of rate rungs, rate saved on quality rungs weighed by the rung's
+    slope; weight: CPU), with the extra rule that each rung must beat the one
+    below it.  Solved exactly by dynamic programming over a CPU grid whose
+    state also holds the previous rung's option.  It matters where cpu(mu)
+    jumps (a whole rung switching resolution at once) and where one common
+    ``mu`` starves the top rungs until they stop rising.  Returns ``fallback``
+    (the common-mu solution) when nothing better, or nothing rising, is found.
     """
     R_ = len(plans)
-    if not math.isfinite(budget) or not history:
+    if not math.isfinite(budget):
         return fallback
-    opts = []
-    for k in range(R_):
-        seen = {}
-        for ev, picks in history:
-            c = picks[k]
-            key = (c[0], c[1], round(c[2], 9), round(c[4], 9))
-            if key not in seen:
-                seen[key] = (ev, c)
-        for ev, c in fallback[k:k + 1]:
-            seen.setdefault((c[0], c[1], round(c[2], 9), round(c[4], 9)), (ev, c))
-        opts.append(list(seen.values()))
-    lam_ref = [fallback[k][1][6] for k in range(R_)]
-    fb_ok = _rising([c for _, c in fallback], order, eps_r, eps_q) and \
-        sum(c[4] for _, c in fallback) <= budget * (1 + 1e-12)
-    fb_val = sum(_rung_value(plans, lam_ref, k, fallback[k][1]) for k in range(R_))
-    # CPU rounded down first (may overshoot: then checked), else up (never overshoots)
-    for rounding in (math.floor, math.ceil):
-        pick = _mix_dp(opts, plans, lam_ref, budget, order, eps_r, eps_q, bins, rounding)
-        if pick is None or sum(c[4] for _, c in pick) > budget * (1 + 1e-12):
+    opts = [list(o) + [fallback[k]] for k, o in enumerate(opts)]
+    lam_ref = [fallback[k][6] for k in range(R_)]
+    fb_ok = _rising(fallback, order, eps_r, eps_q) and sum(c[4] for c in fallback) <= budget * (1 + 1e-12)
+    fb_val = sum(_rung_value(plans, lam_ref, k, fallback[k]) for k in range(R_))
+    # CPU rounded down (may overshoot: then checked, with a tighter grid), else up (never overshoots)
+    for rounding, cap in ((math.floor, 1.0), (math.floor, 0.999), (math.floor, 0.995), (math.floor, 0.98),
+                          (math.ceil, 1.0)):
+        pick = _mix_dp(opts, plans, lam_ref, budget * cap, order, eps_r, eps_q, bins, rounding)
+        if pick is None or sum(c[4] for c in pick) > budget * (1 + 1e-12):
             continue
-        mix_val = sum(_rung_value(plans, lam_ref, k, pick[k][1]) for k in range(R_))
+        mix_val = sum(_rung_value(plans, lam_ref, k, pick[k]) for k in range(R_))
         if fb_ok and mix_val <= fb_val + 1e-12 * abs(fb_val):
             return fallback
         return pick
@@ -714,7 +770,7 @@ def _mix_dp(opts, plans, lam_ref, budget, order, eps_r, eps_q, bins, rounding):
         n = len(ok_k)
         cur = np.full((n, bins + 1), NEG)
         back = np.full((n, bins + 1), -1, dtype=np.intp)
-        for i, (ev, c) in enumerate(ok_k):
+        for i, c in enumerate(ok_k):
             w = weight(c)
             if w > bins:
                 continue
@@ -722,7 +778,7 @@ def _mix_dp(opts, plans, lam_ref, budget, order, eps_r, eps_q, bins, rounding):
             if prev_best is None:
                 cur[i, w:] = v
                 continue
-            allowed = [j for j, (_, cj) in enumerate(prev_opts) if cj[2] < c[2] - eps_r and cj[3] < c[3] - eps_q]
+            allowed = [j for j, cj in enumerate(prev_opts) if cj[2] < c[2] - eps_r and cj[3] < c[3] - eps_q]
             if not allowed:
                 continue
             sub = prev_best[allowed]
@@ -746,8 +802,8 @@ def _mix_dp(opts, plans, lam_ref, budget, order, eps_r, eps_q, bins, rounding):
         k = order[pos]
         back, idx = backs[pos]
         w = int(idx[i, w])
-        ev, c = opts[k][i]
-        pick[k] = (ev, c)
+        c = opts[k][i]
+        pick[k] = c
         j = int(back[i, w])
         w -= weight(c)
         i = j
@@ -867,6 +923,9 @@ def _greedy(pts, fam, mu, plans, sub_f, choice, lam, budget, D, *, max_moves=Non
             # rate rungs: gain quality within the rate target
             slackR = tgt - Rk
             rfeas = feas & kinds[:, None, None] & (newR <= tgt[:, None, None] * (1 + 1e-12)) & (dQ > eps_q)
+            # extra rate only at least as efficiently as the rung's hull slope: a flatter
+            # step would add quality but sink the rung below the rate-quality curve
+            rfeas &= (dR <= 0) | (dQ >= RATE_SLOPE_FLOOR * np.maximum(lam, 0.0)[:, None, None] * dR)
             use_r = np.maximum(dR, 0.0) / np.maximum(slackR, 1e-300)[:, None, None]
             score_r = np.where(rfeas, dQ / (use_r + tslack_n + 1e-12), -np.inf)
             # quality rungs: save rate while the quality target holds
@@ -905,12 +964,24 @@ def _greedy(pts, fam, mu, plans, sub_f, choice, lam, budget, D, *, max_moves=Non
             moves += 1
             applied += 1
         if applied == 0:
-            if R_ * S * M > PAIR_LIMIT:
+            # stalled: try a pair of changes (one trading its resource to the other) -
+            # across rungs on tiny problems, within each rung on small ones
+            eps_v = eps_t if mode == "cpu" else eps_q
+            if R_ * S * M <= PAIR_LIMIT:
+                found = _best_pair(dR, dQ, dT, C, kinds, tgt, lam, Rk, Qk, T, budget, order, eps_r, eps_v,
+                                   cpu_mode=mode == "cpu")
+            elif S * M <= PAIR_LIMIT:
+                found = None
+                for k in range(R_):
+                    f = _best_pair(dR, dQ, dT, C, kinds, tgt, lam, Rk, Qk, T, budget, order, eps_r, eps_v,
+                                   cpu_mode=mode == "cpu", only_rung=k)
+                    if f is not None and (found is None or f[0] > found[0]):
+                        found = f
+            else:
+                found = None
+            if found is None:
                 break
-            pair = _best_pair(dR, dQ, dT, C, kinds, tgt, lam, Rk, Qk, T, budget, order, eps_r,
-                              eps_t if mode == "cpu" else eps_q, cpu_mode=mode == "cpu")
-            if pair is None:
-                break
+            pair = found[1]
             for k, i, m in pair:
                 choice[k, i] = C[k, i, m]
                 r_cur[k, i] += dR[k, i, m]
@@ -923,6 +994,10 @@ def _greedy(pts, fam, mu, plans, sub_f, choice, lam, budget, D, *, max_moves=Non
     return choice, moves
 
 
+#: the greedy pass spends a rung's leftover rate only on changes whose quality gained per
+#: kbps is at least this fraction of the rung's Lagrangian slope
+RATE_SLOPE_FLOOR = 1.0
+
 #: below this many (rung, shot, candidate) triples the greedy pass also tries
 #: pairs of changes (one trading its resource to the other), which makes it
 #: exact far more often on small instances
@@ -934,10 +1009,16 @@ def _order_ok(Rk, Qk, order, eps_r, eps_q) -> bool:
     return bool(np.all(np.diff(r) >= eps_r) and np.all(np.diff(q) >= eps_q))
 
 
-def _best_pair(dR, dQ, dT, C, kinds, tgt, lam, Rk, Qk, T, budget, order, eps_r, eps_v, cpu_mode=False):
-    """Best improving pair of changes (different (rung, shot)) that keeps every constraint, or None."""
+def _best_pair(dR, dQ, dT, C, kinds, tgt, lam, Rk, Qk, T, budget, order, eps_r, eps_v, cpu_mode=False,
+               only_rung=None):
+    """Best improving pair of changes (different (rung, shot)) that keeps every constraint, as (gain, pair),
+    or None.  ``only_rung`` restricts both changes to one rung."""
     eps_q = 1e-9 * max(float(np.abs(Qk).max()), 1.0)
     ok = (C >= 0) & np.isfinite(dR) & np.isfinite(dQ) & np.isfinite(dT)
+    if only_rung is not None:
+        keep = np.zeros(ok.shape[0], dtype=bool)
+        keep[only_rung] = True
+        ok &= keep[:, None, None]
     kk, ii, mm = np.nonzero(ok)
     if kk.size < 2:
         return None
@@ -970,7 +1051,7 @@ def _best_pair(dR, dQ, dT, C, kinds, tgt, lam, Rk, Qk, T, budget, order, eps_r, 
             R2[kk[e]] += a_R[e]
             Q2[kk[e]] += a_Q[e]
         if _order_ok(R2, Q2, order, eps_r, eps_q):
-            return [(int(kk[a]), int(ii[a]), int(mm[a])), (int(kk[c]), int(ii[c]), int(mm[c]))]
+            return float(tot.ravel()[b]), [(int(kk[a]), int(ii[a]), int(mm[a])), (int(kk[c]), int(ii[c]), int(mm[c]))]
     return None
 
 

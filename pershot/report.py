@@ -7,7 +7,6 @@ Agg backend, only when plots are asked for.
 from __future__ import annotations
 
 import json
-import math
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -36,26 +35,30 @@ def _csv(df: pd.DataFrame, dest: Path) -> Path:
 def hulls_frame(prep: Prepared) -> pd.DataFrame:
     """Per shot, the upper hull of (bitrate, quality): over all points (``hull = "all"``) and per height."""
     t = prep.table
-    q = prep.quality_column
     pts = prep.points
-    rows = []
+    rows, names, verts, slopes = [], [], [], []
     for s in range(pts.shots):
         cols = np.flatnonzero(pts.valid[s])
         r, qq, h = pts.rate[s, cols], pts.quality[s, cols], pts.height[s, cols]
-        groups = [("all", np.ones(cols.size, dtype=bool))] + [(f"{int(x)}p", h == x) for x in np.unique(h)]
-        for name, m in groups:
-            sel = np.flatnonzero(m)
+        groups = [("all", np.arange(cols.size))] + [(f"{int(x)}p", np.flatnonzero(h == x)) for x in np.unique(h)]
+        for name, sel in groups:
             idx = sel[upper_hull(r[sel], qq[sel])]
-            rr = prep.row[s, cols[idx]]
-            slopes = np.r_[np.nan, np.diff(qq[idx]) / np.diff(r[idx])] if idx.size else np.array([])
-            for j, (ri, sl) in enumerate(zip(rr, slopes)):
-                rec = t.iloc[int(ri)]
-                rows.append({"shot": rec["shot"], "hull": name, "vertex": j, "encoder": rec["encoder"],
-                             "preset": rec["preset"], "width": rec["width"], "height": rec["height"],
-                             "rc_mode": rec.get("rc_mode", "crf"), "crf": rec["crf"],
-                             "bitrate_kbps": rec["bitrate_kbps"], "quality": rec[q], "metric": prep.metric,
-                             "encode_cpu_s": rec["encode_cpu_s"], "slope": sl})
-    return pd.DataFrame(rows)
+            rows.append(prep.row[s, cols[idx]])
+            names += [name] * idx.size
+            verts.append(np.arange(idx.size))
+            slopes.append(np.r_[np.nan, np.diff(qq[idx]) / np.diff(r[idx])] if idx.size else np.empty(0))
+    rr = np.concatenate(rows) if rows else np.empty(0, dtype=int)
+    sub = t.iloc[rr]
+    out = pd.DataFrame({
+        "shot": sub["shot"].to_numpy(), "hull": names, "vertex": np.concatenate(verts) if verts else [],
+        "encoder": sub["encoder"].to_numpy(), "preset": sub["preset"].to_numpy(),
+        "width": sub["width"].to_numpy(), "height": sub["height"].to_numpy(),
+        "rc_mode": sub["rc_mode"].to_numpy() if "rc_mode" in sub.columns else "crf",
+        "crf": sub["crf"].to_numpy(), "bitrate_kbps": sub["bitrate_kbps"].to_numpy(),
+        "quality": sub[prep.quality_column].to_numpy(), "metric": prep.metric,
+        "encode_cpu_s": sub["encode_cpu_s"].to_numpy(), "slope": np.concatenate(slopes) if slopes else [],
+    })
+    return out
 
 
 def _fps_of(prep: Prepared, fps: Any = None) -> Fraction | None:
