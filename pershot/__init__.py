@@ -24,6 +24,9 @@ _EXPORTS = {
     "optimize": "pershot.api",
     "ladder": "pershot.api",
     "Ladder": "pershot.ladder",
+    "LadderSpec": "pershot.ladder",
+    "load_ladder": "pershot.api",
+    "write_ladder": "pershot.api",
     "bd_rate": "pershot.bdrate",
     "bd_quality": "pershot.bdrate",
     # image codecs
