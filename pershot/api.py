@@ -236,6 +236,7 @@ def ladder(
     encoder: "str | None" = None,
     per_shot_resolution: bool = False,
     plots: bool = True,
+    thumbnails: "bool | dict" = False,
     **probe_kw: Any,
 ) -> "Ladder":
     """End to end: shots -> probes -> optimized ladder (and, with ``out_dir``, every report).
@@ -244,6 +245,10 @@ def ladder(
     max_shot_s, threshold, executor, jobs, cache, progress, shot_progress).
     With ``out_dir``: shots.csv, probes.csv, ladder.json, ladder.csv,
     summary.csv, hulls.csv and plots/*.png, all written atomically.
+    ``thumbnails`` (True, or a dict of :func:`pershot.thumbnails.code_thumbnails`
+    options: height, target_psnr, complexity, codecs, progress) also codes one
+    thumbnail per shot into ``out_dir/thumbnails/``, listed in ladder.json and
+    thumbnails.csv.
     """
     from .grid import load_grid
 
@@ -259,7 +264,14 @@ def ladder(
         source = {"path": str(info.path), "width": info.display_width, "height": info.display_height,
                   "fps": f"{info.fps.numerator}/{info.fps.denominator}", "frames": info.frame_count,
                   "grid": g.name, "shots": len(run.shots)}
-        write_ladder(lad, out_dir, plots=plots, fps=info.fps, threads=g.threads, keyint=g.keyint, source=source)
+        thumbs = None
+        if thumbnails:
+            from .thumbnails import code_thumbnails
+
+            opts = dict(thumbnails) if isinstance(thumbnails, dict) else {}
+            thumbs = code_thumbnails(info, run.shots, out_dir, **opts)
+        write_ladder(lad, out_dir, plots=plots, fps=info.fps, threads=g.threads, keyint=g.keyint, source=source,
+                     thumbnails=thumbs)
     return lad
 
 

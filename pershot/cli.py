@@ -13,7 +13,7 @@ import sys
 from typing import Callable, Sequence
 
 from . import __version__
-from .errors import PershotError
+from .errors import InputError, PershotError
 
 EXIT_INTERRUPTED = 130
 
@@ -289,7 +289,7 @@ def _print_ladder(lad, out_dir, quiet: bool, with_probes: bool = True) -> None:
         print(f"complexity {lad.complexity_ratio:.4f} of the {lad.anchor_preset} anchor "
               f"(asked {lad.complexity:g}; budget {binds})")
     names = (["shots.csv", "probes.csv"] if with_probes else []) + ["ladder.json", "ladder.csv", "summary.csv",
-                                                                    "hulls.csv"]
+                                                                    "hulls.csv", "thumbnails.csv"]
     found = [str(out / n) for n in names if (out / n).is_file()]
     plots = sorted((out / "plots").glob("*.png")) if (out / "plots").is_dir() else []
     _eprint("outputs: " + ", ".join(found) + (f", {out / 'plots'}/ ({len(plots)} plots)" if plots else ""))
@@ -304,6 +304,15 @@ def _add_ladder(sub) -> None:
     p.add_argument("--shots", metavar="CSV", help="use this shots.csv instead of detecting shots")
     _optimizer_args(p)
     _shot_args(p)
+    t = p.add_argument_group("thumbnails (one representative frame per shot, coded on the image RDC hull)")
+    t.add_argument("--thumbnails", action="store_true", help="code a thumbnail per shot into OUT/thumbnails/")
+    t.add_argument("--thumbnail-height", type=int, default=360, metavar="H", help="thumbnail height (default: 360)")
+    t.add_argument("--thumbnail-psnr", type=float, default=36.0, metavar="DB",
+                   help="smallest file reaching this PSNR (default: 36 dB)")
+    t.add_argument("--thumbnail-complexity", type=float, default=None, metavar="C",
+                   help="decode-complexity cap, relative to the slowest candidate codec (0 < C <= 1)")
+    t.add_argument("--thumbnail-codecs", metavar="LIST",
+                   help="comma-separated codecs to choose from (default: jpeg, webp, avif, jxl where available)")
     _common(p)
     _exec_args(p)
     p.set_defaults(func=_cmd_ladder)
@@ -316,6 +325,18 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
     grid = load_grid(args.grid)
     if args.rungs is None:
         api.load_ladder(args.ladder)  # fail on a bad ladder before encoding anything
+    thumbs: "bool | dict" = False
+    if args.thumbnails:
+        if args.thumbnail_complexity is not None and not 0 < args.thumbnail_complexity <= 1:
+            raise InputError(f"--thumbnail-complexity must be in (0, 1], got {args.thumbnail_complexity:g}")
+        codecs = [c.strip() for c in args.thumbnail_codecs.split(",") if c.strip()] if args.thumbnail_codecs else None
+        if codecs:
+            from .codecs import get_codec
+
+            for c in codecs:
+                get_codec(c)  # an unknown codec fails before any encode
+        thumbs = {"height": args.thumbnail_height, "target_psnr": args.thumbnail_psnr,
+                  "complexity": args.thumbnail_complexity, "codecs": codecs}
     shot_bar = _Bar("shots", "frame", args.quiet)
     bar = _Bar(f"probes ({grid.name})", "probe", args.quiet)
     executor = _executor_from_args(args)
@@ -324,7 +345,8 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
                          out_dir=args.out, encoder=args.encoder, per_shot_resolution=args.per_shot_resolution,
                          plots=not args.no_plots, shots=args.shots, detector=args.detector,
                          min_shot_s=args.min_shot, max_shot_s=args.max_shot or None, threshold=args.threshold,
-                         executor=executor, cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar)
+                         executor=executor, cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar,
+                         thumbnails=thumbs)
     finally:
         shot_bar.close()
         bar.close()

@@ -10,7 +10,7 @@ import json
 import os
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -116,8 +116,12 @@ def _placeholder(arg: str) -> str:
 
 def write_ladder(ladder: Ladder, out_dir: str | os.PathLike, *, plots: bool = True, fps: Any = None,
                  threads: int = 1, keyint: int = 0, source: Mapping[str, Any] | None = None,
-                 baselines: bool = True) -> dict[str, Path]:
-    """Write ladder.json, ladder.csv, summary.csv, hulls.csv (and plots/) under ``out_dir``; return their paths."""
+                 baselines: bool = True, thumbnails: Sequence[Any] | None = None) -> dict[str, Path]:
+    """Write ladder.json, ladder.csv, summary.csv, hulls.csv (and plots/) under ``out_dir``; return their paths.
+
+    ``thumbnails`` (:class:`pershot.thumbnails.Thumbnail` items) are listed in
+    ladder.json and in thumbnails.csv.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
@@ -125,6 +129,9 @@ def write_ladder(ladder: Ladder, out_dir: str | os.PathLike, *, plots: bool = Tr
     doc = ladder.to_dict()
     if source:
         doc["source"] = dict(source)
+    if thumbnails:
+        doc["thumbnails"] = [t.as_dict() for t in thumbnails]
+        written["thumbnails.csv"] = _csv(pd.DataFrame(doc["thumbnails"]), out / "thumbnails.csv")
     # attach the encode commands, shot by shot
     i = 0
     for rung in doc["rungs"]:

@@ -41,3 +41,33 @@ def test_thumbnails_one_per_shot_decodable_and_on_target(media_dir: Path, tmp_pa
     # counter.mp4 shows a different number on each frame: thumbnails of different shots differ
     imgs = [decode_bytes((out / t.path).read_bytes())[0].astype(np.int16) for t in thumbs]
     assert np.abs(imgs[0] - imgs[2]).mean() > 1.0
+
+
+def test_ladder_with_thumbnails_lists_them_in_ladder_json(media_dir: Path, tmp_path: Path):
+    import json
+
+    from pershot.cli import main
+
+    clip = counter_small(media_dir, tmp_path)
+    out = tmp_path / "lad"
+    rc = main(["ladder", str(clip), "--complexity", "1", "--rungs", "2", "--grid", "test", "-o", str(out), "-q",
+               "--no-plots", "-j", "1", "--thumbnails", "--thumbnail-height", "120", "--thumbnail-codecs", "jpeg"])
+    assert rc == 0
+    doc = json.loads((out / "ladder.json").read_text())
+    thumbs = doc["thumbnails"]
+    assert [t["shot"] for t in thumbs] == [0, 1, 2]
+    for t in thumbs:
+        assert t["codec"] == "jpeg" and t["height"] == 120
+        assert (out / t["path"]).stat().st_size == t["bytes"]
+    assert (out / "thumbnails.csv").is_file()
+
+
+def test_ladder_thumbnails_bad_codec_fails_before_encoding(media_dir: Path, tmp_path: Path):
+    from pershot.cli import main
+
+    clip = counter_small(media_dir, tmp_path)
+    out = tmp_path / "bad"
+    rc = main(["ladder", str(clip), "--grid", "test", "-o", str(out), "-q", "--thumbnails",
+               "--thumbnail-codecs", "nosuchcodec"])
+    assert rc == 4
+    assert not (out / "probes.csv").exists()
