@@ -278,8 +278,9 @@ def speed(shot_counts=(100, 300, 1000, 3000), repeat: int = 3) -> list[dict]:
 def _table(results: dict) -> str:
     lines = []
     for src in results["sources"]:
-        lines.append(f"\n== {src['source']}, ladder {src.get('ladder_name', '')}: {src['shots']} shots, {src['probes']} probes "
-                     f"({src['points_per_shot']} points/shot), probing {src.get('probe_wall_s', 0):.0f} s wall")
+        lines.append(f"\n== {src['source']}, ladder {src.get('ladder_name', '')}: {src['shots']} shots, "
+                     f"{src['probes']} probes ({src['points_per_shot']} points/shot), probing "
+                     f"{src.get('probe_wall_s', 0):.0f} s wall ({src.get('probes_from_cache', 0)} from the cache)")
         lines.append(f"{'c':>6} {'achieved':>9} {'band':>5} {'rungs':>5} {'VMAF':>6} {'BD vs fixed':>12} "
                      f"{'plain':>8} {'vs hull':>8} {'vs plain':>9}")
         for r in src["complexity"]:
@@ -367,6 +368,7 @@ def main(argv=None) -> int:
                 res = analyse(name, run.probes, spec)
                 res["ladder_name"] = lname
                 res["probe_wall_s"] = wall
+                res["probes_from_cache"] = int(run.probes["cached"].sum())
                 res["cut_frames"] = [s.start_frame for s in run.shots]
                 results["sources"].append(res)
     if not args.skip_speed:

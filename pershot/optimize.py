@@ -9,23 +9,33 @@ probe point ``p`` (resolution, preset, CRF) so that
 * the encode CPU of the whole ladder, ``sum_k sum_i t_ip``, stays within a
   budget.
 
-Method (Lagrangian relaxation, then a greedy finish):
+Method (Lagrangian relaxation, a rung mix, then a greedy finish):
 
 1. For a complexity multiplier ``mu`` every shot scores its points by
    ``q - mu * t / d`` ("quality net of CPU").  Per shot, only the upper-left
    convex hull of (rate, net quality) can be optimal for some rate slope
-   ``lam`` (:func:`pershot.hull.batch_upper_hull`, vectorised over shots).
+   ``lam`` (:func:`pershot.hull.hull_flat`, vectorised over shots).
 2. All shots' hull segments are merged by decreasing slope: the equal-slope
    solution for any rate target is a prefix of that list (the title's global
    hull), found with one ``searchsorted`` per rung - exact, no bisection on
    ``lam``.
 3. ``mu`` is shared by all rungs (the budget is for the whole ladder) and is
-   found by a safeguarded regula-falsi / bisection on ``log mu``.
-4. Lagrangian solutions sit on hull vertices and leave rate and CPU unspent;
-   a greedy pass then takes, repeatedly, the single (rung, shot) change with
-   the best quality gain per unit of scarce resource that keeps every
-   constraint (rate targets, CPU budget, strictly rising rungs).  It only ever
-   improves the Lagrangian solution, which is therefore a floor.
+   found by a safeguarded regula falsi on ``log mu`` (small problems: a dense
+   sweep of ``mu``).
+4. One common ``mu`` can leave CPU unspent at a jump of cpu(mu) (a whole rung
+   switching resolution) or starve the top rungs until they stop rising, so
+   each rung then picks one of the evaluated solutions (and, on small
+   problems, the fixed-preset ladders' rungs): a knapsack DP over CPU that
+   keeps the rungs strictly rising.
+5. Lagrangian solutions sit on hull vertices and leave rate and CPU unspent; a
+   greedy pass takes single (rung, shot) changes - and pairs of changes on
+   small problems - that improve the ladder while keeping every constraint
+   (rate targets, CPU budget, strictly rising rungs), spending extra rate only
+   at least as efficiently as the rung's hull slope.  It only improves its
+   start, so the plain Lagrangian is a floor.
+6. When nothing evaluated fits the budget, the cheapest ladder (a rate-knapsack
+   DP on small problems, then CPU-lowering changes) is the start instead, and
+   its CPU is the smallest feasible budget reported otherwise.
 
 "Subsets" restrict the points a rung may use: one resolution per rung (each
 rung then picks its best resolution under the shared ``mu``), a maximum

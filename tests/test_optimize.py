@@ -357,7 +357,8 @@ def test_infinite_psnr_is_capped():
     df.loc[df["crf"] == df["crf"].min(), "psnr_y"] = np.inf  # identical frames
     lad = optimize_ladder(df, 3, 0.5, metric="psnr")
     assert any("infinite psnr_y" in w for w in lad.warnings)
-    assert np.isfinite(lad.table["psnr_y"]).all() and lad.table["psnr_y"].max() <= 100.0
+    assert np.isfinite(lad.table["psnr_y"]).all() and lad.table["psnr_y"].max() <= max(60.0, df["psnr_y"][
+        np.isfinite(df["psnr_y"])].max())
     import json
 
     json.dumps(lad.to_dict(), allow_nan=False)  # strict JSON
@@ -416,3 +417,21 @@ def test_api_names_stay_callable_after_module_imports(tmp_path):
     lad = pershot.optimize(str(p), complexity=0.5, rungs=3)
     assert isinstance(lad, pershot.Ladder)
     assert callable(pershot.ladder)
+
+
+def test_generated_rungs_span_the_quality_range_without_duplicates():
+    from pershot.ladder import _auto_targets, _Reach, prepare
+
+    df = synthetic_probes(6, seed=12)
+    prep = prepare(df)
+    for spec in (LadderSpec.auto(8), LadderSpec.auto(8, min_quality=(("vmaf", 60.0),), max_quality=(("vmaf", 90.0),)),
+                 LadderSpec.auto(12, min_step=1.5, max_step=2.0, min_quality=(("vmaf", 85.0),),
+                                 max_quality=(("vmaf", 90.0),))):
+        kb = [r.kbps for r in _auto_targets(_Reach(prep.points), spec, prep)]
+        assert all(b > a for a, b in zip(kb, kb[1:])), kb
+        steps = [b / a for a, b in zip(kb, kb[1:])]
+        assert all(1.5 * 0.99 <= x <= 2.0 * 1.01 for x in steps), steps
+        lad = optimize_ladder(prep, spec, 1.0)
+        q = [r.quality for r in lad.rungs]
+        if spec.floor("vmaf") is not None:
+            assert q[0] >= spec.floor("vmaf") - 1.0 and q[-1] <= spec.ceiling("vmaf") + 1.0
