@@ -19,9 +19,10 @@ def _check_hull(r, q, idx):
     hr, hq = r[idx], q[idx]
     # sorted by rate, strictly increasing rate and quality
     assert np.all(np.diff(hr) > 0) and np.all(np.diff(hq) > 0)
-    # concave: slopes strictly decrease
-    s = np.diff(hq) / np.diff(hr)
-    assert np.all(np.diff(s) < 0)
+    # concave: each vertex strictly above the chord of its neighbours (cross products, no division)
+    a, b, c = slice(None, -2), slice(1, -1), slice(2, None)
+    cross = (hr[b] - hr[a]) * (hq[c] - hq[a]) - (hq[b] - hq[a]) * (hr[c] - hr[a])
+    assert np.all(cross < 0)
     # first vertex is the cheapest point (the best among the equally cheap), last the best point
     assert hr[0] == r.min() and hq[0] == q[r == r.min()].max()
     assert hq[-1] == q.max() and hr[-1] == r[q == q.max()].min()
