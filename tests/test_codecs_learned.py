@@ -269,3 +269,27 @@ def test_cli_train_codec(tmp_path, monkeypatch, photo, capsys):
     assert cli.main(args[:-3] + ["--minutes", "0.06", "-o", str(out), "-q"]) == 0  # resumes the checkpoint
     assert json.loads((out / "manifest.json").read_text())["models"]["my-factorized"]["training"]["steps"] > steps
     assert cli.main(["train-codec", "--arch", "factorized", "--lmbda=-1", "--data", str(data), "--minutes", "1"]) == 2
+
+
+def test_half_export_keeps_buffers_and_warm_start_trains(tmp_path, photo):
+    """A float16 export rounds parameters only (a 1e-9 likelihood bound in float16 is 0, which made a
+    warm start's loss infinite); a warm start takes parameters only and trains with a finite loss."""
+    import torch
+
+    from pershot.codecs import _nets
+    from pershot.codecs.train import TrainConfig, TrainImage, export_half, train
+
+    imgs = [TrainImage("a", photo, 1.0, 1.5)]
+    small = {"N": 16, "M": 24, "Nh": 16, "lite": [8, 8, 8]}
+    cfg = TrainConfig(arch="hyperprior", lmbdas=(0.004, 0.05), minutes=10, batch=2, crop=64, pool=4, max_steps=2,
+                      checkpoint_every_s=0, model_config=small, threads=1)
+    ck = tmp_path / "a.ckpt"
+    train(cfg, imgs, ck)
+    half = export_half(ck, tmp_path / "a.half.pt")
+    sd = torch.load(half, map_location="cpu", weights_only=True)["model"]
+    params = {k for k, _ in _nets.build("hyperprior", cfg.lmbdas, small).named_parameters()}
+    floats = {k: v for k, v in sd.items() if v.is_floating_point()}
+    assert {k for k, v in floats.items() if v.dtype == torch.float16} == params
+    assert all(v.dtype == torch.float32 for k, v in floats.items() if k not in params)
+    r = train(TrainConfig(**{**cfg.__dict__, "max_steps": 2}), imgs, tmp_path / "b.ckpt", init=half)
+    assert r.steps == 2 and np.isfinite(r.final["loss"])

@@ -333,10 +333,20 @@ def _warm_start(model: _nets.GainedModel, path: str | os.PathLike) -> int:
     st = torch.load(path, map_location="cpu", weights_only=True)
     sd = st["model"] if isinstance(st, dict) and "model" in st else st
     own = model.state_dict()
-    take = {k: v.to(own[k].dtype) for k, v in sd.items() if k in own and own[k].shape == v.shape}
+    # parameters only: buffers (likelihood bounds, GDN pedestals, CDF tables) are constants or
+    # derived from the parameters, and a float16 export rounds some of them to 0
+    params = {k for k, _ in model.named_parameters()}
+    take = {k: v.to(own[k].dtype) for k, v in sd.items() if k in params and own[k].shape == v.shape}
     own.update(take)
     torch.nn.Module.load_state_dict(model, own)
     return len(take)
+
+
+def _param_names(state: dict) -> set[str]:
+    """Names of the trainable parameters of the model a checkpoint was made for."""
+    key = state["config_key"]
+    model = _nets.build(key["arch"], key["lmbdas"], key.get("model_config") or None)
+    return {k for k, _ in model.named_parameters()}
 
 
 def export_half(checkpoint: str | os.PathLike, dest: str | os.PathLike) -> Path:
@@ -344,7 +354,10 @@ def export_half(checkpoint: str | os.PathLike, dest: str | os.PathLike) -> Path:
     to carry back from a training machine; :func:`pershot.codecs.learned.freeze_weights`
     makes shippable weights of it)."""
     st = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    sd = {k: (v.to(torch.float16) if v.is_floating_point() and k != "lmbdas" else v) for k, v in st["model"].items()}
+    model_params = _param_names(st)
+    # parameters only go to float16; buffers (bounds of 1e-9, pedestals) would round to 0
+    sd = {k: (v.to(torch.float16) if v.is_floating_point() and k in model_params else v)
+          for k, v in st["model"].items()}
     out = {"model": sd, "config_key": st["config_key"], "train_config": st["train_config"], "step": st["step"],
            "elapsed_s": st["elapsed_s"], "device": st["device"], "log": st["log"]}
     with atomic_path(dest) as tmp:
