@@ -293,3 +293,34 @@ def test_half_export_keeps_buffers_and_warm_start_trains(tmp_path, photo):
     assert all(v.dtype == torch.float32 for k, v in floats.items() if k not in params)
     r = train(TrainConfig(**{**cfg.__dict__, "max_steps": 2}), imgs, tmp_path / "b.ckpt", init=half)
     assert r.steps == 2 and np.isfinite(r.final["loss"])
+
+
+def test_weights_load_under_either_compressai_naming():
+    """CompressAI 1.2.6 names EntropyBottleneck parameters ``_matrix0``..., 1.2.8 ``matrices.0``...:
+    pip picks either (1.2.6 beside numpy 2), so shipped weights must load under both."""
+    import re
+
+    import torch
+
+    from pershot.codecs import _nets
+
+    model = _nets.build("factorized", (0.01, 0.02), {"N": 8, "M": 12})
+    sd = model.state_dict()
+    eb = [k for k in sd if re.search(r"(\._matrix\d+|\.matrices\.\d+)$", k)]
+    assert eb, "an entropy bottleneck has matrices"
+
+    def other(k: str) -> str:
+        for a, b in ((r"\._matrix(\d+)$", r".matrices.\1"), (r"\._bias(\d+)$", r".biases.\1"),
+                     (r"\._factor(\d+)$", r".factors.\1"), (r"\.matrices\.(\d+)$", r"._matrix\1"),
+                     (r"\.biases\.(\d+)$", r"._bias\1"), (r"\.factors\.(\d+)$", r"._factor\1")):
+            k2 = re.sub(a, b, k)
+            if k2 != k:
+                return k2
+        return k
+
+    renamed = {other(k): v.clone() + 0.5 if v.is_floating_point() else v for k, v in sd.items()}
+    assert set(renamed) != set(sd)
+    fresh = _nets.build("factorized", (0.01, 0.02), {"N": 8, "M": 12})
+    fresh.load_state_dict(renamed)
+    for k, v in fresh.state_dict().items():
+        assert torch.equal(v, renamed[other(k)] if other(k) in renamed else renamed[k]), k

@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Sequence
+import re
+from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 import torch.nn as nn
@@ -77,6 +78,34 @@ def striped(fn, x: torch.Tensor, scale: float, stripe: int, halo: int, unit: int
         k = y.shape[-2] / ((b0 - a0) * unit)  # output rows per input row
         outs.append(y[..., round((a - a0) * unit * k): round((b - a0) * unit * k), :])
     return torch.cat(outs, dim=-2)
+
+
+# CompressAI renamed EntropyBottleneck's parameters between releases: 1.2.6 has
+# ``_matrix0``/``_bias0``/``_factor0`` attributes, 1.2.8 ``matrices.0``/``biases.0``/``factors.0``
+# lists. Weights saved under either load under both.
+_EB_RENAMES = (
+    (re.compile(r"^(.*)\.matrices\.(\d+)$"), r"\1._matrix\2"),
+    (re.compile(r"^(.*)\.biases\.(\d+)$"), r"\1._bias\2"),
+    (re.compile(r"^(.*)\.factors\.(\d+)$"), r"\1._factor\2"),
+    (re.compile(r"^(.*)\._matrix(\d+)$"), r"\1.matrices.\2"),
+    (re.compile(r"^(.*)\._bias(\d+)$"), r"\1.biases.\2"),
+    (re.compile(r"^(.*)\._factor(\d+)$"), r"\1.factors.\2"),
+)
+
+
+def compat_keys(state_dict: Mapping[str, Any], own_keys: Iterable[str]) -> dict:
+    """``state_dict`` with entropy-bottleneck keys renamed to this CompressAI release's names."""
+    own = set(own_keys)
+    out = {}
+    for k, v in state_dict.items():
+        if k not in own:
+            for pat, rep in _EB_RENAMES:
+                k2 = pat.sub(rep, k)
+                if k2 != k and k2 in own:
+                    k = k2
+                    break
+        out[k] = v
+    return out
 
 
 def conv(cin: int, cout: int, k: int = 5, s: int = 2) -> nn.Conv2d:
@@ -126,6 +155,7 @@ class GainedModel(nn.Module):
         self.log_igain = nn.Parameter((-g)[:, None].repeat(1, M).clone())
 
     def load_state_dict(self, state_dict, strict: bool = True):  # type: ignore[override]
+        state_dict = compat_keys(state_dict, self.state_dict().keys())
         # the CDF tables have data-dependent sizes: give the buffers the saved shapes first
         for name, module in self.named_modules():
             names = _CDF_BUFFERS + (("scale_table",) if isinstance(module, GaussianConditional) else ())

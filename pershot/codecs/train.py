@@ -333,6 +333,7 @@ def _warm_start(model: _nets.GainedModel, path: str | os.PathLike) -> int:
     st = torch.load(path, map_location="cpu", weights_only=True)
     sd = st["model"] if isinstance(st, dict) and "model" in st else st
     own = model.state_dict()
+    sd = _nets.compat_keys(sd, own.keys())
     # parameters only: buffers (likelihood bounds, GDN pedestals, CDF tables) are constants or
     # derived from the parameters, and a float16 export rounds some of them to 0
     params = {k for k, _ in model.named_parameters()}
@@ -346,7 +347,10 @@ def _param_names(state: dict) -> set[str]:
     """Names of the trainable parameters of the model a checkpoint was made for."""
     key = state["config_key"]
     model = _nets.build(key["arch"], key["lmbdas"], key.get("model_config") or None)
-    return {k for k, _ in model.named_parameters()}
+    names = {k for k, _ in model.named_parameters()}
+    # in the checkpoint's own naming (it may come from another CompressAI release)
+    back = _nets.compat_keys({k: None for k in state["model"]}, names)
+    return {orig for orig, local in zip(state["model"], back) if local in names}
 
 
 def export_half(checkpoint: str | os.PathLike, dest: str | os.PathLike) -> Path:
