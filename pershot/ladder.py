@@ -426,7 +426,7 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
     codes, uniq = pd.factorize(df["shot"], sort=True)
     lost = set(shots_all) - set(uniq)
     if lost:
-        raise OptimizeError(f"shot(s) {sorted(lost)[:8]} have no usable {encoder} probe; "
+        raise OptimizeError(f"shot(s) {sorted(int(s) for s in lost)[:8]} have no usable {encoder} probe; "
                             "cannot build a ladder without them")
     S = len(uniq)
     rank_tab = rank = _preset_ranks(df)
@@ -456,7 +456,7 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
     dmax = np.maximum.reduceat(dur, first)
     incons = dmax - dmin > 1e-6 * np.maximum(dmax, 1e-9)
     if incons.any():
-        raise OptimizeError(f"contradictory duration_s within shot(s) {list(uniq[np.flatnonzero(incons)][:5])}")
+        raise OptimizeError(f"contradictory duration_s within shot(s) {[int(s) for s in uniq[np.flatnonzero(incons)][:5]]}")
     K = int(cnt.max())
     pos = np.arange(len(df)) - np.repeat(first, cnt)
 
