@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         k = speed[n]["kmac_per_px"]
         tr = training.get(n, {})
         print(f"{n:<20} {speed[n]['decode_ms_per_mp']:>12.0f} {speed[n]['encode_ms_per_mp']:>12.0f} "
-              f"{'-' if k is None else f'{k:.1f}':>11} {tr.get('minutes', '-')!s:>9} {tr.get('steps', '-')!s:>6}  "
+              f"{'-' if k is None else f'{k:.1f}':>11} {tr.get('total_minutes', tr.get('minutes', '-'))!s:>9} {tr.get('total_steps', tr.get('steps', '-'))!s:>6}  "
               f"{tr.get('device', '')}")
     for k, v in targets.items():
         print(f"target {k}: {json.dumps(v)}")

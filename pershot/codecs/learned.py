@@ -132,7 +132,7 @@ class LearnedCodec(ImageCodec):
         what = {"factorized": "factorized prior", "hyperprior": "mean-scale hyperprior"}.get(entry.arch, entry.arch)
         dec = ", light decoder" if decoder == "lite" else ""
         self.description = (f"learned: {what}{dec} (CompressAI, rate-conditioned, {len(self.levels)} levels; "
-                            f"trained {tr.get('minutes', '?')} min on {tr.get('device', '?')})")
+                            f"trained {tr.get('total_minutes', tr.get('minutes', '?'))} min on {tr.get('device', '?')})")
         self.multiple = 64 if entry.arch == "hyperprior" else 16
 
     @property
