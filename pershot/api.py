@@ -256,6 +256,11 @@ def ladder(
     g = load_grid(grid)
     if rungs is None:
         load_ladder(spec_arg)  # a bad ladder fails before any encode
+    thumb_opts = (dict(thumbnails) if isinstance(thumbnails, dict) else {}) if thumbnails else None
+    if thumb_opts is not None:
+        from .thumbnails import candidate_codecs
+
+        candidate_codecs(**thumb_opts)  # bad thumbnail options fail before any encode
     run = run_probes(path, g, out_dir, **probe_kw)
     lad = optimize(run.probes, spec_arg, complexity, metric, rungs=rungs, encoder=encoder,
                    per_shot_resolution=per_shot_resolution)
@@ -265,11 +270,10 @@ def ladder(
                   "fps": f"{info.fps.numerator}/{info.fps.denominator}", "frames": info.frame_count,
                   "grid": g.name, "shots": len(run.shots)}
         thumbs = None
-        if thumbnails:
+        if thumb_opts is not None:
             from .thumbnails import code_thumbnails
 
-            opts = dict(thumbnails) if isinstance(thumbnails, dict) else {}
-            thumbs = code_thumbnails(info, run.shots, out_dir, **opts)
+            thumbs = code_thumbnails(info, run.shots, out_dir, **thumb_opts)
         write_ladder(lad, out_dir, plots=plots, fps=info.fps, threads=g.threads, keyint=g.keyint, source=source,
                      thumbnails=thumbs)
     return lad

@@ -13,7 +13,7 @@ import sys
 from typing import Callable, Sequence
 
 from . import __version__
-from .errors import InputError, PershotError
+from .errors import PershotError
 
 EXIT_INTERRUPTED = 130
 
@@ -327,14 +327,7 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
         api.load_ladder(args.ladder)  # fail on a bad ladder before encoding anything
     thumbs: "bool | dict" = False
     if args.thumbnails:
-        if args.thumbnail_complexity is not None and not 0 < args.thumbnail_complexity <= 1:
-            raise InputError(f"--thumbnail-complexity must be in (0, 1], got {args.thumbnail_complexity:g}")
         codecs = [c.strip() for c in args.thumbnail_codecs.split(",") if c.strip()] if args.thumbnail_codecs else None
-        if codecs:
-            from .codecs import get_codec
-
-            for c in codecs:
-                get_codec(c)  # an unknown codec fails before any encode
         thumbs = {"height": args.thumbnail_height, "target_psnr": args.thumbnail_psnr,
                   "complexity": args.thumbnail_complexity, "codecs": codecs}
     shot_bar = _Bar("shots", "frame", args.quiet)

@@ -72,6 +72,24 @@ def read_frame(info: SourceInfo, frame: int, height: int | None = None):
     return decode_image_bytes(res.stdout, what=f"frame {frame}")
 
 
+def candidate_codecs(*, height: int = DEFAULT_HEIGHT, complexity: float | None = None,
+                     codecs: Sequence[str] | None = None, **_: object) -> list:
+    """Check thumbnail options and return the codecs that compete; raises before any work is done."""
+    from .codecs import get_codec, iter_codecs
+
+    if height < 2:
+        raise InputError(f"thumbnail height must be >= 2, got {height}")
+    if complexity is not None and not 0 < complexity <= 1:
+        raise InputError(f"thumbnail complexity must be in (0, 1], got {complexity:g}")
+    if codecs:
+        cands = [get_codec(c) for c in codecs]
+    else:
+        cands = [c for c in iter_codecs(available_only=True) if c.kind != "learned" and c.extension != ".psi"]
+    if not cands:
+        raise InputError("no usable image codec for thumbnails")
+    return cands
+
+
 def code_thumbnails(
     info: SourceInfo,
     shots: Sequence[Shot],
@@ -89,17 +107,9 @@ def code_thumbnails(
     point under the complexity cap is used instead (a thumbnail is never
     missing because a flat or noisy frame misses the target).
     """
-    from .codecs import get_codec, iter_codecs
     from .codecs.select import choose, rdc_points
 
-    if height < 2:
-        raise InputError(f"thumbnail height must be >= 2, got {height}")
-    if codecs:
-        cands = [get_codec(c) for c in codecs]
-    else:
-        cands = [c for c in iter_codecs(available_only=True) if c.kind != "learned" and c.extension != ".psi"]
-    if not cands:
-        raise InputError("no usable image codec for thumbnails")
+    cands = candidate_codecs(height=height, complexity=complexity, codecs=codecs)
     out = Path(out_dir)
     thumbs: list[Thumbnail] = []
     for i, shot in enumerate(shots):

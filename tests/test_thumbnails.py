@@ -62,12 +62,14 @@ def test_ladder_with_thumbnails_lists_them_in_ladder_json(media_dir: Path, tmp_p
     assert (out / "thumbnails.csv").is_file()
 
 
-def test_ladder_thumbnails_bad_codec_fails_before_encoding(media_dir: Path, tmp_path: Path):
+@pytest.mark.parametrize("opts, code", [(["--thumbnail-codecs", "nosuchcodec"], 4),
+                                         (["--thumbnail-complexity", "2"], 2),
+                                         (["--thumbnail-height", "1"], 2)])
+def test_ladder_bad_thumbnail_options_fail_before_encoding(media_dir: Path, tmp_path: Path, opts, code):
     from pershot.cli import main
 
     clip = counter_small(media_dir, tmp_path)
     out = tmp_path / "bad"
-    rc = main(["ladder", str(clip), "--grid", "test", "-o", str(out), "-q", "--thumbnails",
-               "--thumbnail-codecs", "nosuchcodec"])
-    assert rc == 4
-    assert not (out / "probes.csv").exists()
+    rc = main(["ladder", str(clip), "--grid", "test", "-o", str(out), "-q", "--thumbnails", *opts])
+    assert rc == code
+    assert not (out / "probes.csv").exists() and not (out / "shots.csv").exists()
