@@ -10,17 +10,19 @@ Sources (probed with the core pipeline, through the probe cache: a second run en
   animated with ffmpeg's zoompan (zooms and pans over an upscaled canvas), joined with known cut
   frames, 640x360 at 24 fps.
 
-Grid: x264 presets ultrafast, superfast, veryfast, medium, veryslow (a subset spanning ultrafast..veryslow)
-x 4 heights (photos: 360, 288, 216, 144; testvideo: 270, 216, 180, 144) x 6 CRFs (18, 23, ..., 43), VMAF
+Grid: all nine x264 presets, ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, veryslow
+x 4 heights (photos: 360, 288, 216, 144; testvideo: 270, 216, 180, 144) x 11 CRFs (18, 20, 23, 25, ..., 40, 43), VMAF
 on every 2nd frame, one thread per encode.
 
 Analyses, per source, on 8-rung ladders spaced along the title's hull (one resolution per rung): from VMAF 40
 to VMAF 95 (primary), and from VMAF 40 to the title's best probe:
 
-1. BD-rate (VMAF, pchip) of pershot at c in {0.03, 0.05, 0.1, 0.2, 0.5, 1.0} against (a) the best fixed
-   ladder at preset medium (one resolution and one CRF per rung for all shots: the upper hull of every
-   such configuration) and (b) per-shot encoding at each fixed preset, compared at that preset's own
-   complexity ratio; also the plain Lagrangian (no rung mix, no greedy pass) for reference;
+1. BD-rate (VMAF, pchip) of pershot at c in {0.03, 0.05, 0.1, 0.2, 0.5, 1.0} against (a) the fixed
+   ladder at preset medium: one resolution and one CRF per rung for all shots, at pershot's own rung
+   bitrates (each rung: the best such configuration within the rung's bitrate; "BD vs fixed"), and the
+   upper hull of every such configuration ("vs hull"); and (b) per-shot encoding at each fixed preset,
+   compared at that preset's own complexity ratio. For reference: the plain Lagrangian (no rung mix, no
+   greedy pass) against (a) and against pershot, and pershot with --per-shot-resolution against (a);
 2. achieved vs requested complexity;
 3. the cost of one resolution per rung against per-shot resolution (BD-rate, c = 1 and 0.1);
 4. optimizer speed on synthetic probes: 1,000 shots x 600 points x 8 rungs on one core, and its
@@ -29,6 +31,7 @@ to VMAF 95 (primary), and from VMAF 40 to the title's best probe:
 Prints a table and writes benchmarks/results/ladder_bench.csv and .json (atomically).
 
     nice python benchmarks/ladder_bench.py [-j 2] [--sources testvideo photos] [--skip-speed]
+    nice python benchmarks/ladder_bench.py --crfs 18,23,28,33,38,43 --out benchmarks/results/ladder_bench_crf6
 """
 from __future__ import annotations
 
@@ -63,15 +66,16 @@ from pershot.shots import Shot  # noqa: E402
 MEDIA = REPO.parent / "shared" / "media"
 RESULTS = HERE / "results"
 COMPLEXITIES = (0.03, 0.05, 0.1, 0.2, 0.5, 1.0)
-PRESETS = ["ultrafast", "superfast", "veryfast", "medium", "veryslow"]
+CRFS = [18, 20, 23, 25, 28, 30, 33, 35, 38, 40, 43]  # steps of 2-3
+PRESETS = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
 GRIDS = {
     # photos clip, 640x360
-    "photos": {"name": "bench-ladder-360", "description": "x264 5 presets ultrafast..veryslow x 4 heights x 6 CRFs",
-               "heights": [360, 288, 216, 144], "crf": [18, 23, 28, 33, 38, 43], "threads": 1, "keyint": 0,
+    "photos": {"name": "bench-ladder-360", "description": "x264 9 presets ultrafast..veryslow x 4 heights x 11 CRFs",
+               "heights": [360, 288, 216, 144], "crf": CRFS, "threads": 1, "keyint": 0,
                "metrics": {"n_subsample": 2}, "encoders": {"x264": {"presets": PRESETS}}},
     # testvideo.mp4 downscaled to 480x270
-    "testvideo": {"name": "bench-ladder-270", "description": "x264 5 presets ultrafast..veryslow x 4 heights x 6 CRFs",
-                  "heights": [270, 216, 180, 144], "crf": [18, 23, 28, 33, 38, 43], "threads": 1, "keyint": 0,
+    "testvideo": {"name": "bench-ladder-270", "description": "x264 9 presets ultrafast..veryslow x 4 heights x 11 CRFs",
+                  "heights": [270, 216, 180, 144], "crf": CRFS, "threads": 1, "keyint": 0,
                   "metrics": {"n_subsample": 2}, "encoders": {"x264": {"presets": PRESETS}}},
 }
 QUICK_GRID = {"name": "bench-quick", "heights": [360, 270, 216], "crf": [20, 30, 40], "threads": 1, "keyint": 0,
@@ -206,6 +210,13 @@ def analyse(name: str, probes: pd.DataFrame, spec: LadderSpec) -> dict:
                        bd_vs_plain=_bd(_curve(plain), (r, q)))
         except InfeasibleError:
             row.update(plain_bd_vs_fixed_ladder=float("nan"), bd_vs_plain=float("nan"))
+        try:  # --per-shot-resolution (not the default) against the same fixed ladder of its own rungs
+            psr = optimize_ladder(prep, spec, c, per_shot_resolution=True)
+            flp = fixed_ladder(prep, [x.spec.kbps for x in psr.rungs]).dropna(subset=["bitrate_kbps"])
+            row.update(psr_achieved=psr.complexity_ratio, psr_bd_vs_fixed_ladder=_bd(
+                (flp["bitrate_kbps"].to_numpy(), flp["quality"].to_numpy()), _curve(psr)))
+        except InfeasibleError:
+            row.update(psr_bd_vs_fixed_ladder=float("nan"))
         out["complexity"].append(row)
     # (b) per-shot encoding at each fixed preset, against pershot at that preset's own complexity, on the
     # rungs that preset reaches (the same rungs for both, and the anchor of those rungs)
@@ -282,7 +293,7 @@ def _table(results: dict) -> str:
                      f"{src['probes']} probes ({src['points_per_shot']} points/shot), probing "
                      f"{src.get('probe_wall_s', 0):.0f} s wall ({src.get('probes_from_cache', 0)} from the cache)")
         lines.append(f"{'c':>6} {'achieved':>9} {'band':>5} {'rungs':>5} {'VMAF':>6} {'BD vs fixed':>12} "
-                     f"{'plain':>8} {'vs hull':>8} {'vs plain':>9}")
+                     f"{'plain':>8} {'vs hull':>8} {'vs plain':>9} {'per-shot res':>13}")
         for r in src["complexity"]:
             if "error" in r:
                 lines.append(f"{r['c']:>6g}  infeasible: {r['error']}")
@@ -290,7 +301,7 @@ def _table(results: dict) -> str:
             lines.append(f"{r['c']:>6g} {r['achieved']:>9.4f} {('ok' if r['in_band'] else 'NO'):>5} {r['rungs']:>5} "
                          f"{r['mean_vmaf']:>6.2f} {r['bd_vs_fixed_ladder']:>11.2f}% "
                          f"{r['plain_bd_vs_fixed_ladder']:>7.2f}% {r['bd_vs_fixed_hull']:>7.2f}% "
-                         f"{r['bd_vs_plain']:>8.2f}%")
+                         f"{r['bd_vs_plain']:>8.2f}% {r.get('psr_bd_vs_fixed_ladder', float('nan')):>12.2f}%")
         lines.append(f"{'preset':>10} {'ratio':>7} {'achieved':>9} {'BD pershot':>11} {'BD plain':>9} {'rungs':>5}")
         for r in src["fixed_presets"]:
             if "error" in r:
@@ -338,6 +349,9 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--speed-only", action="store_true")
     ap.add_argument("--out", default=str(RESULTS / "ladder_bench"), help="results path stem")
+    ap.add_argument("--crfs", default=None,
+                    help="comma-separated CRFs instead of the default 11 (e.g. 18,23,28,33,38,43, the coarse grid)")
+    ap.add_argument("--presets", default=None, help="comma-separated x264 presets instead of all nine")
     args = ap.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -350,7 +364,12 @@ def main(argv=None) -> int:
                 src, shots = testvideo_small(work / "testvideo270.mp4"), None
             else:
                 src, shots = build_photo_clip(work / "photos360.mp4")
-            grid = QUICK_GRID if args.quick else GRIDS[name]
+            grid = QUICK_GRID if args.quick else dict(GRIDS[name])
+            if not args.quick and (args.crfs or args.presets):
+                crfs = [float(v) if "." in v else int(v) for v in args.crfs.split(",")] if args.crfs else grid["crf"]
+                presets = args.presets.split(",") if args.presets else PRESETS
+                grid.update(crf=crfs, encoders={"x264": {"presets": presets}},
+                            description=f"x264 {len(presets)} presets x 4 heights x {len(crfs)} CRFs")
             results["grids"][name] = grid
             t0 = time.perf_counter()
             last = [0.0]
