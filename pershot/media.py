@@ -65,6 +65,10 @@ class FrameIndex:
     pts: tuple[int, ...]
     keyframe: tuple[bool, ...]
     last_duration: int  #: duration of the last frame, in time_base ticks
+    #: False when the packet timestamps cannot be the decoder's presentation times (B-frames, yet
+    #: timestamps that never go back in decode order: guessed from the decode order, as in AVI);
+    #: shots of such a source are then cut by frame count, decoding from the start
+    pts_exact: bool = True
 
     def __len__(self) -> int:
         return len(self.pts)
@@ -151,6 +155,7 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
         tb = Fraction(s.time_base.numerator, s.time_base.denominator) if s.time_base else Fraction(1, 90000)
         declared = int(s.frames or 0)
         rows: list[tuple[int, bool, int]] = []
+        reorders = bool(getattr(s.codec_context, "has_b_frames", False))
         n_nopts = 0
         n_packets = 0
         try:
@@ -178,6 +183,8 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
         raise MediaError(f"video stream has no frames: {p.name}")
     if declared and n_packets < declared:
         raise MediaError(f"truncated video: {n_packets} of {declared} frames present in {p.name}")
+    decode_order = [r[0] for r in rows]
+    pts_exact = not (reorders and len(rows) >= 3 and all(a < b for a, b in zip(decode_order, decode_order[1:])))
     rows.sort(key=lambda r: r[0])
     pts = tuple(r[0] for r in rows)
     if len(set(pts)) != len(pts):
@@ -190,6 +197,7 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
         pts=pts,
         keyframe=tuple(r[1] for r in rows),
         last_duration=max(int(last), 1),
+        pts_exact=pts_exact,
     )
 
 
@@ -401,24 +409,34 @@ def extract_args(
     outputs: Sequence[tuple[int, int, str]],
     *,
     seek: bool = True,
+    by_count: bool = False,
 ) -> list[str]:
     """ffmpeg arguments that decode frames [start_frame, end_frame) exactly, show them as
     displayed (rotation applied deliberately, auto-rotation off), and write each
-    ``(width, height, path)`` as 8-bit 4:2:0 Y4M (bicubic scaling, square pixels)."""
+    ``(width, height, path)`` as 8-bit 4:2:0 Y4M (bicubic scaling, square pixels).
+
+    Frames are picked by their timestamps; with ``by_count`` (never seeks) by their
+    position in the decoder's output from the start of the file instead, for containers
+    whose packet timestamps are not the decoder's (AVI with B-frames stores none)."""
     if not (0 <= start_frame < end_frame <= len(idx)):
         raise InputError(f"frame range [{start_frame}, {end_frame}) outside 0..{len(idx)}")
     if not outputs:
         raise InputError("extract_args needs at least one output")
     args: list[str] = ["-y", "-v", "error", "-threads", "1", "-noautorotate"]
-    k = idx.keyframe_at_or_before(start_frame) if seek else 0
+    k = idx.keyframe_at_or_before(start_frame) if seek and not by_count else 0
     if k > 0:
         # seek (by keyframe) to a point at or just before keyframe k; decoding starts there
         t = float((idx.pts[k] - idx.pts[0]) * idx.time_base)
         args += ["-ss", f"{max(0.0, t - 0.001):.6f}", "-noaccurate_seek"]
     args += ["-copyts", "-i", input_arg(info.path), "-an", "-sn", "-dn", "-filter_threads", "1"]
-    trim = f"trim=start_pts={idx.pts[start_frame]}"
-    if end_frame < len(idx):
-        trim += f":end_pts={idx.pts[end_frame]}"
+    if by_count:
+        trim = f"trim=start_frame={start_frame}"
+        if end_frame < len(idx):
+            trim += f":end_frame={end_frame}"
+    else:
+        trim = f"trim=start_pts={idx.pts[start_frame]}"
+        if end_frame < len(idx):
+            trim += f":end_pts={idx.pts[end_frame]}"
     chain = [trim, "setpts=PTS-STARTPTS", *rotation_filters(info.rotation)]
     n = len(outputs)
     graph = f"[0:v:0]{','.join(chain)}"
@@ -451,7 +469,9 @@ def extract_shot(
     With ``reference``, one output is at the source's display size (what metrics
     compare against); one more per requested size (encoder inputs). The frame
     count of every output is checked; a seek that lands late is retried from
-    the start of the file.
+    the start of the file. A source whose packet timestamps are not the decoder's
+    (``FrameIndex.pts_exact`` false: H.264 with B-frames in AVI) is cut by frame count,
+    decoding from the start of the file (exact, slower on long sources).
     """
     from . import ffmpeg
 
@@ -476,10 +496,15 @@ def extract_shot(
         scaled[(w, h)] = pth
         outputs.append((w, h, pth))
     cpu = wall = 0.0
-    attempts = [True, False] if seek else [False]
+    # (seek, by_count): timestamps after a keyframe seek, then from the start; frame count from the start
+    # when the timestamps are not the decoder's (a seek by them could land anywhere)
+    if not idx.pts_exact:
+        attempts = [(False, True)]
+    else:
+        attempts = [(True, False), (False, False)] if seek else [(False, False)]
     last_counts: list[int] = []
-    for use_seek in attempts:
-        args = extract_args(info, idx, start_frame, end_frame, outputs, seek=use_seek)
+    for use_seek, by_count in attempts:
+        args = extract_args(info, idx, start_frame, end_frame, outputs, seek=use_seek, by_count=by_count)
         res = ffmpeg.run(args, what=f"decoding frames {start_frame}-{end_frame} of {Path(info.path).name} failed")
         cpu += res.cpu_s
         wall += res.wall_s

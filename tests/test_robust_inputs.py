@@ -1,0 +1,71 @@
+"""Odd real-world inputs, made at test time with the embedded ffmpeg (no ../shared/media needed).
+
+Each test builds a tiny source (<= 2 s, <= 360p) that once broke the video pipeline
+and checks the fixed behaviour: an exact result, or a one-line error with its own code.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pershot import ffmpeg
+from pershot.errors import MediaError
+from pershot.media import extract_shot, frame_index, probe_source
+
+
+def make(dst: Path, *args: str) -> Path:
+    ffmpeg.run(["-y", "-v", "error", *args, str(dst)], what=f"making test input {dst.name} failed")
+    return dst
+
+
+def lavfi(spec: str) -> list[str]:
+    return ["-f", "lavfi", "-i", spec]
+
+
+def y4m_luma(path: str | Path, width: int, height: int) -> list[np.ndarray]:
+    """Luma planes of a 4:2:0 8-bit Y4M file with plain FRAME headers."""
+    data = Path(path).read_bytes()
+    body = data[data.index(b"\n") + 1:]
+    frame = width * height + 2 * ((width + 1) // 2) * ((height + 1) // 2)
+    per = len(b"FRAME\n") + frame
+    return [np.frombuffer(body[i * per + 6:i * per + 6 + width * height], np.uint8).reshape(height, width)
+            for i in range(len(body) // per)]
+
+
+def decoded_luma(path: Path) -> list[np.ndarray]:
+    """Every frame's luma, display order, as PyAV decodes the first video stream."""
+    import av
+
+    with av.open(str(path)) as c:
+        return [f.reformat(format="yuv420p").to_ndarray()[: f.height] for f in c.decode(c.streams.video[0])]
+
+
+# ---------------------------------------------------------------- containers
+
+
+def test_avi_with_b_frames_cut_frame_exact(tmp_path: Path) -> None:
+    """H.264 with B-frames in AVI: the container stores no presentation times, ffmpeg guesses
+    them one tick apart from the decoder's; a middle shot cut by those came out shifted by a
+    frame (right count, wrong frames) and the first shot a frame short."""
+    src = make(tmp_path / "bf.avi", *lavfi("testsrc2=s=160x90:r=24:d=1.25"), "-c:v", "libx264", "-bf", "2",
+               "-g", "12")
+    idx = frame_index(src)
+    assert not idx.pts_exact
+    info = probe_source(src)
+    assert info.frame_count == 30
+    want = decoded_luma(src)
+    assert len(want) == 30
+    for a, b in [(0, 10), (10, 20), (20, 30)]:
+        ex = extract_shot(info, a, b, tmp_path / f"x{a}", [], reference=True)
+        got = y4m_luma(ex.reference, 160, 90)
+        assert len(got) == b - a
+        for i, plane in enumerate(got):
+            assert np.array_equal(plane, want[a + i]), f"shot [{a}, {b}) frame {i} is not source frame {a + i}"
+
+
+def test_mp4_timestamps_stay_exact(tmp_path: Path) -> None:
+    """The same stream in MP4 keeps its real timestamps (seeking stays on)."""
+    src = make(tmp_path / "bf.mp4", *lavfi("testsrc2=s=160x90:r=24:d=0.5"), "-c:v", "libx264", "-bf", "2")
+    assert frame_index(src).pts_exact
