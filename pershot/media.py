@@ -129,12 +129,25 @@ def _open(p: Path):
         raise MediaError(f"cannot open {p.name}: {ex}") from ex
 
 
+#: AV_DISPOSITION_ATTACHED_PIC: a still picture (cover art) stored as a one-frame video stream
+_ATTACHED_PIC = 0x400
+
+
+def _is_attached_pic(stream) -> bool:
+    # PyAV's Disposition is an IntFlag (its str() is a number under Python 3.11+): test the bit
+    try:
+        return bool(int(stream.disposition or 0) & _ATTACHED_PIC)
+    except (TypeError, ValueError):
+        return "attached_pic" in str(stream.disposition).lower()
+
+
 def _video_stream(container, name: str):
-    streams = [s for s in container.streams.video]
-    # skip attached pictures (cover art)
-    streams = [s for s in streams if not (s.disposition and "attached_pic" in str(s.disposition).lower())] or streams
+    """The first video stream that is not an attached picture (cover art)."""
+    all_video = list(container.streams.video)
+    streams = [s for s in all_video if not _is_attached_pic(s)]
     if not streams:
-        raise MediaError(f"no video stream in {name}")
+        what = " (only cover art)" if all_video else ""
+        raise MediaError(f"no video stream in {name}{what}")
     return streams[0]
 
 
@@ -152,6 +165,7 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
     p = Path(path)
     with _open(p) as c:
         s = _video_stream(c, p.name)
+        stream_index = int(s.index)  # read while the container is open (after close it is freed memory)
         tb = Fraction(s.time_base.numerator, s.time_base.denominator) if s.time_base else Fraction(1, 90000)
         declared = int(s.frames or 0)
         rows: list[tuple[int, bool, int]] = []
@@ -192,7 +206,7 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
     deltas = [b - a for a, b in zip(pts, pts[1:])]
     last = rows[-1][2] or (sorted(deltas)[len(deltas) // 2] if deltas else 1)
     return FrameIndex(
-        stream_index=s.index,
+        stream_index=stream_index,
         time_base=tb,
         pts=pts,
         keyframe=tuple(r[1] for r in rows),
@@ -439,7 +453,7 @@ def extract_args(
             trim += f":end_pts={idx.pts[end_frame]}"
     chain = [trim, "setpts=PTS-STARTPTS", *rotation_filters(info.rotation)]
     n = len(outputs)
-    graph = f"[0:v:0]{','.join(chain)}"
+    graph = f"[0:{idx.stream_index}]{','.join(chain)}"  # the indexed stream (0:v:0 may be cover art)
     if n > 1:
         graph += f",split={n}" + "".join(f"[s{i}]" for i in range(n)) + ";"
     else:

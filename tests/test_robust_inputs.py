@@ -69,3 +69,25 @@ def test_mp4_timestamps_stay_exact(tmp_path: Path) -> None:
     """The same stream in MP4 keeps its real timestamps (seeking stays on)."""
     src = make(tmp_path / "bf.mp4", *lavfi("testsrc2=s=160x90:r=24:d=0.5"), "-c:v", "libx264", "-bf", "2")
     assert frame_index(src).pts_exact
+
+
+@pytest.mark.parametrize("ext, codec", [("m4a", "aac"), ("mp3", "libmp3lame")])
+def test_audio_with_cover_art_has_no_video(tmp_path: Path, ext: str, codec: str) -> None:
+    """Cover art is a one-frame 'video' stream flagged attached_pic: not a video to encode
+    (it was taken for one and failed with a misleading 'no timestamps, remux it')."""
+    cover = make(tmp_path / "cover.png", *lavfi("smptebars=s=160x90"), "-frames:v", "1", "-update", "1")
+    src = make(tmp_path / f"song.{ext}", *lavfi("sine=d=0.5"), "-i", str(cover), "-map", "0", "-map", "1",
+               "-c:a", codec, "-c:v", "copy", "-disposition:v:0", "attached_pic")
+    with pytest.raises(MediaError, match="no video stream.*cover art"):
+        probe_source(src)
+
+
+def test_video_with_cover_art_uses_the_video(tmp_path: Path) -> None:
+    clip = make(tmp_path / "clip.mp4", *lavfi("testsrc2=s=160x90:r=24:d=0.5"), "-c:v", "libx264")
+    cover = make(tmp_path / "cover.png", *lavfi("smptebars=s=64x36"), "-frames:v", "1", "-update", "1")
+    src = make(tmp_path / "tagged.mp4", "-i", str(clip), "-i", str(cover), "-map", "0", "-map", "1", "-c", "copy",
+               "-disposition:v:1", "attached_pic")
+    info = probe_source(src)
+    assert (info.width, info.height, info.frame_count) == (160, 90, 12)
+    ex = extract_shot(info, 0, 12, tmp_path / "x", [], reference=True)
+    assert len(y4m_luma(ex.reference, 160, 90)) == 12
