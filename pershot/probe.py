@@ -32,7 +32,7 @@ from .encoders import EncodeParams
 from .errors import ConfigError, FFmpegError, InputError
 from .grid import Grid, load_grid
 from .media import SourceInfo, extract_shot, resolutions_for, target_size
-from .metrics import MetricParams, score
+from .metrics import MetricParams, check_scorable, score
 from .shots import Shot
 
 #: bump when the probing method changes in a way that changes results
@@ -289,6 +289,7 @@ def plan_probes(
         from .errors import MissingDependencyError
 
         raise MissingDependencyError("this ffmpeg has no libvmaf filter (needed to score probes)")
+    check_scorable(info.display_width, info.display_height, name=os.path.basename(info.path))
     cache_dir = str(cache.base) if cache is not None else None
     cached: list[ProbeResult] = []
     jobs: list[ProbeJob] = []

@@ -91,3 +91,37 @@ def test_video_with_cover_art_uses_the_video(tmp_path: Path) -> None:
     assert (info.width, info.height, info.frame_count) == (160, 90, 12)
     ex = extract_shot(info, 0, 12, tmp_path / "x", [], reference=True)
     assert len(y4m_luma(ex.reference, 160, 90)) == 12
+
+
+# ---------------------------------------------------------------- sizes
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str]:
+    from pershot.cli import main
+
+    rc = main(list(argv))
+    err = capsys.readouterr().err
+    return rc, err
+
+
+def test_too_small_to_score_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    """libvmaf crashed (SIGSEGV) on frames under 18 pixels a side: it surfaced as
+    'scoring failed (exit -11)' from inside a worker, after the encodes."""
+    src = make(tmp_path / "tiny.mkv", *lavfi("testsrc2=s=16x16:r=24:d=0.5"), "-c:v", "ffv1")
+    rc, err = run_cli(capsys, "probe", "-q", "--grid", "test", "-j", "1", "--no-cache", "-o", str(tmp_path / "o"),
+                      str(src))
+    assert rc == MediaError.exit_code == 3
+    assert err.strip().splitlines() == ["pershot: error: tiny.mkv is 16x16 as displayed: too small to score "
+                                        "(VMAF needs at least 18x18 pixels)"]
+    assert not (tmp_path / "o" / "probes.csv").exists()
+
+
+def test_smallest_scorable_source_probes(tmp_path: Path, capsys) -> None:
+    src = make(tmp_path / "small.mkv", *lavfi("testsrc2=s=18x18:r=24:d=0.25"), "-c:v", "ffv1")
+    rc, err = run_cli(capsys, "probe", "-q", "--grid", "test", "-j", "1", "--no-cache", "-o", str(tmp_path / "o"),
+                      str(src))
+    assert rc == 0, err
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "o" / "probes.csv")
+    assert len(df) == 4 and set(df["frames"]) == {6} and df["vmaf"].notna().all()
