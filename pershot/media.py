@@ -158,6 +158,20 @@ def _norm_rotation(deg: float | int | None) -> int:
     return r
 
 
+_TAG_DURATION = re.compile(r"^(\d+):(\d\d):(\d\d(?:\.\d+)?)$")
+
+
+def _tag_duration_s(metadata) -> float | None:
+    """A stream's own duration from its ``DURATION`` tag (Matroska/WebM, written when the file is
+    finished by ffmpeg and mkvmerge), or None."""
+    for k, v in dict(metadata or {}).items():
+        if k.upper() == "DURATION":
+            m = _TAG_DURATION.match(str(v).strip())
+            if m:
+                return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+    return None
+
+
 @functools.lru_cache(maxsize=32)
 def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
     import av
@@ -168,6 +182,7 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
         stream_index = int(s.index)  # read while the container is open (after close it is freed memory)
         tb = Fraction(s.time_base.numerator, s.time_base.denominator) if s.time_base else Fraction(1, 90000)
         declared = int(s.frames or 0)
+        declared_s = _tag_duration_s(s.metadata)
         rows: list[tuple[int, bool, int]] = []
         reorders = bool(getattr(s.codec_context, "has_b_frames", False))
         n_nopts = 0
@@ -205,6 +220,12 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
         raise MediaError(f"duplicate frame timestamps, cannot index frames exactly: {p.name}")
     deltas = [b - a for a, b in zip(pts, pts[1:])]
     last = rows[-1][2] or (sorted(deltas)[len(deltas) // 2] if deltas else 1)
+    if declared_s is not None:
+        frame_s = float(last * tb)
+        span_s = float((pts[-1] - pts[0] + last) * tb)
+        if declared_s - span_s > max(3 * frame_s, 0.02 * declared_s):
+            raise MediaError(f"truncated video: its frames cover {span_s:.3f} s of the {declared_s:.3f} s "
+                             f"its header declares: {p.name}")
     return FrameIndex(
         stream_index=stream_index,
         time_base=tb,

@@ -93,6 +93,31 @@ def test_video_with_cover_art_uses_the_video(tmp_path: Path) -> None:
     assert len(y4m_luma(ex.reference, 160, 90)) == 12
 
 
+@pytest.mark.parametrize("ext", ["mkv", "webm"])
+def test_truncated_matroska_is_an_error(tmp_path: Path, ext: str) -> None:
+    """A Matroska file cut in half still opens and demuxes: it was indexed and probed as a
+    shorter video. Its video track's DURATION tag says what is missing."""
+    codec = ["-c:v", "libx264"] if ext == "mkv" else ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-b:v", "200k"]
+    whole = make(tmp_path / f"whole.{ext}", *lavfi("testsrc2=s=160x90:r=24:d=1.5"), *codec)
+    assert probe_source(whole).frame_count == 36
+    data = whole.read_bytes()
+    cut = tmp_path / f"cut.{ext}"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(MediaError, match="truncated video: its frames cover .* of the 1.500 s"):
+        probe_source(cut)
+
+
+def test_matroska_with_longer_audio_and_vfr_are_whole(tmp_path: Path) -> None:
+    """The video's own DURATION is checked, not the file's (audio may run longer); VFR spans count."""
+    av_ = make(tmp_path / "av.mkv", *lavfi("testsrc2=s=160x90:r=24:d=1"), *lavfi("sine=d=3"), "-c:v", "libx264",
+               "-c:a", "libopus")
+    assert probe_source(av_).frame_count == 24
+    vfr = make(tmp_path / "vfr.mkv", *lavfi("testsrc2=s=160x90:r=24:d=1"), "-vf",
+               "setpts='(N/24+floor(N/2)/48)/TB'", "-fps_mode", "passthrough", "-c:v", "libx264")
+    info = probe_source(vfr)
+    assert info.is_vfr and info.frame_count == 24
+
+
 # ---------------------------------------------------------------- sizes
 
 
