@@ -182,8 +182,9 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
         stream_index = int(s.index)  # read while the container is open (after close it is freed memory)
         tb = Fraction(s.time_base.numerator, s.time_base.denominator) if s.time_base else Fraction(1, 90000)
         declared = int(s.frames or 0)
+        declared_ticks = int(s.duration) if s.duration and s.duration > 0 else None
         declared_s = _tag_duration_s(s.metadata)
-        rows: list[tuple[int, bool, int]] = []
+        rows: list[tuple[int, bool, int, int | None]] = []  # pts, keyframe, duration, dts
         reorders = bool(getattr(s.codec_context, "has_b_frames", False))
         n_nopts = 0
         n_packets = 0
@@ -200,7 +201,8 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
                 if pts is None:
                     n_nopts += 1
                     continue
-                rows.append((int(pts), bool(pkt.is_keyframe), int(pkt.duration or 0)))
+                rows.append((int(pts), bool(pkt.is_keyframe), int(pkt.duration or 0),
+                             None if pkt.dts is None else int(pkt.dts)))
         except av.error.FFmpegError as ex:
             raise MediaError(f"corrupt or truncated video (demuxing failed after {len(rows)} frames): {p.name}") from ex
     if n_nopts and not rows:
@@ -210,16 +212,27 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
         raise MediaError(f"{n_nopts} video packets without timestamps, cannot index frames exactly: {p.name}")
     if not rows:
         raise MediaError(f"video stream has no frames: {p.name}")
-    if declared and n_packets < declared:
-        raise MediaError(f"truncated video: {n_packets} of {declared} frames present in {p.name}")
     decode_order = [r[0] for r in rows]
     pts_exact = not (reorders and len(rows) >= 3 and all(a < b for a, b in zip(decode_order, decode_order[1:])))
+    if not pts_exact and all(r[3] is not None for r in rows):
+        # guessed timestamps (AVI stores decode times only, ffmpeg's guesses drift): the decode
+        # times, which the frames follow one to one, time the frames in display order
+        rows = [(r[3], r[1], r[2], r[3]) for r in rows]
     rows.sort(key=lambda r: r[0])
     pts = tuple(r[0] for r in rows)
     if len(set(pts)) != len(pts):
         raise MediaError(f"duplicate frame timestamps, cannot index frames exactly: {p.name}")
     deltas = [b - a for a, b in zip(pts, pts[1:])]
-    last = rows[-1][2] or (sorted(deltas)[len(deltas) // 2] if deltas else 1)
+    median = sorted(deltas)[len(deltas) // 2] if deltas else 0
+    last = rows[-1][2]
+    if not last or (deltas and 2 * last < min(deltas)):
+        # none stored, or a placeholder (AVI gives every packet 1 tick, even in a 1/600 time base)
+        last = median or last or 1
+    # the declared frame count (AVI: the stream's length in time-base ticks, not frames) counts
+    # only where the frames also fall short of the declared duration
+    if declared and n_packets < declared and (
+            declared_ticks is None or pts[-1] - pts[0] + last + max(median, 1) <= declared_ticks):
+        raise MediaError(f"truncated video: {n_packets} of {declared} frames present in {p.name}")
     if declared_s is not None:
         frame_s = float(last * tb)
         span_s = float((pts[-1] - pts[0] + last) * tb)

@@ -65,6 +65,19 @@ def test_avi_with_b_frames_cut_frame_exact(tmp_path: Path) -> None:
             assert np.array_equal(plane, want[a + i]), f"shot [{a}, {b}) frame {i} is not source frame {a + i}"
 
 
+def test_avi_remuxed_from_mp4_is_whole_and_24fps(tmp_path: Path) -> None:
+    """An MP4 copied into AVI keeps a 1/600 time base: AVI's declared length (900 ticks) was read
+    as 900 frames ('truncated video: 36 of 900 frames'), and 1-tick packet durations bent the rate."""
+    mp4 = make(tmp_path / "a.mp4", *lavfi("testsrc2=s=160x90:r=24:d=1.5"), "-c:v", "libx264", "-bf", "2")
+    src = make(tmp_path / "a.avi", "-i", str(mp4), "-c", "copy")
+    info = probe_source(src)
+    assert (info.frame_count, info.fps, info.duration_s, info.is_vfr) == (36, 24, 1.5, False)
+    want = decoded_luma(src)
+    ex = extract_shot(info, 12, 24, tmp_path / "x", [], reference=True)
+    got = y4m_luma(ex.reference, 160, 90)
+    assert len(got) == 12 and all(np.array_equal(g, want[12 + i]) for i, g in enumerate(got))
+
+
 def test_mp4_timestamps_stay_exact(tmp_path: Path) -> None:
     """The same stream in MP4 keeps its real timestamps (seeking stays on)."""
     src = make(tmp_path / "bf.mp4", *lavfi("testsrc2=s=160x90:r=24:d=0.5"), "-c:v", "libx264", "-bf", "2")
