@@ -167,6 +167,20 @@ def detect_cuts(
         video = sd.open_video(info.path, backend="pyav")
     except Exception as ex:  # scenedetect raises its own VideoOpenFailure and OSError
         raise MediaError(f"shot detection cannot open {os.path.basename(info.path)}: {ex}") from ex
+    idx = frame_index(info.path)
+    seen: list[object] = []  # scenedetect's position of every frame it reads, in display order
+    if not idx.pts_exact:
+        # guessed timestamps (AVI with B-frames): the positions scenedetect reports come from
+        # them and are out of order, so cuts are mapped by the order in which frames were read
+        read = video.read
+
+        def _read(*a, **kw):  # noqa: ANN002, ANN003
+            frame = read(*a, **kw)
+            if frame is not False:
+                seen.append(getattr(video.position, "pts", None))
+            return frame
+
+        video.read = _read
     sm = sd.SceneManager()
     sm.add_detector(det)
     cb = None
@@ -182,10 +196,17 @@ def detect_cuts(
         sm.detect_scenes(video=video, callback=cb)
     except Exception as ex:
         raise MediaError(f"shot detection failed on {os.path.basename(info.path)}: {ex}") from ex
-    idx = frame_index(info.path)
     times = frame_times(info, idx)
     starts = [start for start, _end in sm.get_scene_list(start_in_scene=True)[1:]]
-    cuts = [_cut_to_frame(tc, idx.pts, idx.time_base, times) for tc in starts]
+    if seen:
+        if len(seen) != len(idx) or len(set(seen)) != len(seen) or any(getattr(tc, "pts", None) not in seen
+                                                                       for tc in starts):
+            raise MediaError(f"shot detection read {len(seen)} frames of {os.path.basename(info.path)} "
+                             f"({len(idx)} indexed) without usable positions; try --detector none")
+        order = {pts: i for i, pts in enumerate(seen)}
+        cuts = [order[tc.pts] for tc in starts]
+    else:
+        cuts = [_cut_to_frame(tc, idx.pts, idx.time_base, times) for tc in starts]
     if progress is not None:
         progress(info.frame_count, info.frame_count)
     return cuts

@@ -65,6 +65,20 @@ def test_avi_with_b_frames_cut_frame_exact(tmp_path: Path) -> None:
             assert np.array_equal(plane, want[a + i]), f"shot [{a}, {b}) frame {i} is not source frame {a + i}"
 
 
+def test_avi_cut_at_a_b_frame_lands_on_the_cut(tmp_path: Path) -> None:
+    """Scene cuts in such an AVI were placed from the guessed timestamps: up to 3 frames off
+    (a cut at 20 came out at 23); the same stream in MP4 cut right."""
+    from pershot.shots import detect_shots
+
+    for cut in (19, 20):
+        src = make(tmp_path / f"cut{cut}.avi", *lavfi("testsrc2=s=160x90:r=24:d=2"), *lavfi("mandelbrot=s=160x90:r=24"),
+                   "-filter_complex", f"[0:v]trim=end_frame={cut}[a];[a][1:v]concat=n=2[c];[c]trim=end_frame=40[v]",
+                   "-map", "[v]", "-c:v", "libx264", "-x264-params", "scenecut=0:keyint=48:bframes=3")
+        assert not frame_index(src).pts_exact
+        shots = detect_shots(src, "content", min_shot_s=0.1)
+        assert [(s.start_frame, s.end_frame) for s in shots] == [(0, cut), (cut, 40)]
+
+
 def test_avi_remuxed_from_mp4_is_whole_and_24fps(tmp_path: Path) -> None:
     """An MP4 copied into AVI keeps a 1/600 time base: AVI's declared length (900 ticks) was read
     as 900 frames ('truncated video: 36 of 900 frames'), and 1-tick packet durations bent the rate."""
