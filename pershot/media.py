@@ -65,8 +65,8 @@ class FrameIndex:
     pts: tuple[int, ...]
     keyframe: tuple[bool, ...]
     last_duration: int  #: duration of the last frame, in time_base ticks
-    #: False when the packet timestamps cannot be the decoder's presentation times (B-frames, yet
-    #: timestamps that never go back in decode order: guessed from the decode order, as in AVI);
+    #: False when the packet timestamps cannot be the decoder's presentation times (AVI with
+    #: B-frames, yet timestamps that never go back in decode order: guessed by ffmpeg);
     #: shots of such a source are then cut by frame count, decoding from the start
     pts_exact: bool = True
 
@@ -172,6 +172,11 @@ def _tag_duration_s(metadata) -> float | None:
     return None
 
 
+#: containers that store decode times only: with B-frames, ffmpeg guesses the presentation times
+#: (MP4, Matroska, MPEG-TS... store them: a stream there without B-frames is not suspect)
+_DECODE_TIME_ONLY_FORMATS = {"avi"}
+
+
 @functools.lru_cache(maxsize=32)
 def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
     import av
@@ -186,6 +191,7 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
         declared_s = _tag_duration_s(s.metadata)
         rows: list[tuple[int, bool, int, int | None]] = []  # pts, keyframe, duration, dts
         reorders = bool(getattr(s.codec_context, "has_b_frames", False))
+        decode_times_only = bool(set(str(c.format.name).split(",")) & _DECODE_TIME_ONLY_FORMATS)
         n_nopts = 0
         n_packets = 0
         try:
@@ -213,7 +219,8 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
     if not rows:
         raise MediaError(f"video stream has no frames: {p.name}")
     decode_order = [r[0] for r in rows]
-    pts_exact = not (reorders and len(rows) >= 3 and all(a < b for a, b in zip(decode_order, decode_order[1:])))
+    pts_exact = not (decode_times_only and reorders and len(rows) >= 3
+                     and all(a < b for a, b in zip(decode_order, decode_order[1:])))
     if not pts_exact and all(r[3] is not None for r in rows):
         # guessed timestamps (AVI stores decode times only, ffmpeg's guesses drift): the decode
         # times, which the frames follow one to one, time the frames in display order
