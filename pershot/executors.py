@@ -20,7 +20,7 @@ import os
 import signal
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
-from .errors import InputError, MissingDependencyError
+from .errors import InputError, MissingDependencyError, PershotError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -131,6 +131,7 @@ class LocalExecutor(Executor):
             yield from SerialExecutor().map(fn, items)
             return
         from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
 
         pool = self._get_pool()
         pending = {pool.submit(_call_in_worker, fn, item): i for i, item in enumerate(items)}
@@ -139,7 +140,14 @@ class LocalExecutor(Executor):
                 done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
                 for fut in done:
                     i = pending.pop(fut)
-                    yield i, fut.result()
+                    try:
+                        result = fut.result()
+                    except BrokenProcessPool as ex:
+                        # a worker was killed (a signal, the out-of-memory killer): not a Python error to show
+                        raise PershotError("a worker process died abruptly (killed by a signal, e.g. out of "
+                                           f"memory) with job {i + 1} of {len(items)} unfinished; finished "
+                                           "jobs are kept, re-run to resume") from ex
+                    yield i, result
         except BaseException:
             # Ctrl-C, a failed job, or the consumer stopped early: stop everything now
             for fut in pending:

@@ -180,3 +180,26 @@ def test_smallest_scorable_source_probes(tmp_path: Path, capsys) -> None:
 
     df = pd.read_csv(tmp_path / "o" / "probes.csv")
     assert len(df) == 4 and set(df["frames"]) == {6} and df["vmaf"].notna().all()
+
+
+# ---------------------------------------------------------------- workers
+
+
+def _die_on_one(x: int) -> int:
+    import os
+    import signal
+
+    if x == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def test_killed_worker_is_a_one_line_project_error() -> None:
+    """A worker killed by a signal (the OOM killer) raised concurrent.futures' BrokenProcessPool:
+    the CLI showed a traceback instead of one line."""
+    from pershot.errors import PershotError
+    from pershot.executors import LocalExecutor
+
+    ex = LocalExecutor(2)
+    with pytest.raises(PershotError, match="worker process died abruptly"):
+        list(ex.map(_die_on_one, [0, 1, 2]))
