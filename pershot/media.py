@@ -141,8 +141,15 @@ def _is_attached_pic(stream) -> bool:
         return "attached_pic" in str(stream.disposition).lower()
 
 
+#: demuxers that render text files (ANSI/ASCII art: .txt, .nfo, .ans...) as a video
+_TEXT_FORMATS = {"tty", "bin", "xbin", "adf", "idf"}
+
+
 def _video_stream(container, name: str):
     """The first video stream that is not an attached picture (cover art)."""
+    fmt = str(getattr(container.format, "name", "") or "")
+    if set(fmt.split(",")) & _TEXT_FORMATS:
+        raise MediaError(f"not a video: {name} is text (ffmpeg's {fmt} demuxer would draw it as ANSI art)")
     all_video = list(container.streams.video)
     streams = [s for s in all_video if not _is_attached_pic(s)]
     if not streams:

@@ -148,6 +148,15 @@ def test_matroska_with_longer_audio_and_vfr_are_whole(tmp_path: Path) -> None:
     assert info.is_vfr and info.frame_count == 24
 
 
+def test_text_file_is_not_a_video(tmp_path: Path) -> None:
+    """ffmpeg's tty demuxer draws a .txt file as ANSI art: a README.txt came out as a
+    640x400 'video' with shots, probes and a ladder."""
+    src = tmp_path / "notes.txt"
+    src.write_text("a plain text file, not a video\n" * 200)
+    with pytest.raises(MediaError, match="not a video: notes.txt is text"):
+        probe_source(src)
+
+
 # ---------------------------------------------------------------- sizes
 
 
