@@ -201,11 +201,16 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
         decode_times_only = bool(set(str(c.format.name).split(",")) & _DECODE_TIME_ONLY_FORMATS)
         n_nopts = 0
         n_packets = 0
+        key_row: int | None = None  # rows (shown frames) demuxed before the first keyframe
+        key_ts: int | None = None
         try:
             for pkt in c.demux(s):
                 if pkt.size == 0:
                     continue  # flush packet
                 n_packets += 1
+                if key_row is None and pkt.is_keyframe:
+                    key_row = len(rows)
+                    key_ts = pkt.pts if pkt.pts is not None else pkt.dts
                 if getattr(pkt, "is_discard", False):
                     continue  # hidden by an edit list: decoded for reference, never shown
                 pts = pkt.pts
@@ -228,6 +233,13 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
     decode_order = [r[0] for r in rows]
     pts_exact = not (decode_times_only and reorders and len(rows) >= 3
                      and all(a < b for a, b in zip(decode_order, decode_order[1:])))
+    if key_row:
+        # a stream cut mid-GOP (a broadcast capture): frames before its first keyframe, and the
+        # leading pictures that display before that keyframe, reference frames that are not in
+        # the file; no decoder outputs them, so they are not frames of this source
+        rows = [r for r in rows[key_row:] if not (pts_exact and key_ts is not None and r[0] < key_ts)]
+        if not rows:
+            raise MediaError(f"video stream has no decodable frames: {p.name}")
     if not pts_exact and all(r[3] is not None for r in rows):
         # guessed timestamps (AVI stores decode times only, ffmpeg's guesses drift): the decode
         # times, which the frames follow one to one, time the frames in display order

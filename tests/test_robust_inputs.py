@@ -148,6 +148,28 @@ def test_matroska_with_longer_audio_and_vfr_are_whole(tmp_path: Path) -> None:
     assert info.is_vfr and info.frame_count == 24
 
 
+@pytest.mark.parametrize("codec", [["-c:v", "libx264", "-bf", "3", "-g", "12"],
+                                   ["-c:v", "libx265", "-x265-params",
+                                    "keyint=12:min-keyint=12:open-gop=1:bframes=4:log-level=error"]])
+def test_transport_stream_cut_mid_gop(tmp_path: Path, codec: list[str]) -> None:
+    """A TS capture that starts mid-GOP: the frames before the first keyframe (and, open GOP,
+    the leading pictures shown before it) cannot be decoded. They were indexed as frames, so
+    probing failed ('gave 24 frames, expected 35')."""
+    whole = make(tmp_path / "whole.ts", *lavfi("testsrc2=s=160x90:r=24:d=2"), *codec)
+    data = whole.read_bytes()
+    src = tmp_path / "capture.ts"
+    src.write_bytes(data[(len(data) * 3 // 10) // 188 * 188:])
+    info = probe_source(src)
+    want = decoded_luma(src)
+    assert info.frame_count == len(want) > 12
+    n = info.frame_count
+    ex = extract_shot(info, n - 10, n, tmp_path / "x", [], reference=True)
+    got = y4m_luma(ex.reference, 160, 90)
+    assert len(got) == 10 and all(np.array_equal(g, want[n - 10 + i]) for i, g in enumerate(got))
+    ex = extract_shot(info, 0, n, tmp_path / "y", [], reference=True)
+    assert len(y4m_luma(ex.reference, 160, 90)) == n
+
+
 def test_text_file_is_not_a_video(tmp_path: Path) -> None:
     """ffmpeg's tty demuxer draws a .txt file as ANSI art: a README.txt came out as a
     640x400 'video' with shots, probes and a ladder."""
