@@ -118,9 +118,22 @@ def _check_path(path: str | os.PathLike) -> Path:
     return p.resolve()
 
 
+@functools.lru_cache(maxsize=1)
+def _quiet_libav() -> None:
+    """Keep the in-process decoders' warnings (``[h264 @ 0x...] non-existing PPS``, printed
+    by libav's default log callback for corrupt or mid-GOP input) off stderr: pershot reports
+    what matters as its own errors. ``PERSHOT_LIBAV_LOG=1`` leaves libav's logging as it is."""
+    if os.environ.get("PERSHOT_LIBAV_LOG", "").strip() not in ("", "0"):
+        return
+    import av.logging
+
+    av.logging.set_libav_level(av.logging.FATAL)
+
+
 def _open(p: Path):
     import av
 
+    _quiet_libav()
     try:
         return av.open(str(p), mode="r")
     except av.error.FFmpegError as ex:

@@ -234,3 +234,27 @@ def test_killed_worker_is_a_one_line_project_error() -> None:
     ex = LocalExecutor(2)
     with pytest.raises(PershotError, match="worker process died abruptly"):
         list(ex.map(_die_on_one, [0, 1, 2]))
+
+
+def test_decoder_warnings_stay_off_stderr(tmp_path: Path) -> None:
+    """Corrupt or mid-GOP input made libav's own log lines ('[h264 @ 0x...] non-existing PPS 0
+    referenced', dozens of them) spill onto stderr before pershot's output; PERSHOT_LIBAV_LOG=1
+    lets them through for debugging."""
+    import os
+    import subprocess
+    import sys
+
+    whole = make(tmp_path / "whole.ts", *lavfi("testsrc2=s=160x90:r=24:d=2"), "-c:v", "libx264", "-bf", "3",
+                 "-g", "12")
+    data = whole.read_bytes()
+    src = tmp_path / "capture.ts"
+    src.write_bytes(data[(len(data) * 3 // 10) // 188 * 188:])
+    code = "import sys; from pershot.cli import main; sys.exit(main(sys.argv[1:]))"
+    runs = {}
+    for flag in ("", "1"):
+        env = {**os.environ, "PERSHOT_LIBAV_LOG": flag}
+        runs[flag] = subprocess.run([sys.executable, "-c", code, "shots", str(src), "-o", str(tmp_path / f"o{flag}")],
+                                    capture_output=True, env=env, timeout=120)
+    assert runs[""].returncode == 0 and (tmp_path / "o" / "shots.csv").is_file()
+    assert b"[h264 @" not in runs[""].stderr
+    assert runs["1"].returncode == 0 and b"[h264 @" in runs["1"].stderr
