@@ -31,7 +31,7 @@ from .cache import ProbeCache, make_key, open_cache
 from .encoders import EncodeParams
 from .errors import ConfigError, FFmpegError, InputError
 from .grid import Grid, load_grid
-from .media import SourceInfo, extract_shot, resolutions_for, target_size
+from .media import SourceInfo, extract_shot, frame_index, resolutions_for, target_size
 from .metrics import MetricParams, check_scorable, score
 from .shots import Shot
 
@@ -124,9 +124,13 @@ class ProbeResult:
 
 
 def probe_key(info: SourceInfo, shot: Shot, p: EncodeParams, metric: MetricParams, encoder_version: str,
-              ffmpeg_version: str) -> str:
-    """The cache key of one probe (see :mod:`pershot.cache`)."""
+              ffmpeg_version: str, frames_by_count: bool = False) -> str:
+    """The cache key of one probe (see :mod:`pershot.cache`). ``frames_by_count``: the source's
+    shots are cut by frame count (guessed timestamps, ``FrameIndex.pts_exact`` false); such
+    probes get keys of their own, apart from ones cached before shots were cut that way."""
+    extra = {"frames_by": "count"} if frames_by_count else {}
     return make_key({
+        **extra,
         "pipeline": PIPELINE_VERSION,
         "source": info.content_hash,
         "start_frame": shot.start_frame,
@@ -290,6 +294,7 @@ def plan_probes(
 
         raise MissingDependencyError("this ffmpeg has no libvmaf filter (needed to score probes)")
     check_scorable(info.display_width, info.display_height, name=os.path.basename(info.path))
+    by_count = not frame_index(info.path).pts_exact
     cache_dir = str(cache.base) if cache is not None else None
     cached: list[ProbeResult] = []
     jobs: list[ProbeJob] = []
@@ -312,7 +317,7 @@ def plan_probes(
                                          height=h, fps=info.fps, frames=shot.frames, threads=grid.threads,
                                          keyint=grid.keyint, extra=e.params)
                         encoders.get(e.encoder).check(p)
-                        key = probe_key(info, shot, p, grid.metric, versions[e.encoder], ffv)
+                        key = probe_key(info, shot, p, grid.metric, versions[e.encoder], ffv, by_count)
                         specs.append(ProbeSpec(key=key, encode=p, preset_rank=e.preset_rank(preset)))
             if not specs:
                 continue

@@ -258,3 +258,25 @@ def test_decoder_warnings_stay_off_stderr(tmp_path: Path) -> None:
     assert runs[""].returncode == 0 and (tmp_path / "o" / "shots.csv").is_file()
     assert b"[h264 @" not in runs[""].stderr
     assert runs["1"].returncode == 0 and b"[h264 @" in runs["1"].stderr
+
+
+def test_probes_of_sources_cut_by_frame_count_have_keys_of_their_own(tmp_path: Path) -> None:
+    """Probes cached before AVI-with-B-frames shots were cut by frame count came from shifted
+    frames; the same shot cut the new way must not find them."""
+    from pershot import encoders
+    from pershot.grid import load_grid
+    from pershot.probe import plan_probes, probe_key
+    from pershot.shots import Shot
+
+    src = make(tmp_path / "bf.avi", *lavfi("testsrc2=s=160x90:r=24:d=1"), "-c:v", "libx264", "-bf", "2", "-g", "12")
+    info = probe_source(src)
+    assert not frame_index(src).pts_exact
+    shot = Shot(0, 0, info.frame_count, 0.0, info.frame_count / float(info.fps))
+    grid = load_grid("test")
+    specs = [s for j in plan_probes(info, [shot], grid).jobs for s in j.probes]
+    assert specs
+    ffv = ffmpeg.ffmpeg_info().version
+    for s in specs:
+        args = (info, shot, s.encode, grid.metric, encoders.version(s.encode.encoder), ffv)
+        assert s.key == probe_key(*args, True)
+        assert s.key != probe_key(*args)  # the key such a probe had before
