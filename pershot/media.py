@@ -37,7 +37,7 @@ _HASH_CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """What pershot knows about a source video (the first video stream)."""
+    """What pershot knows about a source video (its main video stream: see ``_video_stream``)."""
 
     path: str
     width: int  #: coded width
@@ -69,6 +69,9 @@ class FrameIndex:
     #: B-frames, yet timestamps that never go back in decode order: guessed by ffmpeg);
     #: shots of such a source are then cut by frame count, decoding from the start
     pts_exact: bool = True
+    #: False when the chosen stream is not the file's first video stream (which is what
+    #: tools that always read "video stream 0", such as PySceneDetect, would read instead)
+    first_video: bool = True
 
     def __len__(self) -> int:
         return len(self.pts)
@@ -159,7 +162,9 @@ _TEXT_FORMATS = {"tty", "bin", "xbin", "adf", "idf"}
 
 
 def _video_stream(container, name: str):
-    """The first video stream that is not an attached picture (cover art)."""
+    """The video stream ffmpeg's ``av_find_best_stream`` picks, unless that is an attached
+    picture (cover art); else the first video stream that is not one. A poster stored as a
+    one-frame video track before the film (Matroska, NUT) is not chosen over the film."""
     fmt = str(getattr(container.format, "name", "") or "")
     if set(fmt.split(",")) & _TEXT_FORMATS:
         raise MediaError(f"not a video: {name} is text (ffmpeg's {fmt} demuxer would draw it as ANSI art)")
@@ -168,6 +173,12 @@ def _video_stream(container, name: str):
     if not streams:
         what = " (only cover art)" if all_video else ""
         raise MediaError(f"no video stream in {name}{what}")
+    try:
+        best = container.streams.best("video")
+    except Exception:  # noqa: BLE001 - an older PyAV without best(): keep the first
+        best = None
+    if best is not None and any(best.index == x.index for x in streams):
+        return next(x for x in streams if x.index == best.index)
     return streams[0]
 
 
@@ -205,6 +216,7 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
     with _open(p) as c:
         s = _video_stream(c, p.name)
         stream_index = int(s.index)  # read while the container is open (after close it is freed memory)
+        first_video = stream_index == int(c.streams.video[0].index)
         tb = Fraction(s.time_base.numerator, s.time_base.denominator) if s.time_base else Fraction(1, 90000)
         declared = int(s.frames or 0)
         declared_ticks = int(s.duration) if s.duration and s.duration > 0 else None
@@ -285,6 +297,7 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
         keyframe=tuple(r[1] for r in rows),
         last_duration=max(int(last), 1),
         pts_exact=pts_exact,
+        first_video=first_video,
     )
 
 

@@ -157,21 +157,43 @@ def detect_cuts(
     threshold: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[int]:
-    """Frame indices where a new shot starts, found by a PySceneDetect detector."""
+    """Frame indices where a new shot starts, found by a PySceneDetect detector.
+
+    PySceneDetect always reads a file's first video stream; when pershot's stream is another
+    one (a poster track stored first), it reads a stream copy of pershot's stream instead."""
     if detector == "none":
         return []
+    det = _make_detector(detector, min_frames, threshold)
+    idx = frame_index(info.path)
+    if idx.first_video:
+        return _detect(info, idx, info.path, det, progress, by_order=not idx.pts_exact)
+    import tempfile
+
+    from . import ffmpeg
+    from .media import input_arg
+
+    with tempfile.TemporaryDirectory(prefix="pershot-detect-", dir=os.environ.get("PERSHOT_TMPDIR") or None) as d:
+        remux = os.path.join(d, "stream.nut")
+        ffmpeg.run(["-y", "-v", "error", "-i", input_arg(info.path), "-map", f"0:{idx.stream_index}", "-c", "copy",
+                    "-f", "nut", remux],
+                   what=f"copying video stream {idx.stream_index} of {os.path.basename(info.path)} for shot detection "
+                        "failed")
+        # timestamps of a stream copy may be shifted: cuts are mapped by frame order
+        return _detect(info, idx, remux, det, progress, by_order=True)
+
+
+def _detect(info: SourceInfo, idx, path: str, det, progress, by_order: bool) -> list[int]:
     import scenedetect as sd
 
-    det = _make_detector(detector, min_frames, threshold)
     try:
-        video = sd.open_video(info.path, backend="pyav")
+        video = sd.open_video(path, backend="pyav")
     except Exception as ex:  # scenedetect raises its own VideoOpenFailure and OSError
         raise MediaError(f"shot detection cannot open {os.path.basename(info.path)}: {ex}") from ex
-    idx = frame_index(info.path)
     seen: list[object] = []  # scenedetect's position of every frame it reads, in display order
-    if not idx.pts_exact:
-        # guessed timestamps (AVI with B-frames): the positions scenedetect reports come from
-        # them and are out of order, so cuts are mapped by the order in which frames were read
+    if by_order:
+        # positions scenedetect reports cannot be matched to the index by time (AVI with
+        # B-frames: guessed, out of order; a stream copy: shifted), so cuts are mapped by the
+        # order in which frames were read
         read = video.read
 
         def _read(*a, **kw):  # noqa: ANN002, ANN003
@@ -196,9 +218,8 @@ def detect_cuts(
         sm.detect_scenes(video=video, callback=cb)
     except Exception as ex:
         raise MediaError(f"shot detection failed on {os.path.basename(info.path)}: {ex}") from ex
-    times = frame_times(info, idx)
     starts = [start for start, _end in sm.get_scene_list(start_in_scene=True)[1:]]
-    if seen:
+    if by_order:
         if len(seen) != len(idx) or len(set(seen)) != len(seen) or any(getattr(tc, "pts", None) not in seen
                                                                        for tc in starts):
             raise MediaError(f"shot detection read {len(seen)} frames of {os.path.basename(info.path)} "
@@ -206,6 +227,7 @@ def detect_cuts(
         order = {pts: i for i, pts in enumerate(seen)}
         cuts = [order[tc.pts] for tc in starts]
     else:
+        times = frame_times(info, idx)
         cuts = [_cut_to_frame(tc, idx.pts, idx.time_base, times) for tc in starts]
     if progress is not None:
         progress(info.frame_count, info.frame_count)

@@ -280,3 +280,27 @@ def test_probes_of_sources_cut_by_frame_count_have_keys_of_their_own(tmp_path: P
         args = (info, shot, s.encode, grid.metric, encoders.version(s.encode.encoder), ffv)
         assert s.key == probe_key(*args, True)
         assert s.key != probe_key(*args)  # the key such a probe had before
+
+
+@pytest.mark.parametrize("ext", ["mkv", "nut"])
+def test_poster_track_stored_before_the_film(tmp_path: Path, ext: str) -> None:
+    """A poster muxed as a one-frame video track before the film (Matroska, NUT keep it as a
+    plain video stream): pershot took the poster for the video (one shot of one frame), and
+    PySceneDetect, which always reads the first video stream, would have scanned the poster."""
+    from pershot.shots import detect_cuts
+
+    film = make(tmp_path / "film.mp4", *lavfi("testsrc2=s=160x90:r=24:d=1"), *lavfi("mandelbrot=s=160x90:r=24"),
+                "-filter_complex", "[1:v]trim=end_frame=24[m];[0:v][m]concat=n=2:v=1[v]", "-map", "[v]",
+                "-c:v", "libx264", "-bf", "2")
+    poster = make(tmp_path / "poster.png", *lavfi("color=c=red:s=160x90"), "-frames:v", "1")
+    src = make(tmp_path / f"with_poster.{ext}", "-i", str(poster), "-i", str(film), "-map", "0", "-map", "1",
+               "-c:v:0", "mjpeg", "-c:v:1", "copy")
+    idx = frame_index(src)
+    assert idx.stream_index == 1 and not idx.first_video
+    info = probe_source(src)
+    assert info.frame_count == 48
+    assert detect_cuts(info, "content") == [24]
+    want = decoded_luma(film)
+    ex = extract_shot(info, 20, 30, tmp_path / "x", [], reference=True)
+    got = y4m_luma(ex.reference, 160, 90)
+    assert len(got) == 10 and all(np.array_equal(g, want[20 + i]) for i, g in enumerate(got))
