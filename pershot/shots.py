@@ -190,32 +190,27 @@ def _detect(info: SourceInfo, idx, path: str, det, progress, by_order: bool) -> 
     except Exception as ex:  # scenedetect raises its own VideoOpenFailure and OSError
         raise MediaError(f"shot detection cannot open {os.path.basename(info.path)}: {ex}") from ex
     seen: list[object] = []  # scenedetect's position of every frame it reads, in display order
-    if by_order:
-        # positions scenedetect reports cannot be matched to the index by time (AVI with
-        # B-frames: guessed, out of order; a stream copy: shifted), so cuts are mapped by the
-        # order in which frames were read
-        read = video.read
+    read = video.read
+    count = [0]
 
-        def _read(*a, **kw):  # noqa: ANN002, ANN003
-            frame = read(*a, **kw)
-            if frame is not False:
+    def _read(*a, **kw):  # noqa: ANN002, ANN003
+        # per frame read: progress (scenedetect's own callback fires on cuts only), and, where
+        # positions cannot be matched to the index by time (AVI with B-frames: guessed, out of
+        # order; a stream copy: shifted), the order in which frames were read, to map cuts by
+        frame = read(*a, **kw)
+        if frame is not False:
+            count[0] += 1
+            if by_order:
                 seen.append(getattr(video.position, "pts", None))
-            return frame
+            if progress is not None and count[0] % 25 == 0:
+                progress(min(count[0], info.frame_count), info.frame_count)
+        return frame
 
-        video.read = _read
+    video.read = _read
     sm = sd.SceneManager()
     sm.add_detector(det)
-    cb = None
-    if progress is not None:
-        count = [0]
-
-        def cb(_frame, _tc):  # noqa: ANN001
-            count[0] += 1
-            if count[0] % 25 == 0:
-                progress(count[0], info.frame_count)
-
     try:
-        sm.detect_scenes(video=video, callback=cb)
+        sm.detect_scenes(video=video)
     except Exception as ex:
         raise MediaError(f"shot detection failed on {os.path.basename(info.path)}: {ex}") from ex
     starts = [start for start, _end in sm.get_scene_list(start_in_scene=True)[1:]]

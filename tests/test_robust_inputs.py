@@ -304,3 +304,17 @@ def test_poster_track_stored_before_the_film(tmp_path: Path, ext: str) -> None:
     ex = extract_shot(info, 20, 30, tmp_path / "x", [], reference=True)
     got = y4m_luma(ex.reference, 160, 90)
     assert len(got) == 10 and all(np.array_equal(g, want[20 + i]) for i, g in enumerate(got))
+
+
+def test_shot_detection_reports_progress_per_frame(tmp_path: Path) -> None:
+    """The progress callback was PySceneDetect's, which fires on cuts only: on a clip without
+    cuts the bar sat at 0 until the end."""
+    from pershot.shots import detect_cuts
+
+    src = make(tmp_path / "still.mp4", *lavfi("testsrc2=s=160x90:r=24:d=3"), "-c:v", "libx264")
+    info = probe_source(src)
+    calls: list[tuple[int, int]] = []
+    assert detect_cuts(info, "content", progress=lambda done, total: calls.append((done, total))) == []
+    done = [d for d, _t in calls]
+    assert calls[-1] == (72, 72) and done == sorted(done)
+    assert [d for d in done if d < 72] == [25, 50]
