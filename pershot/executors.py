@@ -117,8 +117,13 @@ class LocalExecutor(Executor):
 
     def _get_pool(self):
         if self._pool is None:
+            import gc
             from concurrent.futures import ProcessPoolExecutor
 
+            # Workers are forked: free cyclic garbage first. A decoder left for the cycle
+            # collector (its frame threads live in this process only) would otherwise be
+            # freed in a worker, where destroying its thread conditions waits forever.
+            gc.collect()
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_mp_context(),
                                              initializer=_worker_init)
         return self._pool

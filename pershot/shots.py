@@ -206,13 +206,18 @@ def _detect(info: SourceInfo, idx, path: str, det, progress, by_order: bool) -> 
                 progress(min(count[0], info.frame_count), info.frame_count)
         return frame
 
-    video.read = _read
+    video.read = _read  # a reference cycle (video -> _read -> video): broken below
     sm = sd.SceneManager()
     sm.add_detector(det)
     try:
         sm.detect_scenes(video=video)
     except Exception as ex:
         raise MediaError(f"shot detection failed on {os.path.basename(info.path)}: {ex}") from ex
+    finally:
+        # free the decoder (and its threads) now, not in the cycle collector, which may run
+        # in a forked probe worker and hang there on the decoder's thread conditions
+        video.__dict__.pop("read", None)
+        del video
     starts = [start for start, _end in sm.get_scene_list(start_in_scene=True)[1:]]
     if by_order:
         if len(seen) != len(idx) or len(set(seen)) != len(seen) or any(getattr(tc, "pts", None) not in seen

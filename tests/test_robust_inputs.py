@@ -318,3 +318,27 @@ def test_shot_detection_reports_progress_per_frame(tmp_path: Path) -> None:
     done = [d for d, _t in calls]
     assert calls[-1] == (72, 72) and done == sorted(done)
     assert [d for d in done if d < 72] == [25, 50]
+
+
+def test_shot_detection_frees_its_decoder_without_the_cycle_collector(tmp_path: Path) -> None:
+    """A decoder kept alive by a reference cycle was freed by the cycle collector inside a forked
+    probe worker, where destroying its frame-thread conditions hung forever (CI stalled in
+    test_probe_writes_both_csvs_and_uses_the_cache)."""
+    import gc
+
+    from scenedetect.backends.pyav import VideoStreamAv
+
+    from pershot.shots import detect_cuts
+
+    src = make(tmp_path / "clip.avi", *lavfi("testsrc2=s=160x90:r=24:d=1"), "-c:v", "libx264", "-bf", "2")
+    plain = make(tmp_path / "clip.mp4", *lavfi("testsrc2=s=160x90:r=24:d=1"), "-c:v", "libx264")
+    for path in (src, plain):  # the read-order path (AVI with B-frames) and the timestamp path
+        info = probe_source(path)
+        gc.collect()
+        gc.disable()
+        try:
+            detect_cuts(info, "content", progress=lambda *_: None)
+            alive = [o for o in gc.get_objects() if isinstance(o, VideoStreamAv)]
+        finally:
+            gc.enable()
+        assert alive == [], f"{path.name}: a VideoStreamAv outlived shot detection"
