@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from .errors import InputError, MissingDependencyError, PershotError
@@ -98,6 +99,10 @@ def _call_in_worker(fn: Callable[[T], R], item: T) -> R:
         _in_job = False
 
 
+#: seconds a worker failure waits before it is raised, so that a Ctrl-C arriving with it wins
+INTERRUPT_GRACE_S = 0.25
+
+
 def _mp_context():
     """fork on Linux (fast, and scripts without a ``__main__`` guard work), spawn elsewhere."""
     import multiprocessing as mp
@@ -147,7 +152,13 @@ class LocalExecutor(Executor):
                     i = pending.pop(fut)
                     try:
                         result = fut.result()
-                    except BrokenProcessPool as ex:
+                    except Exception as ex:
+                        # Ctrl-C signals the whole process group: workers and their ffmpeg children
+                        # fail with it, and that failure can reach us just before our own
+                        # KeyboardInterrupt does. A short wait lets a pending interrupt win.
+                        time.sleep(INTERRUPT_GRACE_S)
+                        if not isinstance(ex, BrokenProcessPool):
+                            raise
                         # a worker was killed (a signal, the out-of-memory killer): not a Python error to show
                         raise PershotError("a worker process died abruptly (killed by a signal, e.g. out of "
                                            f"memory) with job {i + 1} of {len(items)} unfinished; finished "

@@ -23,6 +23,51 @@ def fail_on_three(x: int) -> int:
     return x
 
 
+def fail_then_interrupt_parent(x: int) -> int:
+    """Fail job 0 at once, and Ctrl-C the parent 50 ms later (as a terminal's Ctrl-C reaches the
+    workers' ffmpeg children and the parent at about the same time)."""
+    import signal
+    import threading
+
+    if x == 0:
+        threading.Timer(0.05, os.kill, (os.getppid(), signal.SIGINT)).start()
+        raise MediaError("ffmpeg died (interrupted)")
+    import time
+
+    time.sleep(2)
+    return x
+
+
+def test_ctrl_c_arriving_with_a_worker_failure_is_an_interrupt(monkeypatch) -> None:
+    """The failure its own Ctrl-C caused in a worker reached the parent first, so Ctrl-C came out
+    as that error (exit 3 or 5, or 1 for a broken pool) instead of an interrupt (130)."""
+    import signal
+    import time
+
+    from pershot import executors
+
+    monkeypatch.setattr(executors, "INTERRUPT_GRACE_S", 1.5)  # the mechanism, with room for a loaded machine
+    got: list[int] = []
+    armed = [True]
+
+    def on_sigint(signum, frame):  # noqa: ANN001
+        got.append(signum)
+        if armed[0]:
+            raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with LocalExecutor(2) as ex:
+                dict(ex.map(fail_then_interrupt_parent, [0, 1]))
+    finally:
+        armed[0] = False  # a late SIGINT must not stop the test session
+        deadline = time.time() + 5
+        while not got and time.time() < deadline:
+            time.sleep(0.01)
+        signal.signal(signal.SIGINT, old)
+
+
 @pytest.mark.parametrize("ex", [SerialExecutor(), LocalExecutor(1), LocalExecutor(2)], ids=["serial", "local1", "local2"])
 def test_map_yields_every_result_once(ex) -> None:
     with ex:
