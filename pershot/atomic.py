@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -21,26 +23,66 @@ _UMASK = _read_umask()
 
 
 @contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM for the duration of the block; deliver them after it.
+
+    Makes short bookkeeping (creating or removing a temporary file) all-or-nothing under
+    Ctrl-C and a pool's SIGTERM: a second signal arriving while the first one's cleanup runs
+    would otherwise cut that cleanup short. Python signal handlers can only be set in the
+    main thread; elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[tuple[int, object]] = []
+
+    def hold(signum, frame):  # noqa: ANN001
+        pending.append((signum, frame))
+
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[sig] = signal.signal(sig, hold)
+        except (ValueError, OSError):  # pragma: no cover - not settable here
+            pass
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for signum, frame in pending:
+            handler = old.get(signum)
+            if callable(handler):
+                handler(signum, frame)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(signum)
+
+
+@contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path in ``dest``'s folder; rename it onto ``dest`` on success.
 
     The temporary name keeps ``dest``'s suffix (or ``suffix``) so tools that
-    pick a format from the extension (ffmpeg, matplotlib) still work.
+    pick a format from the extension (ffmpeg, matplotlib) still work. Creating the
+    temporary file and removing it on failure are shielded from Ctrl-C/SIGTERM
+    (:func:`deferred_signals`), so an interrupt never leaves one behind.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     sfx = suffix if suffix is not None else "".join(dest.suffixes[-1:])
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp" + sfx, dir=dest.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    # mkstemp creates 0600; give the final file the usual permissions (0666 less the umask)
-    os.chmod(tmp_path, 0o666 & ~_UMASK)
+    tmp_path: Path | None = None
     try:
+        with deferred_signals():
+            fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp" + sfx, dir=dest.parent)
+            os.close(fd)
+            tmp_path = Path(tmp)
+            # mkstemp creates 0600; give the final file the usual permissions (0666 less the umask)
+            os.chmod(tmp_path, 0o666 & ~_UMASK)
         yield tmp_path
         os.replace(tmp_path, dest)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+        if tmp_path is not None:
+            with deferred_signals(), contextlib.suppress(FileNotFoundError):
+                tmp_path.unlink()
         raise
 
 

@@ -156,3 +156,40 @@ def test_ctrl_c_in_the_cli_keeps_finished_probes(clip: Path, tmp_path: Path) -> 
 
     df = pd.read_csv(out / "probes.csv")
     assert len(df) == 3 * 2 * 5 and int(df.cached.sum()) == kept
+
+
+def test_deferred_signals_hold_ctrl_c_until_the_block_ends() -> None:
+    from pershot.atomic import deferred_signals
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_signals():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler would have run here
+            done.append(True)
+    assert done == [True]
+
+
+def test_second_ctrl_c_during_cleanup_leaves_no_temp_file(tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C reached a pool worker twice (SIGINT from the terminal, then the parent's SIGTERM):
+    the second interrupt cut the first one's cleanup short and a cache entry's temporary file
+    stayed behind (seen in test_ctrl_c_in_the_cli_keeps_finished_probes)."""
+    import pathlib
+
+    from pershot.atomic import write_text
+
+    unlink = pathlib.Path.unlink
+
+    def interrupted_unlink(self, *a, **kw):  # noqa: ANN001, ANN002, ANN003
+        os.kill(os.getpid(), signal.SIGINT)  # the second signal, as the cleanup starts
+        time.sleep(0.05)
+        return unlink(self, *a, **kw)
+
+    def fsync_interrupted(fd):  # noqa: ANN001
+        monkeypatch.setattr(pathlib.Path, "unlink", interrupted_unlink)
+        raise KeyboardInterrupt  # the first signal, mid-write
+
+    monkeypatch.setattr(os, "fsync", fsync_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_text(tmp_path / "entry.json", "{}")
+    assert list(tmp_path.iterdir()) == []
