@@ -162,9 +162,22 @@ def _plt():
     return plt
 
 
-def _save(fig, dest: Path) -> Path:
-    with atomic_path(dest) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+def _finish(fig, ax, dest: Path, *, xlabel: str, ylabel: str, title: str) -> Path:
+    """The plots' common frame (log bitrate or complexity axis, grid, legend), saved atomically
+    to ``dest`` and closed."""
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    try:
+        with atomic_path(dest) as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    finally:
+        import matplotlib.pyplot as plt  # loaded by _plt() already
+
+        plt.close(fig)
     return dest
 
 
@@ -199,15 +212,10 @@ def write_plots(ladder: Ladder, plot_dir: str | os.PathLike, *, baselines: bool 
         c = chosen[chosen["shot"] == shot_id]
         ax.scatter(c["bitrate_kbps"], c[prep.quality_column], s=60, facecolors="none", edgecolors="red", lw=1.5,
                    label="chosen (one per rung)", zorder=5)
-        ax.set_xscale("log")
-        ax.set_xlabel("bitrate (kbps)")
-        ax.set_ylabel(metric)
-        ax.set_title(f"shot {shot_id}: frames {int(prep.shots['start_frame'].iloc[s])}-"
-                     f"{int(prep.shots['end_frame'].iloc[s])}")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
-        written[f"plots/shot_{shot_id}.png"] = _save(fig, plot_dir / f"shot_{shot_id}.png")
-        plt.close(fig)
+        written[f"plots/shot_{shot_id}.png"] = _finish(
+            fig, ax, plot_dir / f"shot_{shot_id}.png", xlabel="bitrate (kbps)", ylabel=metric,
+            title=f"shot {shot_id}: frames {int(prep.shots['start_frame'].iloc[s])}-"
+                  f"{int(prep.shots['end_frame'].iloc[s])}")
     # 2. the ladder's RD curve against baselines
     fig, ax = plt.subplots(figsize=(7.0, 4.8))
     lr = np.array([x.bitrate_kbps for x in ladder.rungs])
@@ -231,14 +239,9 @@ def write_plots(ladder: Ladder, plot_dir: str | os.PathLike, *, baselines: bool 
             ok = np.isfinite(b["rate"])
             ax.plot(b["rate"][ok], b["quality"][ok], ".:", color=cmap(i), lw=1,
                     label=f"per-shot, all {name} ({b['ratio']:.3g})")
-    ax.set_xscale("log")
-    ax.set_xlabel("ladder bitrate (kbps, duration-weighted)")
-    ax.set_ylabel(f"{metric} (duration-weighted)")
-    ax.set_title("ladder rate-quality")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    written["plots/ladder_rd.png"] = _save(fig, plot_dir / "ladder_rd.png")
-    plt.close(fig)
+    written["plots/ladder_rd.png"] = _finish(fig, ax, plot_dir / "ladder_rd.png",
+                                             xlabel="ladder bitrate (kbps, duration-weighted)",
+                                             ylabel=f"{metric} (duration-weighted)", title="ladder rate-quality")
     # 3. quality vs complexity
     from .baselines import complexity_sweep
 
@@ -261,12 +264,7 @@ def write_plots(ladder: Ladder, plot_dir: str | os.PathLike, *, baselines: bool 
         if b is not None and np.isfinite(b["quality"]).all():
             ax.scatter([b["ratio"]], [float(np.mean(b["quality"]))], color=cmap(i), marker="s",
                        label=f"all shots {name}")
-    ax.set_xscale("log")
-    ax.set_xlabel("encode complexity (CPU / slowest-preset anchor)")
-    ax.set_ylabel(f"mean rung {metric}")
-    ax.set_title("quality vs complexity")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    written["plots/quality_vs_complexity.png"] = _save(fig, plot_dir / "quality_vs_complexity.png")
-    plt.close(fig)
+    written["plots/quality_vs_complexity.png"] = _finish(
+        fig, ax, plot_dir / "quality_vs_complexity.png", xlabel="encode complexity (CPU / slowest-preset anchor)",
+        ylabel=f"mean rung {metric}", title="quality vs complexity")
     return written
