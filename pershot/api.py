@@ -193,6 +193,7 @@ def optimize(
     rungs: "int | None" = None,
     encoder: "str | None" = None,
     per_shot_resolution: bool = False,
+    exact: bool = True,
 ) -> "Ladder":
     """Optimize a ladder from probes (a DataFrame as :func:`probe` returns, or a probes.csv path) - no encoding.
 
@@ -200,8 +201,9 @@ def optimize(
     ``rungs=N`` instead spaces N rungs along the title's global hull.
     ``complexity`` in (0, 1] caps the whole ladder's encode CPU at that
     fraction of the anchor (every shot at the slowest probed preset).
-    ``metric``: vmaf, psnr or ssim.  Raises InfeasibleError (naming the
-    smallest feasible complexity) when the budget cannot be met.
+    ``metric``: vmaf, psnr or ssim.  ``exact=False`` skips the mixed-integer
+    finish of small problems (:mod:`pershot.exact`).  Raises InfeasibleError
+    (naming the smallest feasible complexity) when the budget cannot be met.
     """
     from .errors import ConfigError
     from .ladder import optimize_ladder
@@ -214,7 +216,8 @@ def optimize(
         ladder = rungs
     spec = load_ladder(ladder)
     df = _read_probes(probes)
-    return optimize_ladder(df, spec, complexity, metric, encoder=encoder, per_shot_resolution=per_shot_resolution)
+    return optimize_ladder(df, spec, complexity, metric, encoder=encoder, per_shot_resolution=per_shot_resolution,
+                           exact=exact)
 
 
 def write_ladder(ladder: "Ladder", out_dir: "str | _os.PathLike", **kw: Any) -> "dict":
@@ -235,6 +238,7 @@ def ladder(
     out_dir: "str | _os.PathLike | None" = None,
     encoder: "str | None" = None,
     per_shot_resolution: bool = False,
+    exact: bool = True,
     plots: bool = True,
     thumbnails: "bool | dict" = False,
     **probe_kw: Any,
@@ -263,7 +267,7 @@ def ladder(
         candidate_codecs(**thumb_opts)  # bad thumbnail options fail before any encode
     run = run_probes(path, g, out_dir, **probe_kw)
     lad = optimize(run.probes, spec_arg, complexity, metric, rungs=rungs, encoder=encoder,
-                   per_shot_resolution=per_shot_resolution)
+                   per_shot_resolution=per_shot_resolution, exact=exact)
     if out_dir is not None:
         info = run.source
         source = {"path": str(info.path), "width": info.display_width, "height": info.display_height,

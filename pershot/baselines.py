@@ -127,8 +127,8 @@ def complexity_sweep(prep: Prepared, spec: LadderSpec, complexities: Sequence[fl
     out = []
     for c in complexities:
         try:  # no search for the smallest feasible value: an infeasible c is just reported
-            out.append((float(c), _optimize_once(prep, LadderSpec.coerce(spec), float(c), per_shot_resolution, True),
-                        ""))
+            lad = _optimize_once(prep, LadderSpec.coerce(spec), float(c), per_shot_resolution, True, True)
+            out.append((float(c), lad, ""))
         except InfeasibleError as ex:
             out.append((float(c), None, str(ex)))
     return out

@@ -266,6 +266,8 @@ def _optimizer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoder", metavar="NAME", help="encoder to build the ladder for when probes hold several")
     p.add_argument("--per-shot-resolution", action="store_true",
                    help="let the resolution change shot by shot inside a rung (default: one resolution per rung)")
+    p.add_argument("--no-exact", action="store_true",
+                   help="skip the exact (mixed-integer) finish of small ladders: faster, possibly slightly worse")
     p.add_argument("--no-plots", action="store_true", help="skip out/plots/*.png")
 
 
@@ -336,7 +338,7 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
     try:
         lad = api.ladder(args.input, args.complexity, args.ladder, rungs=args.rungs, metric=args.metric, grid=grid,
                          out_dir=args.out, encoder=args.encoder, per_shot_resolution=args.per_shot_resolution,
-                         plots=not args.no_plots, shots=args.shots, detector=args.detector,
+                         exact=not args.no_exact, plots=not args.no_plots, shots=args.shots, detector=args.detector,
                          min_shot_s=args.min_shot, max_shot_s=args.max_shot or None, threshold=args.threshold,
                          executor=executor, cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar,
                          thumbnails=thumbs)
@@ -361,7 +363,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     from . import api
 
     lad = api.optimize(args.probes, args.ladder, args.complexity, args.metric, rungs=args.rungs,
-                       encoder=args.encoder, per_shot_resolution=args.per_shot_resolution)
+                       encoder=args.encoder, per_shot_resolution=args.per_shot_resolution,
+                       exact=not args.no_exact)
     api.write_ladder(lad, args.out, plots=not args.no_plots)
     _print_ladder(lad, args.out, args.quiet, with_probes=False)
     return 0

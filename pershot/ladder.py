@@ -13,7 +13,8 @@ no printing.  :func:`optimize_ladder` chains the steps:
 3. solve the unconstrained ladder and drop rungs that would not rise strictly
    above the previous one (duplicates);
 4. solve the anchor (every shot at the slowest preset) and the ladder under
-   ``complexity * anchor CPU``.
+   ``complexity * anchor CPU``; on small problems both are finished exactly
+   (:mod:`pershot.exact`).
 """
 from __future__ import annotations
 
@@ -707,7 +708,7 @@ def _auto_targets(reach: _Reach, spec: LadderSpec, prep: Prepared) -> list[RungS
     lo, hi = rng[0], rng[1]
     def rate_at(q):  # the rate at which the title's global hull reaches quality q
         try:
-            return float(solve(prep.points, [RungTarget("quality", q)], per_shot_resolution=True).rate[0])
+            return float(solve(prep.points, [RungTarget("quality", q)], per_shot_resolution=True, exact=False).rate[0])
         except InfeasibleError:
             return None
 
@@ -773,8 +774,12 @@ def optimize_ladder(
     encoder: str | None = None,
     per_shot_resolution: bool = False,
     greedy: bool = True,
+    exact: bool = True,
 ) -> Ladder:
     """Optimize a ladder from probes under ``complexity`` x the anchor's encode CPU.  See the module docstring.
+
+    ``exact`` finishes small problems with the mixed-integer program of
+    :mod:`pershot.exact` (it can only improve the Lagrangian and greedy ladder).
 
     An infeasible ``complexity`` raises :class:`InfeasibleError` whose
     ``min_feasible`` (rounded up to 3 decimals) has been checked to work.
@@ -785,7 +790,7 @@ def optimize_ladder(
     spec = LadderSpec.coerce(spec)
     prep = probes if isinstance(probes, Prepared) else prepare(probes, metric, encoder)
     try:
-        return _optimize_once(prep, spec, complexity, per_shot_resolution, greedy)
+        return _optimize_once(prep, spec, complexity, per_shot_resolution, greedy, exact)
     except InfeasibleError as ex:
         first = ex
     # Name the smallest complexity that works, and check it: the cheapest
@@ -821,7 +826,7 @@ def optimize_ladder(
 
 
 def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot_resolution: bool,
-                   greedy: bool) -> Ladder:
+                   greedy: bool, exact: bool = False) -> Ladder:
     metric = prep.metric
     qm = spec.quality_metric
     if qm is not None and qm != metric:
@@ -876,7 +881,7 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
                                 + "; ".join(f"{d.spec.label()}: {d.reason}" for d in dropped))
         targets = _targets(kept)
         cache: dict = {}
-        free = solve(pts, targets, per_shot_resolution=per_shot_resolution, greedy=greedy, cache=cache)
+        free = solve(pts, targets, per_shot_resolution=per_shot_resolution, greedy=greedy, cache=cache, exact=False)
         bad = _strictly_rising(free, qscale)
         if bad:
             for k in sorted(bad, reverse=True):
@@ -892,7 +897,7 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
         budget = complexity * anchor_cpu
         try:
             sol = solve(pts, targets, cpu_budget=budget, per_shot_resolution=per_shot_resolution, greedy=greedy,
-                        cache=cache)
+                        cache=cache, exact=exact)
         except InfeasibleError as ex:
             if ex.min_feasible is None:
                 raise
@@ -977,6 +982,7 @@ def _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_re
     stats = {"evaluations": sol.evaluations, "greedy_moves": sol.greedy_moves, "mu": sol.mu,
              "lagrangian_cpu_s": sol.lagrangian_cpu,
              "lagrangian_quality": [float(sol.lagrangian_quality[k]) for k in order],
+             "exact_finish": sol.exact or "not run",
              "shots": int(S), "points": int(pts.valid.sum())}
     return Ladder(rungs=tuple(rungs), dropped=tuple(dropped), table=table, metric=prep.metric, encoder=prep.encoder,
                   complexity=float(complexity), cpu_s=float(sol.total_cpu), anchor_cpu_s=float(anchor.total_cpu),

@@ -36,6 +36,11 @@ Method (Lagrangian relaxation, a rung mix, then a greedy finish):
 6. When nothing evaluated fits the budget, the cheapest ladder (a rate-knapsack
    DP on small problems, then CPU-lowering changes) is the start instead, and
    its CPU is the smallest feasible budget reported otherwise.
+7. On small problems (few shots: where the equal-slope solution's duality
+   gap is largest) a mixed-integer program over the best candidate points
+   finishes the ladder exactly (:mod:`pershot.exact`, HiGHS through scipy);
+   its answer is checked against every constraint and kept only when it is
+   better, so it too can only improve its start.
 
 "Subsets" restrict the points a rung may use: one resolution per rung (each
 rung then picks its best resolution under the shared ``mu``), a maximum
@@ -44,7 +49,7 @@ height, or only the slowest preset (the complexity anchor).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -145,6 +150,7 @@ class Solution:
     greedy_moves: int
     evaluations: int
     cpu_min: float | None = None  # CPU of the cheapest Lagrangian ladder (when the budget binds)
+    exact: str = ""  # what the exact finish (pershot.exact) did, when it ran
 
     @property
     def total_cpu(self) -> float:
@@ -377,6 +383,7 @@ def solve(
     max_greedy_moves: int | None = None,
     candidates_per_shot: int = 24,
     cache: dict | None = None,
+    exact: bool = True,
 ) -> Solution:
     """Solve a ladder: one point per (rung, shot) under rate/quality targets and a CPU budget.
 
@@ -386,6 +393,8 @@ def solve(
     ``greedy=False`` returns the plain Lagrangian solution (the floor).
     ``cache``: a dict reused across calls on the same points and rungs (the
     subsets and the complexity-free evaluation are computed once).
+    ``exact``: finish small problems with the mixed-integer program of
+    :mod:`pershot.exact` (only with ``greedy``; it can only improve the ladder).
     Raises :class:`InfeasibleError` when a rung cannot be met with any point or
     the budget is below the cheapest ladder found; its ``min_feasible`` is then
     that ladder's CPU in seconds.
@@ -448,7 +457,14 @@ def solve(
             cache.update(key=key, plans=plans, fam=fam, scale=scale, mu0=(ev0, picks0))
     binding = total(picks0) > budget * (1 + 1e-12)
     if not binding and (not small or not math.isfinite(budget)):
-        return from_mix([(ev0, c) for c in picks0], False, None)
+        sol = from_mix([(ev0, c) for c in picks0], False, None)
+        if greedy and exact:
+            o0 = np.argsort([c[2] for c in picks0], kind="stable")
+            eps_r = 1e-9 * max(c[2] for c in picks0)
+            eps_q = 1e-9 * max(float(np.abs(pts.quality[pts.valid]).max()), 1.0)
+            if _sol_rising(sol, eps_r, eps_q) and len(o0):
+                sol = _exact_finish(pts, fam, plans, sol, budget, D, per_shot_resolution, eps_r, eps_q)
+        return sol
 
     cmin = None
     ev_hi, picks_hi = ev0, picks0
@@ -517,7 +533,40 @@ def solve(
             raise InfeasibleError(f"CPU budget {budget:.4g} s is below the cheapest ladder's {cmin:.4g} s",
                                   min_feasible=cmin)
     # prefer a strictly rising ladder, then the better objective
-    return max(cands, key=lambda sl: (_sol_rising(sl, eps_r, eps_q), _sol_value(plans, sl)))
+    sol = max(cands, key=lambda sl: (_sol_rising(sl, eps_r, eps_q), _sol_value(plans, sl)))
+    if greedy and exact and _sol_rising(sol, eps_r, eps_q):
+        sol = _exact_finish(pts, fam, plans, sol, budget, D, per_shot_resolution, eps_r, eps_q)
+    return sol
+
+
+def _exact_finish(pts, fam, plans, sol: Solution, budget, D, per_shot_resolution, eps_r, eps_q) -> Solution:
+    """Step 7: the mixed-integer finish of :mod:`pershot.exact` on small problems."""
+    from . import exact as _exact
+
+    S = pts.shots
+    masks = {}
+    for p in plans:
+        for f in p.subsets:
+            if f not in masks:
+                m = np.zeros(pts.rate.shape, dtype=bool)
+                rows = np.repeat(np.arange(S), fam.count[fam.rows(f)])
+                cols = fam.idx[fam.rows(f)][fam.ok[fam.rows(f)]]
+                m[rows, cols] = True
+                masks[f] = m
+    groups = [[masks[f] for f in p.subsets] for p in plans]
+    res = _exact.refine(pts, groups, [p.target.kind for p in plans], [p.target.value for p in plans], budget,
+                        sol.choice, sol.lam, sol.mu, per_rung_subsets=not per_shot_resolution, eps_r=eps_r,
+                        eps_q=eps_q)
+    if res.choice is None:
+        return replace(sol, exact=res.describe())
+    rate, quality, cpu = _totals(pts, res.choice, D)
+    height = np.zeros(len(plans), dtype=int)
+    if not per_shot_resolution:
+        for k in range(len(plans)):
+            hs = np.unique(pts.height[np.arange(S), res.choice[k]])
+            height[k] = int(hs[0]) if hs.size == 1 else 0
+    return replace(sol, choice=res.choice, rate=rate, quality=quality, cpu=cpu, height=height,
+                   exact=res.describe())
 
 
 def _sol_rising(sol: Solution, eps_r: float, eps_q: float) -> bool:
@@ -557,7 +606,8 @@ def _preset_options(opts, pts, rungs, per_shot_resolution, D) -> None:
     """
     for r in np.unique(pts.rank[pts.valid]):
         try:
-            sol = solve(pts, rungs, per_shot_resolution=per_shot_resolution, preset_mask=pts.rank == r)
+            sol = solve(pts, rungs, per_shot_resolution=per_shot_resolution, preset_mask=pts.rank == r,
+                        exact=False)
         except InfeasibleError:
             continue
         for k in range(len(rungs)):

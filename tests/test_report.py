@@ -84,6 +84,15 @@ def test_cli_optimize(tmp_path, probes, capsys):
     cap = capsys.readouterr()
     assert "complexity" in cap.out and str(out / "ladder.json") in cap.err
     assert (out / "ladder.json").is_file() and not (out / "plots").exists()
+    exact = json.loads((out / "ladder.json").read_text())["stats"]["exact_finish"]
+    assert exact != "not run"
+    q_exact = pd.read_csv(out / "summary.csv")["vmaf"].sum()
+    # --no-exact: the Lagrangian and greedy ladder alone, never better than with the finish
+    assert main(["optimize", str(p), "--complexity", "0.2", "--rungs", "3", "-o", str(out), "--no-plots",
+                 "--no-exact"]) == 0
+    capsys.readouterr()
+    assert json.loads((out / "ladder.json").read_text())["stats"]["exact_finish"] == "not run"
+    assert pd.read_csv(out / "summary.csv")["vmaf"].sum() <= q_exact + 1e-6
     # infeasible budget: exit code 7 and one line naming the smallest feasible value
     assert main(["optimize", str(p), "--complexity", "0.001", "-o", str(out)]) == 7
     err = capsys.readouterr().err.strip().splitlines()
