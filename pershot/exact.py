@@ -51,7 +51,7 @@ NODE_LIMIT = 2_000
 SLACK = 2e-6
 RISE = 1e-5
 #: safety net for pathological programs (seconds)
-TIME_LIMIT_S = 60.0
+TIME_LIMIT_S = 30.0
 
 
 @dataclass(frozen=True)

@@ -560,11 +560,7 @@ def _exact_finish(pts, fam, plans, sol: Solution, budget, D, per_shot_resolution
     if res.choice is None:
         return replace(sol, exact=res.describe())
     rate, quality, cpu = _totals(pts, res.choice, D)
-    height = np.zeros(len(plans), dtype=int)
-    if not per_shot_resolution:
-        for k in range(len(plans)):
-            hs = np.unique(pts.height[np.arange(S), res.choice[k]])
-            height[k] = int(hs[0]) if hs.size == 1 else 0
+    height = _rung_heights(pts, res.choice, per_shot_resolution)
     return replace(sol, choice=res.choice, rate=rate, quality=quality, cpu=cpu, height=height,
                    exact=res.describe())
 
@@ -748,13 +744,7 @@ def _search_mu(at, total, budget, mu0, mu_max, scale, picks0, ev_max, picks_max,
 
 def _finish(pts, fam, plans, choice, mu, lam, sub_f, budget, D, per_shot_resolution, binding, greedy,
             max_greedy_moves, candidates_per_shot, evals, cmin) -> Solution:
-    S = pts.shots
-    R_ = len(plans)
-    height = np.zeros(R_, dtype=int)
-    if not per_shot_resolution:
-        for k in range(R_):
-            hs = np.unique(pts.height[np.arange(S), choice[k]])
-            height[k] = int(hs[0]) if hs.size == 1 else 0
+    height = _rung_heights(pts, choice, per_shot_resolution)
     lag_rate, lag_q, lag_t = _totals(pts, choice, D)
     moves = 0
     if greedy:
@@ -764,6 +754,16 @@ def _finish(pts, fam, plans, choice, mu, lam, sub_f, budget, D, per_shot_resolut
     return Solution(choice=choice, rate=rate, quality=quality, cpu=cpu, height=height, mu=float(mu), lam=lam,
                     budget=budget, binding=bool(binding), lagrangian_rate=lag_rate, lagrangian_quality=lag_q,
                     lagrangian_cpu=float(lag_t.sum()), greedy_moves=moves, evaluations=evals, cpu_min=cmin)
+
+
+def _rung_heights(pts: RDCPoints, choice: np.ndarray, per_shot_resolution: bool) -> np.ndarray:
+    """Each rung's resolution when it keeps one (else 0)."""
+    height = np.zeros(choice.shape[0], dtype=int)
+    if not per_shot_resolution:
+        for k in range(choice.shape[0]):
+            hs = np.unique(pts.height[np.arange(pts.shots), choice[k]])
+            height[k] = int(hs[0]) if hs.size == 1 else 0
+    return height
 
 
 def _rising(picks, order, eps_r, eps_q) -> bool:
