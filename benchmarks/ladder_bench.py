@@ -25,6 +25,9 @@ to VMAF 95 (primary), and from VMAF 40 to the title's best probe:
    greedy pass) against (a) and against pershot, and pershot with --per-shot-resolution against (a);
 2. achieved vs requested complexity;
 3. the cost of one resolution per rung against per-shot resolution (BD-rate, c = 1 and 0.1);
+   where the gain over the fixed ladder at c = 1 comes from (slowest preset alone, per-shot CRF and
+   resolution alone, both); and how far each rung is from the exact optimum over the probed points (a
+   knapsack DP per rung and resolution);
 4. optimizer speed on synthetic probes: 1,000 shots x 600 points x 8 rungs on one core, and its
    growth with the number of shots.
 
@@ -247,6 +250,10 @@ def analyse(name: str, probes: pd.DataFrame, spec: LadderSpec) -> dict:
         except InfeasibleError:
             row["bd_plain_lagrangian"] = float("nan")
         out["fixed_presets"].append(row)
+    # where the gain at c = 1 comes from, and how far the allocation is from the exact optimum
+    if 1.0 in ladders:
+        out["decomposition"] = decompose(prep, ladders[1.0])
+        out["optimality_c1"] = optimality_gap(prep, ladders[1.0])
     # the cost of one resolution per rung
     for c in (1.0, 0.1):
         try:
@@ -256,6 +263,65 @@ def analyse(name: str, probes: pd.DataFrame, spec: LadderSpec) -> dict:
         except InfeasibleError as ex:
             out["per_shot_resolution"].append({"c": c, "error": str(ex)})
     return out
+
+
+def decompose(prep, lad) -> dict:
+    """BD-rate against the fixed medium ladder (at the same rungs) of its parts: the preset alone (a fixed
+    ladder at veryslow), per-shot CRF and resolution alone (per-shot at medium), both (per-shot at veryslow),
+    and pershot at c = 1."""
+    targets = [x.spec.kbps for x in lad.rungs]
+    slow = prep.presets[-1]
+
+    def fixed_at(preset):
+        fl = fixed_ladder(prep, targets, preset).dropna(subset=["bitrate_kbps"])
+        return fl["bitrate_kbps"].to_numpy(), fl["quality"].to_numpy()
+
+    def per_shot(preset):
+        b = fixed_preset_ladder(prep, lad, preset)
+        ok = np.isfinite(b["rate"])
+        return b["rate"][ok], b["quality"][ok]
+
+    anchor = fixed_at("medium")
+    return {"fixed_slowest_preset": _bd(anchor, fixed_at(slow)), "per_shot_medium": _bd(anchor, per_shot("medium")),
+            "per_shot_slowest_preset": _bd(anchor, per_shot(slow)), "pershot_c1": _bd(anchor, _curve(lad)),
+            "slowest_preset": slow}
+
+
+def _knapsack_best(rate, qual, d, budget, bins: int = 20000) -> float:
+    """Best duration-weighted quality sum with sum(d * rate) <= budget, one point per shot (DP over a rate
+    grid; rates rounded up, so never above the true optimum)."""
+    unit = budget / bins
+    cur = np.full(bins + 1, -np.inf)
+    cur[0] = 0.0
+    for r, q, di in zip(rate, qual, d):
+        w = np.ceil(di * r / unit - 1e-9).astype(int)
+        v = di * q
+        ok = w <= bins
+        new = np.full(bins + 1, -np.inf)
+        for wi, vi in zip(w[ok], v[ok]):
+            np.maximum(new[wi:], cur[: bins + 1 - wi] + vi, out=new[wi:])
+        cur = new
+    return float(cur.max())
+
+
+def optimality_gap(prep, lad) -> dict:
+    """Per rung of the c = 1 ladder: the exact optimum over the probed points (one resolution per rung, no CPU
+    limit) minus pershot's quality, in metric units (positive: pershot below the optimum)."""
+    pts = prep.points
+    d = pts.duration
+    D = float(d.sum())
+    gaps = []
+    for r in lad.rungs:
+        best = -np.inf
+        for h in np.unique(pts.height[pts.valid]):
+            m = pts.valid & (pts.height == h)
+            if not m.any(axis=1).all():
+                continue
+            best = max(best, _knapsack_best([pts.rate[i, m[i]] for i in range(pts.shots)],
+                                            [pts.quality[i, m[i]] for i in range(pts.shots)], d,
+                                            r.spec.kbps * D) / D)
+        gaps.append(best - r.quality)
+    return {"max_gap": float(max(gaps)), "gaps": [float(g) for g in gaps]}
 
 
 def speed(shot_counts=(100, 300, 1000, 3000), repeat: int = 3) -> list[dict]:
@@ -312,6 +378,16 @@ def _table(results: dict) -> str:
         bds = [r["bd_pershot"] for r in src["fixed_presets"] if "bd_pershot" in r]
         if bds:
             lines.append(f"{'mean':>10} {'':>7} {'':>9} {np.nanmean(bds):>10.2f}%   (max {np.nanmax(bds):.2f}%)")
+        dec = src.get("decomposition")
+        if dec:
+            lines.append(f"vs the fixed medium ladder at c=1: fixed {dec['slowest_preset']} ladder "
+                         f"{dec['fixed_slowest_preset']:+.2f}%, per-shot at medium {dec['per_shot_medium']:+.2f}%, "
+                         f"per-shot at {dec['slowest_preset']} {dec['per_shot_slowest_preset']:+.2f}%, "
+                         f"pershot {dec['pershot_c1']:+.2f}%")
+        opt = src.get("optimality_c1")
+        if opt:
+            lines.append(f"exact optimum minus pershot at c=1 (per rung, VMAF): max {opt['max_gap']:.3f} "
+                         f"({', '.join(f'{g:.3f}' for g in opt['gaps'])})")
         for r in src["per_shot_resolution"]:
             if "bd_one_res_vs_per_shot" in r:
                 lines.append(f"one resolution per rung vs per-shot resolution at c={r['c']:g}: "
