@@ -70,9 +70,10 @@ class ExactResult:
     note: str = ""
 
     def describe(self) -> str:
+        if self.status in ("skipped", "failed"):
+            return f"{self.status}: {self.note}" if self.note else self.status
         what = {"optimal": "no better ladder exists", "improved": f"improved by {self.gain:.4g}",
-                "limit": "no better ladder within the node limit", "skipped": "skipped",
-                "failed": "failed"}[self.status]
+                "limit": "no better ladder within the node limit"}[self.status]
         scope = "every point" if self.complete else "the best candidates"
         extra = f" ({self.note})" if self.note else ""
         return f"{what}; {self.variables} variables over {scope}{extra}"
