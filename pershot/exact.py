@@ -290,9 +290,11 @@ def refine(pts, groups, kinds, targets, budget: float, choice: np.ndarray, lam: 
         for k in range(R_):
             if len(groups[k]) > 1:
                 ok &= any(m[ar, new[k]].all() for m in groups[k])
+    if not ok:
+        return ExactResult("failed", None, 0.0, nx, complete, nodes=nodes,
+                           note="the program's answer failed the exact check; kept the start")
     v1 = value(r1, q1)
-    if not ok or not v1 > v0:
+    if not v1 > v0:
         return ExactResult("limit" if res.status == 1 else "optimal", None, 0.0, nx, complete,
-                           proven=res.status == 0, nodes=nodes,
-                           note="" if ok else "the program's answer failed the exact check; kept the start")
+                           proven=res.status == 0, nodes=nodes)
     return ExactResult("improved", new, v1 - v0, nx, complete, proven=res.status == 0, nodes=nodes)
