@@ -19,11 +19,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .shots import Shot
 
 
-def probe_source(path: "str | _os.PathLike") -> "SourceInfo":
-    """Facts about a video (PyAV): sizes, rotation, average fps, exact frame count, VFR flag, content hash."""
+def probe_source(path: "str | _os.PathLike", stream: "int | None" = None) -> "SourceInfo":
+    """Facts about a video (PyAV): sizes, rotation, average fps, exact frame count, VFR flag, content hash.
+
+    ``stream``: the index in the file of the video stream to use (default: the one ffmpeg would pick)."""
     from .media import probe_source as _probe_source
 
-    return _probe_source(path)
+    return _probe_source(path, stream)
 
 
 def detect_shots(path: "str | _os.PathLike | SourceInfo", detector: str = "adaptive", min_shot_s: float = 0.5,
@@ -77,6 +79,7 @@ def run_probes(
     progress: "Callable[[int, int], None] | None" = None,
     shot_progress: "Callable[[int, int], None] | None" = None,
     work_dir: "str | None" = None,
+    stream: "int | None" = None,
 ) -> ProbeRun:
     """Probe a source end to end: facts, shots (detected unless given), every grid point of every shot.
 
@@ -85,6 +88,8 @@ def run_probes(
     :class:`~pershot.executors.Executor` (default: a process pool of ``jobs`` workers).
     ``progress(done, total)`` is called as probes finish. With ``out_dir``, writes
     ``shots.csv`` (after detection) and ``probes.csv`` (at the end), both atomically.
+    ``stream``: the index in the file of the video stream to use (default: the one ffmpeg
+    would pick; see :func:`probe_source`).
     """
     from pathlib import Path
 
@@ -96,7 +101,7 @@ def run_probes(
     from .shots import write_shots_csv
 
     g = load_grid(grid)  # a bad grid fails before any work
-    info = _probe_source(path)
+    info = _probe_source(path, stream)
     shot_list = _shots_arg(info, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
@@ -270,7 +275,10 @@ def ladder(
                    per_shot_resolution=per_shot_resolution, exact=exact)
     if out_dir is not None:
         info = run.source
-        source = {"path": str(info.path), "width": info.display_width, "height": info.display_height,
+        from .media import frame_index
+
+        source = {"path": str(info.path), "stream": frame_index(info.path, info.stream).stream_index,
+                  "width": info.display_width, "height": info.display_height,
                   "fps": f"{info.fps.numerator}/{info.fps.denominator}", "frames": info.frame_count,
                   "grid": g.name, "shots": len(run.shots)}
         thumbs = None

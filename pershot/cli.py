@@ -91,6 +91,9 @@ def _shot_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-shot", type=float, default=0.5, metavar="S", help="shortest shot in seconds (default 0.5)")
     p.add_argument("--max-shot", type=float, default=10.0, metavar="S",
                    help="longer shots are split evenly (default 10; 0 = never)")
+    p.add_argument("--stream", type=_stream_index, default=None, metavar="N",
+                   help="use the video stream with index N in the file, as ffprobe numbers them (default: the "
+                        "one ffmpeg picks; cover art is never picked)")
 
 
 def _add_doctor(sub) -> None:
@@ -179,7 +182,7 @@ def _cmd_shots(args: argparse.Namespace) -> int:
 
     bar = _Bar("shots", "frame", args.quiet)
     try:
-        info = api.probe_source(args.input)
+        info = api.probe_source(args.input, args.stream)
         shots = api.detect_shots(info, detector=args.detector, min_shot_s=args.min_shot,
                                  max_shot_s=args.max_shot or None, threshold=args.threshold, progress=bar)
     finally:
@@ -218,7 +221,8 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     try:
         run = api.run_probes(args.input, grid, args.out, shots=args.shots, detector=args.detector,
                              min_shot_s=args.min_shot, max_shot_s=args.max_shot or None, threshold=args.threshold,
-                             executor=executor, cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar)
+                             executor=executor, cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar,
+                             stream=args.stream)
     finally:
         shot_bar.close()
         bar.close()
@@ -252,6 +256,17 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return n
+
+
+def _stream_index(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a stream index: {text!r} (an integer, as ffprobe numbers streams)") \
+            from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return n
 
 
@@ -341,7 +356,7 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
                          exact=not args.no_exact, plots=not args.no_plots, shots=args.shots, detector=args.detector,
                          min_shot_s=args.min_shot, max_shot_s=args.max_shot or None, threshold=args.threshold,
                          executor=executor, cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar,
-                         thumbnails=thumbs)
+                         thumbnails=thumbs, stream=args.stream)
     finally:
         shot_bar.close()
         bar.close()

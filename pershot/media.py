@@ -54,6 +54,9 @@ class SourceInfo:
     is_vfr: bool
     codec: str
     content_hash: str
+    #: the video stream asked for (its index in the file, as ffprobe and ``-map 0:N`` count);
+    #: None: the one ffmpeg's ``av_find_best_stream`` picks (see ``_video_stream``)
+    stream: int | None = None
 
 
 @dataclass(frozen=True)
@@ -161,15 +164,27 @@ def _is_attached_pic(stream) -> bool:
 _TEXT_FORMATS = {"tty", "bin", "xbin", "adf", "idf"}
 
 
-def _video_stream(container, name: str):
-    """The video stream ffmpeg's ``av_find_best_stream`` picks, unless that is an attached
-    picture (cover art); else the first video stream that is not one. A poster stored as a
-    one-frame video track before the film (Matroska, NUT) is not chosen over the film."""
+def _video_stream(container, name: str, stream: int | None = None):
+    """Stream ``stream`` (its index in the file) when asked for; else the video stream ffmpeg's
+    ``av_find_best_stream`` picks, unless that is an attached picture (cover art), else the
+    first video stream that is not one. A poster stored as a one-frame video track before the
+    film (Matroska, NUT) is not chosen over the film."""
     fmt = str(getattr(container.format, "name", "") or "")
     if set(fmt.split(",")) & _TEXT_FORMATS:
         raise MediaError(f"not a video: {name} is text (ffmpeg's {fmt} demuxer would draw it as ANSI art)")
     all_video = list(container.streams.video)
     streams = [s for s in all_video if not _is_attached_pic(s)]
+    if stream is not None:
+        usable = ", ".join(str(int(s.index)) for s in streams) or "none"
+        found = [s for s in container.streams if int(s.index) == stream]
+        if not found:
+            raise InputError(f"{name} has no stream {stream} (its video streams: {usable})")
+        s = found[0]
+        if s.type != "video":
+            raise InputError(f"stream {stream} of {name} is {s.type}, not video (its video streams: {usable})")
+        if _is_attached_pic(s):
+            raise InputError(f"stream {stream} of {name} is cover art, not video (its video streams: {usable})")
+        return s
     if not streams:
         what = " (only cover art)" if all_video else ""
         raise MediaError(f"no video stream in {name}{what}")
@@ -209,12 +224,12 @@ _DECODE_TIME_ONLY_FORMATS = {"avi"}
 
 
 @functools.lru_cache(maxsize=32)
-def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
+def _index_cached(path: str, size: int, mtime_ns: int, stream: int | None = None) -> FrameIndex:
     import av
 
     p = Path(path)
     with _open(p) as c:
-        s = _video_stream(c, p.name)
+        s = _video_stream(c, p.name, stream)
         stream_index = int(s.index)  # read while the container is open (after close it is freed memory)
         first_video = stream_index == int(c.streams.video[0].index)
         tb = Fraction(s.time_base.numerator, s.time_base.denominator) if s.time_base else Fraction(1, 90000)
@@ -301,11 +316,12 @@ def _index_cached(path: str, size: int, mtime_ns: int) -> FrameIndex:
     )
 
 
-def frame_index(path: str | os.PathLike) -> FrameIndex:
-    """Demux the first video stream (no decoding) and index its frames in display order."""
+def frame_index(path: str | os.PathLike, stream: int | None = None) -> FrameIndex:
+    """Demux the video stream (``stream``, else the automatic choice; no decoding) and index its
+    frames in display order."""
     p = _check_path(path)
     st = p.stat()
-    return _index_cached(str(p), st.st_size, st.st_mtime_ns)
+    return _index_cached(str(p), st.st_size, st.st_mtime_ns, stream)
 
 
 def _is_vfr(pts: Sequence[int]) -> bool:
@@ -317,14 +333,18 @@ def _is_vfr(pts: Sequence[int]) -> bool:
     return (med - deltas[0]) > tol or (deltas[-1] - med) > tol
 
 
-def probe_source(path: str | os.PathLike) -> SourceInfo:
-    """Read a video's facts with PyAV (raises InputError / MediaError with a one-line message)."""
+def probe_source(path: str | os.PathLike, stream: int | None = None) -> SourceInfo:
+    """Read a video's facts with PyAV (raises InputError / MediaError with a one-line message).
+
+    ``stream``: the index in the file of the video stream to use (None: the automatic choice)."""
     import av
 
+    if stream is not None and (isinstance(stream, bool) or not isinstance(stream, int) or stream < 0):
+        raise InputError(f"stream must be a non-negative stream index, not {stream!r}")
     p = _check_path(path)
-    idx = frame_index(p)
+    idx = frame_index(p, stream)
     with _open(p) as c:
-        s = _video_stream(c, p.name)
+        s = _video_stream(c, p.name, stream)
         cc = s.codec_context
         codec = cc.name if cc is not None else "unknown"
         width, height = int(cc.width or 0), int(cc.height or 0)
@@ -390,6 +410,7 @@ def probe_source(path: str | os.PathLike) -> SourceInfo:
         is_vfr=vfr,
         codec=codec,
         content_hash=content_hash(p),
+        stream=stream,
     )
 
 
@@ -400,7 +421,7 @@ def frame_times(info: SourceInfo, idx: FrameIndex | None = None) -> list[float]:
     """
     if not info.is_vfr:
         return [float(Fraction(i) / info.fps) for i in range(info.frame_count + 1)]
-    idx = idx or frame_index(info.path)
+    idx = idx or frame_index(info.path, info.stream)
     t0 = idx.pts[0]
     out = [float((p - t0) * idx.time_base) for p in idx.pts]
     out.append(float((idx.pts[-1] - t0 + idx.last_duration) * idx.time_base))
@@ -577,7 +598,7 @@ def extract_shot(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    idx = frame_index(info.path)
+    idx = frame_index(info.path, info.stream)
     want = end_frame - start_frame
     outputs: list[tuple[int, int, str]] = []
     ref_path = ""

@@ -129,6 +129,8 @@ def probe_key(info: SourceInfo, shot: Shot, p: EncodeParams, metric: MetricParam
     shots are cut by frame count (guessed timestamps, ``FrameIndex.pts_exact`` false); such
     probes get keys of their own, apart from ones cached before shots were cut that way."""
     extra = {"frames_by": "count"} if frames_by_count else {}
+    if info.stream is not None:  # a stream asked for by index (the automatic choice keeps its old keys)
+        extra["stream"] = info.stream
     return make_key({
         **extra,
         "pipeline": PIPELINE_VERSION,
@@ -294,7 +296,7 @@ def plan_probes(
 
         raise MissingDependencyError("this ffmpeg has no libvmaf filter (needed to score probes)")
     check_scorable(info.display_width, info.display_height, name=os.path.basename(info.path))
-    by_count = not frame_index(info.path).pts_exact
+    by_count = not frame_index(info.path, info.stream).pts_exact
     cache_dir = str(cache.base) if cache is not None else None
     cached: list[ProbeResult] = []
     jobs: list[ProbeJob] = []

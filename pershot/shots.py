@@ -164,7 +164,7 @@ def detect_cuts(
     if detector == "none":
         return []
     det = _make_detector(detector, min_frames, threshold)
-    idx = frame_index(info.path)
+    idx = frame_index(info.path, info.stream)
     if idx.first_video:
         return _detect(info, idx, info.path, det, progress, by_order=not idx.pts_exact)
     import tempfile

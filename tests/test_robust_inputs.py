@@ -342,3 +342,73 @@ def test_shot_detection_frees_its_decoder_without_the_cycle_collector(tmp_path: 
         finally:
             gc.enable()
         assert alive == [], f"{path.name}: a VideoStreamAv outlived shot detection"
+
+
+def test_stream_option_picks_any_video_stream(tmp_path: Path, capsys) -> None:
+    """Two real video streams (an alternate angle): --stream N uses stream N for every stage (index,
+    facts, shot detection, frame extraction, probe cache keys, ladder.json); a stream that is not
+    video, or not there, is a one-line input error (exit 2) listing the video streams."""
+    from dataclasses import replace
+
+    from pershot import encoders
+    from pershot.cli import main
+    from pershot.errors import InputError
+    from pershot.grid import load_grid
+    from pershot.probe import plan_probes, probe_key
+    from pershot.shots import Shot, detect_cuts
+
+    a = make(tmp_path / "a.mp4", *lavfi("testsrc2=s=160x90:r=24:d=1"), *lavfi("mandelbrot=s=160x90:r=24"),
+             "-filter_complex", "[1:v]trim=end_frame=24[m];[0:v][m]concat=n=2:v=1[v]", "-map", "[v]",
+             "-c:v", "libx264")
+    b = make(tmp_path / "b.mp4", *lavfi("smptebars=s=128x72:r=24:d=1.25"), "-c:v", "libx264")
+    src = make(tmp_path / "angles.mkv", "-i", str(a), "-i", str(b), *lavfi("sine=d=1"), "-map", "0", "-map", "1",
+               "-map", "2", "-c:v", "copy", "-c:a", "flac")
+    auto = probe_source(src)
+    first = probe_source(src, 0)
+    second = probe_source(src, 1)
+    assert (first.frame_count, first.width) == (48, 160) and first.stream == 0
+    assert (second.frame_count, second.width) == (30, 128) and second.stream == 1
+    assert auto.stream is None and auto.frame_count in (48, 30)
+    assert frame_index(src, 1).stream_index == 1 and not frame_index(src, 1).first_video
+    assert detect_cuts(first, "content") == [24]
+    assert detect_cuts(second, "content") == []
+    want = decoded_luma(b)
+    ex = extract_shot(second, 5, 15, tmp_path / "x", [], reference=True)
+    got = y4m_luma(ex.reference, 128, 72)
+    assert len(got) == 10 and all(np.array_equal(g, want[5 + i]) for i, g in enumerate(got))
+    # probe cache keys: a stream asked for gets keys of its own; the automatic choice keeps the old ones
+    grid = load_grid("test")
+    shot = [Shot(0, 0, 24, 0.0, 1.0)]
+    def keys(info):
+        return frozenset(s.key for j in plan_probes(info, shot, grid).jobs for s in j.probes)
+
+    assert len({keys(auto), keys(first), keys(second)}) == 3
+    # the automatic choice's keys hold no stream (they stay those of the probes cached before)
+    ffv = ffmpeg.ffmpeg_info().version
+    s0 = next(iter(plan_probes(auto, shot, grid).jobs)).probes[0]
+    assert s0.key == probe_key(auto, shot[0], s0.encode, grid.metric, encoders.version(s0.encode.encoder), ffv)
+    assert s0.key != probe_key(replace(auto, stream=0), shot[0], s0.encode, grid.metric,
+                               encoders.version(s0.encode.encoder), ffv)
+    # bad streams
+    with pytest.raises(InputError, match=r"stream 2 of angles.mkv is audio, not video \(its video streams: 0, 1\)"):
+        probe_source(src, 2)
+    with pytest.raises(InputError, match="has no stream 7"):
+        probe_source(src, 7)
+    assert main(["shots", str(src), "--stream", "1", "-o", str(tmp_path / "o"), "-q"]) == 0
+    out = tmp_path / "lad"
+    assert main(["ladder", str(src), "--stream", "1", "--grid", "test", "--rungs", "2", "--complexity", "1",
+                 "-o", str(out), "-q", "--no-plots", "--no-cache"]) == 0
+    capsys.readouterr()
+    import json
+
+    import pandas as pd
+
+    doc = json.loads((out / "ladder.json").read_text())
+    assert doc["source"]["stream"] == 1 and doc["source"]["frames"] == 30 and doc["source"]["width"] == 128
+    assert pd.read_csv(out / "shots.csv")["frames"].sum() == 30
+    assert main(["shots", str(src), "--stream", "2", "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is audio, not video" in err[0]
+    with pytest.raises(SystemExit) as ei:
+        main(["shots", str(src), "--stream", "x"])
+    assert ei.value.code == 2
