@@ -80,8 +80,11 @@ def fixed_ladder(prep: Prepared, targets_kbps: Sequence[float], preset: str | No
     return pd.DataFrame(rows, columns=["target_kbps", *cfg.columns])
 
 
-def fixed_preset_ladder(prep: Prepared, ladder: Ladder, preset: str, per_shot_resolution: bool | None = None) -> dict:
+def fixed_preset_ladder(prep: Prepared, ladder: Ladder, preset: str, per_shot_resolution: bool | None = None,
+                        exact: bool = True) -> dict:
     """The per-shot ladder of ``ladder``'s rungs with every shot at ``preset`` (no CPU limit).
+
+    ``exact=False`` skips the exact finish (:mod:`pershot.exact`): faster, for plots.
 
     Returns ``{"preset", "rate", "quality", "cpu_s", "ratio"}``; ``ratio`` is its
     encode CPU over ``ladder``'s anchor.  Rungs out of reach at that preset are
@@ -97,7 +100,7 @@ def fixed_preset_ladder(prep: Prepared, ladder: Ladder, preset: str, per_shot_re
     rate, qual, cpu = [], [], 0.0
     for s in specs:
         try:
-            sol = solve(pts, _targets([s]), per_shot_resolution=psr, preset_mask=mask)
+            sol = solve(pts, _targets([s]), per_shot_resolution=psr, preset_mask=mask, exact=exact)
         except InfeasibleError:
             rate.append(np.nan)
             qual.append(np.nan)
@@ -120,14 +123,15 @@ def _preset_mask(prep: Prepared, preset: str) -> np.ndarray:
 
 
 def complexity_sweep(prep: Prepared, spec: LadderSpec, complexities: Sequence[float], *,
-                     per_shot_resolution: bool = False) -> list[tuple[float, Ladder | None, str]]:
-    """pershot ladders at each complexity: ``(c, ladder or None, error message)``."""
+                     per_shot_resolution: bool = False, exact: bool = True) -> list[tuple[float, Ladder | None, str]]:
+    """pershot ladders at each complexity: ``(c, ladder or None, error message)``; ``exact=False``
+    skips the exact finish (faster, for plots)."""
     from .ladder import _optimize_once
 
     out = []
     for c in complexities:
         try:  # no search for the smallest feasible value: an infeasible c is just reported
-            lad = _optimize_once(prep, LadderSpec.coerce(spec), float(c), per_shot_resolution, True, True)
+            lad = _optimize_once(prep, LadderSpec.coerce(spec), float(c), per_shot_resolution, True, exact)
             out.append((float(c), lad, ""))
         except InfeasibleError as ex:
             out.append((float(c), None, str(ex)))

@@ -233,7 +233,7 @@ def write_plots(ladder: Ladder, plot_dir: str | os.PathLike, *, baselines: bool 
             pass
         for i, name in enumerate(presets):
             try:
-                b = pre[name] = fixed_preset_ladder(prep, ladder, name)
+                b = pre[name] = fixed_preset_ladder(prep, ladder, name, exact=False)
             except PershotError:
                 continue
             ok = np.isfinite(b["rate"])
@@ -247,7 +247,9 @@ def write_plots(ladder: Ladder, plot_dir: str | os.PathLike, *, baselines: bool 
 
     lo = ladder.min_feasible or 0.01
     cs = sorted(set([float(x) for x in np.geomspace(max(lo, 0.005), 1.0, 9)] + [ladder.complexity]))
-    sweep = complexity_sweep(prep, ladder.spec, cs, per_shot_resolution=ladder.per_shot_resolution)
+    # the curves are drawn without the exact finish (it would make plots minutes long on titles of
+    # 10-15 shots); the ladder itself (the star, the red line above) is the finished one
+    sweep = complexity_sweep(prep, ladder.spec, cs, per_shot_resolution=ladder.per_shot_resolution, exact=False)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     xs, ys = [], []
     for c, lad, _err in sweep:
