@@ -889,6 +889,8 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
                 del kept[k]
             continue
         anchor_targets = _anchor_targets(_Reach(pts, slow_mask), kept, per_shot_resolution)
+        # the anchor is always finished exactly (when small), with or without ``exact``: one anchor per
+        # title keeps complexity ratios comparable across runs (and plots drawn without the finish)
         anchor = solve(pts, anchor_targets, per_shot_resolution=per_shot_resolution, preset_mask=slow_mask,
                        greedy=greedy)
         anchor_cpu = anchor.total_cpu
