@@ -795,13 +795,14 @@ def optimize_ladder(
         first = ex
     # Name the smallest complexity that works, and check it: the cheapest
     # ladder bounds it from below, but its rungs must also all rise strictly.
+    # (Feasibility does not depend on the exact finish: these tries skip it.)
     lo = float(complexity)
     cand = max(float(first.min_feasible or 0.0), lo * 1.05, lo + 0.001)
     hi = None
     for _ in range(16):
         cand = ceil_ratio(min(cand, 1.0))
         try:
-            _optimize_once(prep, spec, cand, per_shot_resolution, greedy)
+            _optimize_once(prep, spec, cand, per_shot_resolution, greedy, False)
             hi = cand
             break
         except InfeasibleError as ex:
@@ -817,7 +818,7 @@ def optimize_ladder(
         if mid >= hi or mid <= lo:
             break
         try:
-            _optimize_once(prep, spec, mid, per_shot_resolution, greedy)
+            _optimize_once(prep, spec, mid, per_shot_resolution, greedy, False)
             hi = mid
         except InfeasibleError:
             lo = mid
@@ -826,7 +827,7 @@ def optimize_ladder(
 
 
 def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot_resolution: bool,
-                   greedy: bool, exact: bool = False) -> Ladder:
+                   greedy: bool, exact: bool) -> Ladder:
     metric = prep.metric
     qm = spec.quality_metric
     if qm is not None and qm != metric:

@@ -455,15 +455,13 @@ def solve(
         _check(picks0, rungs)
         if cache is not None:
             cache.update(key=key, plans=plans, fam=fam, scale=scale, mu0=(ev0, picks0))
+    qs = max(float(np.abs(pts.quality[pts.valid]).max()), 1.0)
+    eps_q, eps_r = 1e-9 * qs, 1e-9 * max(c[2] for c in picks0)
     binding = total(picks0) > budget * (1 + 1e-12)
     if not binding and (not small or not math.isfinite(budget)):
         sol = from_mix([(ev0, c) for c in picks0], False, None)
-        if greedy and exact:
-            o0 = np.argsort([c[2] for c in picks0], kind="stable")
-            eps_r = 1e-9 * max(c[2] for c in picks0)
-            eps_q = 1e-9 * max(float(np.abs(pts.quality[pts.valid]).max()), 1.0)
-            if _sol_rising(sol, eps_r, eps_q) and len(o0):
-                sol = _exact_finish(pts, fam, plans, sol, budget, D, per_shot_resolution, eps_r, eps_q)
+        if greedy and exact and _sol_rising(sol, eps_r, eps_q):
+            sol = _exact_finish(pts, fam, plans, sol, budget, D, per_shot_resolution, eps_r, eps_q)
         return sol
 
     cmin = None
@@ -485,8 +483,6 @@ def solve(
     elif binding and cmin <= budget:
         ev_hi, picks_hi = _search_mu(at, total, budget, mu0, mu_max, scale, picks0, ev_max, picks_max, cmin)
     order = list(np.argsort([c[2] for c in picks0], kind="stable"))
-    qs = max(float(np.abs(pts.quality[pts.valid]).max()), 1.0)
-    eps_q, eps_r = 1e-9 * qs, 1e-9 * max(c[2] for c in picks0)
     cands: list[Solution] = []
     # the best common-mu solution within the budget, then the best per-rung mix
     fits = [(e, p) for e, p in history if total(p) <= budget * (1 + 1e-12)]
