@@ -164,15 +164,15 @@ def refine(pts, groups, kinds, targets, budget: float, choice: np.ndarray, lam: 
                 sc = d[i] * (pts.quality[i, cols] - lam[k] * pts.rate[i, cols]) - mu * pts.cpu[i, cols]
                 group.append((k, i, f, cols[np.lexsort((-sc, ~front))]))
             pools.extend(group)
-    n_groups = len(pools)
-    if n_groups == 0:
+    n_pools = len(pools)  # the groups left once subsets some shot cannot fit are dropped
+    if n_pools == 0:
         return ExactResult("skipped", None, 0.0, 0, False, note="no candidate")
     full = sum(p[3].size for p in pools)
     complete = full <= max_vars
     if complete:
         per = None
     else:
-        per = max_vars // n_groups
+        per = max_vars // n_pools
         if per < MIN_CANDIDATES:
             return ExactResult("skipped", None, 0.0, full, False,
                                note=f"{full} candidate points; the finish handles at most {max_vars}")
