@@ -6,12 +6,19 @@ job decodes its shot **once** (seek to the keyframe at
 or before the first frame, trim by frame index, rotate as displayed, scale)
 into two raw Y4M files in a private temporary folder: the encoder input at the
 target size and the reference at the source's display size. Then for each
-point it runs the encoder alone on the Y4M (its ``os.wait4`` CPU time is
-``encode_cpu_s``), scores the bitstream against the reference
-(``metric_cpu_s``), writes the cache entry at once, and deletes the
+point it runs the encoder alone on the Y4M, scores the bitstream against the
+reference (``metric_cpu_s``), writes the cache entry at once, and deletes the
 bitstream. ``decode_cpu_s`` is the CPU time of the job's decode/trim/scale
 step: one decode of the shot at that resolution, shared by every point of the
 job (do not sum it over rows).
+
+``encode_cpu_s`` is the encoder's own CPU time: the ``os.wait4`` user + sys
+time of the encode process less ``encode_overhead_cpu_s``, the CPU time of the
+same ffmpeg command line with the encoder left out (start-up, Y4M reading,
+frames discarded; the fastest of :data:`OVERHEAD_RUNS` runs, measured once per
+job). On short, small shots that overhead is a large part of a fast preset's
+process (15-20 ms against 20-40 ms for x264 ultrafast on 2 s at 144p) and
+would squeeze the ultrafast-to-veryslow range that complexity budgets rely on.
 
 Jobs are independent and picklable; any :class:`~pershot.executors.Executor`
 runs them.
@@ -36,7 +43,12 @@ from .metrics import MetricParams, check_scorable, score
 from .shots import Shot
 
 #: bump when the probing method changes in a way that changes results
-PIPELINE_VERSION = 1
+#: (2: encode_cpu_s is the encoder's own CPU time, the ffmpeg process overhead subtracted)
+PIPELINE_VERSION = 2
+#: how many times a job runs its encoder-less ffmpeg command; the fastest run is the overhead
+OVERHEAD_RUNS = 3
+#: the encoder's own CPU time is never put below this share of its process's
+ENCODER_CPU_FLOOR = 0.01
 #: environment variable: where jobs put their temporary Y4M files (default: the system temp dir)
 TMP_ENV = "PERSHOT_TMPDIR"
 #: a (shot, resolution) with more uncached points than this is split into several jobs
@@ -48,12 +60,12 @@ PROBE_COLUMNS = (
     "encoder", "preset", "preset_rank", "width", "height", "rc_mode", "crf",
     "size_bytes", "bitrate_kbps",
     "vmaf", "vmaf_hmean", "vmaf_p5", "vmaf_min", "psnr_y", "ssim",
-    "encode_cpu_s", "encode_wall_s", "decode_cpu_s", "metric_cpu_s", "metric_wall_s",
+    "encode_cpu_s", "encode_wall_s", "encode_overhead_cpu_s", "decode_cpu_s", "metric_cpu_s", "metric_wall_s",
     "frames_scored", "n_subsample", "encoder_version", "cached", "key",
 )
 
 _RESULT_KEYS = ("size_bytes", "vmaf", "vmaf_hmean", "vmaf_p5", "vmaf_min", "psnr_y", "ssim", "encode_cpu_s",
-                "encode_wall_s", "decode_cpu_s", "metric_cpu_s", "metric_wall_s", "frames_scored")
+                "encode_wall_s", "encode_overhead_cpu_s", "decode_cpu_s", "metric_cpu_s", "metric_wall_s", "frames_scored")
 
 
 @dataclass(frozen=True)
@@ -104,8 +116,9 @@ class ProbeResult:
     vmaf_min: float
     psnr_y: float
     ssim: float
-    encode_cpu_s: float
-    encode_wall_s: float
+    encode_cpu_s: float  #: the encoder's own CPU seconds (process less overhead)
+    encode_wall_s: float  #: wall seconds of the whole encode process
+    encode_overhead_cpu_s: float  #: CPU seconds of the encode's ffmpeg process without the encoder
     decode_cpu_s: float
     metric_cpu_s: float
     metric_wall_s: float
@@ -150,6 +163,12 @@ def probe_key(info: SourceInfo, shot: Shot, p: EncodeParams, metric: MetricParam
     })
 
 
+def encoder_cpu_s(process_cpu_s: float, overhead_cpu_s: float) -> float:
+    """The encoder's own CPU time: its process's, less the process overhead measured without the
+    encoder; never below :data:`ENCODER_CPU_FLOOR` of the process's (timer noise on tiny encodes)."""
+    return max(process_cpu_s - overhead_cpu_s, ENCODER_CPU_FLOOR * process_cpu_s)
+
+
 def bitrate_kbps(size_bytes: int, duration_s: float) -> float:
     """size_bytes * 8 / duration_s / 1000."""
     return size_bytes * 8.0 / duration_s / 1000.0 if duration_s > 0 else float("nan")
@@ -167,7 +186,8 @@ def _result(shot: Shot, spec: ProbeSpec, data: Mapping[str, Any], n_subsample: i
         vmaf=float(data["vmaf"]), vmaf_hmean=float(data["vmaf_hmean"]), vmaf_p5=float(data["vmaf_p5"]),
         vmaf_min=float(data["vmaf_min"]), psnr_y=float(data["psnr_y"]), ssim=float(data["ssim"]),
         encode_cpu_s=float(data["encode_cpu_s"]), encode_wall_s=float(data["encode_wall_s"]),
-        decode_cpu_s=float(data["decode_cpu_s"]), metric_cpu_s=float(data["metric_cpu_s"]),
+        encode_overhead_cpu_s=float(data["encode_overhead_cpu_s"]), decode_cpu_s=float(data["decode_cpu_s"]),
+        metric_cpu_s=float(data["metric_cpu_s"]),
         metric_wall_s=float(data["metric_wall_s"]), frames_scored=int(data["frames_scored"]),
         n_subsample=n_subsample, encoder_version=encoder_version, cached=cached, key=spec.key, per_frame=per_frame,
     )
@@ -225,6 +245,9 @@ def run_job(job: ProbeJob) -> list[ProbeResult]:
     with tempfile.TemporaryDirectory(prefix="pershot-probe-", dir=work_dir) as d:
         ex = extract_shot(info, shot.start_frame, shot.end_frame, d, [(job.width, job.height)])
         src = ex.scaled[(job.width, job.height)]
+        overhead = min(ffmpeg.run(encoders.overhead_args(todo[0].encode, src),
+                                  what=f"reading shot {shot.index} at {job.width}x{job.height} failed").cpu_s
+                       for _ in range(OVERHEAD_RUNS))
         for i, spec in enumerate(todo):
             p = spec.encode
             enc = encoders.get(p.encoder)
@@ -238,8 +261,9 @@ def run_job(job: ProbeJob) -> list[ProbeResult]:
                                   stderr=r.stderr)
             sc = score(bitstream, enc.muxer, ex.reference, ref_size, info.fps, shot.frames, job.metric, work_dir=d)
             bitstream.unlink()
-            data = {"size_bytes": size, **sc.pooled(), "encode_cpu_s": r.cpu_s, "encode_wall_s": r.wall_s,
-                    "decode_cpu_s": ex.cpu_s, "metric_cpu_s": sc.cpu_s, "metric_wall_s": sc.wall_s,
+            data = {"size_bytes": size, **sc.pooled(), "encode_cpu_s": encoder_cpu_s(r.cpu_s, overhead),
+                    "encode_wall_s": r.wall_s, "encode_overhead_cpu_s": overhead, "decode_cpu_s": ex.cpu_s,
+                    "metric_cpu_s": sc.cpu_s, "metric_wall_s": sc.wall_s,
                     "frames_scored": sc.frames_scored}
             version = versions.get(p.encoder, "")
             per_frame = sc.per_frame()

@@ -40,6 +40,18 @@ def test_common_argument_list_shape() -> None:
     assert _opt(args, "-pix_fmt") == "yuv420p"  # 8-bit 4:2:0 output
     assert _opt(args, "-c:v") == "libx264"
     assert args[-3:-1] == ["-f", "h264"]  # raw elementary stream: size_bytes is the bitstream alone
+    # the overhead run: the same process up to the encoder, which it leaves out
+    over = encoders.overhead_args(P(), "/tmp/in dir/-src.y4m")
+    assert over[:-3] == args[:args.index("-c:v")] and over[-3:] == ["-f", "null", "-"]
+    assert "-c:v" not in over and "libx264" not in over
+
+
+def test_encoder_cpu_is_the_process_less_its_overhead() -> None:
+    from pershot.probe import ENCODER_CPU_FLOOR, encoder_cpu_s
+
+    assert encoder_cpu_s(0.5, 0.02) == pytest.approx(0.48)
+    assert encoder_cpu_s(0.02, 0.02) == pytest.approx(ENCODER_CPU_FLOOR * 0.02)  # timer noise: floored, positive
+    assert encoder_cpu_s(0.01, 0.02) == pytest.approx(ENCODER_CPU_FLOOR * 0.01)
 
 
 def test_x264_args() -> None:

@@ -40,6 +40,9 @@ def test_rows_and_columns(run) -> None:
     assert df.duration_s.tolist() == pytest.approx([30 * 1001 / 30000] * 8)
     assert df.bitrate_kbps.tolist() == pytest.approx((df.size_bytes * 8 / df.duration_s / 1000).tolist())
     assert (df.decode_cpu_s > 0).all() and (df.metric_cpu_s > 0).all() and (df.encode_wall_s > 0).all()
+    # the encoder's own time: the process's less the overhead measured once per (shot, resolution)
+    assert (df.encode_cpu_s > 0).all() and (df.encode_overhead_cpu_s > 0).all()
+    assert (df.groupby("shot").encode_overhead_cpu_s.nunique() == 1).all()
     assert not df.cached.any()
     # written atomically, and probes.csv reads back identically
     out = d / "out"

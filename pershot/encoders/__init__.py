@@ -7,7 +7,7 @@ names (``libx264``...) are accepted as aliases.
 from __future__ import annotations
 
 from ..errors import ConfigError
-from .base import RC_MODES, EncodeParams, EncoderSpec, encode_args
+from .base import RC_MODES, EncodeParams, EncoderSpec, encode_args, overhead_args
 from . import svtav1, x264, x265
 
 ENCODERS: dict[str, EncoderSpec] = {m.SPEC.name: m.SPEC for m in (x264, x265, svtav1)}
@@ -40,4 +40,4 @@ def version(name: str) -> str:
     return get(name).version_probe()
 
 
-__all__ = ["ENCODERS", "RC_MODES", "EncodeParams", "EncoderSpec", "encode_args", "canonical_name", "get", "names", "version"]
+__all__ = ["ENCODERS", "RC_MODES", "EncodeParams", "EncoderSpec", "encode_args", "overhead_args", "canonical_name", "get", "names", "version"]

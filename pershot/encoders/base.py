@@ -101,6 +101,19 @@ def encode_args(spec: EncoderSpec, p: EncodeParams, src: str | os.PathLike, dst:
     from ..media import input_arg
 
     spec.check(p)
+    return [*_y4m_input(p, src), "-c:v", spec.ffmpeg_name, *spec.codec_args(p), "-f", spec.muxer, input_arg(dst)]
+
+
+def overhead_args(p: EncodeParams, src: str | os.PathLike) -> list[str]:
+    """The encode's ffmpeg process without its encoder: the same start-up, Y4M reading and
+    frame handling, then the frames are discarded (``-f null``). Its CPU time is what
+    :func:`encode_args` costs on top of the encoder itself."""
+    return [*_y4m_input(p, src), "-f", "null", "-"]
+
+
+def _y4m_input(p: EncodeParams, src: str | os.PathLike) -> list[str]:
+    from ..media import input_arg
+
     fps = Fraction(p.fps)
     return [
         "-y", "-v", "error",
@@ -110,9 +123,6 @@ def encode_args(spec: EncoderSpec, p: EncodeParams, src: str | os.PathLike, dst:
         "-frames:v", str(p.frames),
         "-fps_mode", "passthrough",
         "-pix_fmt", "yuv420p",
-        "-c:v", spec.ffmpeg_name,
-        *spec.codec_args(p),
-        "-f", spec.muxer, input_arg(dst),
     ]
 
 
