@@ -65,7 +65,8 @@ PROBE_COLUMNS = (
 )
 
 _RESULT_KEYS = ("size_bytes", "vmaf", "vmaf_hmean", "vmaf_p5", "vmaf_min", "psnr_y", "ssim", "encode_cpu_s",
-                "encode_wall_s", "encode_overhead_cpu_s", "decode_cpu_s", "metric_cpu_s", "metric_wall_s", "frames_scored")
+                "encode_wall_s", "encode_overhead_cpu_s", "decode_cpu_s", "metric_cpu_s", "metric_wall_s",
+                "frames_scored")
 
 
 @dataclass(frozen=True)

@@ -40,4 +40,5 @@ def version(name: str) -> str:
     return get(name).version_probe()
 
 
-__all__ = ["ENCODERS", "RC_MODES", "EncodeParams", "EncoderSpec", "encode_args", "overhead_args", "canonical_name", "get", "names", "version"]
+__all__ = ["ENCODERS", "RC_MODES", "EncodeParams", "EncoderSpec", "encode_args", "overhead_args", "canonical_name",
+           "get", "names", "version"]
