@@ -6,8 +6,8 @@ frames) at 720p, with the same code paths as ``pershot probe``:
 
 * decode/scale: the job's Y4M extraction (seek, trim by frame index, scale),
   CPU seconds of that ffmpeg process;
-* ffmpeg overhead: an ffmpeg process that reads the Y4M and discards it
-  (start-up + Y4M parsing: included in every ``encode_cpu_s``);
+* ffmpeg overhead: the encode's ffmpeg command without the encoder, reading the Y4M and
+  discarding it (start-up + Y4M parsing; probes subtract it from every ``encode_cpu_s``);
 * encode: the encoder process alone on the Y4M, one thread, for every x264
   preset ultrafast..veryslow at CRF 23 (best of ``--repeat`` runs);
 * metrics: pershot's scoring pass (psnr + ssim + libvmaf in one graph), then
@@ -117,9 +117,9 @@ def main() -> int:
         add("decode_scale", f"extract {s1 - s0} frames -> {size[0]}x{size[1]} (+ reference {ref_size[0]}x{ref_size[1]})",
             ex, seeked=ex.seeked)
         y4m = ex.scaled[size]
-        base = best_of(a.repeat, lambda: ffmpeg.run(["-y", "-v", "error", "-f", "yuv4mpegpipe", "-i", input_arg(y4m),
-                                                     "-f", "null", "-"]))
-        add("overhead", "ffmpeg start-up + Y4M read (in every encode_cpu_s)", base)
+        p0 = encoders.EncodeParams("x264", "medium", "crf", a.crf, size[0], size[1], info.fps, frames)
+        base = best_of(a.repeat, lambda: ffmpeg.run(encoders.overhead_args(p0, y4m)))
+        add("overhead", "ffmpeg start-up + Y4M read (subtracted from every encode_cpu_s)", base)
 
         enc = encoders.get("x264")
         bitstreams: dict[str, Path] = {}
