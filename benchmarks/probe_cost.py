@@ -39,6 +39,7 @@ sys.path.insert(0, str(HERE.parent))
 from pershot import encoders, ffmpeg, media, metrics  # noqa: E402
 from pershot.atomic import write_text  # noqa: E402
 from pershot.media import _escape_filter_value, input_arg  # noqa: E402
+from pershot.probe import encoder_cpu_s  # noqa: E402
 
 PRESETS = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
 
@@ -170,8 +171,9 @@ def main() -> int:
     enc_cpu = summary["encode_cpu_s"]
     if "ultrafast" in enc_cpu and "veryslow" in enc_cpu:
         summary["veryslow_over_ultrafast"] = round(enc_cpu["veryslow"] / enc_cpu["ultrafast"], 2)
-        net = summary["ffmpeg_overhead_cpu_s"]
-        summary["veryslow_over_ultrafast_net_of_overhead"] = round((enc_cpu["veryslow"] - net) / max(1e-9, enc_cpu["ultrafast"] - net), 2)
+        over = summary["ffmpeg_overhead_cpu_s"]  # what probes subtract (pershot.probe.encoder_cpu_s)
+        summary["veryslow_over_ultrafast_net_of_overhead"] = round(
+            encoder_cpu_s(enc_cpu["veryslow"], over) / encoder_cpu_s(enc_cpu["ultrafast"], over), 2)
     if "medium" in enc_cpu:
         summary["probe_cpu_s_medium"] = {"decode_scale_share": "see decode_scale_cpu_s (once per shot x resolution)",
                                          "encode": enc_cpu["medium"], "metric": round(sc.cpu_s, 4)}
