@@ -188,8 +188,8 @@ def _result(shot: Shot, spec: ProbeSpec, data: Mapping[str, Any], n_subsample: i
         vmaf_min=float(data["vmaf_min"]), psnr_y=float(data["psnr_y"]), ssim=float(data["ssim"]),
         encode_cpu_s=float(data["encode_cpu_s"]), encode_wall_s=float(data["encode_wall_s"]),
         encode_overhead_cpu_s=float(data["encode_overhead_cpu_s"]), decode_cpu_s=float(data["decode_cpu_s"]),
-        metric_cpu_s=float(data["metric_cpu_s"]),
-        metric_wall_s=float(data["metric_wall_s"]), frames_scored=int(data["frames_scored"]),
+        metric_cpu_s=float(data["metric_cpu_s"]), metric_wall_s=float(data["metric_wall_s"]),
+        frames_scored=int(data["frames_scored"]),
         n_subsample=n_subsample, encoder_version=encoder_version, cached=cached, key=spec.key, per_frame=per_frame,
     )
 
