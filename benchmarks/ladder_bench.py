@@ -35,6 +35,7 @@ Prints a table and writes benchmarks/results/ladder_bench.csv and .json (atomica
 
     nice python benchmarks/ladder_bench.py [-j 2] [--sources testvideo photos] [--skip-speed]
     nice python benchmarks/ladder_bench.py --crfs 18,23,28,33,38,43 --out benchmarks/results/ladder_bench_crf6
+    nice python benchmarks/ladder_bench.py --variants --skip-speed --out benchmarks/results/ladder_bench_variants
 """
 from __future__ import annotations
 
@@ -80,6 +81,16 @@ GRIDS = {
     "testvideo": {"name": "bench-ladder-270", "description": "x264 9 presets ultrafast..veryslow x 4 heights x 11 CRFs",
                   "heights": [270, 216, 180, 144], "crf": CRFS, "threads": 1, "keyint": 0,
                   "metrics": {"n_subsample": 2}, "encoders": {"x264": {"presets": PRESETS}}},
+}
+#: --variants: x264 configurations between (and beside) the presets, probed like presets; (b)'s baselines
+#: stay the nine plain presets and the anchor stays veryslow
+VARIANTS = {
+    "ultrafast+cabac": {"preset": "ultrafast", "params": {"cabac": 1}},
+    "ultrafast+cabac+db": {"preset": "ultrafast", "params": {"cabac": 1, "deblock": 1}},
+    "veryfast+sub4ref2": {"preset": "veryfast", "params": {"subme": 4, "ref": 2}},
+    "medium+umh8": {"preset": "medium", "params": {"me": "umh", "subme": 8}},
+    "slow+sub9": {"preset": "slow", "params": {"subme": 9}},
+    "slower+b8ref16": {"preset": "slower", "params": {"bframes": 8, "ref": 16}},
 }
 QUICK_GRID = {"name": "bench-quick", "heights": [360, 270, 216], "crf": [20, 30, 40], "threads": 1, "keyint": 0,
               "metrics": {"n_subsample": 2}, "encoders": {"x264": {"presets": ["ultrafast", "medium", "veryslow"]}}}
@@ -224,7 +235,7 @@ def analyse(name: str, probes: pd.DataFrame, spec: LadderSpec) -> dict:
     # (b) per-shot encoding at each fixed preset, against pershot at that preset's own complexity, on the
     # rungs that preset reaches (the same rungs for both, and the anchor of those rungs)
     ref = ladders.get(1.0) or next(iter(ladders.values()))
-    for preset in prep.presets:
+    for preset in (p for p in prep.presets if p not in prep.variants):
         b = fixed_preset_ladder(prep, ref, preset)
         ok = np.isfinite(b["rate"])
         row = {"preset": preset, "rungs": int(ok.sum())}
@@ -270,7 +281,7 @@ def decompose(prep, lad) -> dict:
     ladder at veryslow), per-shot CRF and resolution alone (per-shot at medium), both (per-shot at veryslow),
     and pershot at c = 1."""
     targets = [x.spec.kbps for x in lad.rungs]
-    slow = prep.presets[-1]
+    slow = prep.anchor_preset
 
     def fixed_at(preset):
         fl = fixed_ladder(prep, targets, preset).dropna(subset=["bitrate_kbps"])
@@ -428,6 +439,8 @@ def main(argv=None) -> int:
     ap.add_argument("--crfs", default=None,
                     help="comma-separated CRFs instead of the default 11 (e.g. 18,23,28,33,38,43, the coarse grid)")
     ap.add_argument("--presets", default=None, help="comma-separated x264 presets instead of all nine")
+    ap.add_argument("--variants", action="store_true",
+                    help="add the x264 variants (VARIANTS) to the grid; (b) still compares with the plain presets")
     args = ap.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -446,6 +459,9 @@ def main(argv=None) -> int:
                 presets = args.presets.split(",") if args.presets else PRESETS
                 grid.update(crf=crfs, encoders={"x264": {"presets": presets}},
                             description=f"x264 {len(presets)} presets x 4 heights x {len(crfs)} CRFs")
+            if args.variants and not args.quick:
+                x264 = dict(grid["encoders"]["x264"], variants=VARIANTS)
+                grid.update(encoders={"x264": x264}, description=grid["description"] + f" + {len(VARIANTS)} variants")
             results["grids"][name] = grid
             t0 = time.perf_counter()
             last = [0.0]

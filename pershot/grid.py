@@ -18,6 +18,15 @@ A grid is a TOML file (``presets/grid-*.toml``)::
     presets = ["ultrafast", "medium", "veryslow"]
     # optional per-encoder overrides: crf, qp, heights, params = { "aq-mode" = 2 }
 
+    [encoders.x264.variants]         # optional: more configurations, each probed like a preset
+    "ultrafast+cabac" = { preset = "ultrafast", params = { cabac = 1, deblock = 1 } }
+
+A variant is a preset with encoder options on top (merged over the encoder's
+``params``; the variant's win). Its name is what the ``preset`` column of
+probes.csv and ladder.csv shows; ``encoder_preset`` and ``params`` there hold
+what the encoder is given. Variants give the optimizer complexity steps between
+the presets; the complexity anchor stays the slowest plain preset.
+
 Heights above the source's displayed height are dropped when the grid meets
 a source (the source height itself is allowed; odd heights are rounded down
 to even). Anything malformed raises :class:`~pershot.errors.ConfigError` with
@@ -26,6 +35,7 @@ a one-line message naming the file and the key.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +54,19 @@ PRESET_DIR = Path(__file__).resolve().parent / "presets"
 DEFAULT_GRID = "default"
 
 _TOP_KEYS = {"name", "description", "heights", "crf", "qp", "threads", "keyint", "metrics", "encoders"}
-_ENC_KEYS = {"presets", "crf", "qp", "heights", "params"}
+_ENC_KEYS = {"presets", "crf", "qp", "heights", "params", "variants"}
+_VARIANT_KEYS = {"preset", "params"}
+_VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 _METRIC_KEYS = {"vmaf_model", "n_subsample", "scale", "threads"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named encoder configuration: a preset with extra options (see the module docstring)."""
+
+    name: str
+    preset: str
+    params: tuple[tuple[str, str], ...]  #: the variant's own options (the encoder's params are merged in by the grid)
 
 
 @dataclass(frozen=True)
@@ -58,10 +79,27 @@ class EncoderGrid:
     qp: tuple[float, ...]
     heights: tuple[int, ...]
     params: tuple[tuple[str, str], ...] = ()
+    variants: tuple[Variant, ...] = ()
 
     def preset_rank(self, preset: str) -> int:
-        """0 = the fastest preset of this encoder in the grid ... len-1 = the slowest."""
-        return self.presets.index(str(preset))
+        """0 = the fastest preset of this encoder in the grid ... the slowest. A variant ranks with
+        the preset it builds on."""
+        preset = str(preset)
+        for v in self.variants:
+            if v.name == preset:
+                preset = v.preset
+        spec = encoders.get(self.encoder)
+        used = sorted({*self.presets, *(v.preset for v in self.variants)}, key=spec.preset_rank)
+        return used.index(preset)
+
+    def configs(self) -> list[tuple[str, str, tuple[tuple[str, str], ...]]]:
+        """Every configuration probed: ``(name, encoder preset, options)``; the plain presets
+        (name = preset, the encoder's params), then the variants (params merged, the variant's win)."""
+        out = [(p, p, self.params) for p in self.presets]
+        for v in self.variants:
+            own = dict(v.params)
+            out.append((v.name, v.preset, tuple((k, x) for k, x in self.params if k not in own) + v.params))
+        return out
 
     def rc_points(self) -> list[tuple[str, float]]:
         return [("crf", v) for v in self.crf] + [("qp", v) for v in self.qp]
@@ -88,16 +126,17 @@ class Grid:
         return tuple(sorted({h for e in self.encoders for h in e.heights}, reverse=True))
 
     def points(self) -> Iterator[tuple[EncoderGrid, str, str, float, int]]:
-        """Every (encoder grid, preset, rc_mode, value, height)."""
+        """Every (encoder grid, configuration name, rc_mode, value, height)."""
         for e in self.encoders:
             for h in e.heights:
-                for preset in e.presets:
+                for name, _preset, _params in e.configs():
                     for mode, v in e.rc_points():
-                        yield e, preset, mode, v, h
+                        yield e, name, mode, v, h
 
     def size(self) -> int:
         """Points per shot (before heights above the source are dropped)."""
-        return sum(len(e.presets) * len(e.heights) * (len(e.crf) + len(e.qp)) for e in self.encoders)
+        return sum((len(e.presets) + len(e.variants)) * len(e.heights) * (len(e.crf) + len(e.qp))
+                   for e in self.encoders)
 
 
 # ---------------------------------------------------------------- parsing
@@ -144,6 +183,50 @@ def _unknown(d: Mapping[str, Any], allowed: set[str], src: str, where: str) -> N
     if extra:
         raise ConfigError(f"grid {src}: unknown key{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))} in {where}"
                           f" (allowed: {', '.join(sorted(allowed))})")
+
+
+def _params(raw: Any, src: str, key: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{_where(src, key)} must be a table of options")
+    params: list[tuple[str, str]] = []
+    for k, v in raw.items():
+        if isinstance(v, bool):
+            v = int(v)
+        if not isinstance(v, (str, int, float)):
+            raise ConfigError(f"{_where(src, key + '.' + str(k))} must be a string or number")
+        sv = str(v)
+        if not k or not sv or any(c in k + sv for c in ":=\n"):
+            raise ConfigError(f"{_where(src, key + '.' + str(k))}: keys and values may not contain ':' or '='")
+        params.append((str(k), sv))
+    return tuple(params)
+
+
+def _variants(raw: Any, spec: "encoders.EncoderSpec", src: str,
+              key: str) -> tuple[Variant, ...]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{_where(src, key)} must be a table of name = {{ preset = ..., params = {{...}} }}")
+    out: list[Variant] = []
+    for name, vd in raw.items():
+        where = f"{key}.{name}"
+        if not _VARIANT_NAME.match(str(name)):
+            raise ConfigError(f"{_where(src, where)}: a variant name is 1-64 letters, digits, '_', '.', '+' or '-'")
+        if name in spec.presets:
+            raise ConfigError(f"{_where(src, where)}: a variant may not take the name of a {spec.name} preset")
+        if not isinstance(vd, Mapping):
+            raise ConfigError(f"{_where(src, where)} must be a table {{ preset = ..., params = {{...}} }}")
+        _unknown(vd, _VARIANT_KEYS, src, f"[{where}]")
+        base = vd.get("preset")
+        if not isinstance(base, str) or base not in spec.presets:
+            raise ConfigError(f"{_where(src, where + '.preset')} must be a {spec.name} preset "
+                              f"({', '.join(spec.presets)})")
+        params = _params(vd.get("params", {}), src, where + ".params")
+        if not params:
+            raise ConfigError(f"{_where(src, where + '.params')}: a variant needs at least one option "
+                              "(without any it is the plain preset)")
+        out.append(Variant(name=str(name), preset=base, params=params))
+    # fastest first, like the presets: by the preset they build on, then by name
+    out.sort(key=lambda v: (spec.preset_rank(v.preset), v.name))
+    return tuple(out)
 
 
 def parse_grid(doc: Mapping[str, Any], source: str = "<dict>") -> Grid:
@@ -217,21 +300,11 @@ def parse_grid(doc: Mapping[str, Any], source: str = "<dict>") -> Grid:
         e_heights = _int_list(ed["heights"], source, key + ".heights", 16, 8640) if "heights" in ed else heights
         if not e_heights:
             raise ConfigError(f"grid {source}: no heights for {spec.name} (set heights = [...])")
-        params_raw = ed.get("params", {})
-        if not isinstance(params_raw, Mapping):
-            raise ConfigError(f"{_where(source, key + '.params')} must be a table of options")
-        params: list[tuple[str, str]] = []
-        for k, v in params_raw.items():
-            if isinstance(v, bool):
-                v = int(v)
-            if not isinstance(v, (str, int, float)):
-                raise ConfigError(f"{_where(source, key + '.params.' + str(k))} must be a string or number")
-            sv = str(v)
-            if not k or not sv or any(c in k + sv for c in ":=\n"):
-                raise ConfigError(f"{_where(source, key + '.params.' + str(k))}: keys and values may not contain ':' or '='")
-            params.append((str(k), sv))
+        params = _params(ed.get("params", {}), source, key + ".params")
+        variants = _variants(ed.get("variants", {}), spec, source, key + ".variants")
         out.append(EncoderGrid(encoder=spec.name, presets=tuple(presets), crf=e_crf, qp=e_qp,
-                               heights=tuple(sorted(set(e_heights), reverse=True)), params=tuple(params)))
+                               heights=tuple(sorted(set(e_heights), reverse=True)), params=params,
+                               variants=variants))
     return Grid(name=name, encoders=tuple(out), threads=threads, keyint=keyint, metric=metric,
                 source=source if source != "<dict>" else "")
 

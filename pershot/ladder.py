@@ -332,18 +332,41 @@ class Prepared:
     metric: str
     quality_column: str
     encoder: str
-    presets: tuple  # preset names, fastest first
+    presets: tuple  # configuration names (presets and grid variants), fastest first; points.rank indexes it
     warnings: tuple = ()
+    anchor: int = -1  # index in presets of the complexity anchor: the slowest plain preset (-1: the last)
+    variants: frozenset = frozenset()  # the configurations in presets that are grid variants
+
+    @property
+    def anchor_preset(self) -> str:
+        """The complexity anchor's preset (every shot at it)."""
+        return str(self.presets[self.anchor]) if self.presets else "?"
 
     @property
     def duration(self) -> float:
         return float(self.points.duration.sum())
 
 
+def encoder_presets(df: pd.DataFrame) -> pd.Series:
+    """The preset each probe's encoder was given (``encoder_preset``; ``preset`` where absent)."""
+    names = df["preset"].astype(str)
+    if "encoder_preset" in df.columns:
+        given = df["encoder_preset"]
+        return given.where(given.notna() & (given.astype(str) != ""), names).astype(str)
+    return names
+
+
+def encoder_params(df: pd.DataFrame) -> pd.Series:
+    """Each probe's extra encoder options (``params``, key=value:key=value; "" where none)."""
+    if "params" not in df.columns:
+        return pd.Series([""] * len(df), index=df.index, dtype=object)
+    return df["params"].where(df["params"].notna(), "").astype(str)
+
+
 def _preset_ranks(df: pd.DataFrame) -> np.ndarray:
     if "preset_rank" in df.columns and df["preset_rank"].notna().all():
         return df["preset_rank"].to_numpy(dtype=float).astype(int)
-    names = df["preset"].astype(str)
+    names = encoder_presets(df)
     known = {p: i for i, p in enumerate(_X26X_PRESETS)}
     if names.isin(list(known)).all():
         return names.map(known).to_numpy(dtype=int)
@@ -382,6 +405,8 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
         raise OptimizeError(f"no probes for encoder {encoder!r} (probes have: {', '.join(encs)})")
     df = probes[enc_col.to_numpy() == encoder] if len(encs) > 1 else probes
     df = df.reset_index(drop=True)
+    if "encoder_preset" in df.columns or "params" in df.columns:  # empty options read back from CSV as NaN
+        df = df.assign(encoder_preset=encoder_presets(df), params=encoder_params(df))
 
     def num(c):
         return pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
@@ -430,7 +455,22 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
         raise OptimizeError(f"shot(s) {sorted(int(s) for s in lost)[:8]} have no usable {encoder} probe; "
                             "cannot build a ladder without them")
     S = len(uniq)
-    rank_tab = rank = _preset_ranks(df)
+    # configurations (presets and grid variants), fastest first: a variant after the preset it builds on;
+    # the solver's rank is the index in that order, and the anchor is the slowest plain preset
+    pc, pn = pd.factorize(df["preset"].astype(str))
+    _, fi = np.unique(pc, return_index=True)
+    prank = _preset_ranks(df)[fi]
+    names = np.asarray(pn, dtype=str)
+    plain = encoder_presets(df).to_numpy()[fi] == names  # a variant's name is never a preset's
+    corder = np.lexsort((names, ~plain, prank))
+    presets = tuple(str(names[i]) for i in corder)
+    code_of = np.empty(len(names), dtype=int)
+    code_of[corder] = np.arange(len(names))
+    rank = code_of[pc]
+    if plain.any():
+        anchor = int(code_of[plain & (prank == prank[plain].max())].max())
+    else:  # only variants (a hand-made table): the slowest of them
+        anchor = len(names) - 1
     height = num("height")
     if not np.all(np.isfinite(height)) or np.any(height <= 0):
         raise OptimizeError("probes have a missing or non-positive height")
@@ -479,11 +519,9 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
                    else sh["end_frame"].to_numpy() - sh["start_frame"].to_numpy()),
         "duration_s": d_shot,
     })
-    pc, pn = pd.factorize(df["preset"])
-    _, fi = np.unique(pc, return_index=True)
-    presets = tuple(str(pn[i]) for i in np.argsort(rank_tab[fi], kind="stable"))
     return Prepared(points=pts, row=row, table=df, shots=shots, metric=metric, quality_column=qcol,
-                    encoder=encoder, presets=presets, warnings=tuple(warnings))
+                    encoder=encoder, presets=presets, warnings=tuple(warnings), anchor=anchor,
+                    variants=frozenset(str(n) for n in names[~plain]))
 
 
 # --------------------------------------------------------------------------- results
@@ -632,12 +670,13 @@ class Ladder:
 
 
 LADDER_SCHEMA_VERSION = 1
-_SHOT_FIELDS = ("shot", "start_frame", "end_frame", "frames", "duration_s", "encoder", "preset", "width", "height",
-                "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf", "psnr_y", "ssim", "encode_cpu_s")
+_SHOT_FIELDS = ("shot", "start_frame", "end_frame", "frames", "duration_s", "encoder", "preset", "encoder_preset",
+                "params", "width", "height", "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf", "psnr_y", "ssim",
+                "encode_cpu_s")
 #: ladder.csv columns, in order (those the probes lack are left out)
 LADDER_COLUMNS = ("rung", "target_kbps", "target_quality", "shot", "start_frame", "end_frame", "frames",
-                  "duration_s", "encoder", "preset", "preset_rank", "width", "height", "rc_mode", "crf",
-                  "size_bytes", "bitrate_kbps", "vmaf", "vmaf_hmean", "vmaf_p5", "psnr_y", "ssim", "encode_cpu_s",
+                  "duration_s", "encoder", "preset", "preset_rank", "encoder_preset", "params", "width", "height",
+                  "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf", "vmaf_hmean", "vmaf_p5", "psnr_y", "ssim", "encode_cpu_s",
                   "encode_wall_s", "encode_overhead_cpu_s")
 
 
@@ -864,16 +903,20 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
                 continue
         kept.append(s)
 
-    slowest_rank = int(pts.rank[pts.valid].max())
-    slow_mask = pts.rank == slowest_rank
+    # the anchor: every shot at the slowest plain preset (never a grid variant)
+    plain_code = np.array([p not in prep.variants for p in prep.presets], dtype=bool)
+    anchor_code = prep.anchor if prep.anchor >= 0 else len(prep.presets) - 1
+    slow_mask = pts.rank == anchor_code
     missing_slow = ~(slow_mask & pts.valid).any(axis=1)
     if missing_slow.any():
-        # a shot without the slowest preset: its own slowest preset stands in
-        own = np.where(pts.valid, pts.rank, -1).max(axis=1)
+        # a shot without the slowest preset: its own slowest plain preset (or configuration) stands in
+        usable = pts.valid & (plain_code[np.maximum(pts.rank, 0)] if plain_code.any() else True)
+        usable = np.where(usable.any(axis=1)[:, None], usable, pts.valid)
+        own = np.where(usable, pts.rank, -1).max(axis=1)
         slow_mask = pts.rank == own[:, None]
-        warnings.append(f"{int(missing_slow.sum())} shot(s) lack preset {prep.presets[-1]}; the anchor uses their "
+        warnings.append(f"{int(missing_slow.sum())} shot(s) lack preset {prep.anchor_preset}; the anchor uses their "
                         "slowest probed preset")
-    anchor_preset = prep.presets[-1] if prep.presets else "?"
+    anchor_preset = prep.anchor_preset
 
     # 2-4: solve, dropping rungs that do not rise strictly, until stable
     for _attempt in range(len(specs) + 2):

@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from . import encoders
 from .cache import ProbeCache, make_key, open_cache
 from .encoders import EncodeParams
+from .encoders.base import kv_params
 from .errors import ConfigError, FFmpegError, InputError
 from .grid import Grid, load_grid
 from .media import SourceInfo, extract_shot, frame_index, resolutions_for, target_size
@@ -57,7 +58,7 @@ MAX_PROBES_PER_JOB = 12
 #: the public columns of probes.csv, in order
 PROBE_COLUMNS = (
     "shot", "start_frame", "end_frame", "frames", "duration_s",
-    "encoder", "preset", "preset_rank", "width", "height", "rc_mode", "crf",
+    "encoder", "preset", "preset_rank", "encoder_preset", "params", "width", "height", "rc_mode", "crf",
     "size_bytes", "bitrate_kbps",
     "vmaf", "vmaf_hmean", "vmaf_p5", "vmaf_min", "psnr_y", "ssim",
     "encode_cpu_s", "encode_wall_s", "encode_overhead_cpu_s", "decode_cpu_s", "metric_cpu_s", "metric_wall_s",
@@ -76,6 +77,7 @@ class ProbeSpec:
     key: str
     encode: EncodeParams
     preset_rank: int
+    config: str = ""  #: the grid's name for this configuration (a variant's name); "" = the plain preset
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,10 @@ class ProbeResult:
     frames: int
     duration_s: float
     encoder: str
-    preset: str
+    preset: str  #: the configuration: a preset, or the name of a grid variant
     preset_rank: int
+    encoder_preset: str  #: the preset the encoder is given
+    params: str  #: the encoder's extra options, key=value:key=value ("" when none)
     width: int
     height: int
     rc_mode: str
@@ -181,7 +185,8 @@ def _result(shot: Shot, spec: ProbeSpec, data: Mapping[str, Any], n_subsample: i
     size = int(data["size_bytes"])
     return ProbeResult(
         shot=shot.index, start_frame=shot.start_frame, end_frame=shot.end_frame, frames=shot.frames,
-        duration_s=shot.duration_s, encoder=p.encoder, preset=p.preset, preset_rank=spec.preset_rank,
+        duration_s=shot.duration_s, encoder=p.encoder, preset=spec.config or p.preset, preset_rank=spec.preset_rank,
+        encoder_preset=p.preset, params=kv_params(p.extra),
         width=p.width, height=p.height, rc_mode=p.rc_mode, crf=float(p.value), size_bytes=size,
         bitrate_kbps=bitrate_kbps(size, shot.duration_s),
         vmaf=float(data["vmaf"]), vmaf_hmean=float(data["vmaf_hmean"]), vmaf_p5=float(data["vmaf_p5"]),
@@ -338,14 +343,15 @@ def plan_probes(
                 esizes = resolutions_for(info, e.heights) or [target_size(info, info.display_height)]
                 if (w, h) not in esizes:
                     continue
-                for preset in e.presets:
+                for name, preset, params in e.configs():
                     for mode, v in e.rc_points():
                         p = EncodeParams(encoder=e.encoder, preset=preset, rc_mode=mode, value=float(v), width=w,
                                          height=h, fps=info.fps, frames=shot.frames, threads=grid.threads,
-                                         keyint=grid.keyint, extra=e.params)
+                                         keyint=grid.keyint, extra=params)
                         encoders.get(e.encoder).check(p)
                         key = probe_key(info, shot, p, grid.metric, versions[e.encoder], ffv, by_count)
-                        specs.append(ProbeSpec(key=key, encode=p, preset_rank=e.preset_rank(preset)))
+                        specs.append(ProbeSpec(key=key, encode=p, preset_rank=e.preset_rank(name),
+                                               config=name if name != preset else ""))
             if not specs:
                 continue
             total += len(specs)
@@ -399,7 +405,8 @@ def run_plan(
         finally:
             if executor is None:
                 ex.close()
-    results.sort(key=lambda r: (r.shot, r.encoder, r.preset_rank, -r.height, r.rc_mode, r.crf))
+    results.sort(key=lambda r: (r.shot, r.encoder, r.preset_rank, r.preset != r.encoder_preset, r.preset, -r.height,
+                                r.rc_mode, r.crf))
     return results
 
 

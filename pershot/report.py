@@ -81,21 +81,28 @@ def encode_commands(ladder: Ladder, *, fps: Any = None, threads: int = 1, keyint
     ``{input}`` and writes the raw stream to ``{output}`` (placeholders), as
     the probes did; ``codec_args`` are the encoder options alone.  Built by
     the core's encoder modules (pure functions, nothing is run).  ``None``
-    where an encoder is unknown.
+    where an encoder is unknown.  Each row's preset and options are the ones
+    its probe was encoded with (``encoder_preset``, ``params``); ``extra``
+    options are used only for rows without a ``params`` column (old tables).
     """
     from . import encoders
+    from .ladder import encoder_params, encoder_presets
 
     prep = ladder.prepared
     rate = _fps_of(prep, fps) if prep is not None else (Fraction(str(fps)) if fps else None)
     out: list[dict | None] = []
-    for rec in ladder.table.to_dict("records"):
+    tab = ladder.table
+    given = encoder_presets(tab).tolist() if len(tab) else []
+    opts = encoder_params(tab).tolist() if "params" in tab.columns else None
+    for i, rec in enumerate(tab.to_dict("records")):
         try:
             spec = encoders.get(str(rec["encoder"]))
-            p = encoders.EncodeParams(encoder=spec.name, preset=str(rec["preset"]),
+            own = tuple(tuple(kv.split("=", 1)) for kv in opts[i].split(":") if kv) if opts is not None else None
+            p = encoders.EncodeParams(encoder=spec.name, preset=given[i],
                                       rc_mode=str(rec.get("rc_mode") or "crf"), value=float(rec["crf"]),
                                       width=int(rec["width"]), height=int(rec["height"]),
                                       fps=rate or Fraction(25), frames=int(rec["end_frame"] - rec["start_frame"]),
-                                      threads=threads, keyint=keyint, extra=tuple(extra))
+                                      threads=threads, keyint=keyint, extra=tuple(extra) if own is None else own)
             codec = spec.codec_args(p)
             full = encoders.encode_args(spec, p, "INPUT.y4m", "OUTPUT" + spec.ext)
             full = [_placeholder(a) for a in full]

@@ -22,6 +22,9 @@ def test_bundled_grids() -> None:
     assert s.metric.n_subsample >= 1
     t = grid.load_grid("test")
     assert t.size() == 4
+    v = grid.load_grid("variants").encoder("x264")  # the default grid plus variants between its presets
+    assert v.presets == x.presets and len(v.variants) == 6 and v.heights == x.heights and v.crf == x.crf
+    assert all(var.preset != "veryslow" for var in v.variants)
 
 
 def test_presets_sorted_fastest_first_and_ranked() -> None:
@@ -82,3 +85,41 @@ def test_malformed_toml_and_missing_files(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(ConfigError):
         grid.load_grid(binary)
+
+
+def test_variants_are_configurations_between_presets() -> None:
+    g = grid.parse_grid({"heights": [360, 180], "crf": [25, 35],
+                         "encoders": {"x264": {"presets": ["veryslow", "ultrafast"], "params": {"aq-strength": 0.6, "psy": 0},
+                                               "variants": {"medium+umh": {"preset": "medium",
+                                                                           "params": {"me": "umh", "psy": 1}},
+                                                            "ultrafast+cabac": {"preset": "ultrafast",
+                                                                                "params": {"cabac": True}}}}}})
+    x = g.encoder("x264")
+    # fastest first; a variant's options are merged over the encoder's, the variant's win
+    assert x.configs() == [
+        ("ultrafast", "ultrafast", (("aq-strength", "0.6"), ("psy", "0"))),
+        ("veryslow", "veryslow", (("aq-strength", "0.6"), ("psy", "0"))),
+        ("ultrafast+cabac", "ultrafast", (("aq-strength", "0.6"), ("psy", "0"), ("cabac", "1"))),
+        ("medium+umh", "medium", (("aq-strength", "0.6"), ("me", "umh"), ("psy", "1"))),
+    ]
+    # ranks follow the presets in use (a variant with the preset it builds on)
+    assert [x.preset_rank(n) for n, _, _ in x.configs()] == [0, 2, 0, 1]
+    assert g.size() == 4 * 2 * 2
+    assert {p for _, p, _, _, _ in g.points()} == {"ultrafast", "veryslow", "ultrafast+cabac", "medium+umh"}
+
+
+@pytest.mark.parametrize("variants,msg", [
+    ({"fast+x": {"preset": "warp", "params": {"ref": 2}}}, "must be a x264 preset"),
+    ({"fast+x": {"params": {"ref": 2}}}, "must be a x264 preset"),
+    ({"medium": {"preset": "fast", "params": {"ref": 2}}}, "name of a x264 preset"),
+    ({"fast x": {"preset": "fast", "params": {"ref": 2}}}, "variant name"),
+    ({"fast+x": {"preset": "fast"}}, "at least one option"),
+    ({"fast+x": {"preset": "fast", "params": {"ref": "2:3"}}}, "may not"),
+    ({"fast+x": {"preset": "fast", "params": {"ref": 2}, "crf": [20]}}, "unknown key"),
+    ({"fast+x": "fast"}, "must be a table"),
+    (["fast"], "must be a table"),
+])
+def test_malformed_variants(variants, msg: str) -> None:
+    with pytest.raises(ConfigError, match=msg) as ei:
+        grid.parse_grid({"heights": [360], "crf": [30], "encoders": {"x264": {"presets": ["fast"], "variants": variants}}})
+    assert "\n" not in str(ei.value)

@@ -104,3 +104,20 @@ def test_dask_executor_runs_real_probes(run, tmp_path: Path) -> None:
     assert len(cache) == len(df) == 8
     key = ["shot", "preset", "crf"]
     assert df.sort_values(key).size_bytes.tolist() == r.probes.sort_values(key).size_bytes.tolist()
+
+
+def test_grid_variant_probed_as_its_own_configuration(media_dir: Path, tmp_path: Path) -> None:
+    src = core_clips.two_shots(media_dir, tmp_path, height=144)
+    grid = {"heights": [144], "crf": [30], "encoders": {"x264": {
+        "presets": ["ultrafast"], "params": {"aq-strength": 0.8},
+        "variants": {"ultrafast+cabac": {"preset": "ultrafast", "params": {"cabac": 1, "deblock": 1}}}}}}
+    first = pershot.run_probes(src, grid, cache=tmp_path / "cache", jobs=1).probes
+    again = pershot.run_probes(src, grid, cache=tmp_path / "cache", jobs=1).probes
+    for df in (first, again):
+        assert df.preset.tolist() == ["ultrafast", "ultrafast+cabac"] * 2
+        assert (df.encoder_preset == "ultrafast").all() and (df.preset_rank == 0).all()
+        assert df.params.tolist() == ["aq-strength=0.8", "aq-strength=0.8:cabac=1:deblock=1"] * 2
+    assert first.key.nunique() == 4 and not first.cached.any() and again.cached.all()
+    for _, g in first.groupby("shot"):  # the options reached the encoder: CABAC codes the same frames smaller
+        plain, cabac = g.iloc[0], g.iloc[1]
+        assert cabac.size_bytes < plain.size_bytes

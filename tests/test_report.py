@@ -115,3 +115,48 @@ def test_api_optimize_options(tmp_path, probes):
     assert lad.metric == "psnr" and lad.per_shot_resolution
     with pytest.raises(Exception, match="not both"):
         api.optimize(probes, "default", rungs=3)
+
+
+def _with_variants(probes: pd.DataFrame) -> pd.DataFrame:
+    """Probes plus two grid variants: one slower and better than the slowest preset, one between presets."""
+    plain = probes.assign(encoder_preset=probes["preset"], params="aq-strength=0.6")
+    slow = plain[plain["preset"] == "veryslow"].assign(preset="veryslow+ref16", params="aq-strength=0.6:ref=16")
+    slow = slow.assign(encode_cpu_s=slow["encode_cpu_s"] * 2.0, bitrate_kbps=slow["bitrate_kbps"] * 0.95)
+    fast = plain[plain["preset"] == "ultrafast"].assign(preset="ultrafast+cabac", params="aq-strength=0.6:cabac=1")
+    fast = fast.assign(encode_cpu_s=fast["encode_cpu_s"] * 1.1, bitrate_kbps=fast["bitrate_kbps"] * 0.85)
+    return pd.concat([plain, slow, fast], ignore_index=True)
+
+
+def test_variants_order_anchor_and_commands(tmp_path, probes):
+    from pershot.ladder import prepare
+
+    df = _with_variants(probes)
+    prep = prepare(df)
+    assert prep.presets == ("ultrafast", "ultrafast+cabac", "fast", "medium", "veryslow", "veryslow+ref16")
+    assert prep.anchor_preset == "veryslow" and prep.variants == {"ultrafast+cabac", "veryslow+ref16"}
+    targets = [150, 300, 600, 1200]
+    lad = optimize_ladder(df, targets, 1.0)
+    # the anchor is every shot at the slowest plain preset, not at the slower variant
+    ref = optimize_ladder(df[df["preset"] == df["encoder_preset"]], targets, 1.0)
+    assert lad.anchor_preset == "veryslow"
+    assert lad.anchor_cpu_s == pytest.approx(ref.anchor_cpu_s, rel=1e-12)
+    # the better variants are used, and each row's command carries what its probe was encoded with
+    assert set(lad.table["preset"]) & prep.variants
+    doc = json.loads((write_ladder(lad, tmp_path, plots=False)["ladder.json"]).read_text())
+    n = 0
+    for rung in doc["rungs"]:
+        for s in rung["shots"]:
+            args = s["encode"]["ffmpeg_args"]
+            assert args[args.index("-preset") + 1] == s["encoder_preset"]
+            opts = args[args.index("-x264-params") + 1].split(":")
+            assert "aq-strength=0.6" in opts
+            assert all(kv in opts for kv in s["params"].split(":"))
+            if s["preset"] == "veryslow+ref16":
+                assert s["encoder_preset"] == "veryslow" and "ref=16" in opts
+                n += 1
+    assert n > 0
+    # through CSV (empty options read back as NaN) the ladder is the same
+    p = tmp_path / "probes.csv"
+    df.assign(params=np.where(df["preset"] == "fast", "", df["params"])).to_csv(p, index=False)
+    back = optimize_ladder(pd.read_csv(p), targets, 1.0)
+    assert back.anchor_preset == "veryslow" and set(back.table["params"].map(type)) == {str}
