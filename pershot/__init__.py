@@ -27,6 +27,7 @@ _EXPORTS = {
     "LadderSpec": "pershot.ladder",
     "load_ladder": "pershot.api",
     "write_ladder": "pershot.api",
+    "encode_renditions": "pershot.api",
     "bd_rate": "pershot.bdrate",
     "bd_quality": "pershot.bdrate",
     # image codecs

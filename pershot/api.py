@@ -291,6 +291,28 @@ def ladder(
     return lad
 
 
+def encode_renditions(
+    ladder: "str | _os.PathLike | dict",
+    out_dir: "str | _os.PathLike",
+    *,
+    source: "str | _os.PathLike | None" = None,
+    rungs: "Sequence[int] | None" = None,
+    executor: "Executor | None" = None,
+    jobs: "int | None" = None,
+    progress: "Callable[[int, int], None] | None" = None,
+) -> list:
+    """Run a ladder's encodes and join each rung into one file in ``out_dir`` (see :mod:`pershot.renditions`).
+
+    ``ladder``: a ladder.json path (as :func:`ladder` and :func:`write_ladder` write it) or
+    its parsed document. ``source``: the video (default: the path ladder.json records).
+    Writes ``rungNN_<height>p.mp4`` (MPEG-TS where a rung's resolution changes shot by
+    shot) and ``renditions.csv``; returns the :class:`pershot.renditions.Rendition` rows.
+    """
+    from .renditions import encode_renditions as _encode
+
+    return _encode(ladder, out_dir, source=source, rungs=rungs, executor=executor, jobs=jobs, progress=progress)
+
+
 if TYPE_CHECKING:  # pragma: no cover
     from .ladder import Ladder, LadderSpec
 

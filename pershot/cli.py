@@ -200,7 +200,7 @@ def _add_probe(sub) -> None:
     p.add_argument("input", help="video file (a name starting with '-' goes after --)")
     p.add_argument("-o", "--out", default="out", metavar="DIR", help="output folder (default: out)")
     p.add_argument("--grid", default="default", metavar="TOML",
-                   help="grid TOML file or bundled name: default, sample, test (default: presets/grid-default.toml)")
+                   help="grid TOML file or bundled name: default, variants, sample, test (default: presets/grid-default.toml)")
     p.add_argument("--shots", metavar="CSV", help="use this shots.csv instead of detecting shots")
     _shot_args(p)
     _common(p)
@@ -317,7 +317,7 @@ def _add_ladder(sub) -> None:
     p.add_argument("input", help="video file (a name starting with '-' goes after --)")
     p.add_argument("-o", "--out", default="out", metavar="DIR", help="output folder (default: out)")
     p.add_argument("--grid", default="default", metavar="TOML",
-                   help="grid TOML file or bundled name: default, sample, test (default: presets/grid-default.toml)")
+                   help="grid TOML file or bundled name: default, variants, sample, test (default: presets/grid-default.toml)")
     p.add_argument("--shots", metavar="CSV", help="use this shots.csv instead of detecting shots")
     _optimizer_args(p)
     _shot_args(p)
@@ -330,6 +330,8 @@ def _add_ladder(sub) -> None:
                    help="decode-complexity cap, relative to the slowest candidate codec (0 < C <= 1)")
     t.add_argument("--thumbnail-codecs", metavar="LIST",
                    help="comma-separated codecs to choose from (default: jpeg, webp, avif, jxl where available)")
+    p.add_argument("--encode", action="store_true",
+                   help="also encode the renditions (one file per rung) into OUT/renditions/")
     _common(p)
     _exec_args(p)
     p.set_defaults(func=_cmd_ladder)
@@ -362,7 +364,62 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
         bar.close()
         executor.close()
     _print_ladder(lad, args.out, args.quiet)
+    if args.encode:
+        from pathlib import Path
+
+        _encode(Path(args.out) / "ladder.json", Path(args.out) / "renditions", None, None, args)
     return 0
+
+
+def _rung_list(text: str) -> list[int]:
+    try:
+        out = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of rung numbers: {text!r}") from None
+    if not out or min(out) < 0:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of rung numbers: {text!r}")
+    return out
+
+
+def _add_encode(sub) -> None:
+    p = sub.add_parser("encode", help="encode a ladder.json's renditions: one file per rung -> OUT/")
+    p.add_argument("ladder", help="ladder.json written by `pershot ladder` or `pershot optimize`")
+    p.add_argument("-o", "--out", default=None, metavar="DIR",
+                   help="output folder (default: renditions/ beside the ladder.json)")
+    p.add_argument("--source", metavar="VIDEO", help="the video (default: the path the ladder.json records)")
+    p.add_argument("--rungs", type=_rung_list, metavar="LIST", help="only these rungs, e.g. 0,3,5 (default: all)")
+    p.add_argument("-j", "--jobs", type=int, default=None, help="parallel shot jobs (default: CPU count)")
+    p.add_argument("--executor", choices=["local", "dask"], default="local", help="where the shot encodes run")
+    p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (with --executor dask)")
+    _common(p)
+    p.set_defaults(func=_cmd_encode)
+
+
+def _cmd_encode(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    out = Path(args.out) if args.out else Path(args.ladder).parent / "renditions"
+    _encode(Path(args.ladder), out, args.source, args.rungs, args)
+    return 0
+
+
+def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
+    from . import api
+
+    bar = _Bar("renditions", "shot", args.quiet)
+    executor = _executor_from_args(args)
+    try:
+        res = api.encode_renditions(ladder, out, source=source, rungs=rungs, executor=executor, progress=bar)
+    finally:
+        bar.close()
+        executor.close()
+    if not args.quiet:
+        print(f"{'rung':>4} {'res':>9} {'frames':>7} {'kbps':>9} {'ladder kbps':>11} {'cpu s':>8}  file")
+        for r in res:
+            res_s = f"{r.width}x{r.height}" if r.height else "per shot"
+            print(f"{r.rung:>4} {res_s:>9} {r.frames:>7} {r.bitrate_kbps:>9.1f} {r.ladder_kbps:>11.1f} "
+                  f"{r.encode_cpu_s:>8.2f}  {r.path}")
+    _eprint(f"renditions: {out}/ ({len(res)} files, renditions.csv)")
 
 
 def _add_optimize(sub) -> None:

@@ -80,13 +80,62 @@ def test_cli_ladder_uses_the_probe_cache(clip, tmp_path, capsys):
                     '[encoders.x264]\npresets = ["ultrafast", "medium", "veryslow"]\n')
     out = tmp_path / "out"
     args = ["ladder", str(clip), "--complexity", "0.3", "--grid", str(grid), "--rungs", "2", "-o", str(out),
-            "-q", "-j", "2", "--no-plots"]
-    assert main(args) == 0  # the module fixture's probes are cached: no encode here
+            "-q", "-j", "2", "--no-plots", "--encode"]
+    assert main(args) == 0  # the module fixture's probes are cached: no probe encode here
     probes = pd.read_csv(out / "probes.csv")
     assert probes["cached"].all()
     err = capsys.readouterr().err
     assert str(out / "ladder.json") in err and str(out / "probes.csv") in err
+    # --encode: the renditions, one per rung, beside the ladder
+    rend = pd.read_csv(out / "renditions" / "renditions.csv")
+    assert len(rend) == len(json.loads((out / "ladder.json").read_text())["rungs"]) == 2
+    assert all(len(_decoded(Path(p))) == 90 for p in rend.path)
     # an infeasible budget fails with exit code 7 before writing a ladder
     out2 = tmp_path / "out2"
     assert main(["ladder", str(clip), "--complexity", "0.0001", "--grid", str(grid), "-o", str(out2), "-q"]) == 7
     assert not (out2 / "ladder.json").exists()
+
+
+def _decoded(path: Path) -> list[tuple[int, int, int]]:
+    import av
+
+    with av.open(str(path)) as c:
+        return [(f.width, f.height, f.pts) for f in c.decode(video=0)]
+
+
+def test_encode_renditions_from_ladder_json(run, clip, tmp_path, capsys):
+    lad, out = run
+    dst = tmp_path / "rend"
+    assert main(["encode", str(out / "ladder.json"), "-o", str(dst), "-j", "2"]) == 0
+    table = pd.read_csv(dst / "renditions.csv")
+    assert table.rung.tolist() == [r.index for r in lad.rungs]
+    for r, row in zip(lad.rungs, table.itertuples()):
+        frames = _decoded(Path(row.path))
+        # every frame of the source, at the rung's size, in display order
+        assert len(frames) == row.frames == 90
+        assert {(w, h) for w, h, _ in frames} == {(r.width, r.height)}
+        assert all(a[2] < b[2] for a, b in zip(frames, frames[1:]))
+        # the same encodes as the probes: the ladder's bitrate (MP4 stores the same NAL units, length-prefixed)
+        assert row.bitrate_kbps == pytest.approx(r.bitrate_kbps, rel=0.01)
+    # nothing temporary left behind
+    assert sorted(p.name for p in dst.iterdir()) == sorted([Path(p).name for p in table.path] + ["renditions.csv"])
+
+
+def test_encode_renditions_mixed_resolution_rung_and_errors(run, clip, tmp_path):
+    from pershot.errors import InputError
+
+    lad, out = run
+    doc = json.loads((out / "ladder.json").read_text())
+    rung = doc["rungs"][-1]
+    other = 144 if rung["shots"][0]["height"] != 144 else 240
+    rung["shots"][0].update(height=other, width=other * 16 // 9 // 2 * 2)  # the first shot at another size
+    res = api.encode_renditions(doc, tmp_path / "mixed", source=clip, rungs=[rung["rung"]], jobs=1)
+    assert len(res) == 1 and res[0].container == "mpegts" and res[0].path.endswith("_mixed.ts")
+    frames = _decoded(Path(res[0].path))
+    assert len(frames) == 90 and len({(w, h) for w, h, _ in frames}) == 2
+    assert [(w, h) for w, h, _ in frames[:30]] == [(rung["shots"][0]["width"], other)] * 30
+    with pytest.raises(InputError, match="no rung 99"):
+        api.encode_renditions(doc, tmp_path / "x", source=clip, rungs=[99])
+    short = cut(clip, tmp_path / "short.mp4", start_frame=0, frames=60, height=240)
+    with pytest.raises(InputError, match="not the same video"):
+        api.encode_renditions(doc, tmp_path / "x", source=short)

@@ -1,0 +1,313 @@
+"""Renditions: run a ladder's encodes and join each rung into one playable file.
+
+This is what a farm does with ``ladder.json``, done locally (or on the same
+executors as the probes). Per shot, the source frames are decoded once at every
+size its rungs need (8-bit 4:2:0 Y4M, as the probes did); each rung's encode
+runs with the encoder options that ladder.json's ``ffmpeg_args`` give, written
+to an MP4 instead of the raw elementary stream (same bitstream; a raw H.264/HEVC
+stream has no timestamps, and B-frames then come out with wrong ones); then, per
+rung, the shots are joined in order by ffmpeg's concat demuxer (each starts with
+a keyframe, closed GOP) without re-encoding: MP4 where the rung keeps one
+resolution, MPEG-TS (parameter sets in band) where it changes shot by shot
+(``--per-shot-resolution`` ladders). Every file is checked (its frame count must
+be the ladder's) and written to a temporary name, then renamed.
+
+Video only, at the source's average frame rate (a VFR source comes out CFR).
+The shot files go to a temporary folder inside the output folder: with a Dask
+cluster, that folder must be on storage every worker sees.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from .errors import FFmpegError, InputError
+from .media import SourceInfo, extract_shot, input_arg
+
+RENDITION_COLUMNS = ("rung", "name", "path", "container", "width", "height", "frames", "duration_s", "size_bytes",
+                     "bitrate_kbps", "ladder_kbps", "encode_cpu_s")
+
+
+@dataclass(frozen=True)
+class ShotEncode:
+    """One rung's encode of one shot: the ladder's command, with ``{input}``/``{output}`` placeholders."""
+
+    rung: int
+    args: tuple[str, ...]
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class ShotJob:
+    """Every rung's encode of one shot (one decode of the shot serves them all)."""
+
+    source: SourceInfo
+    shot: int
+    start_frame: int
+    end_frame: int
+    encodes: tuple[ShotEncode, ...]
+    out_dir: str  #: where the shot bitstreams go
+    work_dir: str | None = None  #: where the Y4M intermediates go (default: the system temp dir)
+
+
+@dataclass(frozen=True)
+class ShotOutput:
+    rung: int
+    shot: int
+    path: str
+    size_bytes: int
+    cpu_s: float  #: CPU seconds of the encode process
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One rung, encoded and joined (a row of renditions.csv)."""
+
+    rung: int
+    name: str
+    path: str
+    container: str  #: mp4, or mpegts where the resolution changes within the rung
+    width: int  #: 0 where it changes shot by shot
+    height: int
+    frames: int
+    duration_s: float
+    size_bytes: int  #: the video packets of the file (the bitstream, without the container)
+    bitrate_kbps: float  #: size_bytes * 8 / duration_s / 1000
+    ladder_kbps: float  #: what the ladder predicted from its probes
+    encode_cpu_s: float  #: CPU seconds of the rung's encode processes
+
+    def as_dict(self) -> dict[str, Any]:
+        return {c: getattr(self, c) for c in RENDITION_COLUMNS}
+
+
+# ---------------------------------------------------------------- the ladder document
+
+
+def load_ladder_json(path: str | os.PathLike) -> dict:
+    """Read and check a ``ladder.json`` (InputError with a one-line reason when it is not one)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"no such ladder file: {p}")
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as ex:
+        raise InputError(f"{p} is not a ladder.json: {ex}") from None
+    check_ladder_doc(doc, str(p))
+    return doc
+
+
+def check_ladder_doc(doc: Any, where: str = "ladder") -> None:
+    from .ladder import LADDER_SCHEMA_VERSION
+
+    if not isinstance(doc, Mapping) or doc.get("schema") != "pershot.ladder":
+        raise InputError(f"{where} is not a pershot ladder (no \"schema\": \"pershot.ladder\")")
+    v = doc.get("schema_version")
+    if not isinstance(v, int) or v > LADDER_SCHEMA_VERSION:
+        raise InputError(f"{where} has ladder schema version {v!r}; this pershot reads up to {LADDER_SCHEMA_VERSION}")
+    if not isinstance(doc.get("rungs"), list) or not doc["rungs"]:
+        raise InputError(f"{where} has no rungs")
+
+
+def _command(shot: Mapping[str, Any], where: str) -> ShotEncode:
+    enc = shot.get("encode")
+    args = enc.get("ffmpeg_args") if isinstance(enc, Mapping) else None
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise InputError(f"{where}: no encode command (ffmpeg_args); write the ladder again with this pershot")
+    if args.count("{input}") != 1 or args.count("{output}") != 1:
+        raise InputError(f"{where}: its ffmpeg_args need exactly one {{input}} and one {{output}}")
+    i = args.index("{output}")
+    if i < 2 or args[i - 2] != "-f":
+        raise InputError(f"{where}: its ffmpeg_args must name the output format (-f FORMAT {{output}})")
+    try:
+        w, h = int(shot["width"]), int(shot["height"])
+    except (KeyError, TypeError, ValueError):
+        raise InputError(f"{where}: no width/height") from None
+    return ShotEncode(rung=-1, args=tuple(args), width=w, height=h)
+
+
+def plan_renditions(doc: Mapping[str, Any], info: SourceInfo, out_dir: str | os.PathLike,
+                    rungs: Sequence[int] | None = None, work_dir: str | None = None) -> list[ShotJob]:
+    """One job per shot, holding the encodes of the chosen rungs (default: all). Pure: nothing runs."""
+    check_ladder_doc(doc)
+    src = doc.get("source") or {}
+    if src.get("frames") is not None and int(src["frames"]) != info.frame_count:
+        raise InputError(f"the source has {info.frame_count} frames, the ladder was made from {src['frames']}: "
+                         "not the same video")
+    if src.get("width") and src.get("height") and (int(src["width"]), int(src["height"])) != (
+            info.display_width, info.display_height):
+        raise InputError(f"the source is {info.display_width}x{info.display_height}, the ladder was made from "
+                         f"{src['width']}x{src['height']}: not the same video")
+    have = [int(r["rung"]) for r in doc["rungs"]]
+    want = list(have) if rungs is None else [int(r) for r in rungs]
+    missing = sorted(set(want) - set(have))
+    if missing:
+        raise InputError(f"no rung {', '.join(map(str, missing))} in the ladder (rungs: {', '.join(map(str, have))})")
+    by_shot: dict[int, dict] = {}
+    for r in doc["rungs"]:
+        rung = int(r["rung"])
+        if rung not in want:
+            continue
+        for s in r.get("shots") or []:
+            where = f"rung {rung} shot {s.get('shot')}"
+            try:
+                key, a, b = int(s["shot"]), int(s["start_frame"]), int(s["end_frame"])
+            except (KeyError, TypeError, ValueError):
+                raise InputError(f"{where}: no shot/start_frame/end_frame") from None
+            if not (0 <= a < b <= info.frame_count):
+                raise InputError(f"{where}: frames [{a}, {b}) outside the source's {info.frame_count}")
+            e = _command(s, where)
+            entry = by_shot.setdefault(key, {"range": (a, b), "encodes": []})
+            if entry["range"] != (a, b):
+                raise InputError(f"{where}: frames [{a}, {b}) differ from the same shot in another rung")
+            entry["encodes"].append(ShotEncode(rung, e.args, e.width, e.height))
+    return [ShotJob(source=info, shot=k, start_frame=v["range"][0], end_frame=v["range"][1],
+                    encodes=tuple(v["encodes"]), out_dir=os.fspath(out_dir), work_dir=work_dir)
+            for k, v in sorted(by_shot.items(), key=lambda kv: kv[1]["range"])]
+
+
+def shot_path(out_dir: str, rung: int, shot: int) -> str:
+    return os.path.join(out_dir, f"rung{rung:02d}_shot{shot:05d}.mp4")
+
+
+def shot_args(e: ShotEncode, src: str, dst: str) -> list[str]:
+    """The ladder's command for one shot, writing an MP4 (timestamps kept) instead of the raw stream."""
+    args = list(e.args)
+    args[args.index("{output}") - 1] = "mp4"
+    return [input_arg(src) if a == "{input}" else input_arg(dst) if a == "{output}" else a for a in args]
+
+
+# ---------------------------------------------------------------- the jobs (run in workers)
+
+
+def run_shot(job: ShotJob) -> list[ShotOutput]:
+    """Decode the shot once at every size, then run each rung's encode."""
+    from . import ffmpeg
+
+    sizes = sorted({(e.width, e.height) for e in job.encodes}, key=lambda wh: (-wh[1], -wh[0]))
+    out: list[ShotOutput] = []
+    with tempfile.TemporaryDirectory(prefix="pershot-rend-", dir=job.work_dir) as d:
+        ex = extract_shot(job.source, job.start_frame, job.end_frame, d, sizes, reference=False)
+        for e in job.encodes:
+            dst = shot_path(job.out_dir, e.rung, job.shot)
+            r = ffmpeg.run(shot_args(e, ex.scaled[(e.width, e.height)], dst),
+                           what=f"encoding rung {e.rung} shot {job.shot} failed")
+            size = os.path.getsize(dst) if os.path.exists(dst) else 0
+            if size <= 0:
+                raise FFmpegError(f"rung {e.rung} shot {job.shot}: the encoder wrote nothing", cmd=r.cmd,
+                                  stderr=r.stderr)
+            out.append(ShotOutput(e.rung, job.shot, dst, size, r.cpu_s))
+    return out
+
+
+# ---------------------------------------------------------------- joining
+
+
+def concat_list(paths: Sequence[str]) -> str:
+    """An ffmpeg concat-demuxer list of ``paths`` (quotes escaped)."""
+    return "".join("file '" + os.path.abspath(p).replace("'", "'\\''") + "'\n" for p in paths)
+
+
+def join_args(list_file: str, dst: str, container: str) -> list[str]:
+    """Join the shot files listed in ``list_file`` without re-encoding."""
+    out = ["-y", "-v", "error", "-f", "concat", "-safe", "0", "-i", input_arg(list_file), "-map", "0:v:0",
+           "-c", "copy"]
+    if container == "mp4":
+        out += ["-movflags", "+faststart"]
+    return out + ["-f", container, input_arg(dst)]
+
+
+def _video_payload(path: str | os.PathLike) -> tuple[int, int]:
+    """(frames, bytes) of the video packets of a file (demuxed, not decoded)."""
+    import av
+
+    with av.open(os.fspath(path)) as c:
+        n = size = 0
+        for pkt in c.demux(c.streams.video[0]):
+            if pkt.size:
+                n += 1
+                size += pkt.size
+    return n, size
+
+
+def encode_renditions(
+    ladder: "str | os.PathLike | Mapping[str, Any]",
+    out_dir: str | os.PathLike,
+    *,
+    source: "str | os.PathLike | None" = None,
+    rungs: Sequence[int] | None = None,
+    executor: Any = None,
+    jobs: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    work_dir: str | None = None,
+) -> list[Rendition]:
+    """Encode a ladder's rungs into ``out_dir`` (``rung00_360p.mp4``..., and ``renditions.csv``).
+
+    ``ladder``: a ladder.json path or its parsed document. ``source``: the video
+    (default: the path recorded in ladder.json). ``rungs``: which rungs (default all).
+    """
+    import pandas as pd
+
+    from .atomic import atomic_path
+    from .executors import make_executor
+    from . import ffmpeg
+    from .media import probe_source
+
+    doc = load_ladder_json(ladder) if isinstance(ladder, (str, os.PathLike)) else ladder
+    check_ladder_doc(doc)
+    src = source if source is not None else (doc.get("source") or {}).get("path")
+    if not src:
+        raise InputError("the ladder does not say which video it is for: give the source")
+    stream = (doc.get("source") or {}).get("stream") if source is None else None
+    info = probe_source(src, stream if isinstance(stream, int) else None)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".pershot-shots-", dir=out) as tmp:
+        plan = plan_renditions(doc, info, tmp, rungs, work_dir)
+        outputs: list[ShotOutput] = []
+        own = executor is None
+        ex = make_executor("local", jobs) if own else executor
+        try:
+            for i, (_, res) in enumerate(ex.map(run_shot, plan)):
+                outputs.extend(res)
+                if progress:
+                    progress(i + 1, len(plan))
+        finally:
+            if own:
+                ex.close()
+        order = {j.shot: k for k, j in enumerate(plan)}
+        results: list[Rendition] = []
+        for r in doc["rungs"]:
+            rung = int(r["rung"])
+            parts = sorted((o for o in outputs if o.rung == rung), key=lambda o: order[o.shot])
+            if not parts:
+                continue
+            shots = r["shots"]
+            sizes = {(int(s["width"]), int(s["height"])) for s in shots}
+            frames = sum(int(s["end_frame"]) - int(s["start_frame"]) for s in shots)
+            container = "mp4" if len(sizes) == 1 else "mpegts"
+            w, h = next(iter(sizes)) if len(sizes) == 1 else (0, 0)
+            name = f"rung{rung:02d}_{h}p.mp4" if h else f"rung{rung:02d}_mixed.ts"
+            lst = os.path.join(tmp, f"rung{rung:02d}.txt")
+            Path(lst).write_text(concat_list([p.path for p in parts]), encoding="utf-8")
+            with atomic_path(out / name) as t:
+                ffmpeg.run(join_args(lst, str(t), container), what=f"joining rung {rung} failed")
+                got, size = _video_payload(t)
+                if got != frames:
+                    raise FFmpegError(f"rung {rung}: the joined file has {got} frames, the ladder {frames}")
+            for p in parts:
+                os.unlink(p.path)
+            dur = frames / float(info.fps)
+            results.append(Rendition(
+                rung=rung, name=str(r.get("name") or f"rung {rung}"), path=str(out / name), container=container,
+                width=w, height=h, frames=frames, duration_s=dur, size_bytes=size,
+                bitrate_kbps=size * 8.0 / dur / 1000.0, ladder_kbps=float(r.get("bitrate_kbps") or "nan"),
+                encode_cpu_s=sum(p.cpu_s for p in parts)))
+    with atomic_path(out / "renditions.csv") as t:
+        pd.DataFrame([x.as_dict() for x in results], columns=list(RENDITION_COLUMNS)).to_csv(t, index=False)
+    return results
