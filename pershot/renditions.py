@@ -4,13 +4,18 @@ This is what a farm does with ``ladder.json``, done locally (or on the same
 executors as the probes). Per shot, the source frames are decoded once at every
 size its rungs need (8-bit 4:2:0 Y4M, as the probes did); each rung's encode
 runs with the encoder options that ladder.json's ``ffmpeg_args`` give, written
-to an MP4 instead of the raw elementary stream (same bitstream; a raw H.264/HEVC
-stream has no timestamps, and B-frames then come out with wrong ones); then, per
-rung, the shots are joined in order by ffmpeg's concat demuxer (each starts with
-a keyframe, closed GOP) without re-encoding: MP4 where the rung keeps one
-resolution, MPEG-TS (parameter sets in band) where it changes shot by shot
-(``--per-shot-resolution`` ladders). Every file is checked (its frame count must
-be the ladder's) and written to a temporary name, then renamed.
+to a container instead of the raw elementary stream (the same bitstream: a raw
+H.264/HEVC stream has no timestamps, and B-frames then come out with wrong ones):
+MPEG-TS for H.264/HEVC, so parameter sets stay in band (shots at different
+presets signal different ones; joined from per-shot MP4s, whose parameter sets
+sit in the header, x265 shots after the first do not decode), MP4 for AV1. Then,
+per rung, the shots are joined in order by ffmpeg's concat demuxer (each starts
+with a keyframe, closed GOP) without re-encoding: MP4 (``avc3``/``hev1``:
+parameter sets in band; the TS muxer's access-unit delimiters dropped) where the
+rung keeps one resolution; MPEG-TS (Matroska for AV1) where it changes shot by
+shot (``--per-shot-resolution`` ladders). Every file is decoded whole to check
+its frame count against the ladder's, and written to a temporary name, then
+renamed.
 
 Video only, at the source's average frame rate (a VFR source comes out CFR).
 The shot files go to a temporary folder inside the output folder: with a Dask
@@ -63,6 +68,7 @@ class ShotOutput:
     path: str
     size_bytes: int
     cpu_s: float  #: CPU seconds of the encode process
+    stream: str  #: the raw-stream format ladder.json's command writes (h264, hevc, obu...)
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,7 @@ class Rendition:
     rung: int
     name: str
     path: str
-    container: str  #: mp4, or mpegts where the resolution changes within the rung
+    container: str  #: mp4; where the resolution changes within the rung, mpegts (matroska for AV1)
     width: int  #: 0 where it changes shot by shot
     height: int
     frames: int
@@ -171,14 +177,29 @@ def plan_renditions(doc: Mapping[str, Any], info: SourceInfo, out_dir: str | os.
             for k, v in sorted(by_shot.items(), key=lambda kv: kv[1]["range"])]
 
 
-def shot_path(out_dir: str, rung: int, shot: int) -> str:
-    return os.path.join(out_dir, f"rung{rung:02d}_shot{shot:05d}.mp4")
+#: the raw-stream muxer of ladder.json's command -> (per-shot container, its extension, MP4 sample entry)
+#: H.264/HEVC shots go to MPEG-TS: parameter sets stay in band, so shots whose presets signal different
+#: ones join correctly (an MP4 per shot keeps them in its header, and joined files then decode wrongly)
+_SHOT_FORMATS = {"h264": ("mpegts", ".ts", "avc3"), "hevc": ("mpegts", ".ts", "hev1")}
+_OTHER_FORMAT = ("mp4", ".mp4", None)  # AV1: sequence headers are in band in every keyframe's sample
+#: access-unit delimiters (NAL unit type) the TS muxer adds; an MP4 does not need them
+_AUD_TYPES = {"avc3": 9, "hev1": 35}
+
+
+def shot_format(e: ShotEncode) -> tuple[str, str, str | None]:
+    """(per-shot container, its extension, MP4 sample entry) for the encode's stream."""
+    return _SHOT_FORMATS.get(e.args[e.args.index("{output}") - 1], _OTHER_FORMAT)
+
+
+def shot_path(out_dir: str, rung: int, shot: int, ext: str) -> str:
+    return os.path.join(out_dir, f"rung{rung:02d}_shot{shot:05d}{ext}")
 
 
 def shot_args(e: ShotEncode, src: str, dst: str) -> list[str]:
-    """The ladder's command for one shot, writing an MP4 (timestamps kept) instead of the raw stream."""
+    """The ladder's command for one shot, writing a container with timestamps (:func:`shot_format`)
+    instead of the raw stream: the same encoder, options and bitstream."""
     args = list(e.args)
-    args[args.index("{output}") - 1] = "mp4"
+    args[args.index("{output}") - 1] = shot_format(e)[0]
     return [input_arg(src) if a == "{input}" else input_arg(dst) if a == "{output}" else a for a in args]
 
 
@@ -194,14 +215,14 @@ def run_shot(job: ShotJob) -> list[ShotOutput]:
     with tempfile.TemporaryDirectory(prefix="pershot-rend-", dir=job.work_dir) as d:
         ex = extract_shot(job.source, job.start_frame, job.end_frame, d, sizes, reference=False)
         for e in job.encodes:
-            dst = shot_path(job.out_dir, e.rung, job.shot)
+            dst = shot_path(job.out_dir, e.rung, job.shot, shot_format(e)[1])
             r = ffmpeg.run(shot_args(e, ex.scaled[(e.width, e.height)], dst),
                            what=f"encoding rung {e.rung} shot {job.shot} failed")
             size = os.path.getsize(dst) if os.path.exists(dst) else 0
             if size <= 0:
                 raise FFmpegError(f"rung {e.rung} shot {job.shot}: the encoder wrote nothing", cmd=r.cmd,
                                   stderr=r.stderr)
-            out.append(ShotOutput(e.rung, job.shot, dst, size, r.cpu_s))
+            out.append(ShotOutput(e.rung, job.shot, dst, size, r.cpu_s, e.args[e.args.index("{output}") - 1]))
     return out
 
 
@@ -213,25 +234,35 @@ def concat_list(paths: Sequence[str]) -> str:
     return "".join("file '" + os.path.abspath(p).replace("'", "'\\''") + "'\n" for p in paths)
 
 
-def join_args(list_file: str, dst: str, container: str) -> list[str]:
-    """Join the shot files listed in ``list_file`` without re-encoding."""
+def join_args(list_file: str, dst: str, container: str, tag: str | None = None) -> list[str]:
+    """Join the shot files listed in ``list_file`` without re-encoding (``tag``: the MP4 sample entry)."""
     out = ["-y", "-v", "error", "-f", "concat", "-safe", "0", "-i", input_arg(list_file), "-map", "0:v:0",
            "-c", "copy"]
     if container == "mp4":
+        if tag:
+            out += ["-tag:v", tag]
+        if tag in _AUD_TYPES:
+            out += ["-bsf:v", f"filter_units=remove_types={_AUD_TYPES[tag]}"]
         out += ["-movflags", "+faststart"]
     return out + ["-f", container, input_arg(dst)]
 
 
 def _video_payload(path: str | os.PathLike) -> tuple[int, int]:
-    """(frames, bytes) of the video packets of a file (demuxed, not decoded)."""
+    """(frames decoded, bytes of video packets) of a file: every frame is decoded, so a join that
+    demuxes but does not decode (wrong parameter sets) is caught."""
     import av
 
+    size = 0
     with av.open(os.fspath(path)) as c:
-        n = size = 0
-        for pkt in c.demux(c.streams.video[0]):
-            if pkt.size:
-                n += 1
-                size += pkt.size
+        st = c.streams.video[0]
+        st.thread_type = "AUTO"
+        n = 0
+        for pkt in c.demux(st):
+            size += pkt.size
+            try:
+                n += len(pkt.decode())
+            except av.error.FFmpegError:
+                pass  # a packet that does not decode: counted out, and the frame check fails
     return n, size
 
 
@@ -290,13 +321,17 @@ def encode_renditions(
             shots = r["shots"]
             sizes = {(int(s["width"]), int(s["height"])) for s in shots}
             frames = sum(int(s["end_frame"]) - int(s["start_frame"]) for s in shots)
-            container = "mp4" if len(sizes) == 1 else "mpegts"
+            inter, _, tag = _SHOT_FORMATS.get(parts[0].stream, _OTHER_FORMAT)
+            if len(sizes) == 1:
+                container, ext = "mp4", "mp4"
+            else:  # the size changes within the rung: a container whose stream may change size
+                container, ext = ("mpegts", "ts") if inter == "mpegts" else ("matroska", "mkv")
             w, h = next(iter(sizes)) if len(sizes) == 1 else (0, 0)
-            name = f"rung{rung:02d}_{h}p.mp4" if h else f"rung{rung:02d}_mixed.ts"
+            name = f"rung{rung:02d}_{f'{h}p' if h else 'mixed'}.{ext}"
             lst = os.path.join(tmp, f"rung{rung:02d}.txt")
             Path(lst).write_text(concat_list([p.path for p in parts]), encoding="utf-8")
             with atomic_path(out / name) as t:
-                ffmpeg.run(join_args(lst, str(t), container), what=f"joining rung {rung} failed")
+                ffmpeg.run(join_args(lst, str(t), container, tag), what=f"joining rung {rung} failed")
                 got, size = _video_payload(t)
                 if got != frames:
                     raise FFmpegError(f"rung {rung}: the joined file has {got} frames, the ladder {frames}")

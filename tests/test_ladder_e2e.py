@@ -139,3 +139,42 @@ def test_encode_renditions_mixed_resolution_rung_and_errors(run, clip, tmp_path)
     short = cut(clip, tmp_path / "short.mp4", start_frame=0, frames=60, height=240)
     with pytest.raises(InputError, match="not the same video"):
         api.encode_renditions(doc, tmp_path / "x", source=short)
+
+
+def _luma(path: Path, size: tuple[int, int] | None = None) -> list:
+    import av
+
+    with av.open(str(path)) as c:
+        return [f.reformat(*(size or (f.width, f.height)), format="gray").to_ndarray().astype(float)
+                for f in c.decode(video=0)]
+
+
+@pytest.mark.parametrize("encoder", ["x264", "x265"])
+def test_renditions_join_shots_encoded_with_different_presets(run, clip, tmp_path, encoder):
+    """Shots at presets that signal different parameter sets (x264 ultrafast: CAVLC) must still decode right."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    from pershot import encoders
+    from pershot.report import _placeholder
+
+    lad, out = run
+    doc = json.loads((out / "ladder.json").read_text())
+    rung = doc["rungs"][-1]
+    rung["shots"] = rung["shots"][:2]
+    spec = encoders.get(encoder)
+    for s, preset in zip(rung["shots"], ("ultrafast", "veryslow" if encoder == "x264" else "medium")):
+        p = encoders.EncodeParams(encoder=encoder, preset=preset, rc_mode="crf", value=26, width=s["width"],
+                                  height=s["height"], fps=Fraction(30000, 1001), frames=s["end_frame"] - s["start_frame"])
+        s["encode"] = {"ffmpeg_args": [_placeholder(a) for a in encoders.encode_args(spec, p, "INPUT.y4m",
+                                                                                     "OUTPUT" + spec.ext)]}
+    doc["rungs"] = [rung]
+    res = api.encode_renditions(doc, tmp_path / encoder, source=clip, jobs=2)
+    got = _luma(Path(res[0].path))
+    src = _luma(clip, (rung["shots"][0]["width"], rung["shots"][0]["height"]))
+    assert len(got) == len(src) == 90
+    for s in rung["shots"]:  # each shot decodes to a picture close to the source's (PSNR), not garbage
+        a, b = s["start_frame"], s["end_frame"]
+        mse = np.mean([np.mean((x - y) ** 2) for x, y in zip(got[a:b], src[a:b])])
+        assert 10 * np.log10(255 ** 2 / mse) > 30, (encoder, s["shot"])

@@ -9,7 +9,8 @@ import pytest
 
 from pershot.errors import InputError
 from pershot.media import SourceInfo
-from pershot.renditions import ShotEncode, check_ladder_doc, concat_list, load_ladder_json, plan_renditions, shot_args
+from pershot.renditions import (ShotEncode, check_ladder_doc, concat_list, load_ladder_json, plan_renditions, shot_args,
+                                shot_format)
 
 INFO = SourceInfo(path="/v.mp4", width=640, height=360, display_width=640, display_height=360,
                   display_aspect=Fraction(16, 9), rotation=0, fps=Fraction(24), frame_count=100, duration_s=100 / 24,
@@ -36,12 +37,16 @@ def test_plan_one_job_per_shot_with_every_rung() -> None:
     assert all([e.rung for e in j.encodes] == [1] for j in only)
 
 
-def test_shot_args_keep_the_encode_and_write_mp4() -> None:
+def test_shot_args_keep_the_encode_and_write_a_container() -> None:
     e = ShotEncode(rung=0, args=tuple(ARGS), width=320, height=180)
-    a = shot_args(e, "/tmp/in.y4m", "/tmp/out dir/s.mp4")
+    assert shot_format(e) == ("mpegts", ".ts", "avc3")  # H.264: parameter sets in band
+    a = shot_args(e, "/tmp/in.y4m", "/tmp/out dir/s.ts")
     assert a[:4] == ARGS[:4] and a[4] == "file:/tmp/in.y4m"
-    assert a[-3:] == ["-f", "mp4", "file:/tmp/out dir/s.mp4"]
+    assert a[-3:] == ["-f", "mpegts", "file:/tmp/out dir/s.ts"]
     assert a[5:-3] == ARGS[5:-3]  # the encoder and its options are untouched
+    hevc = ShotEncode(rung=0, args=tuple(ARGS[:-2] + ["hevc", "{output}"]), width=320, height=180)
+    av1 = ShotEncode(rung=0, args=tuple(ARGS[:-2] + ["obu", "{output}"]), width=320, height=180)
+    assert shot_format(hevc) == ("mpegts", ".ts", "hev1") and shot_format(av1)[0] == "mp4"
 
 
 def test_concat_list_escapes_quotes() -> None:
