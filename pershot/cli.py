@@ -708,7 +708,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _eprint(f"pershot: error: {msg}")
         return ex.exit_code
     except KeyboardInterrupt:
-        _eprint("pershot: interrupted (finished probes are cached; re-run to resume)")
+        if getattr(args, "command", "") == "encode":
+            _eprint("pershot: interrupted (no rendition was left half-written)")
+        else:
+            _eprint("pershot: interrupted (finished probes are cached; re-run to resume)")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 1
