@@ -146,7 +146,10 @@ def probe_key(info: SourceInfo, shot: Shot, p: EncodeParams, metric: MetricParam
     """The cache key of one probe (see :mod:`pershot.cache`). ``frames_by_count``: the source's
     shots are cut by frame count (guessed timestamps, ``FrameIndex.pts_exact`` false); such
     probes get keys of their own, apart from ones cached before shots were cut that way."""
-    extra = {"frames_by": "count"} if frames_by_count else {}
+    extra: dict[str, Any] = {"frames_by": "count"} if frames_by_count else {}
+    rev = encoders.get(p.encoder).args_revision
+    if rev != 1:  # revision 1 (the first argument builders) keeps the keys made before revisions existed
+        extra["args_revision"] = rev
     if info.stream is not None:  # a stream asked for by index (the automatic choice keeps its old keys)
         extra["stream"] = info.stream
     return make_key({

@@ -30,6 +30,36 @@ def test_keys() -> None:
     assert k != make_key({**base, "encode": {"preset": "fast", "value": 24.0}})
 
 
+def test_probe_keys_follow_the_encoders_argument_revision() -> None:
+    """x264 (argument revision 1) keeps the keys made before revisions existed; x265 (revision 2:
+    info=0) gets new ones, so entries cached with the old arguments are measured again."""
+    from fractions import Fraction
+
+    from pershot import encoders
+    from pershot.media import SourceInfo
+    from pershot.metrics import MetricParams
+    from pershot.probe import PIPELINE_VERSION, probe_key
+    from pershot.shots import Shot
+
+    info = SourceInfo(path="/v.mp4", width=320, height=180, display_width=320, display_height=180,
+                      display_aspect=Fraction(16, 9), rotation=0, fps=Fraction(24), frame_count=48, duration_s=2.0,
+                      pix_fmt="yuv420p", bit_depth=8, is_vfr=False, codec="h264", content_hash="abc")
+    shot = Shot(0, 0, 48, 0.0, 2.0)
+    for enc, rev in (("x264", None), ("x265", 2)):
+        p = encoders.EncodeParams(enc, "medium", "crf", 30, 320, 180, Fraction(24), 48)
+        doc = {"pipeline": PIPELINE_VERSION, "source": "abc", "start_frame": 0, "end_frame": 48, "ffmpeg": "ff",
+               "encoder": enc, "encoder_version": "v",
+               "encode": {"preset": "medium", "rc_mode": "crf", "value": 30.0, "width": 320, "height": 180,
+                          "fps": "24/1", "threads": 1, "gop": 48, "extra": []},
+               "metric": MetricParams().key(), "reference": {"width": 320, "height": 180, "rotation": 0}}
+        legacy = make_key(doc)
+        got = probe_key(info, shot, p, MetricParams(), "v", "ff")
+        if rev is None:
+            assert got == legacy
+        else:
+            assert got != legacy and got == make_key({**doc, "args_revision": rev})
+
+
 def test_entries_atomic_and_robust(tmp_path: Path) -> None:
     c = ProbeCache(tmp_path / "c")
     k = make_key({"x": 1})

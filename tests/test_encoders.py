@@ -70,6 +70,8 @@ def test_x265_args() -> None:
     kv = _kv(_opt(a, "-x265-params"))
     assert kv["pools"] == "1" and kv["frame-threads"] == "1"  # one thread
     assert kv["keyint"] == "48" and kv["open-gop"] == "0"
+    assert kv["info"] == "0"  # no settings SEI (~2.3 kB an encode), hence argument revision 2
+    assert encoders.get("x265").args_revision == 2 and encoders.get("x264").args_revision == 1
     assert _opt(encoders.get("x265").codec_args(P("x265", mode="qp", value=32)), "-qp") == "32"
 
 
@@ -121,6 +123,8 @@ def test_real_encode_of_each_shot_has_its_frame_count(media_dir: Path, tmp_path:
         p = EncodeParams(enc, preset, "crf", value, 160, 90, info.fps, b - a)
         res = ffmpeg.run(encoders.encode_args(spec, p, ex.scaled[(160, 90)], out))
         assert res.cpu_s > 0
+        if enc == "x265":  # info=0 reached the encoder: no SEI with its settings in the stream
+            assert b"x265 (build" not in out.read_bytes()
         with av.open(str(out), format=spec.muxer) as c:
             frames = list(c.decode(video=0))
         assert len(frames) == b - a

@@ -53,6 +53,9 @@ class EncoderSpec:
     codec_args: Callable[[EncodeParams], list[str]] = field(repr=False)
     version_probe: Callable[[], str] = field(repr=False)
     integer_values: bool = False
+    #: revision of ``codec_args``: bumped when a change alters the bitstream, so probe cache
+    #: entries made with the old arguments are not reused (part of the cache key from 2 on)
+    args_revision: int = 1
 
     def preset_rank(self, preset: str) -> int:
         """Speed rank in this encoder's full preset list (0 = fastest)."""
