@@ -709,7 +709,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ex.exit_code
     except KeyboardInterrupt:
         if getattr(args, "command", "") == "encode":
-            _eprint("pershot: interrupted (no rendition was left half-written)")
+            _eprint("pershot: interrupted (no rendition was left half-written; finished shot encodes are kept: "
+                    "re-run to resume)")
         else:
             _eprint("pershot: interrupted (finished probes are cached; re-run to resume)")
         return EXIT_INTERRUPTED

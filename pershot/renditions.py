@@ -18,13 +18,16 @@ its frame count against the ladder's, and written to a temporary name, then
 renamed.
 
 Video only, at the source's average frame rate (a VFR source comes out CFR).
-The shot files go to a temporary folder inside the output folder: with a Dask
-cluster, that folder must be on storage every worker sees.
+Finished shot encodes are kept in ``OUT/.pershot-renditions-work/`` (each
+written whole, named by what made it) until every rung is joined, so a re-run
+after a crash or Ctrl-C encodes only what is missing; with a Dask cluster, that
+folder must be on storage every worker sees.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
@@ -69,6 +72,7 @@ class ShotOutput:
     size_bytes: int
     cpu_s: float  #: CPU seconds of the encode process
     stream: str  #: the raw-stream format ladder.json's command writes (h264, hevc, obu...)
+    reused: bool = False  #: finished by an earlier, interrupted run
 
 
 @dataclass(frozen=True)
@@ -191,8 +195,18 @@ def shot_format(e: ShotEncode) -> tuple[str, str, str | None]:
     return _SHOT_FORMATS.get(e.args[e.args.index("{output}") - 1], _OTHER_FORMAT)
 
 
-def shot_path(out_dir: str, rung: int, shot: int, ext: str) -> str:
-    return os.path.join(out_dir, f"rung{rung:02d}_shot{shot:05d}{ext}")
+#: the folder, inside the output folder, that keeps finished shot encodes until every rung is joined
+WORK_DIR = ".pershot-renditions-work"
+
+
+def shot_path(out_dir: str, job: "ShotJob", e: ShotEncode) -> str:
+    """Where a shot encode goes: named by what makes it (source, frames, size, command), so a re-run
+    finds the encodes an interrupted run finished, and a changed ladder does not reuse stale ones."""
+    from .cache import make_key
+
+    key = make_key({"source": job.source.content_hash, "stream": job.source.stream, "start": job.start_frame,
+                    "end": job.end_frame, "size": [e.width, e.height], "args": list(e.args)})[:24]
+    return os.path.join(out_dir, f"rung{e.rung:02d}_shot{job.shot:05d}_{key}{shot_format(e)[1]}")
 
 
 def shot_args(e: ShotEncode, src: str, dst: str) -> list[str]:
@@ -206,24 +220,52 @@ def shot_args(e: ShotEncode, src: str, dst: str) -> list[str]:
 # ---------------------------------------------------------------- the jobs (run in workers)
 
 
-def run_shot(job: ShotJob) -> list[ShotOutput]:
-    """Decode the shot once at every size, then run each rung's encode."""
-    from . import ffmpeg
+def _finished(dst: str) -> float | None:
+    """The CPU seconds of a shot encode an earlier run finished (its file and record exist), else None."""
+    try:
+        with open(dst + ".json", encoding="utf-8") as f:
+            rec = json.load(f)
+        if os.path.getsize(dst) == int(rec["size_bytes"]) > 0:
+            return float(rec["cpu_s"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
 
-    sizes = sorted({(e.width, e.height) for e in job.encodes}, key=lambda wh: (-wh[1], -wh[0]))
+
+def run_shot(job: ShotJob) -> list[ShotOutput]:
+    """Decode the shot once at every size, then run each rung's encode (those not already finished)."""
+    from . import ffmpeg
+    from .atomic import atomic_path, write_text
+
     out: list[ShotOutput] = []
+    todo: list[tuple[ShotEncode, str]] = []
+    for e in job.encodes:
+        dst = shot_path(job.out_dir, job, e)
+        cpu = _finished(dst)
+        if cpu is None:
+            todo.append((e, dst))
+        else:
+            out.append(ShotOutput(e.rung, job.shot, dst, os.path.getsize(dst), cpu, _stream(e), True))
+    if not todo:
+        return out
+    sizes = sorted({(e.width, e.height) for e, _ in todo}, key=lambda wh: (-wh[1], -wh[0]))
     with tempfile.TemporaryDirectory(prefix="pershot-rend-", dir=job.work_dir) as d:
         ex = extract_shot(job.source, job.start_frame, job.end_frame, d, sizes, reference=False)
-        for e in job.encodes:
-            dst = shot_path(job.out_dir, e.rung, job.shot, shot_format(e)[1])
-            r = ffmpeg.run(shot_args(e, ex.scaled[(e.width, e.height)], dst),
-                           what=f"encoding rung {e.rung} shot {job.shot} failed")
-            size = os.path.getsize(dst) if os.path.exists(dst) else 0
-            if size <= 0:
-                raise FFmpegError(f"rung {e.rung} shot {job.shot}: the encoder wrote nothing", cmd=r.cmd,
-                                  stderr=r.stderr)
-            out.append(ShotOutput(e.rung, job.shot, dst, size, r.cpu_s, e.args[e.args.index("{output}") - 1]))
+        for e, dst in todo:
+            with atomic_path(dst) as t:  # a finished encode appears whole, or not at all
+                r = ffmpeg.run(shot_args(e, ex.scaled[(e.width, e.height)], str(t)),
+                               what=f"encoding rung {e.rung} shot {job.shot} failed")
+                size = t.stat().st_size
+                if size <= 0:
+                    raise FFmpegError(f"rung {e.rung} shot {job.shot}: the encoder wrote nothing", cmd=r.cmd,
+                                      stderr=r.stderr)
+            write_text(dst + ".json", json.dumps({"size_bytes": size, "cpu_s": r.cpu_s}))
+            out.append(ShotOutput(e.rung, job.shot, dst, size, r.cpu_s, _stream(e), False))
     return out
+
+
+def _stream(e: ShotEncode) -> str:
+    return e.args[e.args.index("{output}") - 1]
 
 
 # ---------------------------------------------------------------- joining
@@ -298,51 +340,52 @@ def encode_renditions(
     info = probe_source(src, stream if isinstance(stream, int) else None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".pershot-shots-", dir=out) as tmp:
-        plan = plan_renditions(doc, info, tmp, rungs, work_dir)
-        outputs: list[ShotOutput] = []
-        own = executor is None
-        ex = make_executor("local", jobs) if own else executor
-        try:
-            for i, (_, res) in enumerate(ex.map(run_shot, plan)):
-                outputs.extend(res)
-                if progress:
-                    progress(i + 1, len(plan))
-        finally:
-            if own:
-                ex.close()
-        order = {j.shot: k for k, j in enumerate(plan)}
-        results: list[Rendition] = []
-        for r in doc["rungs"]:
-            rung = int(r["rung"])
-            parts = sorted((o for o in outputs if o.rung == rung), key=lambda o: order[o.shot])
-            if not parts:
-                continue
-            shots = r["shots"]
-            sizes = {(int(s["width"]), int(s["height"])) for s in shots}
-            frames = sum(int(s["end_frame"]) - int(s["start_frame"]) for s in shots)
-            inter, _, tag = _SHOT_FORMATS.get(parts[0].stream, _OTHER_FORMAT)
-            if len(sizes) == 1:
-                container, ext = "mp4", "mp4"
-            else:  # the size changes within the rung: a container whose stream may change size
-                container, ext = ("mpegts", "ts") if inter == "mpegts" else ("matroska", "mkv")
-            w, h = next(iter(sizes)) if len(sizes) == 1 else (0, 0)
-            name = f"rung{rung:02d}_{f'{h}p' if h else 'mixed'}.{ext}"
-            lst = os.path.join(tmp, f"rung{rung:02d}.txt")
-            Path(lst).write_text(concat_list([p.path for p in parts]), encoding="utf-8")
-            with atomic_path(out / name) as t:
-                ffmpeg.run(join_args(lst, str(t), container, tag), what=f"joining rung {rung} failed")
-                got, size = _video_payload(t)
-                if got != frames:
-                    raise FFmpegError(f"rung {rung}: the joined file has {got} frames, the ladder {frames}")
-            for p in parts:
-                os.unlink(p.path)
-            dur = frames / float(info.fps)
-            results.append(Rendition(
-                rung=rung, name=str(r.get("name") or f"rung {rung}"), path=str(out / name), container=container,
-                width=w, height=h, frames=frames, duration_s=dur, size_bytes=size,
-                bitrate_kbps=size * 8.0 / dur / 1000.0, ladder_kbps=float(r.get("bitrate_kbps") or "nan"),
-                encode_cpu_s=sum(p.cpu_s for p in parts)))
+    tmp = (out / WORK_DIR).resolve()
+    tmp.mkdir(exist_ok=True)
+    # the shot encodes stay in the work folder until every rung is joined: a re-run reuses them
+    plan = plan_renditions(doc, info, str(tmp), rungs, work_dir)
+    outputs: list[ShotOutput] = []
+    own = executor is None
+    ex = make_executor("local", jobs) if own else executor
+    try:
+        for i, (_, res) in enumerate(ex.map(run_shot, plan)):
+            outputs.extend(res)
+            if progress:
+                progress(i + 1, len(plan))
+    finally:
+        if own:
+            ex.close()
+    order = {j.shot: k for k, j in enumerate(plan)}
+    results: list[Rendition] = []
+    for r in doc["rungs"]:
+        rung = int(r["rung"])
+        parts = sorted((o for o in outputs if o.rung == rung), key=lambda o: order[o.shot])
+        if not parts:
+            continue
+        shots = r["shots"]
+        sizes = {(int(s["width"]), int(s["height"])) for s in shots}
+        frames = sum(int(s["end_frame"]) - int(s["start_frame"]) for s in shots)
+        inter, _, tag = _SHOT_FORMATS.get(parts[0].stream, _OTHER_FORMAT)
+        if len(sizes) == 1:
+            container, ext = "mp4", "mp4"
+        else:  # the size changes within the rung: a container whose stream may change size
+            container, ext = ("mpegts", "ts") if inter == "mpegts" else ("matroska", "mkv")
+        w, h = next(iter(sizes)) if len(sizes) == 1 else (0, 0)
+        name = f"rung{rung:02d}_{f'{h}p' if h else 'mixed'}.{ext}"
+        lst = os.path.join(tmp, f"rung{rung:02d}.txt")
+        Path(lst).write_text(concat_list([p.path for p in parts]), encoding="utf-8")
+        with atomic_path(out / name) as t:
+            ffmpeg.run(join_args(lst, str(t), container, tag), what=f"joining rung {rung} failed")
+            got, size = _video_payload(t)
+            if got != frames:
+                raise FFmpegError(f"rung {rung}: the joined file has {got} frames, the ladder {frames}")
+        dur = frames / float(info.fps)
+        results.append(Rendition(
+            rung=rung, name=str(r.get("name") or f"rung {rung}"), path=str(out / name), container=container,
+            width=w, height=h, frames=frames, duration_s=dur, size_bytes=size,
+            bitrate_kbps=size * 8.0 / dur / 1000.0, ladder_kbps=float(r.get("bitrate_kbps") or "nan"),
+            encode_cpu_s=sum(p.cpu_s for p in parts)))
     with atomic_path(out / "renditions.csv") as t:
         pd.DataFrame([x.as_dict() for x in results], columns=list(RENDITION_COLUMNS)).to_csv(t, index=False)
+    shutil.rmtree(tmp, ignore_errors=True)  # every rung is joined: the shot encodes are no longer needed
     return results

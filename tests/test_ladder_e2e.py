@@ -178,3 +178,35 @@ def test_renditions_join_shots_encoded_with_different_presets(run, clip, tmp_pat
         a, b = s["start_frame"], s["end_frame"]
         mse = np.mean([np.mean((x - y) ** 2) for x, y in zip(got[a:b], src[a:b])])
         assert 10 * np.log10(255 ** 2 / mse) > 30, (encoder, s["shot"])
+
+
+def test_interrupted_renditions_resume_without_encoding_again(run, clip, tmp_path, monkeypatch):
+    from pershot import ffmpeg
+    from pershot.executors import SerialExecutor
+    from pershot.renditions import WORK_DIR
+
+    lad, out = run
+    dst = tmp_path / "rend"
+    real = ffmpeg.run
+    calls = {"encode": 0, "join": 0}
+
+    def counting(args, **kw):
+        kind = "join" if "concat" in args else "encode" if "-c:v" in args else "other"
+        calls[kind] = calls.get(kind, 0) + 1
+        if kind == "join" and stop["now"]:
+            raise KeyboardInterrupt  # Ctrl-C once the shots are encoded, while joining the first rung
+        return real(args, **kw)
+
+    stop = {"now": True}
+    monkeypatch.setattr(ffmpeg, "run", counting)
+    with pytest.raises(KeyboardInterrupt):
+        api.encode_renditions(out / "ladder.json", dst, executor=SerialExecutor())
+    n_encodes = calls["encode"]
+    assert n_encodes == 2 * len(lad.rungs)  # two shots per rung
+    assert not list(dst.glob("rung*.mp4")) and not list(dst.glob(".*.tmp*"))  # nothing half-written
+    assert len(list((dst / WORK_DIR).glob("*.ts"))) == n_encodes
+    stop["now"] = False
+    res = api.encode_renditions(out / "ladder.json", dst, executor=SerialExecutor())
+    assert calls["encode"] == n_encodes  # the second run encoded nothing
+    assert len(res) == len(lad.rungs) and all(len(_decoded(Path(r.path))) == 90 for r in res)
+    assert not (dst / WORK_DIR).exists()  # removed once every rung is joined
