@@ -72,7 +72,6 @@ class ShotOutput:
     size_bytes: int
     cpu_s: float  #: CPU seconds of the encode process
     stream: str  #: the raw-stream format ladder.json's command writes (h264, hevc, obu...)
-    reused: bool = False  #: finished by an earlier, interrupted run
 
 
 @dataclass(frozen=True)
@@ -190,9 +189,14 @@ _OTHER_FORMAT = ("mp4", ".mp4", None)  # AV1: sequence headers are in band in ev
 _AUD_TYPES = {"avc3": 9, "hev1": 35}
 
 
+def _stream(e: ShotEncode) -> str:
+    """The raw-stream format ladder.json's command writes (h264, hevc, obu...)."""
+    return e.args[e.args.index("{output}") - 1]
+
+
 def shot_format(e: ShotEncode) -> tuple[str, str, str | None]:
     """(per-shot container, its extension, MP4 sample entry) for the encode's stream."""
-    return _SHOT_FORMATS.get(e.args[e.args.index("{output}") - 1], _OTHER_FORMAT)
+    return _SHOT_FORMATS.get(_stream(e), _OTHER_FORMAT)
 
 
 #: the folder, inside the output folder, that keeps finished shot encodes until every rung is joined
@@ -245,7 +249,7 @@ def run_shot(job: ShotJob) -> list[ShotOutput]:
         if cpu is None:
             todo.append((e, dst))
         else:
-            out.append(ShotOutput(e.rung, job.shot, dst, os.path.getsize(dst), cpu, _stream(e), True))
+            out.append(ShotOutput(e.rung, job.shot, dst, os.path.getsize(dst), cpu, _stream(e)))
     if not todo:
         return out
     sizes = sorted({(e.width, e.height) for e, _ in todo}, key=lambda wh: (-wh[1], -wh[0]))
@@ -260,12 +264,9 @@ def run_shot(job: ShotJob) -> list[ShotOutput]:
                     raise FFmpegError(f"rung {e.rung} shot {job.shot}: the encoder wrote nothing", cmd=r.cmd,
                                       stderr=r.stderr)
             write_text(dst + ".json", json.dumps({"size_bytes": size, "cpu_s": r.cpu_s}))
-            out.append(ShotOutput(e.rung, job.shot, dst, size, r.cpu_s, _stream(e), False))
+            out.append(ShotOutput(e.rung, job.shot, dst, size, r.cpu_s, _stream(e)))
     return out
 
-
-def _stream(e: ShotEncode) -> str:
-    return e.args[e.args.index("{output}") - 1]
 
 
 # ---------------------------------------------------------------- joining
@@ -331,8 +332,11 @@ def encode_renditions(
     from . import ffmpeg
     from .media import probe_source
 
-    doc = load_ladder_json(ladder) if isinstance(ladder, (str, os.PathLike)) else ladder
-    check_ladder_doc(doc)
+    if isinstance(ladder, (str, os.PathLike)):
+        doc = load_ladder_json(ladder)  # checked as it is read
+    else:
+        check_ladder_doc(ladder)
+        doc = ladder
     src = source if source is not None else (doc.get("source") or {}).get("path")
     if not src:
         raise InputError("the ladder does not say which video it is for: give the source")
