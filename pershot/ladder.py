@@ -676,8 +676,8 @@ _SHOT_FIELDS = ("shot", "start_frame", "end_frame", "frames", "duration_s", "enc
 #: ladder.csv columns, in order (those the probes lack are left out)
 LADDER_COLUMNS = ("rung", "target_kbps", "target_quality", "shot", "start_frame", "end_frame", "frames",
                   "duration_s", "encoder", "preset", "preset_rank", "encoder_preset", "params", "width", "height",
-                  "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf", "vmaf_hmean", "vmaf_p5", "psnr_y", "ssim", "encode_cpu_s",
-                  "encode_wall_s", "encode_overhead_cpu_s")
+                  "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf", "vmaf_hmean", "vmaf_p5", "psnr_y", "ssim",
+                  "encode_cpu_s", "encode_wall_s", "encode_overhead_cpu_s")
 
 
 def ceil_ratio(x: float, digits: int = 3) -> float:
