@@ -115,6 +115,7 @@ def test_encode_renditions_from_ladder_json(run, clip, tmp_path, capsys):
         assert len(frames) == row.frames == 90
         assert {(w, h) for w, h, _ in frames} == {(r.width, r.height)}
         assert all(a[2] < b[2] for a, b in zip(frames, frames[1:]))
+        assert len({b[2] - a[2] for a, b in zip(frames, frames[1:])}) == 1  # evenly spaced, no gap at the cut
         # the same encodes as the probes: the ladder's bitrate (MP4 stores the same NAL units, length-prefixed)
         assert row.bitrate_kbps == pytest.approx(r.bitrate_kbps, rel=0.01)
     # nothing temporary left behind
