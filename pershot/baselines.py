@@ -25,13 +25,15 @@ __all__ = ["pick_preset", "fixed_ladder_configs", "fixed_ladder_hull", "fixed_pr
 
 
 def pick_preset(prep: Prepared, preset: str | None = None) -> str:
-    """``preset`` if probed, else ``medium`` if probed, else the middle probed preset."""
+    """``preset`` if probed, else ``medium`` if probed, else the middle probed preset (grid variants
+    are never picked by default)."""
     names = list(prep.presets)
     if preset is not None:
         if preset not in names:
             raise OptimizeError(f"preset {preset!r} was not probed (probed: {', '.join(names)})")
         return preset
-    return "medium" if "medium" in names else names[len(names) // 2]
+    plain = [p for p in names if p not in prep.variants] or names
+    return "medium" if "medium" in plain else plain[len(plain) // 2]
 
 
 def fixed_ladder_configs(prep: Prepared, preset: str | None = None) -> pd.DataFrame:

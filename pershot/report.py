@@ -239,6 +239,8 @@ def write_plots(ladder: Ladder, plot_dir: str | os.PathLike, *, baselines: bool 
         except PershotError:  # a baseline that cannot be built is just not drawn
             pass
         for i, name in enumerate(presets):
+            if name in prep.variants:  # the baselines are the encoder's own presets
+                continue
             try:
                 b = pre[name] = fixed_preset_ladder(prep, ladder, name, exact=False)
             except PershotError:

@@ -160,3 +160,15 @@ def test_variants_order_anchor_and_commands(tmp_path, probes):
     df.assign(params=np.where(df["preset"] == "fast", "", df["params"])).to_csv(p, index=False)
     back = optimize_ladder(pd.read_csv(p), targets, 1.0)
     assert back.anchor_preset == "veryslow" and set(back.table["params"].map(type)) == {str}
+
+
+def test_baselines_are_plain_presets(tmp_path, probes):
+    from pershot.baselines import pick_preset
+    from pershot.ladder import prepare
+
+    df = _with_variants(probes[probes["preset"] != "medium"])  # no medium: the middle plain preset is picked
+    more = df[df["preset"] == "ultrafast+cabac"].assign(preset="ultrafast+cabac2", params="cabac=1:ref=2")
+    prep = prepare(pd.concat([df[df["preset"] != "veryslow+ref16"], more], ignore_index=True))
+    assert prep.presets == ("ultrafast", "ultrafast+cabac", "ultrafast+cabac2", "fast", "veryslow")
+    # the middle of all five would be a variant; the baseline is the middle plain preset
+    assert pick_preset(prep) == "fast" and pick_preset(prep, "ultrafast+cabac2") == "ultrafast+cabac2"
