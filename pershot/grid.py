@@ -34,6 +34,7 @@ a one-line message naming the file and the key.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -84,13 +85,19 @@ class EncoderGrid:
     def preset_rank(self, preset: str) -> int:
         """0 = the fastest preset of this encoder in the grid ... the slowest. A variant ranks with
         the preset it builds on."""
-        preset = str(preset)
-        for v in self.variants:
-            if v.name == preset:
-                preset = v.preset
+        try:
+            return self._ranks[str(preset)]
+        except KeyError:
+            raise ValueError(f"{preset!r} is not a preset or variant of this grid") from None
+
+    @functools.cached_property
+    def _ranks(self) -> dict[str, int]:
+        """Configuration name -> speed rank among the presets in use (computed once: probe planning
+        asks for every point)."""
         spec = encoders.get(self.encoder)
         used = sorted({*self.presets, *(v.preset for v in self.variants)}, key=spec.preset_rank)
-        return used.index(preset)
+        rank = {p: i for i, p in enumerate(used)}
+        return {**{p: rank[p] for p in self.presets}, **{v.name: rank[v.preset] for v in self.variants}}
 
     def configs(self) -> list[tuple[str, str, tuple[tuple[str, str], ...]]]:
         """Every configuration probed: ``(name, encoder preset, options)``; the plain presets
