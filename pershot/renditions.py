@@ -121,9 +121,12 @@ def check_ladder_doc(doc: Any, where: str = "ladder") -> None:
         raise InputError(f"{where} has ladder schema version {v!r}; this pershot reads up to {LADDER_SCHEMA_VERSION}")
     if not isinstance(doc.get("rungs"), list) or not doc["rungs"]:
         raise InputError(f"{where} has no rungs")
+    for r in doc["rungs"]:
+        if not isinstance(r, Mapping) or isinstance(r.get("rung"), bool) or not isinstance(r.get("rung"), int):
+            raise InputError(f"{where}: every rung needs an integer \"rung\" number")
 
 
-def _command(shot: Mapping[str, Any], where: str) -> ShotEncode:
+def _command(shot: Mapping[str, Any], rung: int, where: str) -> ShotEncode:
     enc = shot.get("encode")
     args = enc.get("ffmpeg_args") if isinstance(enc, Mapping) else None
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
@@ -137,7 +140,7 @@ def _command(shot: Mapping[str, Any], where: str) -> ShotEncode:
         w, h = int(shot["width"]), int(shot["height"])
     except (KeyError, TypeError, ValueError):
         raise InputError(f"{where}: no width/height") from None
-    return ShotEncode(rung=-1, args=tuple(args), width=w, height=h)
+    return ShotEncode(rung=rung, args=tuple(args), width=w, height=h)
 
 
 def plan_renditions(doc: Mapping[str, Any], info: SourceInfo, out_dir: str | os.PathLike,
@@ -170,11 +173,11 @@ def plan_renditions(doc: Mapping[str, Any], info: SourceInfo, out_dir: str | os.
                 raise InputError(f"{where}: no shot/start_frame/end_frame") from None
             if not (0 <= a < b <= info.frame_count):
                 raise InputError(f"{where}: frames [{a}, {b}) outside the source's {info.frame_count}")
-            e = _command(s, where)
+            e = _command(s, rung, where)
             entry = by_shot.setdefault(key, {"range": (a, b), "encodes": []})
             if entry["range"] != (a, b):
                 raise InputError(f"{where}: frames [{a}, {b}) differ from the same shot in another rung")
-            entry["encodes"].append(ShotEncode(rung, e.args, e.width, e.height))
+            entry["encodes"].append(e)
     return [ShotJob(source=info, shot=k, start_frame=v["range"][0], end_frame=v["range"][1],
                     encodes=tuple(v["encodes"]), out_dir=os.fspath(out_dir), work_dir=work_dir)
             for k, v in sorted(by_shot.items(), key=lambda kv: kv[1]["range"])]

@@ -64,6 +64,7 @@ def _broken(edit) -> dict:
     (lambda d: d.update(schema="other"), "not a pershot ladder"),
     (lambda d: d.update(schema_version=99), "schema version"),
     (lambda d: d.update(rungs=[]), "no rungs"),
+    (lambda d: d["rungs"][0].pop("rung"), "integer \"rung\""),
     (lambda d: d["rungs"][0]["shots"][0].pop("encode"), "no encode command"),
     (lambda d: d["rungs"][0]["shots"][0]["encode"]["ffmpeg_args"].remove("{input}"), "exactly one"),
     (lambda d: d["rungs"][0]["shots"][0]["encode"].update(ffmpeg_args=["-i", "{input}", "{output}"]),
