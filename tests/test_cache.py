@@ -31,8 +31,9 @@ def test_keys() -> None:
 
 
 def test_probe_keys_follow_the_encoders_argument_revision() -> None:
-    """x264 (argument revision 1) keeps the keys made before revisions existed; x265 (revision 2:
-    info=0) gets new ones, so entries cached with the old arguments are measured again."""
+    """SVT-AV1 (argument revision 1) keeps the keys made before revisions existed; x265 (revision 2:
+    info=0) and x264 (revision 2: settings SEI dropped) get new ones, so entries cached with the old
+    arguments are measured again."""
     from fractions import Fraction
 
     from pershot import encoders
@@ -45,11 +46,12 @@ def test_probe_keys_follow_the_encoders_argument_revision() -> None:
                       display_aspect=Fraction(16, 9), rotation=0, fps=Fraction(24), frame_count=48, duration_s=2.0,
                       pix_fmt="yuv420p", bit_depth=8, is_vfr=False, codec="h264", content_hash="abc")
     shot = Shot(0, 0, 48, 0.0, 2.0)
-    for enc, rev in (("x264", None), ("x265", 2)):
-        p = encoders.EncodeParams(enc, "medium", "crf", 30, 320, 180, Fraction(24), 48)
+    for enc, rev in (("svtav1", None), ("x264", 2), ("x265", 2)):
+        preset = "8" if enc == "svtav1" else "medium"
+        p = encoders.EncodeParams(enc, preset, "crf", 30, 320, 180, Fraction(24), 48)
         doc = {"pipeline": PIPELINE_VERSION, "source": "abc", "start_frame": 0, "end_frame": 48, "ffmpeg": "ff",
                "encoder": enc, "encoder_version": "v",
-               "encode": {"preset": "medium", "rc_mode": "crf", "value": 30.0, "width": 320, "height": 180,
+               "encode": {"preset": preset, "rc_mode": "crf", "value": 30.0, "width": 320, "height": 180,
                           "fps": "24/1", "threads": 1, "gop": 48, "extra": []},
                "metric": MetricParams().key(), "reference": {"width": 320, "height": 180, "rotation": 0}}
         legacy = make_key(doc)

@@ -62,6 +62,11 @@ def test_x264_args() -> None:
     q = encoders.get("x264").codec_args(P(mode="qp", value=30, keyint=24, extra=(("aq-mode", "2"),)))
     assert _opt(q, "-qp") == "30" and "-crf" not in q
     assert _kv(_opt(q, "-x264-params")) == {"keyint": "24", "open-gop": "0", "aq-mode": "2"}
+    # the settings SEI is dropped (argument revision 2), unless an option asks for SEI a stream needs
+    assert _opt(a, "-bsf:v") == "filter_units=remove_types=6" and _opt(q, "-bsf:v") == "filter_units=remove_types=6"
+    assert encoders.get("x264").args_revision == 2
+    for kv_opt in (("nal-hrd", "vbr"), ("mastering-display", "G(1,2)"), ("pic_struct", "1")):
+        assert "-bsf:v" not in encoders.get("x264").codec_args(P(extra=(kv_opt,)))
 
 
 def test_x265_args() -> None:
@@ -71,7 +76,7 @@ def test_x265_args() -> None:
     assert kv["pools"] == "1" and kv["frame-threads"] == "1"  # one thread
     assert kv["keyint"] == "48" and kv["open-gop"] == "0"
     assert kv["info"] == "0"  # no settings SEI (~2.3 kB an encode), hence argument revision 2
-    assert encoders.get("x265").args_revision == 2 and encoders.get("x264").args_revision == 1
+    assert encoders.get("x265").args_revision == 2 and encoders.get("svtav1").args_revision == 1
     assert _opt(encoders.get("x265").codec_args(P("x265", mode="qp", value=32)), "-qp") == "32"
 
 
@@ -125,6 +130,8 @@ def test_real_encode_of_each_shot_has_its_frame_count(media_dir: Path, tmp_path:
         assert res.cpu_s > 0
         if enc == "x265":  # info=0 reached the encoder: no SEI with its settings in the stream
             assert b"x265 (build" not in out.read_bytes()
+        if enc == "x264":  # the settings SEI was dropped from the stream
+            assert b"x264 - core" not in out.read_bytes()
         with av.open(str(out), format=spec.muxer) as c:
             frames = list(c.decode(video=0))
         assert len(frames) == b - a

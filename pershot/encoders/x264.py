@@ -8,10 +8,22 @@ from .base import EncodeParams, EncoderSpec, fmt_value, kv_params, probe_encoder
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 
 
+#: x264 options that make it write SEI messages a stream can need (HRD timing, picture structure,
+#: frame packing, recovery points, HDR metadata, AVC-Intra): with any of them, SEI units are kept
+SEI_OPTIONS = frozenset({"nal-hrd", "pic-struct", "frame-packing", "intra-refresh", "open-gop", "mastering-display",
+                         "cll", "alternative-transfer", "avcintra-class", "avcintra-flavor"})
+#: drops the NAL units of type 6 (SEI). Without the options above, x264's only SEI is the
+#: user-data message with its version and settings, about 650 bytes an encode that no decoder
+#: uses: x264 has no switch for it, and on a short shot at a low rung it is several percent of
+#: the bitrate (2.4 kbps on a 2.2 s shot).
+STRIP_SEI = ["-bsf:v", "filter_units=remove_types=6"]
+
+
 def codec_args(p: EncodeParams) -> list[str]:
     rc = ["-crf", fmt_value(p.value)] if p.rc_mode == "crf" else ["-qp", fmt_value(p.value)]
     params = [("keyint", p.gop()), ("open-gop", 0), *p.extra]
-    return ["-preset", p.preset, *rc, "-threads", str(p.threads), "-x264-params", kv_params(params)]
+    strip = [] if any(k.replace("_", "-") in SEI_OPTIONS for k, _ in p.extra) else STRIP_SEI
+    return ["-preset", p.preset, *rc, "-threads", str(p.threads), "-x264-params", kv_params(params), *strip]
 
 
 @functools.lru_cache(maxsize=None)
@@ -30,4 +42,5 @@ SPEC = EncoderSpec(
     ext=".264",
     codec_args=codec_args,
     version_probe=version,
+    args_revision=2,  # 2: the settings SEI is stripped
 )
