@@ -129,6 +129,12 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
             if name in required_enc:
                 missing.append(spec.ffmpeg_name)
             continue
+        lacking = [b for b in spec.bsfs if not ffmpeg.has_bsf(b)]
+        if lacking:
+            line(spec.ffmpeg_name, f"needs the {', '.join(lacking)} bitstream filter, not in this ffmpeg", ok=False)
+            if name in required_enc:
+                missing.append(lacking[0])
+            continue
         try:
             line(spec.ffmpeg_name, spec.version_probe())
         except PershotError as ex:

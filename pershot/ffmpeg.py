@@ -180,6 +180,7 @@ class FFmpegInfo:
     version: str
     encoders: frozenset[str]
     filters: frozenset[str]
+    bsfs: frozenset[str] = frozenset()  #: bitstream filters
 
 
 @functools.lru_cache(maxsize=4)
@@ -202,7 +203,10 @@ def ffmpeg_info() -> FFmpegInfo:
         m = re.match(r"\s*[\.T][\.S][\.C]?\s+(\S+)\s+\S+->\S+", line)
         if m:
             filters.add(m.group(1))
-    return FFmpegInfo(path=path, version=version, encoders=frozenset(encoders), filters=frozenset(filters))
+    bsf = run_cmd([path, "-hide_banner", "-bsfs"], capture_stdout=True, what="ffmpeg -bsfs failed")
+    bsfs = {ln.strip() for ln in bsf.stdout.decode("utf-8", "replace").splitlines()[1:] if ln.strip()}
+    return FFmpegInfo(path=path, version=version, encoders=frozenset(encoders), filters=frozenset(filters),
+                      bsfs=frozenset(bsfs))
 
 
 def has_encoder(name: str) -> bool:
@@ -211,3 +215,7 @@ def has_encoder(name: str) -> bool:
 
 def has_filter(name: str) -> bool:
     return name in ffmpeg_info().filters
+
+
+def has_bsf(name: str) -> bool:
+    return name in ffmpeg_info().bsfs

@@ -321,8 +321,12 @@ def plan_probes(
     ffv = ffmpeg.ffmpeg_info().version
     versions: dict[str, str] = {}
     for e in grid.encoders:
-        if not ffmpeg.has_encoder(encoders.get(e.encoder).ffmpeg_name):
-            raise ConfigError(f"this ffmpeg has no {encoders.get(e.encoder).ffmpeg_name} encoder (needed by grid {grid.name})")
+        spec = encoders.get(e.encoder)
+        if not ffmpeg.has_encoder(spec.ffmpeg_name):
+            raise ConfigError(f"this ffmpeg has no {spec.ffmpeg_name} encoder (needed by grid {grid.name})")
+        for b in spec.bsfs:
+            if not ffmpeg.has_bsf(b):
+                raise ConfigError(f"this ffmpeg has no {b} bitstream filter (needed by {spec.name} in grid {grid.name})")
         versions[e.encoder] = encoders.version(e.encoder)
     if not ffmpeg.has_filter("libvmaf"):
         from .errors import MissingDependencyError

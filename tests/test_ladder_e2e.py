@@ -118,6 +118,7 @@ def test_encode_renditions_from_ladder_json(run, clip, tmp_path, capsys):
         assert len({b[2] - a[2] for a, b in zip(frames, frames[1:])}) == 1  # evenly spaced, no gap at the cut
         # the same encodes as the probes: the ladder's bitrate (MP4 stores the same NAL units, length-prefixed)
         assert row.bitrate_kbps == pytest.approx(r.bitrate_kbps, rel=0.01)
+        assert b"x264 - core" not in Path(row.path).read_bytes()  # no x264 settings SEI, as in the probes
     # nothing temporary left behind
     assert sorted(p.name for p in dst.iterdir()) == sorted([Path(p).name for p in table.path] + ["renditions.csv"])
 

@@ -412,3 +412,29 @@ def test_stream_option_picks_any_video_stream(tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit) as ei:
         main(["shots", str(src), "--stream", "x"])
     assert ei.value.code == 2
+
+
+def test_an_ffmpeg_without_the_bitstream_filter_x264_needs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """x264 probes drop its settings SEI with filter_units: an ffmpeg without that filter is one clear
+    error before any encode (not one failed probe per grid point), and doctor says what is missing."""
+    import dataclasses
+
+    from pershot.cli import main
+    from pershot.errors import ConfigError
+    from pershot.grid import load_grid
+    from pershot.probe import plan_probes
+    from pershot.shots import Shot
+
+    src = make(tmp_path / "a.mp4", *lavfi("testsrc2=s=160x90:r=24:d=1"), "-c:v", "libx264")
+    info = probe_source(src)
+    shot = Shot(0, 0, info.frame_count, 0.0, 1.0)
+    real = ffmpeg.ffmpeg_info()
+    assert "filter_units" in real.bsfs and plan_probes(info, [shot], load_grid("test")).jobs
+    lacking = dataclasses.replace(real, bsfs=real.bsfs - {"filter_units"})
+    monkeypatch.setattr(ffmpeg, "ffmpeg_info", lambda: lacking)
+    with pytest.raises(ConfigError, match="no filter_units bitstream filter"):
+        plan_probes(info, [shot], load_grid("test"))
+    assert main(["doctor"]) != 0
+    out = capsys.readouterr().out
+    assert "NO  libx264" in out and "filter_units" in out

@@ -53,6 +53,8 @@ class EncoderSpec:
     codec_args: Callable[[EncodeParams], list[str]] = field(repr=False)
     version_probe: Callable[[], str] = field(repr=False)
     integer_values: bool = False
+    #: ffmpeg bitstream filters that ``codec_args`` uses
+    bsfs: tuple[str, ...] = ()
     #: revision of ``codec_args``: bumped when a change alters the bitstream, so probe cache
     #: entries made with the old arguments are not reused (part of the cache key from 2 on)
     args_revision: int = 1

@@ -42,5 +42,6 @@ SPEC = EncoderSpec(
     ext=".264",
     codec_args=codec_args,
     version_probe=version,
+    bsfs=("filter_units",),
     args_revision=2,  # 2: the settings SEI is stripped
 )
