@@ -9,9 +9,11 @@ PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "sl
 
 
 #: x264 options that make it write SEI messages a stream can need (HRD timing, picture structure,
-#: frame packing, recovery points, HDR metadata, AVC-Intra): with any of them, SEI units are kept
-SEI_OPTIONS = frozenset({"nal-hrd", "pic-struct", "frame-packing", "intra-refresh", "open-gop", "mastering-display",
-                         "cll", "alternative-transfer", "avcintra-class", "avcintra-flavor"})
+#: interlacing, frame packing, recovery points, HDR metadata, AVC-Intra): with any of them, SEI
+#: units are kept
+SEI_OPTIONS = frozenset({"nal-hrd", "pic-struct", "interlaced", "tff", "bff", "fake-interlaced", "frame-packing",
+                         "intra-refresh", "open-gop", "mastering-display", "cll", "alternative-transfer",
+                         "avcintra-class", "avcintra-flavor"})
 #: drops the NAL units of type 6 (SEI). Without the options above, x264's only SEI is the
 #: user-data message with its version and settings, about 650 bytes an encode that no decoder
 #: uses: x264 has no switch for it, and on a short shot at a low rung it is several percent of
