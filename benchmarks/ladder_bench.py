@@ -36,6 +36,8 @@ Prints a table and writes benchmarks/results/ladder_bench.csv and .json (atomica
     nice python benchmarks/ladder_bench.py [-j 2] [--sources testvideo photos] [--skip-speed]
     nice python benchmarks/ladder_bench.py --crfs 18,23,28,33,38,43 --out benchmarks/results/ladder_bench_crf6
     nice python benchmarks/ladder_bench.py --variants --skip-speed --out benchmarks/results/ladder_bench_variants
+    nice python benchmarks/ladder_bench.py --sources photos --heights 360,324,288,252,216,180,144 --skip-speed \
+        --out benchmarks/results/ladder_bench_photos_7heights
 """
 from __future__ import annotations
 
@@ -439,6 +441,7 @@ def main(argv=None) -> int:
     ap.add_argument("--crfs", default=None,
                     help="comma-separated CRFs instead of the default 11 (e.g. 18,23,28,33,38,43, the coarse grid)")
     ap.add_argument("--presets", default=None, help="comma-separated x264 presets instead of all nine")
+    ap.add_argument("--heights", default=None, help="comma-separated heights instead of the source's four")
     ap.add_argument("--variants", action="store_true",
                     help="add the x264 variants (VARIANTS) to the grid; (b) still compares with the plain presets")
     args = ap.parse_args(argv)
@@ -454,6 +457,9 @@ def main(argv=None) -> int:
             else:
                 src, shots = build_photo_clip(work / "photos360.mp4")
             grid = QUICK_GRID if args.quick else dict(GRIDS[name])
+            if args.heights and not args.quick:
+                grid.update(heights=[int(v) for v in args.heights.split(",")])
+                grid["description"] = grid["description"].replace("4 heights", f"{len(grid['heights'])} heights")
             if not args.quick and (args.crfs or args.presets):
                 crfs = [float(v) if "." in v else int(v) for v in args.crfs.split(",")] if args.crfs else grid["crf"]
                 presets = args.presets.split(",") if args.presets else PRESETS
