@@ -271,7 +271,6 @@ def run_shot(job: ShotJob) -> list[ShotOutput]:
     return out
 
 
-
 # ---------------------------------------------------------------- joining
 
 
