@@ -96,12 +96,14 @@ def run_probes(
     from .cache import open_cache
     from .executors import LocalExecutor
     from .grid import load_grid
+    from .media import check_sdr
     from .media import probe_source as _probe_source
     from .probe import plan_probes, results_to_frame, run_plan, write_probes_csv
     from .shots import write_shots_csv
 
     g = load_grid(grid)  # a bad grid fails before any work
     info = _probe_source(path, stream)
+    check_sdr(info)  # before shot detection: an HDR source fails at once
     shot_list = _shots_arg(info, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
@@ -275,12 +277,12 @@ def ladder(
                    per_shot_resolution=per_shot_resolution, exact=exact)
     if out_dir is not None:
         info = run.source
-        from .media import frame_index
+        from .media import encode_colour, frame_index
 
         source = {"path": str(info.path), "stream": frame_index(info.path, info.stream).stream_index,
                   "width": info.display_width, "height": info.display_height,
                   "fps": f"{info.fps.numerator}/{info.fps.denominator}", "frames": info.frame_count,
-                  "grid": g.name, "shots": len(run.shots)}
+                  "grid": g.name, "shots": len(run.shots), "colour": dict(encode_colour(info))}
         thumbs = None
         if thumb_opts is not None:
             from .thumbnails import code_thumbnails

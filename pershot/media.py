@@ -35,6 +35,70 @@ _HASH_FULL_LIMIT = 8 << 20
 _HASH_CHUNK = 1 << 20
 
 
+#: ISO/IEC 23091-2 (H.273) code points -> the names ffmpeg's ``setparams`` filter takes
+_PRIMARIES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film", 9: "bt2020",
+              10: "smpte428", 11: "smpte431", 12: "smpte432", 22: "jedec-p22"}
+_TRANSFERS = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "linear", 9: "log100",
+              10: "log316", 11: "iec61966-2-4", 12: "bt1361e", 13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12",
+              16: "smpte2084", 17: "smpte428", 18: "arib-std-b67"}
+_MATRICES = {0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco", 9: "bt2020nc",
+             10: "bt2020c"}
+_RANGES = {1: "tv", 2: "pc"}
+#: transfers of HDR video (PQ, HLG): pershot's 8-bit SDR encodes and scores cannot carry them
+HDR_TRANSFERS = ("smpte2084", "arib-std-b67")
+
+
+def colour_description(primaries: int | None, trc: int | None, matrix: int | None, rng: int | None,
+                       pix_fmt: str = "") -> tuple[tuple[str, str], ...]:
+    """A stream's colour description as ``setparams`` pairs; unspecified or unknown values are left out.
+    A ``yuvj*`` format is full range whatever its range field says."""
+    out = []
+    for key, table, v in (("color_primaries", _PRIMARIES, primaries), ("color_trc", _TRANSFERS, trc),
+                          ("colorspace", _MATRICES, matrix)):
+        name = table.get(int(v)) if v is not None else None
+        if name:
+            out.append((key, name))
+    r = "pc" if pix_fmt.startswith("yuvj") else _RANGES.get(int(rng)) if rng is not None else None
+    if r:
+        out.append(("range", r))
+    return tuple(out)
+
+
+def encode_colour(info: "SourceInfo") -> tuple[tuple[str, str], ...]:
+    """The colour description pershot's encodes carry: the source's primaries and transfer, its matrix
+    (not for RGB sources: the conversion to YUV picks its own), and limited range whenever the source
+    states a range (full-range sources are converted to limited range when decoded, see
+    :func:`extract_args`). Empty for a source that specifies nothing, whose encodes stay untagged."""
+    out = []
+    for k, v in info.colour:
+        if k == "colorspace" and (v == "gbr" or _is_rgb(info.pix_fmt)):
+            continue
+        out.append((k, "tv") if k == "range" else (k, v))
+    return tuple(out)
+
+
+def setparams_filter(colour: Sequence[tuple[str, str]]) -> str:
+    """``setparams=...`` that tags frames with ``colour`` ("" when it is empty)."""
+    return "setparams=" + ":".join(f"{k}={v}" for k, v in colour) if colour else ""
+
+
+def _is_rgb(pix_fmt: str) -> bool:
+    import av
+
+    try:
+        return bool(av.VideoFormat(pix_fmt).is_rgb) if pix_fmt else False
+    except (ValueError, TypeError):
+        return False
+
+
+def check_sdr(info: "SourceInfo") -> None:
+    """Raise MediaError for an HDR source (PQ or HLG transfer): pershot encodes and scores 8-bit SDR, so
+    its probes and renditions of such a source would be wrong, not just worse."""
+    if info.hdr_transfer:
+        raise MediaError(f"{Path(info.path).name} is HDR video ({info.hdr_transfer} transfer): pershot encodes "
+                         "and scores 8-bit SDR only; tone-map it to SDR first")
+
+
 @dataclass(frozen=True)
 class SourceInfo:
     """What pershot knows about a source video (its main video stream: see ``_video_stream``)."""
@@ -57,6 +121,19 @@ class SourceInfo:
     #: the video stream asked for (its index in the file, as ffprobe and ``-map 0:N`` count);
     #: None: the one ffmpeg's ``av_find_best_stream`` picks (see ``_video_stream``)
     stream: int | None = None
+    #: the source's colour description, as ffmpeg's ``setparams`` names it: ``(key, value)`` pairs among
+    #: color_primaries, color_trc, colorspace, range; only what the stream specifies (see :func:`encode_colour`)
+    colour: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def full_range(self) -> bool:
+        return dict(self.colour).get("range") == "pc"
+
+    @property
+    def hdr_transfer(self) -> str | None:
+        """The source's transfer when it is an HDR one (PQ, HLG), else None."""
+        trc = dict(self.colour).get("color_trc")
+        return trc if trc in HDR_TRANSFERS else None
 
 
 @dataclass(frozen=True)
@@ -364,6 +441,12 @@ def probe_source(path: str | os.PathLike, stream: int | None = None) -> SourceIn
         height = int(first.height or height)
         pix_fmt = first.format.name if first.format is not None else pix_fmt
         rotation = _norm_rotation(getattr(first, "rotation", 0))
+        # the decoded frame's description first (the bitstream's), then the stream's (the container's)
+        colour = colour_description(
+            *(_first_set((getattr(first, a, None), getattr(cc, a, None)), unset=(0, 2))
+              for a in ("color_primaries", "color_trc", "colorspace")),
+            _first_set((getattr(first, "color_range", None), getattr(cc, "color_range", None)), unset=(0,)),
+            pix_fmt=pix_fmt)
         sar_raw = s.sample_aspect_ratio or cc.sample_aspect_ratio
         avg = s.average_rate
     if width <= 0 or height <= 0:
@@ -411,7 +494,19 @@ def probe_source(path: str | os.PathLike, stream: int | None = None) -> SourceIn
         codec=codec,
         content_hash=content_hash(p),
         stream=stream,
+        colour=colour,
     )
+
+
+def _first_set(values, unset: tuple[int, ...]) -> int | None:
+    """The first of ``values`` that is set (not None and not one of the ``unset`` codes)."""
+    for v in values:
+        try:
+            if v is not None and int(v) not in unset:
+                return int(v)
+        except (TypeError, ValueError):
+            continue
+    return None
 
 
 def frame_times(info: SourceInfo, idx: FrameIndex | None = None) -> list[float]:
@@ -534,7 +629,8 @@ def extract_args(
 ) -> list[str]:
     """ffmpeg arguments that decode frames [start_frame, end_frame) exactly, show them as
     displayed (rotation applied deliberately, auto-rotation off), and write each
-    ``(width, height, path)`` as 8-bit 4:2:0 Y4M (bicubic scaling, square pixels).
+    ``(width, height, path)`` as 8-bit 4:2:0 Y4M (bicubic scaling, square pixels; a full-range
+    source is converted to limited range, the matrix is kept).
 
     Frames are picked by their timestamps; with ``by_count`` (never seeks) by their
     position in the decoder's output from the start of the file instead, for containers
@@ -559,6 +655,7 @@ def extract_args(
         if end_frame < len(idx):
             trim += f":end_pts={idx.pts[end_frame]}"
     chain = [trim, "setpts=PTS-STARTPTS", *rotation_filters(info.rotation)]
+    rng = ":out_range=tv" if info.full_range else ""  # full range is converted to limited (what players expect)
     n = len(outputs)
     graph = f"[0:{idx.stream_index}]{','.join(chain)}"  # the indexed stream (0:v:0 may be cover art)
     if n > 1:
@@ -566,7 +663,7 @@ def extract_args(
     else:
         graph += "[s0];"
     for i, (w, h, _) in enumerate(outputs):
-        graph += f"[s{i}]scale={w}:{h}:flags=bicubic,setsar=1,format=yuv420p[o{i}]"
+        graph += f"[s{i}]scale={w}:{h}:flags=bicubic{rng},setsar=1,format=yuv420p[o{i}]"
         if i < n - 1:
             graph += ";"
     args += ["-filter_complex", graph]

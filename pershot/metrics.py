@@ -202,9 +202,12 @@ def metric_args(
     logs = {n: _escape_filter_value(os.path.join(os.path.abspath(os.fspath(log_dir)), n))
             for n in ("psnr.log", "ssim.log", "vmaf.json")}
     t = params.threads
+    # both inputs get the same colour tags first: the encode signals the source's colour description and
+    # the Y4M reference cannot, and ffmpeg would otherwise convert one to the other's matrix before scoring
+    same = "setparams=color_primaries=unknown:color_trc=unknown:colorspace=unknown:range=tv"
     graph = (
-        f"[0:v:0]scale={w}:{h}:flags={params.scale_flags},setsar=1,format=yuv420p,settb=1,setpts=N[d0];"
-        f"[1:v:0]format=yuv420p,setsar=1,settb=1,setpts=N,split=3[r0][r1][r2];"
+        f"[0:v:0]{same},scale={w}:{h}:flags={params.scale_flags},setsar=1,format=yuv420p,settb=1,setpts=N[d0];"
+        f"[1:v:0]{same},format=yuv420p,setsar=1,settb=1,setpts=N,split=3[r0][r1][r2];"
         f"[d0][r0]psnr=stats_file={logs['psnr.log']}[d1];"
         f"[d1][r1]ssim=stats_file={logs['ssim.log']}[d2];"
         f"[d2][r2]libvmaf=model=version={params.vmaf_model}"

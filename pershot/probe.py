@@ -39,7 +39,7 @@ from .encoders import EncodeParams
 from .encoders.base import kv_params
 from .errors import ConfigError, FFmpegError, InputError
 from .grid import Grid, load_grid
-from .media import SourceInfo, extract_shot, frame_index, resolutions_for, target_size
+from .media import SourceInfo, check_sdr, encode_colour, extract_shot, frame_index, resolutions_for, target_size
 from .metrics import MetricParams, check_scorable, score
 from .shots import Shot
 
@@ -152,6 +152,8 @@ def probe_key(info: SourceInfo, shot: Shot, p: EncodeParams, metric: MetricParam
         extra["args_revision"] = rev
     if info.stream is not None:  # a stream asked for by index (the automatic choice keeps its old keys)
         extra["stream"] = info.stream
+    if p.colour:  # tagged encodes (and full range converted); an untagged source keeps its old keys
+        extra["colour"] = [list(x) for x in p.colour]
     return make_key({
         **extra,
         "pipeline": PIPELINE_VERSION,
@@ -333,6 +335,8 @@ def plan_probes(
 
         raise MissingDependencyError("this ffmpeg has no libvmaf filter (needed to score probes)")
     check_scorable(info.display_width, info.display_height, name=os.path.basename(info.path))
+    check_sdr(info)
+    colour = encode_colour(info)
     by_count = not frame_index(info.path, info.stream).pts_exact
     cache_dir = str(cache.base) if cache is not None else None
     cached: list[ProbeResult] = []
@@ -354,7 +358,7 @@ def plan_probes(
                     for mode, v in e.rc_points():
                         p = EncodeParams(encoder=e.encoder, preset=preset, rc_mode=mode, value=float(v), width=w,
                                          height=h, fps=info.fps, frames=shot.frames, threads=grid.threads,
-                                         keyint=grid.keyint, extra=params)
+                                         keyint=grid.keyint, extra=params, colour=colour)
                         encoders.get(e.encoder).check(p)
                         key = probe_key(info, shot, p, grid.metric, versions[e.encoder], ffv, by_count)
                         specs.append(ProbeSpec(key=key, encode=p, preset_rank=e.preset_rank(name),

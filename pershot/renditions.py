@@ -25,6 +25,7 @@ folder must be on storage every worker sees.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -35,7 +36,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from .errors import FFmpegError, InputError
-from .media import SourceInfo, extract_shot, input_arg
+from .encoders.base import colour_args
+from .media import SourceInfo, check_sdr, encode_colour, extract_shot, input_arg
 
 RENDITION_COLUMNS = ("rung", "name", "path", "container", "width", "height", "frames", "duration_s", "size_bytes",
                      "bitrate_kbps", "ladder_kbps", "encode_cpu_s")
@@ -143,10 +145,22 @@ def _command(shot: Mapping[str, Any], rung: int, where: str) -> ShotEncode:
     return ShotEncode(rung=rung, args=tuple(args), width=w, height=h)
 
 
+def _with_colour(e: ShotEncode, colour: Sequence[tuple[str, str]]) -> ShotEncode:
+    """``e`` with the source's colour description added (``-vf setparams=...`` before its output), for
+    commands that lack one (a ladder written by ``pershot optimize``, which never saw the source, or by
+    an older pershot). A command with a ``-vf`` of its own is left as it is."""
+    if not colour or "-vf" in e.args:
+        return e
+    i = e.args.index("{output}") - 2  # the "-f FORMAT {output}" that ends the output options
+    return dataclasses.replace(e, args=(*e.args[:i], *colour_args(colour), *e.args[i:]))
+
+
 def plan_renditions(doc: Mapping[str, Any], info: SourceInfo, out_dir: str | os.PathLike,
                     rungs: Sequence[int] | None = None, work_dir: str | None = None) -> list[ShotJob]:
     """One job per shot, holding the encodes of the chosen rungs (default: all). Pure: nothing runs."""
     check_ladder_doc(doc)
+    check_sdr(info)
+    colour = encode_colour(info)
     src = doc.get("source") or {}
     if src.get("frames") is not None and int(src["frames"]) != info.frame_count:
         raise InputError(f"the source has {info.frame_count} frames, the ladder was made from {src['frames']}: "
@@ -173,7 +187,7 @@ def plan_renditions(doc: Mapping[str, Any], info: SourceInfo, out_dir: str | os.
                 raise InputError(f"{where}: no shot/start_frame/end_frame") from None
             if not (0 <= a < b <= info.frame_count):
                 raise InputError(f"{where}: frames [{a}, {b}) outside the source's {info.frame_count}")
-            e = _command(s, rung, where)
+            e = _with_colour(_command(s, rung, where), colour)
             entry = by_shot.setdefault(key, {"range": (a, b), "encodes": []})
             if entry["range"] != (a, b):
                 raise InputError(f"{where}: frames [{a}, {b}) differ from the same shot in another rung")

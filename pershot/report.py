@@ -74,7 +74,7 @@ def _fps_of(prep: Prepared, fps: Any = None) -> Fraction | None:
 
 
 def encode_commands(ladder: Ladder, *, fps: Any = None, threads: int = 1, keyint: int = 0,
-                    extra: tuple = ()) -> list[dict | None]:
+                    extra: tuple = (), colour: Sequence[tuple[str, str]] = ()) -> list[dict | None]:
     """Per row of ``ladder.table``: the encoder's own options and a full ffmpeg argument list.
 
     ``ffmpeg_args`` reads the shot's frames as 8-bit 4:2:0 Y4M from
@@ -84,6 +84,8 @@ def encode_commands(ladder: Ladder, *, fps: Any = None, threads: int = 1, keyint
     where an encoder is unknown.  Each row's preset and options are the ones
     its probe was encoded with (``encoder_preset``, ``params``); ``extra``
     options are used only for rows without a ``params`` column (old tables).
+    ``colour``: the colour description the encodes signal, as the probes did
+    (:func:`pershot.media.encode_colour`).
     """
     from . import encoders
     from .ladder import encoder_params, encoder_presets
@@ -102,7 +104,8 @@ def encode_commands(ladder: Ladder, *, fps: Any = None, threads: int = 1, keyint
                                       rc_mode=str(rec.get("rc_mode") or "crf"), value=float(rec["crf"]),
                                       width=int(rec["width"]), height=int(rec["height"]),
                                       fps=rate or Fraction(25), frames=int(rec["end_frame"] - rec["start_frame"]),
-                                      threads=threads, keyint=keyint, extra=tuple(extra) if own is None else own)
+                                      threads=threads, keyint=keyint, extra=tuple(extra) if own is None else own,
+                                      colour=tuple(tuple(x) for x in colour))
             codec = spec.codec_args(p)
             full = encoders.encode_args(spec, p, "INPUT.y4m", "OUTPUT" + spec.ext)
             full = [_placeholder(a) for a in full]
@@ -132,7 +135,8 @@ def write_ladder(ladder: Ladder, out_dir: str | os.PathLike, *, plots: bool = Tr
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    cmds = encode_commands(ladder, fps=fps, threads=threads, keyint=keyint)
+    colour = tuple((source or {}).get("colour", {}).items())
+    cmds = encode_commands(ladder, fps=fps, threads=threads, keyint=keyint, colour=colour)
     doc = ladder.to_dict()
     if source:
         doc["source"] = dict(source)

@@ -22,7 +22,8 @@ from typing import Callable, Sequence
 
 from .atomic import write_bytes
 from .errors import InfeasibleError, InputError
-from .media import SourceInfo, extract_shot, input_arg, target_size
+from .encoders.base import colour_args
+from .media import SourceInfo, check_sdr, encode_colour, extract_shot, input_arg, target_size
 from .shots import Shot
 
 DEFAULT_HEIGHT = 360
@@ -66,8 +67,9 @@ def read_frame(info: SourceInfo, frame: int, height: int | None = None):
     with tempfile.TemporaryDirectory(prefix="pershot-thumb-", dir=os.environ.get("PERSHOT_TMPDIR")) as tmp:
         ex = extract_shot(info, frame, frame + 1, tmp, [(w, h)], reference=False)
         y4m = ex.scaled[(w, h)]
-        res = ffmpeg.run(["-v", "error", "-i", input_arg(y4m), "-frames:v", "1", "-f", "image2pipe",
-                          "-c:v", "png", "-pix_fmt", "rgb24", "-"], capture_stdout=True,
+        # the Y4M carries no matrix: tag it with the source's, or YUV -> RGB would assume BT.601
+        res = ffmpeg.run(["-v", "error", "-i", input_arg(y4m), *colour_args(encode_colour(info)), "-frames:v", "1",
+                          "-f", "image2pipe", "-c:v", "png", "-pix_fmt", "rgb24", "-"], capture_stdout=True,
                          what=f"converting frame {frame} to RGB failed")
     return decode_image_bytes(res.stdout, what=f"frame {frame}")
 
@@ -109,6 +111,7 @@ def code_thumbnails(
     """
     from .codecs.select import choose, rdc_points
 
+    check_sdr(info)
     cands = candidate_codecs(height=height, complexity=complexity, codecs=codecs)
     out = Path(out_dir)
     thumbs: list[Thumbnail] = []

@@ -37,6 +37,9 @@ class EncodeParams:
     threads: int = 1  #: fixed per encode so CPU time compares fairly
     keyint: int = 0  #: max GOP length in frames; 0 = the whole shot (one keyframe, at its start)
     extra: tuple[tuple[str, str], ...] = ()  #: encoder-specific key=value options from the grid
+    #: the colour description the stream signals (``setparams`` pairs: see :func:`pershot.media.encode_colour`);
+    #: empty: none (an untagged source)
+    colour: tuple[tuple[str, str], ...] = ()
 
     def gop(self) -> int:
         return max(1, self.frames if self.keyint <= 0 else self.keyint)
@@ -128,7 +131,19 @@ def _y4m_input(p: EncodeParams, src: str | os.PathLike) -> list[str]:
         "-frames:v", str(p.frames),
         "-fps_mode", "passthrough",
         "-pix_fmt", "yuv420p",
+        *colour_args(p.colour),
     ]
+
+
+def colour_args(colour: Sequence[tuple[str, str]]) -> list[str]:
+    """``-vf setparams=...``: frames tagged with the colour description, which the encoder then signals
+    (H.264/HEVC VUI, AV1 sequence header). ffmpeg's ``-color_primaries``/``-color_trc`` output options are
+    not enough: with ffmpeg 9 they did not reach the stream (the encoder follows the frames' tags), while
+    ``setparams`` does, for x264, x265 and SVT-AV1 alike. ``[]`` when ``colour`` is empty."""
+    from ..media import setparams_filter
+
+    f = setparams_filter(colour)
+    return ["-vf", f] if f else []
 
 
 # ---------------------------------------------------------------- versions
