@@ -282,7 +282,8 @@ def ladder(
         source = {"path": str(info.path), "stream": frame_index(info.path, info.stream).stream_index,
                   "width": info.display_width, "height": info.display_height,
                   "fps": f"{info.fps.numerator}/{info.fps.denominator}", "frames": info.frame_count,
-                  "grid": g.name, "shots": len(run.shots), "colour": dict(encode_colour(info))}
+                  "grid": g.name, "shots": len(run.shots), "colour": dict(encode_colour(info)),
+                  "interlaced": info.interlaced}
         thumbs = None
         if thumb_opts is not None:
             from .thumbnails import code_thumbnails

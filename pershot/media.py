@@ -124,6 +124,9 @@ class SourceInfo:
     #: the source's colour description, as ffmpeg's ``setparams`` names it: ``(key, value)`` pairs among
     #: color_primaries, color_trc, colorspace, range; only what the stream specifies (see :func:`encode_colour`)
     colour: tuple[tuple[str, str], ...] = ()
+    #: the stream signals interlaced coding (its field order, or its first frame): every frame pershot
+    #: decodes is deinterlaced first (see :func:`extract_args`)
+    interlaced: bool = False
 
     @property
     def full_range(self) -> bool:
@@ -442,6 +445,8 @@ def probe_source(path: str | os.PathLike, stream: int | None = None) -> SourceIn
         pix_fmt = first.format.name if first.format is not None else pix_fmt
         rotation = _norm_rotation(getattr(first, "rotation", 0))
         # the decoded frame's description first (the bitstream's), then the stream's (the container's)
+        # AVFieldOrder: 0 unknown, 1 progressive, 2-5 interlaced (field coding/display orders)
+        interlaced = bool(getattr(first, "interlaced_frame", False)) or int(getattr(cc, "field_order", 0) or 0) >= 2
         colour = colour_description(
             *(_first_set((getattr(first, a, None), getattr(cc, a, None)), unset=(0, 2))
               for a in ("color_primaries", "color_trc", "colorspace")),
@@ -495,6 +500,7 @@ def probe_source(path: str | os.PathLike, stream: int | None = None) -> SourceIn
         content_hash=content_hash(p),
         stream=stream,
         colour=colour,
+        interlaced=interlaced,
     )
 
 
@@ -605,6 +611,13 @@ def rotation_filters(rotation: int) -> list[str]:
     return []
 
 
+def deinterlace_filters(info: SourceInfo) -> list[str]:
+    """``bwdif`` for an interlaced source: one progressive frame per frame (the frame count and rate are
+    kept, so shots keep their frame numbers), each field's parity from the frame itself, and frames
+    not flagged interlaced (progressive parts of a mixed stream) left as they are."""
+    return ["bwdif=mode=send_frame:parity=auto:deint=interlaced"] if info.interlaced else []
+
+
 @dataclass(frozen=True)
 class Extracted:
     """Raw Y4M frames of one shot: the reference (display size) and scaled intermediates."""
@@ -630,7 +643,7 @@ def extract_args(
     """ffmpeg arguments that decode frames [start_frame, end_frame) exactly, show them as
     displayed (rotation applied deliberately, auto-rotation off), and write each
     ``(width, height, path)`` as 8-bit 4:2:0 Y4M (bicubic scaling, square pixels; a full-range
-    source is converted to limited range, the matrix is kept).
+    source is converted to limited range, the matrix is kept; an interlaced one is deinterlaced).
 
     Frames are picked by their timestamps; with ``by_count`` (never seeks) by their
     position in the decoder's output from the start of the file instead, for containers
@@ -654,7 +667,7 @@ def extract_args(
         trim = f"trim=start_pts={idx.pts[start_frame]}"
         if end_frame < len(idx):
             trim += f":end_pts={idx.pts[end_frame]}"
-    chain = [trim, "setpts=PTS-STARTPTS", *rotation_filters(info.rotation)]
+    chain = [trim, "setpts=PTS-STARTPTS", *deinterlace_filters(info), *rotation_filters(info.rotation)]
     rng = ":out_range=tv" if info.full_range else ""  # full range is converted to limited (what players expect)
     n = len(outputs)
     graph = f"[0:{idx.stream_index}]{','.join(chain)}"  # the indexed stream (0:v:0 may be cover art)

@@ -152,6 +152,8 @@ def probe_key(info: SourceInfo, shot: Shot, p: EncodeParams, metric: MetricParam
         extra["args_revision"] = rev
     if info.stream is not None:  # a stream asked for by index (the automatic choice keeps its old keys)
         extra["stream"] = info.stream
+    if info.interlaced:  # deinterlaced frames; progressive sources keep their old keys
+        extra["deinterlace"] = "bwdif"
     if p.colour:  # tagged encodes (and full range converted); an untagged source keeps its old keys
         extra["colour"] = [list(x) for x in p.colour]
     return make_key({
