@@ -80,6 +80,7 @@ def run_probes(
     shot_progress: "Callable[[int, int], None] | None" = None,
     work_dir: "str | None" = None,
     stream: "int | None" = None,
+    tonemap: "str | None" = None,
 ) -> ProbeRun:
     """Probe a source end to end: facts, shots (detected unless given), every grid point of every shot.
 
@@ -89,20 +90,22 @@ def run_probes(
     ``progress(done, total)`` is called as probes finish. With ``out_dir``, writes
     ``shots.csv`` (after detection) and ``probes.csv`` (at the end), both atomically.
     ``stream``: the index in the file of the video stream to use (default: the one ffmpeg
-    would pick; see :func:`probe_source`).
+    would pick; see :func:`probe_source`). ``tonemap``: a curve (``hable``...) that maps an HDR
+    source to SDR BT.709 before anything is encoded or scored (an HDR source without one is an
+    error; an SDR source ignores it).
     """
     from pathlib import Path
 
     from .cache import open_cache
     from .executors import LocalExecutor
     from .grid import load_grid
-    from .media import check_sdr
+    from .media import check_sdr, with_tonemap
     from .media import probe_source as _probe_source
     from .probe import plan_probes, results_to_frame, run_plan, write_probes_csv
     from .shots import write_shots_csv
 
     g = load_grid(grid)  # a bad grid fails before any work
-    info = _probe_source(path, stream)
+    info = with_tonemap(_probe_source(path, stream), tonemap)
     check_sdr(info)  # before shot detection: an HDR source fails at once
     shot_list = _shots_arg(info, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress)
     out = Path(out_dir) if out_dir is not None else None
@@ -283,7 +286,7 @@ def ladder(
                   "width": info.display_width, "height": info.display_height,
                   "fps": f"{info.fps.numerator}/{info.fps.denominator}", "frames": info.frame_count,
                   "grid": g.name, "shots": len(run.shots), "colour": dict(encode_colour(info)),
-                  "interlaced": info.interlaced}
+                  "interlaced": info.interlaced, "tonemap": info.tonemap or None}
         thumbs = None
         if thumb_opts is not None:
             from .thumbnails import code_thumbnails

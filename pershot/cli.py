@@ -96,6 +96,15 @@ def _shot_args(p: argparse.ArgumentParser) -> None:
                         "one ffmpeg picks; cover art is never picked)")
 
 
+def _tonemap_arg(p: argparse.ArgumentParser) -> None:
+    from .media import TONEMAPS
+
+    p.add_argument("--tonemap", nargs="?", const="hable", default=None, choices=TONEMAPS, metavar="CURVE",
+                   help="map an HDR (PQ/HLG) source to SDR BT.709 before encoding and scoring, with this tonemap "
+                        f"curve ({', '.join(TONEMAPS)}; default hable); without it an HDR source is an error; "
+                        "an SDR source ignores it")
+
+
 def _add_doctor(sub) -> None:
     p = sub.add_parser("doctor", help="check ffmpeg, encoders, metrics and optional dependencies")
     _common(p)
@@ -209,6 +218,7 @@ def _add_probe(sub) -> None:
                    help="grid TOML file or bundled name: default, variants, sample, test (default: presets/grid-default.toml)")
     p.add_argument("--shots", metavar="CSV", help="use this shots.csv instead of detecting shots")
     _shot_args(p)
+    _tonemap_arg(p)
     _common(p)
     _exec_args(p)
     p.set_defaults(func=_cmd_probe)
@@ -228,7 +238,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         run = api.run_probes(args.input, grid, args.out, shots=args.shots, detector=args.detector,
                              min_shot_s=args.min_shot, max_shot_s=args.max_shot or None, threshold=args.threshold,
                              executor=executor, cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar,
-                             stream=args.stream)
+                             stream=args.stream, tonemap=args.tonemap)
     finally:
         shot_bar.close()
         bar.close()
@@ -327,6 +337,7 @@ def _add_ladder(sub) -> None:
     p.add_argument("--shots", metavar="CSV", help="use this shots.csv instead of detecting shots")
     _optimizer_args(p)
     _shot_args(p)
+    _tonemap_arg(p)
     t = p.add_argument_group("thumbnails (one representative frame per shot, coded on the image RDC hull)")
     t.add_argument("--thumbnails", action="store_true", help="code a thumbnail per shot into OUT/thumbnails/")
     t.add_argument("--thumbnail-height", type=int, default=360, metavar="H", help="thumbnail height (default: 360)")
@@ -364,7 +375,7 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
                          exact=not args.no_exact, plots=not args.no_plots, shots=args.shots, detector=args.detector,
                          min_shot_s=args.min_shot, max_shot_s=args.max_shot or None, threshold=args.threshold,
                          executor=executor, cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar,
-                         thumbnails=thumbs, stream=args.stream)
+                         thumbnails=thumbs, stream=args.stream, tonemap=args.tonemap)
     finally:
         shot_bar.close()
         bar.close()

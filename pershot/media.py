@@ -19,6 +19,7 @@ source's own timestamps (for a CFR source, ``frame / fps`` exactly).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import os
@@ -46,6 +47,10 @@ _MATRICES = {0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "s
 _RANGES = {1: "tv", 2: "pc"}
 #: transfers of HDR video (PQ, HLG): pershot's 8-bit SDR encodes and scores cannot carry them
 HDR_TRANSFERS = ("smpte2084", "arib-std-b67")
+#: ffmpeg ``tonemap`` curves an HDR source can be mapped to SDR with (``--tonemap``)
+TONEMAPS = ("hable", "mobius", "reinhard", "clip")
+#: the colour description of pershot's SDR output of a tone-mapped source
+BT709 = (("color_primaries", "bt709"), ("color_trc", "bt709"), ("colorspace", "bt709"), ("range", "tv"))
 
 
 def colour_description(primaries: int | None, trc: int | None, matrix: int | None, rng: int | None,
@@ -70,6 +75,8 @@ def encode_colour(info: "SourceInfo") -> tuple[tuple[str, str], ...]:
     states a range (full-range sources are converted to limited range when decoded, see
     :func:`extract_args`). Empty for a source that specifies nothing, whose encodes stay untagged."""
     out = []
+    if info.tonemap:
+        return BT709
     for k, v in info.colour:
         if k == "colorspace" and (v == "gbr" or _is_rgb(info.pix_fmt)):
             continue
@@ -92,11 +99,35 @@ def _is_rgb(pix_fmt: str) -> bool:
 
 
 def check_sdr(info: "SourceInfo") -> None:
-    """Raise MediaError for an HDR source (PQ or HLG transfer): pershot encodes and scores 8-bit SDR, so
-    its probes and renditions of such a source would be wrong, not just worse."""
-    if info.hdr_transfer:
+    """Raise MediaError for an HDR source (PQ or HLG transfer) not set to be tone-mapped
+    (:func:`with_tonemap`): pershot encodes and scores 8-bit SDR, so its probes and renditions of
+    such a source would be wrong, not just worse."""
+    if info.hdr_transfer and not info.tonemap:
         raise MediaError(f"{Path(info.path).name} is HDR video ({info.hdr_transfer} transfer): pershot encodes "
-                         "and scores 8-bit SDR only; tone-map it to SDR first")
+                         "and scores 8-bit SDR; give --tonemap to make an SDR ladder from it")
+
+
+def with_tonemap(info: "SourceInfo", curve: str | None) -> "SourceInfo":
+    """``info`` set to be tone-mapped to SDR BT.709 with ``curve`` (one of :data:`TONEMAPS`) when it is
+    HDR; an SDR source, or ``curve`` None/"", is returned as it is."""
+    if not curve:
+        return info
+    if curve not in TONEMAPS:
+        raise InputError(f"unknown tone-mapping curve {curve!r} (choose from {', '.join(TONEMAPS)})")
+    return dataclasses.replace(info, tonemap=curve) if info.hdr_transfer else info
+
+
+def tonemap_filters(info: "SourceInfo") -> list[str]:
+    """HDR -> SDR BT.709 limited range for a source set to be tone-mapped (else ``[]``): linear light
+    (100 nits nominal peak), BT.709 primaries, ffmpeg's ``tonemap`` curve, BT.709 transfer and matrix.
+    The frames are first told what they are (the source's description, BT.2020 where it says
+    nothing), so the conversion does not depend on what the decoder happened to set."""
+    if not info.tonemap:
+        return []
+    desc = {"color_primaries": "bt2020", "colorspace": "bt2020nc", "range": "tv", **dict(info.colour)}
+    return [setparams_filter(tuple(desc.items())), "zscale=transfer=linear:npl=100", "format=gbrpf32le",
+            "zscale=primaries=bt709", f"tonemap=tonemap={info.tonemap}:desat=0",
+            "zscale=transfer=bt709:matrix=bt709:range=limited", "format=yuv420p"]
 
 
 @dataclass(frozen=True)
@@ -127,6 +158,8 @@ class SourceInfo:
     #: the stream signals interlaced coding (its field order, or its first frame): every frame pershot
     #: decodes is deinterlaced first (see :func:`extract_args`)
     interlaced: bool = False
+    #: the ``tonemap`` curve an HDR source is mapped to SDR with ("" = none; see :func:`with_tonemap`)
+    tonemap: str = ""
 
     @property
     def full_range(self) -> bool:
@@ -643,7 +676,8 @@ def extract_args(
     """ffmpeg arguments that decode frames [start_frame, end_frame) exactly, show them as
     displayed (rotation applied deliberately, auto-rotation off), and write each
     ``(width, height, path)`` as 8-bit 4:2:0 Y4M (bicubic scaling, square pixels; a full-range
-    source is converted to limited range, the matrix is kept; an interlaced one is deinterlaced).
+    source is converted to limited range, the matrix is kept; an interlaced one is deinterlaced; an HDR
+    one set to be tone-mapped is mapped to SDR BT.709).
 
     Frames are picked by their timestamps; with ``by_count`` (never seeks) by their
     position in the decoder's output from the start of the file instead, for containers
@@ -667,8 +701,9 @@ def extract_args(
         trim = f"trim=start_pts={idx.pts[start_frame]}"
         if end_frame < len(idx):
             trim += f":end_pts={idx.pts[end_frame]}"
-    chain = [trim, "setpts=PTS-STARTPTS", *deinterlace_filters(info), *rotation_filters(info.rotation)]
-    rng = ":out_range=tv" if info.full_range else ""  # full range is converted to limited (what players expect)
+    chain = [trim, "setpts=PTS-STARTPTS", *deinterlace_filters(info), *tonemap_filters(info),
+             *rotation_filters(info.rotation)]
+    rng = ":out_range=tv" if info.full_range and not info.tonemap else ""  # full range is converted to limited (what players expect)
     n = len(outputs)
     graph = f"[0:{idx.stream_index}]{','.join(chain)}"  # the indexed stream (0:v:0 may be cover art)
     if n > 1:

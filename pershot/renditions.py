@@ -346,7 +346,7 @@ def encode_renditions(
     from .atomic import atomic_path
     from .executors import make_executor
     from . import ffmpeg
-    from .media import probe_source
+    from .media import probe_source, with_tonemap
 
     if isinstance(ladder, (str, os.PathLike)):
         doc = load_ladder_json(ladder)  # checked as it is read
@@ -357,7 +357,9 @@ def encode_renditions(
     if not src:
         raise InputError("the ladder does not say which video it is for: give the source")
     stream = (doc.get("source") or {}).get("stream") if source is None else None
-    info = probe_source(src, stream if isinstance(stream, int) else None)
+    # an HDR source the ladder was made from tone-mapped is tone-mapped the same way
+    info = with_tonemap(probe_source(src, stream if isinstance(stream, int) else None),
+                        (doc.get("source") or {}).get("tonemap") or None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmp = (out / WORK_DIR).resolve()

@@ -157,3 +157,69 @@ def test_thumbnail_uses_the_sources_matrix(tmp_path: Path):
     r, g, b = (float(np.median(rgb[..., i])) for i in range(3))
     # read with BT.601 instead, red comes back as (230, 0, 0); with BT.709 as (251, 0, 0)
     assert r >= 245 and g <= 6 and b <= 6
+
+
+def _pq_clip(media_dir: Path, dst: Path) -> tuple[Path, np.ndarray]:
+    """Frames 200-229 of testvideo.mp4 at 320x180 re-coded as 10-bit HEVC in PQ / BT.2020 (an SDR picture
+    carried as HDR, at 100 nits), and the SDR frames' luma it came from."""
+    sdr = dst.with_suffix(".y4m")
+    base = "trim=start_frame=200:end_frame=230,setpts=PTS-STARTPTS,scale=320:180"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(media_dir / "testvideo.mp4"), "-vf", base, "-f", "yuv4mpegpipe",
+                str(sdr)], what="cutting the SDR frames failed")
+    ffmpeg.run(["-y", "-v", "error", "-i", str(media_dir / "testvideo.mp4"), "-vf",
+                f"{base},setparams={BT709},zscale=transfer=linear:npl=100,format=gbrpf32le,"
+                "zscale=primaries=bt2020:transfer=smpte2084:matrix=bt2020nc:range=limited:npl=100,format=yuv420p10le",
+                "-c:v", "libx265", "-x265-params", "log-level=error", "-crf", "8", str(dst)],
+               what="making a PQ clip failed")
+    return dst, _y4m_luma(sdr, 320, 180)
+
+
+def _y4m_luma(path: Path | str, w: int, h: int) -> np.ndarray:
+    data = Path(path).read_bytes()
+    return np.stack([np.frombuffer(f[:w * h], np.uint8).reshape(h, w) for f in data.split(b"FRAME\n")[1:]]).astype(float)
+
+
+def test_tonemap_maps_hdr_to_sdr_bt709(media_dir: Path, tmp_path: Path):
+    from pershot.errors import InputError
+    from pershot.media import with_tonemap
+
+    pq, sdr = _pq_clip(media_dir, tmp_path / "pq.mp4")
+    info = probe_source(pq)
+    assert info.hdr_transfer == "smpte2084" and info.bit_depth == 10
+    with pytest.raises(MediaError, match="--tonemap"):
+        check_sdr(info)
+    with pytest.raises(InputError, match="tone-mapping curve"):
+        with_tonemap(info, "sharpen")
+    assert with_tonemap(INFO, "hable") == INFO  # an SDR source ignores it
+    clip = with_tonemap(info, "clip")
+    check_sdr(clip)
+    assert encode_colour(clip) == (("color_primaries", "bt709"), ("color_trc", "bt709"), ("colorspace", "bt709"),
+                                   ("range", "tv"))
+    # 100-nit content clipped at 100 nits comes back as the SDR frames it was made from
+    out = _y4m_luma(extract_shot(clip, 0, 30, tmp_path / "clip", []).reference, 320, 180)
+    assert out.shape == sdr.shape
+    assert np.abs(out - sdr).mean() < 1.0 and np.percentile(np.abs(out - sdr), 99) <= 4
+    # the PQ code values read as if they were SDR are far off: the mapping really happened
+    import av
+
+    with av.open(str(pq)) as c:
+        raw = np.stack([f.to_ndarray()[:180] for f in c.decode(video=0)]).astype(float) / 4
+    assert np.percentile(np.abs(raw - sdr), 99) > 10
+    shot = SHOTS[0]
+    p = EncodeParams(encoder="x264", preset="fast", rc_mode="crf", value=28, width=320, height=180,
+                     fps=info.fps, frames=30, colour=encode_colour(clip))
+    assert probe_key(clip, shot, p, MetricParams(), "v", "f") != probe_key(
+        with_tonemap(info, "hable"), shot, p, MetricParams(), "v", "f")
+
+
+def test_tonemapped_ladder_and_renditions_are_sdr_bt709(media_dir: Path, tmp_path: Path):
+    pq, _ = _pq_clip(media_dir, tmp_path / "pq.mp4")
+    out = tmp_path / "lad"
+    with pytest.raises(MediaError):
+        api.ladder(pq, grid=GRID, complexity=1.0, rungs=1, out_dir=out, shots=SHOTS, jobs=1, plots=False)
+    api.ladder(pq, grid=GRID, complexity=1.0, rungs=1, out_dir=out, shots=SHOTS, jobs=1, plots=False,
+               tonemap="hable")
+    doc = json.loads((out / "ladder.json").read_text())
+    assert doc["source"]["tonemap"] == "hable"
+    res = api.encode_renditions(out / "ladder.json", out / "renditions", jobs=1)
+    assert res and all(_stream_colour(Path(r.path)) == (1, 1, 1, 1) for r in res)
