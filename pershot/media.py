@@ -70,18 +70,17 @@ def colour_description(primaries: int | None, trc: int | None, matrix: int | Non
 
 
 def encode_colour(info: "SourceInfo") -> tuple[tuple[str, str], ...]:
-    """The colour description pershot's encodes carry: the source's primaries and transfer, its matrix
-    (not for RGB sources: the conversion to YUV picks its own), and limited range whenever the source
-    states a range (full-range sources are converted to limited range when decoded, see
-    :func:`extract_args`). Empty for a source that specifies nothing, whose encodes stay untagged."""
-    out = []
+    """The colour description pershot's encodes carry: the source's primaries and transfer, its matrix,
+    and limited range whenever the source states a range (full-range sources are converted to limited
+    range when decoded, see :func:`extract_args`). An RGB source is converted to YUV with the BT.709
+    matrix, in limited range, and says so. Empty for a YUV source that specifies nothing, whose encodes
+    stay untagged. A tone-mapped HDR source gives BT.709 throughout."""
     if info.tonemap:
         return BT709
-    for k, v in info.colour:
-        if k == "colorspace" and (v == "gbr" or _is_rgb(info.pix_fmt)):
-            continue
-        out.append((k, "tv") if k == "range" else (k, v))
-    return tuple(out)
+    if info.rgb:
+        keep = [(k, v) for k, v in info.colour if k in ("color_primaries", "color_trc")]
+        return (*keep, ("colorspace", "bt709"), ("range", "tv"))
+    return tuple((k, "tv") if k == "range" else (k, v) for k, v in info.colour)
 
 
 def setparams_filter(colour: Sequence[tuple[str, str]]) -> str:
@@ -93,7 +92,7 @@ def _is_rgb(pix_fmt: str) -> bool:
     import av
 
     try:
-        return bool(av.VideoFormat(pix_fmt).is_rgb) if pix_fmt else False
+        return bool(av.VideoFormat(pix_fmt).is_rgb) or pix_fmt == "pal8" if pix_fmt else False
     except (ValueError, TypeError):
         return False
 
@@ -164,6 +163,11 @@ class SourceInfo:
     @property
     def full_range(self) -> bool:
         return dict(self.colour).get("range") == "pc"
+
+    @property
+    def rgb(self) -> bool:
+        """Decoded as RGB (PNG, QuickTime Animation, RGB ProRes 4444...): pershot converts it to YUV itself."""
+        return _is_rgb(self.pix_fmt)
 
     @property
     def hdr_transfer(self) -> str | None:
@@ -676,8 +680,8 @@ def extract_args(
     """ffmpeg arguments that decode frames [start_frame, end_frame) exactly, show them as
     displayed (rotation applied deliberately, auto-rotation off), and write each
     ``(width, height, path)`` as 8-bit 4:2:0 Y4M (bicubic scaling, square pixels; a full-range
-    source is converted to limited range, the matrix is kept; an interlaced one is deinterlaced; an HDR
-    one set to be tone-mapped is mapped to SDR BT.709).
+    source is converted to limited range, the matrix is kept; an RGB one is converted with the BT.709
+    matrix; an interlaced one is deinterlaced; an HDR one set to be tone-mapped is mapped to SDR BT.709).
 
     Frames are picked by their timestamps; with ``by_count`` (never seeks) by their
     position in the decoder's output from the start of the file instead, for containers
@@ -703,7 +707,12 @@ def extract_args(
             trim += f":end_pts={idx.pts[end_frame]}"
     chain = [trim, "setpts=PTS-STARTPTS", *deinterlace_filters(info), *tonemap_filters(info),
              *rotation_filters(info.rotation)]
-    rng = ":out_range=tv" if info.full_range and not info.tonemap else ""  # full range is converted to limited (what players expect)
+    if info.tonemap:
+        rng = ""  # the tone-mapping chain ends in BT.709 limited range
+    elif info.rgb:
+        rng = ":out_color_matrix=bt709:out_range=tv"  # what encode_colour says; swscale's default is BT.601
+    else:
+        rng = ":out_range=tv" if info.full_range else ""  # full range is converted to limited (what players expect)
     n = len(outputs)
     graph = f"[0:{idx.stream_index}]{','.join(chain)}"  # the indexed stream (0:v:0 may be cover art)
     if n > 1:

@@ -36,11 +36,11 @@ def test_colour_description_names_what_is_specified():
     assert colour_description(None, None, None, None, pix_fmt="yuvj420p") == (("range", "pc"),)
 
 
-def test_encode_colour_limited_range_and_no_matrix_for_rgb():
+def test_encode_colour_limited_range_and_bt709_for_rgb():
     full = dataclasses.replace(INFO, colour=(("colorspace", "smpte170m"), ("range", "pc")))
     assert full.full_range and encode_colour(full) == (("colorspace", "smpte170m"), ("range", "tv"))
     rgb = dataclasses.replace(INFO, pix_fmt="gbrp", colour=(("color_primaries", "bt709"), ("colorspace", "gbr")))
-    assert encode_colour(rgb) == (("color_primaries", "bt709"),)
+    assert encode_colour(rgb) == (("color_primaries", "bt709"), ("colorspace", "bt709"), ("range", "tv"))
     assert encode_colour(INFO) == ()
 
 
@@ -223,3 +223,18 @@ def test_tonemapped_ladder_and_renditions_are_sdr_bt709(media_dir: Path, tmp_pat
     assert doc["source"]["tonemap"] == "hable"
     res = api.encode_renditions(out / "ladder.json", out / "renditions", jobs=1)
     assert res and all(_stream_colour(Path(r.path)) == (1, 1, 1, 1) for r in res)
+
+
+def test_rgb_source_is_converted_with_the_bt709_matrix_it_signals(tmp_path: Path):
+    from pershot.thumbnails import read_frame
+
+    red = tmp_path / "red.mkv"
+    ffmpeg.run(["-y", "-v", "error", "-f", "lavfi", "-i", "color=c=red:size=128x72:rate=10", "-frames:v", "3",
+                "-pix_fmt", "rgb24", "-c:v", "png", str(red)], what="making an RGB clip failed")
+    info = probe_source(red)
+    assert info.rgb and dict(encode_colour(info))["colorspace"] == "bt709"
+    ex = extract_shot(info, 0, 3, tmp_path / "y4m", [])
+    y = np.median(np.frombuffer(Path(ex.reference).read_bytes().split(b"FRAME\n")[1][:128 * 72], np.uint8))
+    assert abs(y - 63) <= 1  # BT.709 luma of pure red in limited range (BT.601 would give 81)
+    r, g, b = (float(np.median(read_frame(info, 1)[..., i])) for i in range(3))
+    assert r >= 245 and g <= 6 and b <= 6
