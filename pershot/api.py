@@ -306,6 +306,7 @@ def encode_renditions(
     executor: "Executor | None" = None,
     jobs: "int | None" = None,
     progress: "Callable[[int, int], None] | None" = None,
+    audio: "str | int | None" = None,
 ) -> list:
     """Run a ladder's encodes and join each rung into one file in ``out_dir`` (see :mod:`pershot.renditions`).
 
@@ -313,10 +314,13 @@ def encode_renditions(
     its parsed document. ``source``: the video (default: the path ladder.json records).
     Writes ``rungNN_<height>p.mp4`` (MPEG-TS where a rung's resolution changes shot by
     shot) and ``renditions.csv``; returns the :class:`pershot.renditions.Rendition` rows.
+    ``audio``: ``"aac"`` or ``"aac:KBPS"`` also writes one audio rendition (``audio_aac128.m4a``),
+    cut to the span of the video and starting with it; default: video only.
     """
     from .renditions import encode_renditions as _encode
 
-    return _encode(ladder, out_dir, source=source, rungs=rungs, executor=executor, jobs=jobs, progress=progress)
+    return _encode(ladder, out_dir, source=source, rungs=rungs, executor=executor, jobs=jobs, progress=progress,
+                   audio=audio)
 
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -349,6 +349,7 @@ def _add_ladder(sub) -> None:
                    help="comma-separated codecs to choose from (default: jpeg, webp, avif, jxl where available)")
     p.add_argument("--encode", action="store_true",
                    help="also encode the renditions (one file per rung) into OUT/renditions/")
+    _audio_arg(p, "with --encode: ")
     _common(p)
     _exec_args(p)
     p.set_defaults(func=_cmd_ladder)
@@ -361,6 +362,13 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
     grid = load_grid(args.grid)
     if args.rungs is None:
         api.load_ladder(args.ladder)  # fail on a bad ladder before encoding anything
+    if args.audio is not None:
+        from .errors import InputError
+        from .renditions import parse_audio
+
+        if not args.encode:
+            raise InputError("--audio goes with --encode (or give it to `pershot encode`)")
+        parse_audio(args.audio)
     thumbs: "bool | dict" = False
     if args.thumbnails:
         codecs = [c.strip() for c in args.thumbnail_codecs.split(",") if c.strip()] if args.thumbnail_codecs else None
@@ -408,8 +416,15 @@ def _add_encode(sub) -> None:
     p.add_argument("-j", "--jobs", type=int, default=None, help="parallel shot jobs (default: CPU count)")
     p.add_argument("--executor", choices=["local", "dask"], default="local", help="where the shot encodes run")
     p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (with --executor dask)")
+    _audio_arg(p)
     _common(p)
     p.set_defaults(func=_cmd_encode)
+
+
+def _audio_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    p.add_argument("--audio", nargs="?", const="aac", default=None, metavar="aac[:KBPS]",
+                   help=f"{prefix}also write one audio rendition from the source's first audio stream, in step "
+                        "with the video renditions: AAC-LC, 128 kbps unless given (default: video only)")
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
@@ -426,14 +441,15 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
     bar = _Bar("renditions", "shot", args.quiet)
     executor = _executor_from_args(args)
     try:
-        res = api.encode_renditions(ladder, out, source=source, rungs=rungs, executor=executor, progress=bar)
+        res = api.encode_renditions(ladder, out, source=source, rungs=rungs, executor=executor, progress=bar,
+                                    audio=getattr(args, "audio", None))
     finally:
         bar.close()
         executor.close()
     if not args.quiet:
         print(f"{'rung':>4} {'res':>9} {'frames':>7} {'kbps':>9} {'ladder kbps':>11} {'cpu s':>8}  file")
         for r in res:
-            res_s = f"{r.width}x{r.height}" if r.height else "per shot"
+            res_s = "audio" if r.kind == "audio" else f"{r.width}x{r.height}" if r.height else "per shot"
             print(f"{r.rung:>4} {res_s:>9} {r.frames:>7} {r.bitrate_kbps:>9.1f} {r.ladder_kbps:>11.1f} "
                   f"{r.encode_cpu_s:>8.2f}  {r.path}")
     _eprint(f"renditions: {out}/ ({len(res)} files, renditions.csv)")

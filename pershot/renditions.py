@@ -40,7 +40,9 @@ from .encoders.base import colour_args
 from .media import SourceInfo, check_sdr, encode_colour, extract_shot, input_arg
 
 RENDITION_COLUMNS = ("rung", "name", "path", "container", "width", "height", "frames", "duration_s", "size_bytes",
-                     "bitrate_kbps", "ladder_kbps", "encode_cpu_s")
+                     "bitrate_kbps", "ladder_kbps", "encode_cpu_s", "kind")
+#: the audio rendition (``--audio aac[:KBPS]``): AAC-LC at this many kbps unless told
+AUDIO_DEFAULT_KBPS = 128
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ class Rendition:
     bitrate_kbps: float  #: size_bytes * 8 / duration_s / 1000
     ladder_kbps: float  #: what the ladder predicted from its probes
     encode_cpu_s: float  #: CPU seconds of the rung's encode processes
+    #: "video" (a rung), or "audio": the one audio rendition (rung -1, no size or frames)
+    kind: str = "video"
 
     def as_dict(self) -> dict[str, Any]:
         return {c: getattr(self, c) for c in RENDITION_COLUMNS}
@@ -306,6 +310,69 @@ def join_args(list_file: str, dst: str, container: str, tag: str | None = None) 
     return out + ["-f", container, input_arg(dst)]
 
 
+# ---------------------------------------------------------------- audio
+
+
+def parse_audio(spec: "str | int | None") -> int | None:
+    """``None``/``"none"``: no audio rendition; ``"aac"``: AAC-LC at :data:`AUDIO_DEFAULT_KBPS`;
+    ``"aac:96"`` (or ``96``): at 96 kbps. Returns the kbps, or None."""
+    if spec is None or spec in ("", "none"):
+        return None
+    if isinstance(spec, bool):
+        raise InputError(f"audio must be none or aac[:KBPS], not {spec!r}")
+    name, _, k = (f"aac:{spec}" if isinstance(spec, int) else str(spec)).partition(":")
+    if name != "aac":
+        raise InputError(f"audio must be none or aac[:KBPS], not {spec!r}")
+    try:
+        kbps = int(k) if k else AUDIO_DEFAULT_KBPS
+    except ValueError:
+        raise InputError(f"audio bitrate must be a whole number of kbps, not {k!r}") from None
+    if not 16 <= kbps <= 512:
+        raise InputError(f"audio bitrate must be in [16, 512] kbps, got {kbps}")
+    return kbps
+
+
+def audio_stream(path: str | os.PathLike) -> int | None:
+    """The index in the file of its first audio stream (None when it has none)."""
+    import av
+
+    with av.open(os.fspath(path)) as c:
+        for st in c.streams:
+            if st.type == "audio":
+                return int(st.index)
+    return None
+
+
+def audio_args(info: SourceInfo, stream: int, kbps: int, dst: str | os.PathLike) -> list[str]:
+    """ffmpeg arguments for the audio rendition: the source's audio from the instant of its first video
+    frame to the end of its last (the span the video renditions cover, which start at 0), timestamps
+    rebased to that first frame, silence put in where the audio starts later, AAC-LC in MP4."""
+    from .media import frame_index
+
+    idx = frame_index(info.path, info.stream)
+    t0 = float(idx.pts[0] * idx.time_base)
+    t1 = t0 + float((idx.pts[-1] - idx.pts[0] + idx.last_duration) * idx.time_base)
+    af = (f"atrim=start={t0:.6f}:end={t1:.6f},asetpts=PTS-({t0:.6f})/TB,"
+          "aresample=async=1:first_pts=0")
+    return ["-y", "-v", "error", "-copyts", "-i", input_arg(info.path), "-map", f"0:{stream}", "-vn", "-sn", "-dn",
+            "-af", af, "-c:a", "aac", "-b:a", f"{kbps}k", "-movflags", "+faststart", "-f", "mp4", input_arg(dst)]
+
+
+def _audio_payload(path: str | os.PathLike) -> tuple[float, int]:
+    """(seconds, bytes of audio packets) of a file."""
+    import av
+
+    size, end = 0, 0.0
+    with av.open(os.fspath(path)) as c:
+        st = c.streams.audio[0]
+        for pkt in c.demux(st):
+            if pkt.size:
+                size += pkt.size
+                if pkt.pts is not None:
+                    end = max(end, float((pkt.pts + (pkt.duration or 0)) * st.time_base))
+    return end, size
+
+
 def _video_payload(path: str | os.PathLike) -> tuple[int, int]:
     """(frames decoded, bytes of video packets) of a file: every frame is decoded, so a join that
     demuxes but does not decode (wrong parameter sets) is caught."""
@@ -335,11 +402,14 @@ def encode_renditions(
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     work_dir: str | None = None,
+    audio: "str | int | None" = None,
 ) -> list[Rendition]:
     """Encode a ladder's rungs into ``out_dir`` (``rung00_360p.mp4``..., and ``renditions.csv``).
 
     ``ladder``: a ladder.json path or its parsed document. ``source``: the video
     (default: the path recorded in ladder.json). ``rungs``: which rungs (default all).
+    ``audio``: ``"aac[:KBPS]"`` also writes ``audio_aac<KBPS>.m4a`` from the source's first audio
+    stream, in step with the video renditions (see :func:`audio_args`); default none.
     """
     import pandas as pd
 
@@ -360,6 +430,10 @@ def encode_renditions(
     # an HDR source the ladder was made from tone-mapped is tone-mapped the same way
     info = with_tonemap(probe_source(src, stream if isinstance(stream, int) else None),
                         (doc.get("source") or {}).get("tonemap") or None)
+    kbps = parse_audio(audio)
+    a_stream = audio_stream(info.path) if kbps is not None else None
+    if kbps is not None and a_stream is None:
+        raise InputError(f"{Path(info.path).name} has no audio stream (asked for an audio rendition)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmp = (out / WORK_DIR).resolve()
@@ -407,6 +481,15 @@ def encode_renditions(
             width=w, height=h, frames=frames, duration_s=dur, size_bytes=size,
             bitrate_kbps=size * 8.0 / dur / 1000.0, ladder_kbps=float(r.get("bitrate_kbps") or "nan"),
             encode_cpu_s=sum(p.cpu_s for p in parts)))
+    if kbps is not None and a_stream is not None:
+        name = f"audio_aac{kbps}.m4a"
+        with atomic_path(out / name) as t:
+            r = ffmpeg.run(audio_args(info, a_stream, kbps, t), what="encoding the audio rendition failed")
+            dur, size = _audio_payload(t)
+        results.append(Rendition(
+            rung=-1, name=f"audio aac {kbps} kbps", path=str(out / name), container="mp4", width=0, height=0,
+            frames=0, duration_s=dur, size_bytes=size, bitrate_kbps=size * 8.0 / dur / 1000.0 if dur > 0 else 0.0,
+            ladder_kbps=float("nan"), encode_cpu_s=r.cpu_s, kind="audio"))
     with atomic_path(out / "renditions.csv") as t:
         pd.DataFrame([x.as_dict() for x in results], columns=list(RENDITION_COLUMNS)).to_csv(t, index=False)
     shutil.rmtree(tmp, ignore_errors=True)  # every rung is joined: the shot encodes are no longer needed

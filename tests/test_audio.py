@@ -1,0 +1,87 @@
+"""The audio rendition: the source's audio over the span of its video, starting with it, AAC in MP4."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import cut
+
+from pershot import api, ffmpeg
+from pershot.errors import InputError
+from pershot.renditions import AUDIO_DEFAULT_KBPS, parse_audio
+from pershot.shots import Shot
+
+GRID = {"name": "audio", "heights": [90], "crf": [32], "encoders": {"x264": {"presets": ["veryfast"]}}}
+#: a 1 kHz tone from 0.5 s to 0.7 s of the audio track's own time, silence elsewhere
+TONE = "aevalsrc=exprs='if(between(t,0.5,0.7),0.5*sin(2*PI*1000*t),0)':sample_rate=48000:duration=3"
+
+
+def test_parse_audio():
+    assert parse_audio(None) is None and parse_audio("none") is None and parse_audio("") is None
+    assert parse_audio("aac") == AUDIO_DEFAULT_KBPS == 128
+    assert parse_audio("aac:96") == 96 and parse_audio(64) == 64
+    for bad, msg in (("mp3", "none or aac"), ("aac:x", "whole number"), ("aac:8", r"\[16, 512\]"), (True, "aac")):
+        with pytest.raises(InputError, match=msg):
+            parse_audio(bad)
+
+
+def _muxed(media_dir: Path, tmp: Path, *, audio_offset: float = 0.0, video_offset: float = 0.0) -> Path:
+    """60 frames of testvideo.mp4 (2.0 s) with the tone track, either stream started late by an offset."""
+    video = cut(media_dir / "testvideo.mp4", tmp / "v.mp4", start_frame=200, frames=60, height=90)
+    dst = tmp / "av.mp4"
+    ffmpeg.run(["-y", "-v", "error", "-itsoffset", f"{video_offset}", "-i", str(video), "-itsoffset",
+                f"{audio_offset}", "-f", "lavfi", "-i", TONE, "-map", "0:v", "-map", "1:a", "-c:v", "copy",
+                "-c:a", "aac", "-t", "2.6", str(dst)], what="muxing a test clip failed")
+    return dst
+
+
+def _tone(path: Path) -> tuple[float, float, float]:
+    """(length, tone onset, tone end) in seconds of an audio file, as decoded."""
+    import av
+
+    with av.open(str(path)) as c:
+        st = c.streams.audio[0]
+        a = np.concatenate([f.to_ndarray().mean(axis=0) for f in c.decode(st)])
+        rate = st.rate
+    on = np.nonzero(np.abs(a) > 0.1)[0]
+    return len(a) / rate, on[0] / rate, on[-1] / rate
+
+
+@pytest.mark.parametrize("audio_offset,video_offset,onset", [(0.4, 0.0, 0.9), (0.0, 0.4, 0.1)])
+def test_audio_rendition_is_in_step_with_the_video(media_dir: Path, tmp_path: Path, audio_offset, video_offset,
+                                                   onset):
+    src = _muxed(media_dir, tmp_path, audio_offset=audio_offset, video_offset=video_offset)
+    out = tmp_path / "lad"
+    api.ladder(src, grid=GRID, complexity=1.0, rungs=1, out_dir=out, jobs=1, plots=False,
+               shots=[Shot(index=0, start_frame=0, end_frame=60, start_s=0.0, end_s=60 * 1001 / 30000)])
+    res = api.encode_renditions(out / "ladder.json", out / "r", jobs=1, audio="aac:96")
+    video = [r for r in res if r.kind == "video"]
+    (aud,) = [r for r in res if r.kind == "audio"]
+    assert aud.rung == -1 and Path(aud.path).name == "audio_aac96.m4a"
+    length, on, off = _tone(Path(aud.path))
+    # the audio covers the video's span (to one AAC frame), and the tone sits where it sat against the video
+    assert abs(length - video[0].duration_s) <= 1024 / 48000 + 1e-6
+    assert on == pytest.approx(onset, abs=0.005) and off == pytest.approx(onset + 0.2, abs=0.005)
+    import av
+    import pandas as pd
+
+    with av.open(aud.path) as c:
+        assert c.streams.audio[0].codec_context.name == "aac" and not c.streams.video
+    assert 0 < aud.bitrate_kbps <= 100  # mostly silence: well under the 96 kbps asked
+
+    csv = pd.read_csv(out / "r" / "renditions.csv")
+    assert list(csv["kind"]) == ["video", "audio"]
+
+
+def test_audio_asked_of_a_silent_source_fails_before_encoding(media_dir: Path, tmp_path: Path):
+    from pershot.cli import main
+
+    src = cut(media_dir / "testvideo.mp4", tmp_path / "v.mp4", start_frame=200, frames=30, height=90)
+    out = tmp_path / "lad"
+    api.ladder(src, grid=GRID, complexity=1.0, rungs=1, out_dir=out, jobs=1, plots=False,
+               shots=[Shot(index=0, start_frame=0, end_frame=30, start_s=0.0, end_s=30 * 1001 / 30000)])
+    with pytest.raises(InputError, match="no audio stream"):
+        api.encode_renditions(out / "ladder.json", out / "r", jobs=1, audio="aac")
+    assert not list((out / "r").glob("*.mp4")) if (out / "r").exists() else True
+    assert main(["ladder", str(src), "-o", str(tmp_path / "x"), "--audio", "-q"]) == InputError.exit_code
