@@ -81,6 +81,7 @@ def run_probes(
     work_dir: "str | None" = None,
     stream: "int | None" = None,
     tonemap: "str | None" = None,
+    crop: "str | Sequence[int] | None" = None,
 ) -> ProbeRun:
     """Probe a source end to end: facts, shots (detected unless given), every grid point of every shot.
 
@@ -92,21 +93,24 @@ def run_probes(
     ``stream``: the index in the file of the video stream to use (default: the one ffmpeg
     would pick; see :func:`probe_source`). ``tonemap``: a curve (``hable``...) that maps an HDR
     source to SDR BT.709 before anything is encoded or scored (an HDR source without one is an
-    error; an SDR source ignores it).
+    error; an SDR source ignores it). ``crop``: ``"auto"`` cuts black borders found by ffmpeg's
+    ``cropdetect``, ``"W:H:X:Y"`` (or four integers) cuts that box of the picture as displayed; the
+    probes, their reference and the renditions all see the cut picture.
     """
     from pathlib import Path
 
     from .cache import open_cache
     from .executors import LocalExecutor
     from .grid import load_grid
-    from .media import check_sdr, with_tonemap
+    from .media import check_sdr, with_crop, with_tonemap
     from .media import probe_source as _probe_source
     from .probe import plan_probes, results_to_frame, run_plan, write_probes_csv
     from .shots import write_shots_csv
 
     g = load_grid(grid)  # a bad grid fails before any work
     info = with_tonemap(_probe_source(path, stream), tonemap)
-    check_sdr(info)  # before shot detection: an HDR source fails at once
+    check_sdr(info)
+    info = with_crop(info, crop)  # before shot detection: an HDR source fails at once
     shot_list = _shots_arg(info, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
@@ -286,7 +290,8 @@ def ladder(
                   "width": info.display_width, "height": info.display_height,
                   "fps": f"{info.fps.numerator}/{info.fps.denominator}", "frames": info.frame_count,
                   "grid": g.name, "shots": len(run.shots), "colour": dict(encode_colour(info)),
-                  "interlaced": info.interlaced, "tonemap": info.tonemap or None}
+                  "interlaced": info.interlaced, "tonemap": info.tonemap or None,
+                  "crop": list(info.crop) if info.crop else None}
         thumbs = None
         if thumb_opts is not None:
             from .thumbnails import code_thumbnails

@@ -105,6 +105,12 @@ def _tonemap_arg(p: argparse.ArgumentParser) -> None:
                         "an SDR source ignores it")
 
 
+def _crop_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--crop", default=None, metavar="auto|W:H:X:Y",
+                   help="cut the picture before encoding and scoring: auto = the black borders ffmpeg's cropdetect "
+                        "finds (letterbox, pillarbox), or a box in pixels of the picture as displayed (default: none)")
+
+
 def _add_doctor(sub) -> None:
     p = sub.add_parser("doctor", help="check ffmpeg, encoders, metrics and optional dependencies")
     _common(p)
@@ -219,6 +225,7 @@ def _add_probe(sub) -> None:
     p.add_argument("--shots", metavar="CSV", help="use this shots.csv instead of detecting shots")
     _shot_args(p)
     _tonemap_arg(p)
+    _crop_arg(p)
     _common(p)
     _exec_args(p)
     p.set_defaults(func=_cmd_probe)
@@ -238,7 +245,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         run = api.run_probes(args.input, grid, args.out, shots=args.shots, detector=args.detector,
                              min_shot_s=args.min_shot, max_shot_s=args.max_shot or None, threshold=args.threshold,
                              executor=executor, cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar,
-                             stream=args.stream, tonemap=args.tonemap)
+                             stream=args.stream, tonemap=args.tonemap, crop=args.crop)
     finally:
         shot_bar.close()
         bar.close()
@@ -338,6 +345,7 @@ def _add_ladder(sub) -> None:
     _optimizer_args(p)
     _shot_args(p)
     _tonemap_arg(p)
+    _crop_arg(p)
     t = p.add_argument_group("thumbnails (one representative frame per shot, coded on the image RDC hull)")
     t.add_argument("--thumbnails", action="store_true", help="code a thumbnail per shot into OUT/thumbnails/")
     t.add_argument("--thumbnail-height", type=int, default=360, metavar="H", help="thumbnail height (default: 360)")
@@ -383,7 +391,7 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
                          exact=not args.no_exact, plots=not args.no_plots, shots=args.shots, detector=args.detector,
                          min_shot_s=args.min_shot, max_shot_s=args.max_shot or None, threshold=args.threshold,
                          executor=executor, cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar,
-                         thumbnails=thumbs, stream=args.stream, tonemap=args.tonemap)
+                         thumbnails=thumbs, stream=args.stream, tonemap=args.tonemap, crop=args.crop)
     finally:
         shot_bar.close()
         bar.close()

@@ -159,6 +159,10 @@ class SourceInfo:
     interlaced: bool = False
     #: the ``tonemap`` curve an HDR source is mapped to SDR with ("" = none; see :func:`with_tonemap`)
     tonemap: str = ""
+    #: (width, height, x, y) cut from every frame as displayed (rotation applied, before any scaling),
+    #: such as a letterbox's black bars; the display size and aspect above are then the cut picture's
+    #: (see :func:`with_crop`). None: the whole picture
+    crop: tuple[int, int, int, int] | None = None
 
     @property
     def full_range(self) -> bool:
@@ -648,6 +652,98 @@ def rotation_filters(rotation: int) -> list[str]:
     return []
 
 
+def crop_filters(info: SourceInfo) -> list[str]:
+    """``crop`` for a source with a crop (see :func:`with_crop`), else ``[]``."""
+    if info.crop is None:
+        return []
+    w, h, x, y = info.crop
+    return [f"crop={w}:{h}:{x}:{y}:exact=1"]
+
+
+def _oriented(info: SourceInfo) -> tuple[int, int]:
+    """The coded frame size turned as displayed (before the sample aspect ratio stretches it)."""
+    return (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
+
+
+def parse_crop(spec: "str | Sequence[int]") -> tuple[int, int, int, int]:
+    """``"W:H:X:Y"`` (or four integers) -> (w, h, x, y)."""
+    parts = spec.split(":") if isinstance(spec, str) else list(spec)
+    try:
+        vals = tuple(int(str(v).strip()) for v in parts)
+    except ValueError:
+        vals = ()
+    if len(vals) != 4 or min(vals) < 0:
+        raise InputError(f"crop must be auto, none or W:H:X:Y in pixels, not {spec!r}")
+    return vals  # type: ignore[return-value]
+
+
+def with_crop(info: SourceInfo, crop: "str | Sequence[int] | None") -> SourceInfo:
+    """``info`` with a crop: ``"auto"`` (:func:`detect_crop`), ``"W:H:X:Y"`` or four integers, in
+    pixels of the frame turned as displayed; None/"none" (or an auto crop that finds nothing to cut)
+    returns ``info`` as it is. The display size becomes the cut picture's, scaled by the sample
+    aspect ratio as the whole picture's was; encodes and the reference of every metric are cut alike."""
+    if crop is None or crop == "none" or crop == "":
+        return info
+    if info.crop is not None:
+        raise InputError("the source already has a crop")
+    box = detect_crop(info) if crop == "auto" else parse_crop(crop)
+    if box is None:
+        return info
+    w, h, x, y = box
+    ow, oh = _oriented(info)
+    if w < 16 or h < 16 or x + w > ow or y + h > oh:
+        raise InputError(f"crop {w}:{h}:{x}:{y} does not fit the {ow}x{oh} picture (at least 16x16 inside it)")
+    if (w, h) == (ow, oh):
+        return info
+    fx, fy = Fraction(info.display_width, ow), Fraction(info.display_height, oh)
+    dw, dh = max(2, int(round(w * fx))), max(2, int(round(h * fy)))
+    return dataclasses.replace(info, crop=(w, h, x, y), display_width=dw, display_height=dh,
+                               display_aspect=info.display_aspect * Fraction(w, ow) / Fraction(h, oh))
+
+
+#: sources up to this many frames are read whole for black borders; longer ones by their keyframes
+_CROP_ALL_FRAMES = 3000
+
+
+def detect_crop(info: SourceInfo) -> tuple[int, int, int, int] | None:
+    """Black borders (letterbox, pillarbox) of the source, as (w, h, x, y) of the picture inside them,
+    or None when there are none. ffmpeg's ``cropdetect`` (its default black level, 24 of 255) reads
+    the picture turned as displayed (every frame of a source up to 3,000 frames, else its keyframes
+    only) and keeps the union of what the frames show as not black, so a dark scene does not shrink
+    the box. Bars count in pairs only: top and bottom (or left and right) both at least 2 pixels and
+    within 4 pixels or a quarter of each other; a dark edge on one side of a picture is content, not a
+    border. The box is rounded inwards to even numbers."""
+    from . import ffmpeg
+
+    idx = frame_index(info.path, info.stream)
+    chain = [*rotation_filters(info.rotation), "cropdetect=round=1:reset=0:skip=0"]
+    keys = ["-skip_frame", "nokey"] if len(idx) > _CROP_ALL_FRAMES else []
+    res = ffmpeg.run(["-v", "info", "-nostats", *keys, "-noautorotate", "-i", input_arg(info.path),
+                      "-map", f"0:{idx.stream_index}", "-an", "-sn", "-dn", "-vf", ",".join(chain), "-f", "null", "-"],
+                     what=f"looking for black borders in {Path(info.path).name} failed")
+    found = re.findall(r"x1:(-?\d+) x2:(-?\d+) y1:(-?\d+) y2:(-?\d+)", res.stderr)
+    if not found:
+        return None
+    x1, x2, y1, y2 = (int(v) for v in found[-1])
+    ow, oh = _oriented(info)
+    if x2 < x1 or y2 < y1:  # black throughout
+        return None
+    x, w = _bars(x1, ow - 1 - x2, ow)
+    y, h = _bars(y1, oh - 1 - y2, oh)
+    return None if (w, h) == (ow, oh) else (w, h, x, y)
+
+
+def _bars(lead: int, trail: int, size: int) -> tuple[int, int]:
+    """(offset, length) kept along one axis with black bars ``lead`` and ``trail`` pixels thick:
+    the whole axis unless they form a pair (see :func:`detect_crop`)."""
+    lead, trail = max(0, lead), max(0, trail)
+    if min(lead, trail) < 2 or abs(lead - trail) > max(4, max(lead, trail) // 4):
+        return 0, size
+    start = lead + (lead % 2)  # inwards, to even
+    length = (size - trail - start) // 2 * 2
+    return (start, length) if length >= 16 else (0, size)
+
+
 def deinterlace_filters(info: SourceInfo) -> list[str]:
     """``bwdif`` for an interlaced source: one progressive frame per frame (the frame count and rate are
     kept, so shots keep their frame numbers), each field's parity from the frame itself, and frames
@@ -681,7 +777,8 @@ def extract_args(
     displayed (rotation applied deliberately, auto-rotation off), and write each
     ``(width, height, path)`` as 8-bit 4:2:0 Y4M (bicubic scaling, square pixels; a full-range
     source is converted to limited range, the matrix is kept; an RGB one is converted with the BT.709
-    matrix; an interlaced one is deinterlaced; an HDR one set to be tone-mapped is mapped to SDR BT.709).
+    matrix; an interlaced one is deinterlaced; an HDR one set to be tone-mapped is mapped to SDR BT.709;
+    one with a crop is cut, after rotation and before scaling).
 
     Frames are picked by their timestamps; with ``by_count`` (never seeks) by their
     position in the decoder's output from the start of the file instead, for containers
@@ -706,7 +803,7 @@ def extract_args(
         if end_frame < len(idx):
             trim += f":end_pts={idx.pts[end_frame]}"
     chain = [trim, "setpts=PTS-STARTPTS", *deinterlace_filters(info), *tonemap_filters(info),
-             *rotation_filters(info.rotation)]
+             *rotation_filters(info.rotation), *crop_filters(info)]
     if info.tonemap:
         rng = ""  # the tone-mapping chain ends in BT.709 limited range
     elif info.rgb:

@@ -154,6 +154,8 @@ def probe_key(info: SourceInfo, shot: Shot, p: EncodeParams, metric: MetricParam
         extra["stream"] = info.stream
     if info.interlaced:  # deinterlaced frames; progressive sources keep their old keys
         extra["deinterlace"] = "bwdif"
+    if info.crop is not None:  # a cut picture (the reference size below changes with it)
+        extra["crop"] = list(info.crop)
     if info.tonemap:  # tone-mapped HDR
         extra["tonemap"] = info.tonemap
     if p.colour:  # tagged encodes (and full range converted); an untagged source keeps its old keys

@@ -416,7 +416,7 @@ def encode_renditions(
     from .atomic import atomic_path
     from .executors import make_executor
     from . import ffmpeg
-    from .media import probe_source, with_tonemap
+    from .media import probe_source, with_crop, with_tonemap
 
     if isinstance(ladder, (str, os.PathLike)):
         doc = load_ladder_json(ladder)  # checked as it is read
@@ -427,9 +427,10 @@ def encode_renditions(
     if not src:
         raise InputError("the ladder does not say which video it is for: give the source")
     stream = (doc.get("source") or {}).get("stream") if source is None else None
-    # an HDR source the ladder was made from tone-mapped is tone-mapped the same way
+    # an HDR source the ladder was made from tone-mapped, or a cropped one, is treated the same way
     info = with_tonemap(probe_source(src, stream if isinstance(stream, int) else None),
                         (doc.get("source") or {}).get("tonemap") or None)
+    info = with_crop(info, (doc.get("source") or {}).get("crop") or None)
     kbps = parse_audio(audio)
     a_stream = audio_stream(info.path) if kbps is not None else None
     if kbps is not None and a_stream is None:

@@ -28,7 +28,7 @@ def test_parse_audio():
 
 def _muxed(media_dir: Path, tmp: Path, *, audio_offset: float = 0.0, video_offset: float = 0.0) -> Path:
     """60 frames of testvideo.mp4 (2.0 s) with the tone track, either stream started late by an offset."""
-    video = cut(media_dir / "testvideo.mp4", tmp / "v.mp4", start_frame=200, frames=60, height=90)
+    video = cut(media_dir / "testvideo.mp4", tmp / "v.mp4", start_frame=240, frames=60, height=90)
     dst = tmp / "av.mp4"
     ffmpeg.run(["-y", "-v", "error", "-itsoffset", f"{video_offset}", "-i", str(video), "-itsoffset",
                 f"{audio_offset}", "-f", "lavfi", "-i", TONE, "-map", "0:v", "-map", "1:a", "-c:v", "copy",
@@ -77,7 +77,7 @@ def test_audio_rendition_is_in_step_with_the_video(media_dir: Path, tmp_path: Pa
 def test_audio_asked_of_a_silent_source_fails_before_encoding(media_dir: Path, tmp_path: Path):
     from pershot.cli import main
 
-    src = cut(media_dir / "testvideo.mp4", tmp_path / "v.mp4", start_frame=200, frames=30, height=90)
+    src = cut(media_dir / "testvideo.mp4", tmp_path / "v.mp4", start_frame=240, frames=30, height=90)
     out = tmp_path / "lad"
     api.ladder(src, grid=GRID, complexity=1.0, rungs=1, out_dir=out, jobs=1, plots=False,
                shots=[Shot(index=0, start_frame=0, end_frame=30, start_s=0.0, end_s=30 * 1001 / 30000)])

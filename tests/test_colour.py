@@ -67,8 +67,8 @@ def test_encode_args_tag_frames_and_keys_change_only_with_colour():
 
 
 def _clip(media_dir: Path, dst: Path, vf: str = "", extra: tuple[str, ...] = ()) -> Path:
-    """Frames 200-229 of testvideo.mp4 (one shot of a real photograph panning) at 160x90."""
-    chain = "trim=start_frame=200:end_frame=230,setpts=PTS-STARTPTS,scale=160:90:flags=bicubic" + (
+    """Frames 240-269 of testvideo.mp4 (one shot of a real photograph) at 160x90."""
+    chain = "trim=start_frame=240:end_frame=270,setpts=PTS-STARTPTS,scale=160:90:flags=bicubic" + (
         "," + vf if vf else "")
     ffmpeg.run(["-y", "-v", "error", "-i", str(media_dir / "testvideo.mp4"), "-vf", chain, "-an", "-c:v", "libx264",
                 "-preset", "veryfast", "-crf", "14", *extra, str(dst)], what="cutting a test clip failed")
@@ -160,10 +160,10 @@ def test_thumbnail_uses_the_sources_matrix(tmp_path: Path):
 
 
 def _pq_clip(media_dir: Path, dst: Path) -> tuple[Path, np.ndarray]:
-    """Frames 200-229 of testvideo.mp4 at 320x180 re-coded as 10-bit HEVC in PQ / BT.2020 (an SDR picture
+    """Frames 240-269 of testvideo.mp4 at 320x180 re-coded as 10-bit HEVC in PQ / BT.2020 (an SDR picture
     carried as HDR, at 100 nits), and the SDR frames' luma it came from."""
     sdr = dst.with_suffix(".y4m")
-    base = "trim=start_frame=200:end_frame=230,setpts=PTS-STARTPTS,scale=320:180"
+    base = "trim=start_frame=240:end_frame=270,setpts=PTS-STARTPTS,scale=320:180"
     ffmpeg.run(["-y", "-v", "error", "-i", str(media_dir / "testvideo.mp4"), "-vf", base, "-f", "yuv4mpegpipe",
                 str(sdr)], what="cutting the SDR frames failed")
     ffmpeg.run(["-y", "-v", "error", "-i", str(media_dir / "testvideo.mp4"), "-vf",
