@@ -91,7 +91,7 @@ def run_probes(
     ``progress(done, total)`` is called as probes finish. With ``out_dir``, writes
     ``shots.csv`` (after detection) and ``probes.csv`` (at the end), both atomically.
     ``stream``: the index in the file of the video stream to use (default: the one ffmpeg
-    would pick; see :func:`probe_source`). ``tonemap``: a curve (``hable``...) that maps an HDR
+    would pick; see :func:`probe_source`). ``tonemap``: a curve (``mobius``, ``hable``...) that maps an HDR
     source to SDR BT.709 before anything is encoded or scored (an HDR source without one is an
     error; an SDR source ignores it). ``crop``: ``"auto"`` cuts black borders found by ffmpeg's
     ``cropdetect``, ``"W:H:X:Y"`` (or four integers) cuts that box of the picture as displayed; the

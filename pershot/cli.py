@@ -97,11 +97,11 @@ def _shot_args(p: argparse.ArgumentParser) -> None:
 
 
 def _tonemap_arg(p: argparse.ArgumentParser) -> None:
-    from .media import TONEMAPS
+    from .media import DEFAULT_TONEMAP, TONEMAPS
 
-    p.add_argument("--tonemap", nargs="?", const="hable", default=None, choices=TONEMAPS, metavar="CURVE",
+    p.add_argument("--tonemap", nargs="?", const=DEFAULT_TONEMAP, default=None, choices=TONEMAPS, metavar="CURVE",
                    help="map an HDR (PQ/HLG) source to SDR BT.709 before encoding and scoring, with this tonemap "
-                        f"curve ({', '.join(TONEMAPS)}; default hable); without it an HDR source is an error; "
+                        f"curve ({', '.join(TONEMAPS)}; default {DEFAULT_TONEMAP}); without it an HDR source is an error; "
                         "an SDR source ignores it")
 
 

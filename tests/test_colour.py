@@ -159,16 +159,16 @@ def test_thumbnail_uses_the_sources_matrix(tmp_path: Path):
     assert r >= 245 and g <= 6 and b <= 6
 
 
-def _pq_clip(media_dir: Path, dst: Path) -> tuple[Path, np.ndarray]:
-    """Frames 240-269 of testvideo.mp4 at 320x180 re-coded as 10-bit HEVC in PQ / BT.2020 (an SDR picture
-    carried as HDR, at 100 nits), and the SDR frames' luma it came from."""
+def _pq_clip(media_dir: Path, dst: Path, transfer: str = "smpte2084") -> tuple[Path, np.ndarray]:
+    """Frames 240-269 of testvideo.mp4 at 320x180 re-coded as 10-bit HEVC in PQ (or ``transfer``) / BT.2020
+    (an SDR picture carried as HDR, at 100 nits), and the SDR frames' luma it came from."""
     sdr = dst.with_suffix(".y4m")
     base = "trim=start_frame=240:end_frame=270,setpts=PTS-STARTPTS,scale=320:180"
     ffmpeg.run(["-y", "-v", "error", "-i", str(media_dir / "testvideo.mp4"), "-vf", base, "-f", "yuv4mpegpipe",
                 str(sdr)], what="cutting the SDR frames failed")
     ffmpeg.run(["-y", "-v", "error", "-i", str(media_dir / "testvideo.mp4"), "-vf",
                 f"{base},setparams={BT709},zscale=transfer=linear:npl=100,format=gbrpf32le,"
-                "zscale=primaries=bt2020:transfer=smpte2084:matrix=bt2020nc:range=limited:npl=100,format=yuv420p10le",
+                f"zscale=primaries=bt2020:transfer={transfer}:matrix=bt2020nc:range=limited:npl=100,format=yuv420p10le",
                 "-c:v", "libx265", "-x265-params", "log-level=error", "-crf", "8", str(dst)],
                what="making a PQ clip failed")
     return dst, _y4m_luma(sdr, 320, 180)
@@ -212,15 +212,25 @@ def test_tonemap_maps_hdr_to_sdr_bt709(media_dir: Path, tmp_path: Path):
         with_tonemap(info, "hable"), shot, p, MetricParams(), "v", "f")
 
 
+def test_default_tonemap_keeps_hlg_material_within_sdr_range(media_dir: Path, tmp_path: Path):
+    from pershot.media import DEFAULT_TONEMAP, with_tonemap
+
+    hlg, sdr = _pq_clip(media_dir, tmp_path / "hlg.mp4", transfer="arib-std-b67")
+    info = probe_source(hlg)
+    assert info.hdr_transfer == "arib-std-b67"
+    out = _y4m_luma(extract_shot(with_tonemap(info, DEFAULT_TONEMAP), 0, 30, tmp_path / "m", []).reference, 320, 180)
+    assert np.abs(out - sdr).mean() < 3.0  # hable: about 19 levels darker on average
+
+
 def test_tonemapped_ladder_and_renditions_are_sdr_bt709(media_dir: Path, tmp_path: Path):
     pq, _ = _pq_clip(media_dir, tmp_path / "pq.mp4")
     out = tmp_path / "lad"
     with pytest.raises(MediaError):
         api.ladder(pq, grid=GRID, complexity=1.0, rungs=1, out_dir=out, shots=SHOTS, jobs=1, plots=False)
     api.ladder(pq, grid=GRID, complexity=1.0, rungs=1, out_dir=out, shots=SHOTS, jobs=1, plots=False,
-               tonemap="hable")
+               tonemap="mobius")
     doc = json.loads((out / "ladder.json").read_text())
-    assert doc["source"]["tonemap"] == "hable"
+    assert doc["source"]["tonemap"] == "mobius"
     res = api.encode_renditions(out / "ladder.json", out / "renditions", jobs=1)
     assert res and all(_stream_colour(Path(r.path)) == (1, 1, 1, 1) for r in res)
 
