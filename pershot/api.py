@@ -312,6 +312,8 @@ def encode_renditions(
     jobs: "int | None" = None,
     progress: "Callable[[int, int], None] | None" = None,
     audio: "str | int | None" = None,
+    crop: "str | Sequence[int] | None" = None,
+    tonemap: "str | None" = None,
 ) -> list:
     """Run a ladder's encodes and join each rung into one file in ``out_dir`` (see :mod:`pershot.renditions`).
 
@@ -320,12 +322,14 @@ def encode_renditions(
     Writes ``rungNN_<height>p.mp4`` (MPEG-TS where a rung's resolution changes shot by
     shot) and ``renditions.csv``; returns the :class:`pershot.renditions.Rendition` rows.
     ``audio``: ``"aac"`` or ``"aac:KBPS"`` also writes one audio rendition (``audio_aac128.m4a``),
-    cut to the span of the video and starting with it; default: video only.
+    cut to the span of the video and starting with it; default: video only. ``crop``/``tonemap``:
+    as the probes had them (see :func:`run_probes`), for a ladder that does not record them (one
+    written by ``pershot optimize``).
     """
     from .renditions import encode_renditions as _encode
 
     return _encode(ladder, out_dir, source=source, rungs=rungs, executor=executor, jobs=jobs, progress=progress,
-                   audio=audio)
+                   audio=audio, crop=crop, tonemap=tonemap)
 
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -425,6 +425,8 @@ def _add_encode(sub) -> None:
     p.add_argument("--executor", choices=["local", "dask"], default="local", help="where the shot encodes run")
     p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (with --executor dask)")
     _audio_arg(p)
+    _tonemap_arg(p)
+    _crop_arg(p)
     _common(p)
     p.set_defaults(func=_cmd_encode)
 
@@ -450,7 +452,8 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
     executor = _executor_from_args(args)
     try:
         res = api.encode_renditions(ladder, out, source=source, rungs=rungs, executor=executor, progress=bar,
-                                    audio=getattr(args, "audio", None))
+                                    audio=getattr(args, "audio", None), crop=getattr(args, "crop", None),
+                                    tonemap=getattr(args, "tonemap", None))
     finally:
         bar.close()
         executor.close()

@@ -192,6 +192,13 @@ def plan_renditions(doc: Mapping[str, Any], info: SourceInfo, out_dir: str | os.
             if not (0 <= a < b <= info.frame_count):
                 raise InputError(f"{where}: frames [{a}, {b}) outside the source's {info.frame_count}")
             e = _with_colour(_command(s, rung, where), colour)
+            if e.width < 2 or e.height < 2:
+                raise InputError(f"{where}: bad size {e.width}x{e.height}")
+            if abs(e.width / e.height - float(info.display_aspect)) > 2.5 / e.height:
+                raise InputError(
+                    f"{where}: {e.width}x{e.height} is not the shape of the source as displayed "
+                    f"({info.display_width}x{info.display_height}): not the same video, or the ladder was made "
+                    "from a cropped picture (give the same --crop)")
             entry = by_shot.setdefault(key, {"range": (a, b), "encodes": []})
             if entry["range"] != (a, b):
                 raise InputError(f"{where}: frames [{a}, {b}) differ from the same shot in another rung")
@@ -403,6 +410,8 @@ def encode_renditions(
     progress: Callable[[int, int], None] | None = None,
     work_dir: str | None = None,
     audio: "str | int | None" = None,
+    crop: "str | Sequence[int] | None" = None,
+    tonemap: str | None = None,
 ) -> list[Rendition]:
     """Encode a ladder's rungs into ``out_dir`` (``rung00_360p.mp4``..., and ``renditions.csv``).
 
@@ -410,6 +419,8 @@ def encode_renditions(
     (default: the path recorded in ladder.json). ``rungs``: which rungs (default all).
     ``audio``: ``"aac[:KBPS]"`` also writes ``audio_aac<KBPS>.m4a`` from the source's first audio
     stream, in step with the video renditions (see :func:`audio_args`); default none.
+    ``crop``/``tonemap``: as the probes had them, for a ladder that does not record them (one from
+    ``pershot optimize``); a ladder.json from ``pershot ladder`` records its own, which win.
     """
     import pandas as pd
 
@@ -428,9 +439,10 @@ def encode_renditions(
         raise InputError("the ladder does not say which video it is for: give the source")
     stream = (doc.get("source") or {}).get("stream") if source is None else None
     # an HDR source the ladder was made from tone-mapped, or a cropped one, is treated the same way
+    made = doc.get("source") or {}
     info = with_tonemap(probe_source(src, stream if isinstance(stream, int) else None),
-                        (doc.get("source") or {}).get("tonemap") or None)
-    info = with_crop(info, (doc.get("source") or {}).get("crop") or None)
+                        made.get("tonemap") or (tonemap if "tonemap" not in made else None))
+    info = with_crop(info, made.get("crop") or (crop if "crop" not in made else None))
     kbps = parse_audio(audio)
     a_stream = audio_stream(info.path) if kbps is not None else None
     if kbps is not None and a_stream is None:

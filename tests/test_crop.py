@@ -94,3 +94,15 @@ def test_cli_crop(media_dir: Path, tmp_path: Path):
     clip = _letterboxed(media_dir, tmp_path / "lb.mp4")
     assert main(["probe", str(clip), "--grid", "test", "--crop", "1:1:0:0", "-o", str(tmp_path / "o"), "-q"]) == 2
     assert not (tmp_path / "o" / "shots.csv").exists()
+
+
+def test_encode_of_a_ladder_without_its_crop_is_refused_then_given_it(media_dir: Path, tmp_path: Path):
+    clip = _letterboxed(media_dir, tmp_path / "lb.mp4")
+    shots = [Shot(index=0, start_frame=0, end_frame=60, start_s=0.0, end_s=60 * 1001 / 30000)]
+    run = api.run_probes(clip, GRID, tmp_path / "p", shots=shots, jobs=1, crop="auto")
+    lad = api.optimize(run.probes, None, 1.0, rungs=1)
+    api.write_ladder(lad, tmp_path / "opt", plots=False)  # as `pershot optimize`: no source, no crop recorded
+    with pytest.raises(InputError, match="shape of the source"):
+        api.encode_renditions(tmp_path / "opt" / "ladder.json", tmp_path / "r", source=clip, jobs=1)
+    (r,) = api.encode_renditions(tmp_path / "opt" / "ladder.json", tmp_path / "r", source=clip, jobs=1, crop="auto")
+    assert (r.width, r.height) == (212, 90)
