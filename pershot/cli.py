@@ -252,6 +252,9 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         executor.close()
     df = run.probes
     if not args.quiet:
+        note = _source_note_of(run.source)
+        if note:
+            _eprint(note)
         n_cached = int(df["cached"].sum()) if len(df) else 0
         _eprint(f"{len(df)} probes over {len(run.shots)} shots ({n_cached} from cache) -> "
                 f"{Path(args.out) / 'probes.csv'}")
@@ -309,12 +312,45 @@ def _optimizer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip out/plots/*.png")
 
 
+def _source_note(src: dict) -> str | None:
+    """One line on what was done to the picture before encoding (crop, deinterlacing, tone mapping,
+    colour), from ladder.json's ``source``; None when nothing was."""
+    parts = []
+    if src.get("crop"):
+        w, h, x, y = src["crop"]
+        parts.append(f"cropped to {w}x{h} at ({x}, {y}), shown as {src.get('width')}x{src.get('height')}")
+    if src.get("interlaced"):
+        parts.append("deinterlaced (bwdif)")
+    if src.get("tonemap"):
+        parts.append(f"tone-mapped to SDR BT.709 ({src['tonemap']})")
+    colour = src.get("colour") or {}
+    if colour and not src.get("tonemap"):
+        parts.append("encodes signal " + ", ".join(f"{k}={v}" for k, v in colour.items()))
+    return "source: " + "; ".join(parts) if parts else None
+
+
+def _source_note_of(info) -> str | None:
+    from .media import encode_colour
+
+    return _source_note({"crop": info.crop, "width": info.display_width, "height": info.display_height,
+                         "interlaced": info.interlaced, "tonemap": info.tonemap,
+                         "colour": dict(encode_colour(info))})
+
+
 def _print_ladder(lad, out_dir, quiet: bool, with_probes: bool = True) -> None:
+    import json
     from pathlib import Path
 
     for w in lad.warnings:
         _eprint(f"pershot: warning: {w}")
     out = Path(out_dir)
+    if not quiet and with_probes:
+        try:
+            note = _source_note(json.loads((out / "ladder.json").read_text(encoding="utf-8")).get("source") or {})
+        except (OSError, ValueError, AttributeError):
+            note = None
+        if note:
+            _eprint(note)
     if not quiet:
         m = lad.metric
         print(f"{'rung':>4} {'target':>12} {'kbps':>9} {m:>7} {'res':>10} {'cpu s':>9} {'cplx':>6}")

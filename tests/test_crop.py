@@ -88,10 +88,15 @@ def test_given_crop_and_bad_crops(media_dir: Path, tmp_path: Path):
     assert probe_key(cropped, shot, p, MetricParams(), "v", "f") != probe_key(info, shot, p, MetricParams(), "v", "f")
 
 
-def test_cli_crop(media_dir: Path, tmp_path: Path):
+def test_cli_crop(media_dir: Path, tmp_path: Path, capsys):
     from pershot.cli import main
 
     clip = _letterboxed(media_dir, tmp_path / "lb.mp4")
+    grid = tmp_path / "g.toml"
+    grid.write_text('name = "g"\nheights = [90]\ncrf = [30]\n[encoders.x264]\npresets = ["veryfast"]\n')
+    assert main(["probe", str(clip), "--grid", str(grid), "--crop", "auto", "--detector", "none", "-j", "1",
+                 "-o", str(tmp_path / "ok")]) == 0
+    assert "source: cropped to 320x136 at (0, 22), shown as 320x136" in capsys.readouterr().err
     assert main(["probe", str(clip), "--grid", "test", "--crop", "1:1:0:0", "-o", str(tmp_path / "o"), "-q"]) == 2
     assert not (tmp_path / "o" / "shots.csv").exists()
 
