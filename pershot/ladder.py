@@ -669,7 +669,9 @@ class Ladder:
         })
 
 
-LADDER_SCHEMA_VERSION = 1
+#: 2: ``source`` says how the frames behind ``{input}`` are made (``crop``, ``interlaced``, ``tonemap``,
+#: ``colour``) and the commands may carry ``-vf setparams``; a reader of version 1 would ignore that
+LADDER_SCHEMA_VERSION = 2
 _SHOT_FIELDS = ("shot", "start_frame", "end_frame", "frames", "duration_s", "encoder", "preset", "encoder_preset",
                 "params", "width", "height", "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf", "psnr_y", "ssim",
                 "encode_cpu_s")
