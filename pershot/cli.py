@@ -186,6 +186,60 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_info(sub) -> None:
+    p = sub.add_parser("info", help="what pershot sees in a video: size, rate, colour, HDR, interlacing, audio")
+    p.add_argument("input", help="video file (a name starting with '-' goes after --)")
+    p.add_argument("--stream", type=_stream_index, default=None, metavar="N",
+                   help="the video stream with index N in the file (default: the one ffmpeg picks)")
+    p.add_argument("--borders", action="store_true", help="also look for black borders (what --crop auto would cut)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _common(p)
+    p.set_defaults(func=_cmd_info)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    import json
+
+    from . import api
+    from .media import detect_crop, encode_colour
+    from .renditions import audio_streams
+
+    info = api.probe_source(args.input, args.stream)
+    doc = {"path": info.path, "codec": info.codec, "width": info.width, "height": info.height,
+           "display_width": info.display_width, "display_height": info.display_height,
+           "display_aspect": str(info.display_aspect), "rotation": info.rotation,
+           "fps": f"{info.fps.numerator}/{info.fps.denominator}", "vfr": info.is_vfr, "frames": info.frame_count,
+           "duration_s": round(info.duration_s, 6), "pix_fmt": info.pix_fmt, "bit_depth": info.bit_depth,
+           "colour": dict(info.colour), "encode_colour": dict(encode_colour(info)), "hdr": info.hdr_transfer,
+           "interlaced": info.interlaced, "audio": audio_streams(info.path)}
+    if args.borders:
+        box = detect_crop(info)
+        doc["borders"] = list(box) if box else None
+    if args.json:
+        print(json.dumps(doc, indent=1))
+        return 0
+    if args.quiet:
+        return 0
+    rate = f"{float(info.fps):.3f} fps" + (" (VFR: average)" if info.is_vfr else "")
+    print(f"video: {info.codec} {info.width}x{info.height}, shown as {info.display_width}x{info.display_height} "
+          f"({info.display_aspect.numerator}:{info.display_aspect.denominator})"
+          + (f", rotated {info.rotation}°" if info.rotation else "")
+          + f"; {rate}, {info.frame_count} frames, {info.duration_s:.3f} s; {info.pix_fmt} ({info.bit_depth}-bit)")
+    desc = ", ".join(f"{k}={v}" for k, v in info.colour) or "not stated (encodes stay untagged)"
+    print(f"colour: {desc}")
+    if info.hdr_transfer:
+        print(f"HDR: yes ({info.hdr_transfer}): probe and ladder need --tonemap")
+    print(f"interlaced: {'yes (deinterlaced with bwdif before encoding)' if info.interlaced else 'no'}")
+    if args.borders:
+        box = doc["borders"]
+        print("black borders: " + (f"yes, the picture is {box[0]}x{box[1]} at ({box[2]}, {box[3]}) (--crop auto cuts "
+                                   "them)" if box else "none found"))
+    aud = doc["audio"]
+    print("audio: " + ("; ".join(f"stream {a['index']}: {a['codec']} {a['sample_rate']} Hz, {a['channels']} ch"
+                                 for a in aud) + " (--audio encodes the first)" if aud else "none"))
+    return 0
+
+
 def _add_shots(sub) -> None:
     p = sub.add_parser("shots", help="split a video into frame-exact shots -> OUT/shots.csv")
     p.add_argument("input", help="video file (a name starting with '-' goes after --)")

@@ -339,15 +339,21 @@ def parse_audio(spec: "str | int | None") -> int | None:
     return kbps
 
 
-def audio_stream(path: str | os.PathLike) -> int | None:
-    """The index in the file of its first audio stream (None when it has none)."""
+def audio_streams(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The file's audio streams: index (as ffprobe numbers them), codec, sample rate, channels."""
     import av
 
     with av.open(os.fspath(path)) as c:
-        for st in c.streams:
-            if st.type == "audio":
-                return int(st.index)
-    return None
+        return [{"index": int(st.index), "codec": st.codec_context.name if st.codec_context else "unknown",
+                 "sample_rate": int(st.codec_context.sample_rate or 0) if st.codec_context else 0,
+                 "channels": int(st.codec_context.channels or 0) if st.codec_context else 0}
+                for st in c.streams if st.type == "audio"]
+
+
+def audio_stream(path: str | os.PathLike) -> int | None:
+    """The index in the file of its first audio stream (None when it has none)."""
+    found = audio_streams(path)
+    return found[0]["index"] if found else None
 
 
 def audio_args(info: SourceInfo, stream: int, kbps: int, dst: str | os.PathLike) -> list[str]:

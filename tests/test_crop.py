@@ -111,3 +111,18 @@ def test_encode_of_a_ladder_without_its_crop_is_refused_then_given_it(media_dir:
         api.encode_renditions(tmp_path / "opt" / "ladder.json", tmp_path / "r", source=clip, jobs=1)
     (r,) = api.encode_renditions(tmp_path / "opt" / "ladder.json", tmp_path / "r", source=clip, jobs=1, crop="auto")
     assert (r.width, r.height) == (212, 90)
+
+
+def test_info_reports_what_pershot_sees(media_dir: Path, tmp_path: Path, capsys):
+    from pershot.cli import main
+
+    clip = _letterboxed(media_dir, tmp_path / "lb.mp4")
+    assert main(["info", str(clip), "--json", "--borders"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["display_width"], doc["display_height"], doc["frames"]) == (320, 180, 60)
+    assert doc["borders"] == [320, 136, 0, 22] and doc["audio"] == [] and doc["hdr"] is None
+    assert doc["interlaced"] is False and doc["colour"] == {}
+    assert main(["info", str(clip)]) == 0
+    out = capsys.readouterr().out
+    assert "shown as 320x180" in out and "audio: none" in out
+    assert main(["info", str(tmp_path / "missing.mp4")]) == 2
