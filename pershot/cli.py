@@ -201,7 +201,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     import json
 
     from . import api
-    from .media import detect_crop, encode_colour
+    from .media import detect_crop, encode_colour, timing_drift_s
     from .renditions import audio_streams
 
     info = api.probe_source(args.input, args.stream)
@@ -211,7 +211,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
            "fps": f"{info.fps.numerator}/{info.fps.denominator}", "vfr": info.is_vfr, "frames": info.frame_count,
            "duration_s": round(info.duration_s, 6), "pix_fmt": info.pix_fmt, "bit_depth": info.bit_depth,
            "colour": dict(info.colour), "encode_colour": dict(encode_colour(info)), "hdr": info.hdr_transfer,
-           "interlaced": info.interlaced, "audio": audio_streams(info.path)}
+           "interlaced": info.interlaced, "audio": audio_streams(info.path),
+           "vfr_drift_s": round(timing_drift_s(info), 6)}
     if args.borders:
         box = detect_crop(info)
         doc["borders"] = list(box) if box else None
@@ -220,7 +221,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
         return 0
     if args.quiet:
         return 0
-    rate = f"{float(info.fps):.3f} fps" + (" (VFR: average)" if info.is_vfr else "")
+    rate = f"{float(info.fps):.3f} fps" + (
+        f" (VFR: average; renditions are constant-rate, which moves a frame by up to "
+        f"{1000 * doc['vfr_drift_s']:.0f} ms)" if info.is_vfr else "")
     print(f"video: {info.codec} {info.width}x{info.height}, shown as {info.display_width}x{info.display_height} "
           f"({info.display_aspect.numerator}:{info.display_aspect.denominator})"
           + (f", rotated {info.rotation}°" if info.rotation else "")

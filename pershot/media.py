@@ -573,6 +573,16 @@ def frame_times(info: SourceInfo, idx: FrameIndex | None = None) -> list[float]:
     return out
 
 
+def timing_drift_s(info: SourceInfo, idx: FrameIndex | None = None) -> float:
+    """How far (seconds) a frame's own time strays from even spacing at the average rate, at worst:
+    what a constant-rate rendition of a VFR source shifts a frame by against its audio (0 for CFR)."""
+    if not info.is_vfr:
+        return 0.0
+    idx = idx or frame_index(info.path, info.stream)
+    t0 = idx.pts[0]
+    return max(abs(float((p - t0) * idx.time_base) - i / float(info.fps)) for i, p in enumerate(idx.pts))
+
+
 # ---------------------------------------------------------------- geometry
 
 

@@ -85,3 +85,22 @@ def test_audio_asked_of_a_silent_source_fails_before_encoding(media_dir: Path, t
         api.encode_renditions(out / "ladder.json", out / "r", jobs=1, audio="aac")
     assert not list((out / "r").glob("*.mp4")) if (out / "r").exists() else True
     assert main(["ladder", str(src), "-o", str(tmp_path / "x"), "--audio", "-q"]) == InputError.exit_code
+
+
+def test_info_says_how_far_a_vfr_source_strays_from_even_spacing(media_dir: Path, tmp_path: Path, capsys):
+    import json
+
+    from pershot.cli import main
+
+    cfr = cut(media_dir / "testvideo.mp4", tmp_path / "c.mp4", start_frame=240, frames=60, height=90)
+    vfr = tmp_path / "vfr.mkv"  # 30 frames at 30 fps, then 30 at 15 fps: 3 s, 20 fps on average
+    ffmpeg.run(["-y", "-v", "error", "-i", str(cfr), "-vf", "setpts='if(lt(N,30),N/30,1+(N-30)/15)/TB'",
+                "-fps_mode", "vfr", "-c:v", "libx264", "-crf", "18", str(vfr)], what="making a VFR clip failed")
+    assert main(["info", str(vfr), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["vfr"] is True
+    # frame 30 is shown at 1.0 s; evenly spaced at the average rate it would be at 30 / (60 / 3.0) = 1.5 s
+    # (less a little: the last frame's duration counts in the span)
+    assert 0.45 <= doc["vfr_drift_s"] <= 0.5
+    assert main(["info", str(cfr), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["vfr_drift_s"] == 0.0
