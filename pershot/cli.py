@@ -156,7 +156,9 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
             line(spec.ffmpeg_name, f"fails: {ex}", ok=False)
             if name in required_enc:
                 missing.append(spec.ffmpeg_name)
-    for flt, required in (("libvmaf", True), ("psnr", True), ("ssim", True), ("xpsnr", False)):
+    for flt, required in (("libvmaf", True), ("psnr", True), ("ssim", True), ("xpsnr", False),
+                          ("setparams", True), ("bwdif", False), ("zscale", False), ("tonemap", False),
+                          ("cropdetect", False)):
         ok = ffmpeg.has_filter(flt)
         detail = "filter available" if ok else "filter missing"
         if ok and flt == "libvmaf":  # prove it runs: its default model is built in

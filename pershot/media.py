@@ -100,6 +100,20 @@ def _is_rgb(pix_fmt: str) -> bool:
         return False
 
 
+def check_filters(info: "SourceInfo") -> None:
+    """Raise ConfigError when this ffmpeg lacks a filter the source needs (deinterlacing, tone mapping,
+    colour tags, crop): one clear error before any work instead of one failed probe after another."""
+    from . import ffmpeg
+    from .errors import ConfigError
+
+    need = (["bwdif"] if info.interlaced else []) + (["zscale", "tonemap"] if info.tonemap else []) + (
+        ["setparams"] if info.colour or info.rgb else []) + (["crop"] if info.crop else [])
+    lacking = [f for f in need if not ffmpeg.has_filter(f)]
+    if lacking:
+        raise ConfigError(f"this ffmpeg has no {', '.join(lacking)} filter (needed by {Path(info.path).name}); "
+                          "use another with --ffmpeg")
+
+
 def check_sdr(info: "SourceInfo") -> None:
     """Raise MediaError for an HDR source (PQ or HLG transfer) not set to be tone-mapped
     (:func:`with_tonemap`): pershot encodes and scores 8-bit SDR, so its probes and renditions of

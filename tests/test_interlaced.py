@@ -6,6 +6,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import cut
 
 from pershot import ffmpeg
@@ -67,3 +68,18 @@ def test_progressive_sources_are_not_touched_and_keep_their_keys(media_dir: Path
     p = EncodeParams(encoder="x264", preset="fast", rc_mode="crf", value=28, width=160, height=90,
                      fps=Fraction(30000, 1001), frames=10)
     assert probe_key(inter, shot, p, MetricParams(), "v", "f") != probe_key(info, shot, p, MetricParams(), "v", "f")
+
+
+def test_an_ffmpeg_without_bwdif_is_one_clear_error(media_dir: Path, tmp_path: Path, monkeypatch):
+    from pershot.errors import ConfigError
+    from pershot.grid import load_grid
+    from pershot.probe import plan_probes
+
+    info = probe_source(_interlaced_clip(media_dir, tmp_path / "tff.mp4"))
+    shot = Shot(index=0, start_frame=0, end_frame=30, start_s=0.0, end_s=1.0)
+    real = ffmpeg.ffmpeg_info()
+    monkeypatch.setattr(ffmpeg, "ffmpeg_info", lambda: dataclasses.replace(real, filters=real.filters - {"bwdif"}))
+    with pytest.raises(ConfigError, match="no bwdif filter"):
+        plan_probes(info, [shot], load_grid("test"))
+    progressive = dataclasses.replace(info, interlaced=False)
+    assert plan_probes(progressive, [shot], load_grid("test")).jobs
