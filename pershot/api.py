@@ -314,6 +314,7 @@ def encode_renditions(
     audio: "str | int | None" = None,
     crop: "str | Sequence[int] | None" = None,
     tonemap: "str | None" = None,
+    hls: bool = False,
 ) -> list:
     """Run a ladder's encodes and join each rung into one file in ``out_dir`` (see :mod:`pershot.renditions`).
 
@@ -324,12 +325,13 @@ def encode_renditions(
     ``audio``: ``"aac"`` or ``"aac:KBPS"`` also writes one audio rendition (``audio_aac128.m4a``),
     cut to the span of the video and starting with it; default: video only. ``crop``/``tonemap``:
     as the probes had them (see :func:`run_probes`), for a ladder that does not record them (one
-    written by ``pershot optimize``).
+    written by ``pershot optimize``). ``hls``: also package the renditions as HLS in
+    ``out_dir/hls/master.m3u8`` (MPEG-TS segments; H.264 ladders of one resolution per rung).
     """
     from .renditions import encode_renditions as _encode
 
     return _encode(ladder, out_dir, source=source, rungs=rungs, executor=executor, jobs=jobs, progress=progress,
-                   audio=audio, crop=crop, tonemap=tonemap)
+                   audio=audio, crop=crop, tonemap=tonemap, hls=hls)
 
 
 if TYPE_CHECKING:  # pragma: no cover

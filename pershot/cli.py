@@ -453,6 +453,7 @@ def _add_ladder(sub) -> None:
     p.add_argument("--encode", action="store_true",
                    help="also encode the renditions (one file per rung) into OUT/renditions/")
     _audio_arg(p, "with --encode: ")
+    _hls_arg(p, "with --encode: ")
     _common(p)
     _exec_args(p)
     p.set_defaults(func=_cmd_ladder)
@@ -471,6 +472,10 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
 
         if not args.encode:
             raise InputError("--audio goes with --encode (or give it to `pershot encode`)")
+    if args.hls and not args.encode:
+        from .errors import InputError
+
+        raise InputError("--hls goes with --encode (or give it to `pershot encode`)")
         parse_audio(args.audio)
     thumbs: "bool | dict" = False
     if args.thumbnails:
@@ -520,10 +525,17 @@ def _add_encode(sub) -> None:
     p.add_argument("--executor", choices=["local", "dask"], default="local", help="where the shot encodes run")
     p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (with --executor dask)")
     _audio_arg(p)
+    _hls_arg(p)
     _tonemap_arg(p)
     _crop_arg(p)
     _common(p)
     p.set_defaults(func=_cmd_encode)
+
+
+def _hls_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    p.add_argument("--hls", action="store_true",
+                   help=f"{prefix}also package the renditions as HLS: OUT/hls/master.m3u8, MPEG-TS segments cut at "
+                        "shot starts (H.264 ladders, one resolution per rung)")
 
 
 def _audio_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
@@ -548,7 +560,7 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
     try:
         res = api.encode_renditions(ladder, out, source=source, rungs=rungs, executor=executor, progress=bar,
                                     audio=getattr(args, "audio", None), crop=getattr(args, "crop", None),
-                                    tonemap=getattr(args, "tonemap", None))
+                                    tonemap=getattr(args, "tonemap", None), hls=getattr(args, "hls", False))
     finally:
         bar.close()
         executor.close()
@@ -559,6 +571,8 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
             print(f"{r.rung:>4} {res_s:>9} {r.frames:>7} {r.bitrate_kbps:>9.1f} {r.ladder_kbps:>11.1f} "
                   f"{r.encode_cpu_s:>8.2f}  {r.path}")
     _eprint(f"renditions: {out}/ ({len(res)} files, renditions.csv)")
+    if getattr(args, "hls", False):
+        _eprint(f"HLS: {out / 'hls' / 'master.m3u8'}")
 
 
 def _add_optimize(sub) -> None:

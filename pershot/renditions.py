@@ -406,6 +406,21 @@ def _video_payload(path: str | os.PathLike) -> tuple[int, int]:
     return n, size
 
 
+def _check_hls(doc: Mapping[str, Any], rungs: Sequence[int] | None) -> None:
+    """Before any encode: HLS packaging needs H.264 (x264) rungs of one resolution each."""
+    for r in doc["rungs"]:
+        if rungs is not None and int(r["rung"]) not in rungs:
+            continue
+        shots = r.get("shots") or []
+        if len({(s.get("width"), s.get("height")) for s in shots}) > 1:
+            raise InputError(f"rung {r['rung']} changes resolution shot by shot: HLS packaging needs one resolution "
+                             "per rung (a ladder without --per-shot-resolution)")
+        encs = {(s.get("encode") or {}).get("ffmpeg_encoder") for s in shots}
+        if encs - {"libx264"}:
+            raise InputError(f"rung {r['rung']} is encoded with {', '.join(sorted(map(str, encs - {'libx264'})))}: "
+                             "HLS packaging is for H.264 ladders (x264)")
+
+
 def encode_renditions(
     ladder: "str | os.PathLike | Mapping[str, Any]",
     out_dir: str | os.PathLike,
@@ -419,6 +434,7 @@ def encode_renditions(
     audio: "str | int | None" = None,
     crop: "str | Sequence[int] | None" = None,
     tonemap: str | None = None,
+    hls: bool = False,
 ) -> list[Rendition]:
     """Encode a ladder's rungs into ``out_dir`` (``rung00_360p.mp4``..., and ``renditions.csv``).
 
@@ -428,6 +444,7 @@ def encode_renditions(
     stream, in step with the video renditions (see :func:`audio_args`); default none.
     ``crop``/``tonemap``: as the probes had them, for a ladder that does not record them (one from
     ``pershot optimize``); a ladder.json from ``pershot ladder`` records its own, which win.
+    ``hls``: also package them as HLS in ``out_dir/hls/`` (``master.m3u8``; see :mod:`pershot.hls`).
     """
     import pandas as pd
 
@@ -450,6 +467,8 @@ def encode_renditions(
     info = with_tonemap(probe_source(src, stream if isinstance(stream, int) else None),
                         made.get("tonemap") or (tonemap if "tonemap" not in made else None))
     info = with_crop(info, made.get("crop") or (crop if "crop" not in made else None))
+    if hls:
+        _check_hls(doc, rungs)
     kbps = parse_audio(audio)
     a_stream = audio_stream(info.path) if kbps is not None else None
     if kbps is not None and a_stream is None:
@@ -513,4 +532,8 @@ def encode_renditions(
     with atomic_path(out / "renditions.csv") as t:
         pd.DataFrame([x.as_dict() for x in results], columns=list(RENDITION_COLUMNS)).to_csv(t, index=False)
     shutil.rmtree(tmp, ignore_errors=True)  # every rung is joined: the shot encodes are no longer needed
+    if hls:
+        from .hls import package
+
+        package(results, out / "hls", fps=info.fps)
     return results

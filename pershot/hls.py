@@ -1,0 +1,194 @@
+"""HLS packaging of encoded renditions (``pershot encode --hls``): MPEG-TS segments cut by ffmpeg's
+``hls`` muxer without re-encoding, and a master playlist whose figures pershot works out itself.
+
+Segments can only start at keyframes, and a pershot rendition has one at each shot's first frame
+(the same frames in every rung): so segments line up across rungs, as players switching rungs need,
+and last from the segment target to the target plus one shot. The master playlist's
+``BANDWIDTH`` is the peak segment bit rate of the rung (TS overhead included) plus the audio
+rendition's, ``AVERAGE-BANDWIDTH`` the same with averages, and ``CODECS`` covers every shot of a
+rung: its shots can have come from different presets and so from different H.264 profiles (x264
+ultrafast writes Constrained Baseline, the others High), which ffmpeg's own master playlist,
+taken from the first shot, would get wrong.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from fractions import Fraction
+from typing import Sequence
+
+from .errors import InputError
+
+#: the segment duration aimed at, in seconds (Apple's HLS authoring spec: 6)
+DEFAULT_SEGMENT_S = 6.0
+AAC_LC = "mp4a.40.2"
+
+
+@dataclass(frozen=True)
+class Segments:
+    """A media playlist's segments: (path, seconds) each."""
+
+    playlist: Path
+    items: tuple[tuple[Path, float], ...]
+
+    def rates_bps(self) -> tuple[float, float]:
+        """(peak, average) bit rate over the segments, bytes on disk (TS overhead included)."""
+        sizes = [(p.stat().st_size * 8.0, d) for p, d in self.items]
+        peak = max((b / d for b, d in sizes if d > 0), default=0.0)
+        total = sum(d for _, d in sizes)
+        return peak, (sum(b for b, _ in sizes) / total if total > 0 else 0.0)
+
+
+def read_playlist(path: str | os.PathLike) -> Segments:
+    """The segments of a media playlist (``#EXTINF`` durations and the URIs after them)."""
+    p = Path(path)
+    items, dur = [], None
+    for line in p.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line.startswith("#EXTINF:"):
+            dur = float(line[8:].split(",")[0])
+        elif line and not line.startswith("#") and dur is not None:
+            items.append((p.parent / line, dur))
+            dur = None
+    return Segments(playlist=p, items=tuple(items))
+
+
+def avc_codec_string(sps: Sequence[tuple[int, int, int]]) -> str:
+    """``avc1.PPCCLL`` for a stream holding every (profile_idc, constraint flags, level_idc) in ``sps``:
+    the highest profile, the constraint flags all of them share, the highest level."""
+    if not sps:
+        raise InputError("no H.264 sequence parameter set found")
+    profile = max(p for p, _, _ in sps)
+    flags = 0xFF
+    for _, c, _ in sps:
+        flags &= c
+    if len({p for p, _, _ in sps}) > 1:
+        flags = 0  # the constraint flags claim conformance to this or that profile: none holds for a mix
+    level = max(lv for _, _, lv in sps)
+    return f"avc1.{profile:02x}{flags:02x}{level:02x}"
+
+
+def h264_sps(path: str | os.PathLike) -> list[tuple[int, int, int]]:
+    """(profile_idc, constraint flags, level_idc) of every distinct SPS in an H.264 file (MP4 with
+    length-prefixed NAL units, parameter sets in band or in its header)."""
+    import av
+
+    found: set[tuple[int, int, int]] = set()
+
+    def scan(buf: bytes) -> None:
+        i = 0
+        while i + 4 <= len(buf):
+            n = int.from_bytes(buf[i:i + 4], "big")
+            nal = buf[i + 4:i + 4 + n]
+            if len(nal) >= 4 and nal[0] & 0x1F == 7:
+                found.add((nal[1], nal[2], nal[3]))
+            i += 4 + max(n, 1)
+
+    with av.open(os.fspath(path)) as c:
+        st = c.streams.video[0]
+        extra = bytes(st.codec_context.extradata or b"")
+        if len(extra) > 8 and extra[0] == 1:  # avcC: its SPS are (2-byte length, NAL) after 6 bytes
+            k, num = 6, extra[5] & 0x1F
+            for _ in range(num):
+                ln = int.from_bytes(extra[k:k + 2], "big")
+                nal = extra[k + 2:k + 2 + ln]
+                if len(nal) >= 4:
+                    found.add((nal[1], nal[2], nal[3]))
+                k += 2 + ln
+        for pkt in c.demux(st):
+            if pkt.size:
+                scan(bytes(pkt))
+    return sorted(found)
+
+
+def package_args(videos: Sequence[tuple[str, str]], audio: str | None, out_dir: str | os.PathLike,
+                 segment_s: float = DEFAULT_SEGMENT_S) -> list[str]:
+    """ffmpeg arguments cutting the renditions (``(name, path)`` per rung, and the audio file) into
+    MPEG-TS segments and one media playlist each under ``out_dir/NAME/`` (no re-encoding)."""
+    from .media import input_arg
+
+    args = ["-y", "-v", "error"]
+    for _, p in videos:
+        args += ["-i", input_arg(p)]
+    if audio:
+        args += ["-i", input_arg(audio)]
+    for i in range(len(videos)):
+        args += ["-map", f"{i}:v:0"]
+    if audio:
+        args += ["-map", f"{len(videos)}:a:0"]
+    group = ",agroup:audio" if audio else ""
+    vsm = " ".join(f"v:{i}{group},name:{n}" for i, (n, _) in enumerate(videos))
+    if audio:
+        vsm += " a:0,agroup:audio,default:yes,name:audio"
+    out = os.fspath(out_dir)
+    return args + ["-c", "copy", "-f", "hls", "-hls_time", f"{segment_s:g}", "-hls_playlist_type", "vod",
+                   "-hls_segment_type", "mpegts", "-var_stream_map", vsm,
+                   "-hls_segment_filename", os.path.join(out, "%v", "seg_%05d.ts"),
+                   os.path.join(out, "%v", "index.m3u8")]
+
+
+def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | float | None" = None,
+            segment_s: float = DEFAULT_SEGMENT_S) -> Path:
+    """Package :class:`pershot.renditions.Rendition` rows (video rungs, and the audio one if there)
+    as HLS in ``out_dir`` (replaced whole when done); return the master playlist's path. ``fps``: the
+    source's frame rate, for ``FRAME-RATE`` (a joined rendition's MP4 timing does not give it exactly)."""
+    import av
+
+    from . import ffmpeg
+
+    if not segment_s > 0:
+        raise InputError(f"the HLS segment duration must be > 0 s, got {segment_s:g}")
+    videos = sorted((r for r in renditions if r.kind == "video"), key=lambda r: r.rung)
+    audio = next((r for r in renditions if r.kind == "audio"), None)
+    if not videos:
+        raise InputError("no video rendition to package")
+    for r in videos:
+        if not r.height:
+            raise InputError(f"rung {r.rung} changes resolution shot by shot: HLS packaging needs one resolution "
+                             "per rung (a ladder without --per-shot-resolution)")
+        with av.open(r.path) as c:
+            if c.streams.video[0].codec_context.name != "h264":
+                raise InputError(f"rung {r.rung} is {c.streams.video[0].codec_context.name}: HLS packaging is "
+                                 "for H.264 ladders (x264)")
+    out = Path(out_dir)
+    tmp = out.with_name(out.name + ".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    names = [(f"rung{r.rung:02d}", r.path) for r in videos]
+    ffmpeg.run(package_args(names, audio.path if audio else None, tmp, segment_s), what="HLS packaging failed")
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    a_peak = a_avg = 0.0
+    codecs_audio = ""
+    if audio is not None:
+        a_peak, a_avg = read_playlist(tmp / "audio" / "index.m3u8").rates_bps()
+        with av.open(audio.path) as c:
+            ch = int(c.streams.audio[0].codec_context.channels or 2)
+        lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="{_quoted(audio.name)}",DEFAULT=YES,'
+                     f'AUTOSELECT=YES,CHANNELS="{ch}",URI="audio/index.m3u8"')
+        codecs_audio = "," + AAC_LC
+    rows = []
+    for (name, _), r in zip(names, videos):
+        seg = read_playlist(tmp / name / "index.m3u8")
+        if not seg.items:
+            raise InputError(f"rung {r.rung}: no HLS segment was written")
+        peak, avg = seg.rates_bps()
+        rate = f",FRAME-RATE={float(fps):.3f}" if fps else ""
+        codec = avc_codec_string(h264_sps(r.path))
+        rows.append((peak + a_peak, (
+            f"#EXT-X-STREAM-INF:BANDWIDTH={round(peak + a_peak)},AVERAGE-BANDWIDTH={round(avg + a_avg)},"
+            f'RESOLUTION={r.width}x{r.height}{rate},CODECS="{codec}{codecs_audio}"'
+            + (',AUDIO="audio"' if audio is not None else ""), f"{name}/index.m3u8")))
+    for _, (inf, uri) in sorted(rows, key=lambda x: x[0]):
+        lines += [inf, uri]
+    (tmp / "master.m3u8").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return out / "master.m3u8"
+
+
+def _quoted(s: str) -> str:
+    return re.sub(r'["\r\n]', "", s)

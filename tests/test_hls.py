@@ -1,0 +1,102 @@
+"""HLS packaging: segments cut at shot starts without re-encoding, a master playlist with true figures."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+from conftest import cut
+
+from pershot import api, ffmpeg
+from pershot.errors import InputError
+from pershot.hls import avc_codec_string, h264_sps, read_playlist
+from pershot.renditions import _check_hls
+from pershot.shots import Shot
+
+#: ultrafast (Constrained Baseline) and medium (High): rungs can mix H.264 profiles
+GRID = {"name": "hls", "heights": [90, 144], "crf": [26, 36], "encoders": {"x264": {"presets": ["ultrafast", "medium"]}}}
+
+
+def test_codec_string_covers_every_shot():
+    assert avc_codec_string([(66, 0xC0, 12)]) == "avc1.42c00c"
+    assert avc_codec_string([(100, 0, 13)]) == "avc1.64000d"
+    assert avc_codec_string([(66, 0xC0, 12), (100, 0, 13), (77, 0x40, 21)]) == "avc1.640015"
+    with pytest.raises(InputError):
+        avc_codec_string([])
+
+
+def test_read_playlist(tmp_path: Path):
+    (tmp_path / "a.ts").write_bytes(b"x" * 1000)
+    (tmp_path / "b.ts").write_bytes(b"x" * 500)
+    pl = tmp_path / "index.m3u8"
+    pl.write_text("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\na.ts\n#EXTINF:0.5,\nb.ts\n#EXT-X-ENDLIST\n")
+    seg = read_playlist(pl)
+    assert [(p.name, d) for p, d in seg.items] == [("a.ts", 2.0), ("b.ts", 0.5)]
+    assert seg.rates_bps() == (8000.0, 12000 / 2.5)  # peak: 500 B in 0.5 s; average: 1,500 B in 2.5 s
+
+
+def test_hls_needs_h264_rungs_of_one_resolution():
+    shot = {"shot": 0, "width": 160, "height": 90, "encode": {"ffmpeg_encoder": "libx264"}}
+    doc = {"rungs": [{"rung": 0, "shots": [dict(shot), dict(shot, shot=1)]}]}
+    _check_hls(doc, None)
+    mixed = copy.deepcopy(doc)
+    mixed["rungs"][0]["shots"][1].update(width=256, height=144)
+    with pytest.raises(InputError, match="one resolution"):
+        _check_hls(mixed, None)
+    hevc = copy.deepcopy(doc)
+    hevc["rungs"][0]["shots"][0]["encode"]["ffmpeg_encoder"] = "libx265"
+    with pytest.raises(InputError, match="H.264"):
+        _check_hls(hevc, None)
+    _check_hls(hevc, [1])  # rungs not asked for are not checked
+
+
+def _frames(ts_files) -> int:
+    import av
+
+    n = 0
+    for f in ts_files:
+        with av.open(str(f)) as c:
+            n += sum(1 for _ in c.decode(video=0))
+    return n
+
+
+def test_hls_package_of_a_ladder_with_audio(media_dir: Path, tmp_path: Path):
+    a = cut(media_dir / "testvideo.mp4", tmp_path / "a.mp4", start_frame=240, frames=45, height=144)
+    b = cut(media_dir / "testvideo.mp4", tmp_path / "b.mp4", start_frame=420, frames=45, height=144)
+    src = tmp_path / "av.mp4"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(a), "-i", str(b), "-f", "lavfi", "-i", "sine=frequency=440:duration=4",
+                "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0[v]", "-map", "[v]", "-map", "2:a", "-c:v", "libx264",
+                "-crf", "14", "-c:a", "aac", "-shortest", str(src)], what="making a two-shot clip failed")
+    shots = [Shot(index=0, start_frame=0, end_frame=45, start_s=0.0, end_s=1.5015),
+             Shot(index=1, start_frame=45, end_frame=90, start_s=1.5015, end_s=3.003)]
+    out = tmp_path / "lad"
+    api.ladder(src, grid=GRID, complexity=0.6, rungs=3, out_dir=out, shots=shots, jobs=1, plots=False)
+    res = api.encode_renditions(out / "ladder.json", out / "r", jobs=1, audio="aac:64", hls=True)
+    assert (out / "r" / "hls" / "master.m3u8").is_file()
+    # again with 1 s segments: the 3 s clip then gives two, cut at the second shot's start
+    from pershot.hls import package
+
+    package(res, out / "r" / "hls", fps=30000 / 1001, segment_s=1.0)
+    video = sorted((r for r in res if r.kind == "video"), key=lambda r: r.rung)
+    master = (out / "r" / "hls" / "master.m3u8").read_text()
+    assert master.startswith("#EXTM3U") and master.count('#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio"') == 1
+    infs = [ln for ln in master.splitlines() if ln.startswith("#EXT-X-STREAM-INF:")]
+    assert len(infs) == len(video) >= 2
+    bw = [int(ln.split("BANDWIDTH=")[1].split(",")[0]) for ln in infs]
+    assert bw == sorted(bw)
+    durations = []
+    for r in video:
+        inf = next(ln for ln in infs if f"RESOLUTION={r.width}x{r.height}," in ln and
+                   master.splitlines()[master.splitlines().index(ln) + 1] == f"rung{r.rung:02d}/index.m3u8")
+        peak = int(inf.split("BANDWIDTH=")[1].split(",")[0])
+        avg = int(inf.split("AVERAGE-BANDWIDTH=")[1].split(",")[0])
+        assert peak >= avg > 0 and "FRAME-RATE=29.970" in inf
+        assert f'CODECS="{avc_codec_string(h264_sps(r.path))},mp4a.40.2"' in inf
+        seg = read_playlist(out / "r" / "hls" / f"rung{r.rung:02d}" / "index.m3u8")
+        assert _frames(p for p, _ in seg.items) == r.frames == 90  # every frame, none twice
+        durations.append([d for _, d in seg.items])
+    frame = 1001 / 30000
+    for d in durations:  # segments line up across rungs: a new one at the second shot's first frame
+        assert len(d) == 2 and abs(d[0] - 1.5015) <= 2 * frame and abs(sum(d) - 3.003) <= 3 * frame
+    aud = read_playlist(out / "r" / "hls" / "audio" / "index.m3u8")
+    assert aud.items and abs(sum(d for _, d in aud.items) - 3.003) < 0.05
