@@ -739,7 +739,8 @@ def detect_crop(info: SourceInfo) -> tuple[int, int, int, int] | None:
     only) and keeps the union of what the frames show as not black, so a dark scene does not shrink
     the box. Bars count in pairs only: top and bottom (or left and right) both at least 2 pixels and
     within 4 pixels or a quarter of each other; a dark edge on one side of a picture is content, not a
-    border. The box is rounded inwards to even numbers."""
+    border. Bars that would leave less than half of the width or height are not cut either (a dark
+    picture, more likely than such a border). The box is rounded inwards to even numbers."""
     from . import ffmpeg
 
     idx = frame_index(info.path, info.stream)
@@ -768,7 +769,9 @@ def _bars(lead: int, trail: int, size: int) -> tuple[int, int]:
         return 0, size
     start = lead + (lead % 2)  # inwards, to even
     length = (size - trail - start) // 2 * 2
-    return (start, length) if length >= 16 else (0, size)
+    # bars that leave less than half the axis are more likely a dark picture than a border
+    # (a 2.39:1 film in a 4:3 frame keeps 56% of its height)
+    return (start, length) if length >= max(16, size // 2) else (0, size)
 
 
 def deinterlace_filters(info: SourceInfo) -> list[str]:

@@ -35,6 +35,7 @@ def test_bars_count_in_pairs_only():
     assert _bars(40, 60, 320) == (0, 320)  # too unequal to be a pair
     assert _bars(1, 1, 180) == (0, 180)
     assert _bars(85, 85, 180) == (0, 180)  # nothing left worth keeping
+    assert _bars(46, 46, 180) == (0, 180) and _bars(40, 40, 180) == (40, 100)  # at least half the axis stays
 
 
 def test_letterbox_is_found_and_the_whole_pipeline_sees_the_cut_picture(media_dir: Path, tmp_path: Path):
