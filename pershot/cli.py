@@ -476,6 +476,10 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
         from .errors import InputError
 
         raise InputError("--hls goes with --encode (or give it to `pershot encode`)")
+    if args.hls and args.per_shot_resolution:
+        from .errors import InputError
+
+        raise InputError("--hls needs one resolution per rung: it does not go with --per-shot-resolution")
         parse_audio(args.audio)
     thumbs: "bool | dict" = False
     if args.thumbnails:
