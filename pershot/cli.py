@@ -466,21 +466,17 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
     grid = load_grid(args.grid)
     if args.rungs is None:
         api.load_ladder(args.ladder)  # fail on a bad ladder before encoding anything
-    if args.audio is not None:
-        from .errors import InputError
-        from .renditions import parse_audio
+    # the rendition options fail before any work
+    from .errors import InputError
+    from .renditions import parse_audio
 
-        if not args.encode:
-            raise InputError("--audio goes with --encode (or give it to `pershot encode`)")
+    if args.audio is not None and not args.encode:
+        raise InputError("--audio goes with --encode (or give it to `pershot encode`)")
+    parse_audio(args.audio)
     if args.hls and not args.encode:
-        from .errors import InputError
-
         raise InputError("--hls goes with --encode (or give it to `pershot encode`)")
     if args.hls and args.per_shot_resolution:
-        from .errors import InputError
-
         raise InputError("--hls needs one resolution per rung: it does not go with --per-shot-resolution")
-        parse_audio(args.audio)
     thumbs: "bool | dict" = False
     if args.thumbnails:
         codecs = [c.strip() for c in args.thumbnail_codecs.split(",") if c.strip()] if args.thumbnail_codecs else None

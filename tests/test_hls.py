@@ -102,14 +102,15 @@ def test_hls_package_of_a_ladder_with_audio(media_dir: Path, tmp_path: Path):
     assert aud.items and abs(sum(d for _, d in aud.items) - 3.003) < 0.05
 
 
-def test_cli_hls_options_fail_before_any_work(tmp_path: Path, capsys):
+def test_cli_rendition_options_fail_before_any_work(tmp_path: Path, capsys):
     from pershot.cli import main
 
     src = tmp_path / "v.mp4"
     ffmpeg.run(["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10", "-frames:v", "10",
                 "-pix_fmt", "yuv420p", str(src)], what="making a clip failed")
     for opts, msg in ((["--hls"], "goes with --encode"), (["--encode", "--hls", "--per-shot-resolution"],
-                                                           "--per-shot-resolution")):
+                                                           "--per-shot-resolution"),
+                      (["--encode", "--audio", "aac:9"], r"[16, 512]")):
         out = tmp_path / "out"
         assert main(["ladder", str(src), *opts, "-o", str(out), "-q"]) == InputError.exit_code
         assert msg in capsys.readouterr().err
