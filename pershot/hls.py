@@ -73,7 +73,7 @@ def avc_codec_string(sps: Sequence[tuple[int, int, int]]) -> str:
 
 def h264_sps(path: str | os.PathLike) -> list[tuple[int, int, int]]:
     """(profile_idc, constraint flags, level_idc) of every distinct SPS in an H.264 file (MP4 with
-    length-prefixed NAL units, parameter sets in band or in its header)."""
+    length-prefixed NAL units, parameter sets in band or in its header); InputError for another codec."""
     import av
 
     found: set[tuple[int, int, int]] = set()
@@ -89,6 +89,8 @@ def h264_sps(path: str | os.PathLike) -> list[tuple[int, int, int]]:
 
     with av.open(os.fspath(path)) as c:
         st = c.streams.video[0]
+        if st.codec_context.name != "h264":
+            raise InputError(f"{Path(path).name} is {st.codec_context.name}: HLS packaging is for H.264 ladders (x264)")
         extra = bytes(st.codec_context.extradata or b"")
         if len(extra) > 8 and extra[0] == 1:  # avcC: its SPS are (2-byte length, NAL) after 6 bytes
             k, num = 6, extra[5] & 0x1F
@@ -145,14 +147,12 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     audio = next((r for r in renditions if r.kind == "audio"), None)
     if not videos:
         raise InputError("no video rendition to package")
+    codecs = {}  # before anything is written: an unfit rendition fails here
     for r in videos:
         if not r.height:
             raise InputError(f"rung {r.rung} changes resolution shot by shot: HLS packaging needs one resolution "
                              "per rung (a ladder without --per-shot-resolution)")
-        with av.open(r.path) as c:
-            if c.streams.video[0].codec_context.name != "h264":
-                raise InputError(f"rung {r.rung} is {c.streams.video[0].codec_context.name}: HLS packaging is "
-                                 "for H.264 ladders (x264)")
+        codecs[r.rung] = avc_codec_string(h264_sps(r.path))
     out = Path(out_dir)
     tmp = out.with_name(out.name + ".part")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -176,7 +176,7 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
             raise InputError(f"rung {r.rung}: no HLS segment was written")
         peak, avg = seg.rates_bps()
         rate = f",FRAME-RATE={float(fps):.3f}" if fps else ""
-        codec = avc_codec_string(h264_sps(r.path))
+        codec = codecs[r.rung]
         rows.append((peak + a_peak, (
             f"#EXT-X-STREAM-INF:BANDWIDTH={round(peak + a_peak)},AVERAGE-BANDWIDTH={round(avg + a_avg)},"
             f'RESOLUTION={r.width}x{r.height}{rate},CODECS="{codec}{codecs_audio}"'

@@ -114,6 +114,13 @@ def check_filters(info: "SourceInfo") -> None:
                           "use another with --ffmpeg")
 
 
+def check_source(info: "SourceInfo") -> None:
+    """Everything a source must pass before pershot decodes it for encoding: SDR or set to be
+    tone-mapped (:func:`check_sdr`), and the filters it needs in this ffmpeg (:func:`check_filters`)."""
+    check_sdr(info)
+    check_filters(info)
+
+
 def check_sdr(info: "SourceInfo") -> None:
     """Raise MediaError for an HDR source (PQ or HLG transfer) not set to be tone-mapped
     (:func:`with_tonemap`): pershot encodes and scores 8-bit SDR, so its probes and renditions of

@@ -39,7 +39,7 @@ from .encoders import EncodeParams
 from .encoders.base import kv_params
 from .errors import ConfigError, FFmpegError, InputError
 from .grid import Grid, load_grid
-from .media import SourceInfo, check_filters, check_sdr, encode_colour, extract_shot, frame_index, resolutions_for, target_size
+from .media import SourceInfo, check_source, encode_colour, extract_shot, frame_index, resolutions_for, target_size
 from .metrics import MetricParams, check_scorable, score
 from .shots import Shot
 
@@ -341,8 +341,7 @@ def plan_probes(
 
         raise MissingDependencyError("this ffmpeg has no libvmaf filter (needed to score probes)")
     check_scorable(info.display_width, info.display_height, name=os.path.basename(info.path))
-    check_sdr(info)
-    check_filters(info)
+    check_source(info)
     colour = encode_colour(info)
     by_count = not frame_index(info.path, info.stream).pts_exact
     cache_dir = str(cache.base) if cache is not None else None

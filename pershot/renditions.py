@@ -37,7 +37,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from .errors import FFmpegError, InputError
 from .encoders.base import colour_args
-from .media import SourceInfo, check_filters, check_sdr, encode_colour, extract_shot, input_arg
+from .media import SourceInfo, check_source, encode_colour, extract_shot, input_arg
 
 RENDITION_COLUMNS = ("rung", "name", "path", "container", "width", "height", "frames", "duration_s", "size_bytes",
                      "bitrate_kbps", "ladder_kbps", "encode_cpu_s", "kind")
@@ -163,8 +163,7 @@ def plan_renditions(doc: Mapping[str, Any], info: SourceInfo, out_dir: str | os.
                     rungs: Sequence[int] | None = None, work_dir: str | None = None) -> list[ShotJob]:
     """One job per shot, holding the encodes of the chosen rungs (default: all). Pure: nothing runs."""
     check_ladder_doc(doc)
-    check_sdr(info)
-    check_filters(info)
+    check_source(info)
     colour = encode_colour(info)
     src = doc.get("source") or {}
     if src.get("frames") is not None and int(src["frames"]) != info.frame_count:

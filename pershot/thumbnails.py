@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 from .atomic import write_bytes
 from .errors import InfeasibleError, InputError
 from .encoders.base import colour_args
-from .media import SourceInfo, check_sdr, encode_colour, extract_shot, input_arg, target_size
+from .media import SourceInfo, check_source, encode_colour, extract_shot, input_arg, target_size
 from .shots import Shot
 
 DEFAULT_HEIGHT = 360
@@ -111,7 +111,7 @@ def code_thumbnails(
     """
     from .codecs.select import choose, rdc_points
 
-    check_sdr(info)
+    check_source(info)
     cands = candidate_codecs(height=height, complexity=complexity, codecs=codecs)
     out = Path(out_dir)
     thumbs: list[Thumbnail] = []

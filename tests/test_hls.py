@@ -115,3 +115,12 @@ def test_cli_rendition_options_fail_before_any_work(tmp_path: Path, capsys):
         assert main(["ladder", str(src), *opts, "-o", str(out), "-q"]) == InputError.exit_code
         assert msg in capsys.readouterr().err
         assert not (out / "shots.csv").exists()  # nothing was done
+
+
+def test_sps_reader_refuses_other_codecs(tmp_path: Path):
+    hevc = tmp_path / "v.mp4"
+    ffmpeg.run(["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10", "-frames:v", "3",
+                "-pix_fmt", "yuv420p", "-c:v", "libx265", "-x265-params", "log-level=error", str(hevc)],
+               what="making an HEVC clip failed")
+    with pytest.raises(InputError, match="HLS packaging is for H.264"):
+        h264_sps(hevc)
