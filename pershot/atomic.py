@@ -39,12 +39,13 @@ def deferred_signals() -> Iterator[None]:
         pending.append((signum, frame))
 
     old = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            old[sig] = signal.signal(sig, hold)
-        except (ValueError, OSError):  # pragma: no cover - not settable here
-            pass
     try:
+        # inside the try: a signal that lands between the two settings still gets the first restored
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                old[sig] = signal.signal(sig, hold)
+            except (ValueError, OSError):  # pragma: no cover - not settable here
+                pass
         yield
     finally:
         for sig, handler in old.items():
@@ -81,9 +82,23 @@ def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[
         os.replace(tmp_path, dest)
     except BaseException:
         if tmp_path is not None:
-            with deferred_signals(), contextlib.suppress(FileNotFoundError):
-                tmp_path.unlink()
+            _remove(tmp_path)
         raise
+
+
+def _remove(path: Path) -> None:
+    """Remove ``path`` (gone already is fine), even when a second signal lands before the first
+    one's cleanup holds signals: a Ctrl-C reaches a worker, and its pool's SIGTERM follows
+    within milliseconds. That second interrupt is dropped here (the first one goes on); it is
+    tried again only while the file is still there."""
+    while True:
+        try:
+            with deferred_signals(), contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            return
+        except KeyboardInterrupt:
+            if not path.exists():
+                return
 
 
 def write_bytes(dest: str | os.PathLike, data: bytes) -> Path:
