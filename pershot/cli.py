@@ -172,6 +172,10 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         line(flt, detail, ok=ok)
         if required and not ok:
             missing.append(flt)
+    # renditions: one decode delay per rung (see pershot.renditions.uniform_dts); without it they still
+    # play, but DASH packaging can refuse a rung that mixes B-frame delays
+    has_setts = ffmpeg.has_bsf("setts")
+    line("setts", "bitstream filter available" if has_setts else "bitstream filter missing (optional)", ok=has_setts)
     for pkg, required in (("av", True), ("scenedetect", True), ("pandas", True), ("numpy", True),
                           ("torch", False), ("compressai", False), ("dask", False), ("distributed", False)):
         try:
@@ -473,10 +477,11 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
     if args.audio is not None and not args.encode:
         raise InputError("--audio goes with --encode (or give it to `pershot encode`)")
     parse_audio(args.audio)
-    if args.hls and not args.encode:
-        raise InputError("--hls goes with --encode (or give it to `pershot encode`)")
-    if args.hls and args.per_shot_resolution:
-        raise InputError("--hls needs one resolution per rung: it does not go with --per-shot-resolution")
+    for flag, on in (("--hls", args.hls), ("--dash", args.dash)):
+        if on and not args.encode:
+            raise InputError(f"{flag} goes with --encode (or give it to `pershot encode`)")
+        if on and args.per_shot_resolution:
+            raise InputError(f"{flag} needs one resolution per rung: it does not go with --per-shot-resolution")
     thumbs: "bool | dict" = False
     if args.thumbnails:
         codecs = [c.strip() for c in args.thumbnail_codecs.split(",") if c.strip()] if args.thumbnail_codecs else None
@@ -536,6 +541,9 @@ def _hls_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
     p.add_argument("--hls", action="store_true",
                    help=f"{prefix}also package the renditions as HLS: OUT/hls/master.m3u8, MPEG-TS segments cut at "
                         "shot starts (H.264 ladders, one resolution per rung)")
+    p.add_argument("--dash", action="store_true",
+                   help=f"{prefix}also package the renditions as MPEG-DASH: OUT/dash/manifest.mpd, fragmented-MP4 "
+                        "segments cut at shot starts (x264, x265 or SVT-AV1 ladders, one resolution per rung)")
 
 
 def _audio_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
@@ -560,7 +568,8 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
     try:
         res = api.encode_renditions(ladder, out, source=source, rungs=rungs, executor=executor, progress=bar,
                                     audio=getattr(args, "audio", None), crop=getattr(args, "crop", None),
-                                    tonemap=getattr(args, "tonemap", None), hls=getattr(args, "hls", False))
+                                    tonemap=getattr(args, "tonemap", None), hls=getattr(args, "hls", False),
+                                    dash=getattr(args, "dash", False))
     finally:
         bar.close()
         executor.close()
@@ -573,6 +582,8 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
     _eprint(f"renditions: {out}/ ({len(res)} files, renditions.csv)")
     if getattr(args, "hls", False):
         _eprint(f"HLS: {out / 'hls' / 'master.m3u8'}")
+    if getattr(args, "dash", False):
+        _eprint(f"DASH: {out / 'dash' / 'manifest.mpd'}")
 
 
 def _add_optimize(sub) -> None:

@@ -20,7 +20,10 @@ from pathlib import Path
 from fractions import Fraction
 from typing import Sequence
 
+from .bitstream import avc_codec_string, h264_sps
 from .errors import InputError
+
+__all__ = ["Segments", "read_playlist", "package_args", "package", "avc_codec_string", "h264_sps"]
 
 #: the segment duration aimed at, in seconds (Apple's HLS authoring spec: 6)
 DEFAULT_SEGMENT_S = 6.0
@@ -54,56 +57,6 @@ def read_playlist(path: str | os.PathLike) -> Segments:
             items.append((p.parent / line, dur))
             dur = None
     return Segments(playlist=p, items=tuple(items))
-
-
-def avc_codec_string(sps: Sequence[tuple[int, int, int]]) -> str:
-    """``avc1.PPCCLL`` for a stream holding every (profile_idc, constraint flags, level_idc) in ``sps``:
-    the highest profile, the constraint flags all of them share, the highest level."""
-    if not sps:
-        raise InputError("no H.264 sequence parameter set found")
-    profile = max(p for p, _, _ in sps)
-    flags = 0xFF
-    for _, c, _ in sps:
-        flags &= c
-    if len({p for p, _, _ in sps}) > 1:
-        flags = 0  # the constraint flags claim conformance to this or that profile: none holds for a mix
-    level = max(lv for _, _, lv in sps)
-    return f"avc1.{profile:02x}{flags:02x}{level:02x}"
-
-
-def h264_sps(path: str | os.PathLike) -> list[tuple[int, int, int]]:
-    """(profile_idc, constraint flags, level_idc) of every distinct SPS in an H.264 file (MP4 with
-    length-prefixed NAL units, parameter sets in band or in its header); InputError for another codec."""
-    import av
-
-    found: set[tuple[int, int, int]] = set()
-
-    def scan(buf: bytes) -> None:
-        i = 0
-        while i + 4 <= len(buf):
-            n = int.from_bytes(buf[i:i + 4], "big")
-            nal = buf[i + 4:i + 4 + n]
-            if len(nal) >= 4 and nal[0] & 0x1F == 7:
-                found.add((nal[1], nal[2], nal[3]))
-            i += 4 + max(n, 1)
-
-    with av.open(os.fspath(path)) as c:
-        st = c.streams.video[0]
-        if st.codec_context.name != "h264":
-            raise InputError(f"{Path(path).name} is {st.codec_context.name}: HLS packaging is for H.264 ladders (x264)")
-        extra = bytes(st.codec_context.extradata or b"")
-        if len(extra) > 8 and extra[0] == 1:  # avcC: its SPS are (2-byte length, NAL) after 6 bytes
-            k, num = 6, extra[5] & 0x1F
-            for _ in range(num):
-                ln = int.from_bytes(extra[k:k + 2], "big")
-                nal = extra[k + 2:k + 2 + ln]
-                if len(nal) >= 4:
-                    found.add((nal[1], nal[2], nal[3]))
-                k += 2 + ln
-        for pkt in c.demux(st):
-            if pkt.size:
-                scan(bytes(pkt))
-    return sorted(found)
 
 
 def package_args(videos: Sequence[tuple[str, str]], audio: str | None, out_dir: str | os.PathLike,
@@ -140,6 +93,7 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     import av
 
     from . import ffmpeg
+    from .bitstream import codec_of
 
     if not segment_s > 0:
         raise InputError(f"the HLS segment duration must be > 0 s, got {segment_s:g}")
@@ -152,6 +106,8 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
         if not r.height:
             raise InputError(f"rung {r.rung} changes resolution shot by shot: HLS packaging needs one resolution "
                              "per rung (a ladder without --per-shot-resolution)")
+        if codec_of(r.path) != "h264":
+            raise InputError(f"rung {r.rung} is not H.264: HLS packaging is for H.264 ladders (x264)")
         codecs[r.rung] = avc_codec_string(h264_sps(r.path))
     out = Path(out_dir)
     tmp = out.with_name(out.name + ".part")

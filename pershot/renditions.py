@@ -304,16 +304,48 @@ def concat_list(paths: Sequence[str]) -> str:
     return "".join("file '" + os.path.abspath(p).replace("'", "'\\''") + "'\n" for p in paths)
 
 
-def join_args(list_file: str, dst: str, container: str, tag: str | None = None) -> list[str]:
-    """Join the shot files listed in ``list_file`` without re-encoding (``tag``: the MP4 sample entry)."""
+def reorder_depth(path: str | os.PathLike) -> int:
+    """How many frames a file's decode order runs ahead of its display order at most (0 without
+    B-frames, 2 for x264's B-pyramid): the delay its decode timestamps need."""
+    import av
+
+    with av.open(os.fspath(path)) as c:
+        st = c.streams.video[0]
+        pts = [int(p.pts) for p in c.demux(st) if p.size and p.pts is not None]
+    rank = {t: i for i, t in enumerate(sorted(pts))}
+    return max((j - rank[t] for j, t in enumerate(pts)), default=0)
+
+
+def uniform_dts(delay: int, fps: Fraction) -> str:
+    """A ``setts`` bitstream filter giving every frame the decode timestamp ``(n - delay)`` frame
+    durations after the first presentation timestamp (n: the frame's place in decode order), never
+    after its own presentation time.
+
+    Shots joined as they come keep each encoder's own decode delay: x264 ultrafast has none, the
+    other presets two frames, so at such a boundary the decode timestamps of the next shot would go
+    back in time, and the muxers bunch them 1 tick apart. MP4 then holds 1-tick sample durations,
+    and a fragmenter (ffmpeg's DASH muxer among them) that times fragments from sample durations
+    shifts every later frame by a frame. With one delay for the whole rung, the largest any of its
+    shots needs, every sample lasts one frame and decode order is unchanged."""
+    f = Fraction(fps)
+    return (f"setts=pts=PTS:dts=min(PTS\\,STARTPTS+round((N-{int(delay)})*{f.denominator}/({f.numerator}*TB)))")
+
+
+def join_args(list_file: str, dst: str, container: str, tag: str | None = None,
+              dts: str | None = None) -> list[str]:
+    """Join the shot files listed in ``list_file`` without re-encoding (``tag``: the MP4 sample entry;
+    ``dts``: a ``setts`` filter from :func:`uniform_dts`)."""
     out = ["-y", "-v", "error", "-f", "concat", "-safe", "0", "-i", input_arg(list_file), "-map", "0:v:0",
            "-c", "copy"]
+    bsfs = [dts] if dts else []
     if container == "mp4":
         if tag:
             out += ["-tag:v", tag]
         if tag in _AUD_TYPES:
-            out += ["-bsf:v", f"filter_units=remove_types={_AUD_TYPES[tag]}"]
+            bsfs.insert(0, f"filter_units=remove_types={_AUD_TYPES[tag]}")
         out += ["-movflags", "+faststart"]
+    if bsfs:
+        out += ["-bsf:v", ",".join(bsfs)]
     return out + ["-f", container, input_arg(dst)]
 
 
@@ -405,19 +437,32 @@ def _video_payload(path: str | os.PathLike) -> tuple[int, int]:
     return n, size
 
 
-def _check_hls(doc: Mapping[str, Any], rungs: Sequence[int] | None) -> None:
-    """Before any encode: HLS packaging needs H.264 (x264) rungs of one resolution each."""
+def _check_packaging(doc: Mapping[str, Any], rungs: Sequence[int] | None, hls: bool = False,
+                     dash: bool = False) -> None:
+    """Before any encode: HLS and DASH packaging need rungs of one resolution each, all from one
+    encoder: x264 for HLS (MPEG-TS segments); x264, x265 or SVT-AV1 for DASH."""
+    what = " and ".join(w for w, on in (("HLS", hls), ("DASH", dash)) if on)
+    if not what:
+        return
+    used: set[str] = set()
     for r in doc["rungs"]:
         if rungs is not None and int(r["rung"]) not in rungs:
             continue
         shots = r.get("shots") or []
         if len({(s.get("width"), s.get("height")) for s in shots}) > 1:
-            raise InputError(f"rung {r['rung']} changes resolution shot by shot: HLS packaging needs one resolution "
-                             "per rung (a ladder without --per-shot-resolution)")
-        encs = {(s.get("encode") or {}).get("ffmpeg_encoder") for s in shots}
-        if encs - {"libx264"}:
-            raise InputError(f"rung {r['rung']} is encoded with {', '.join(sorted(map(str, encs - {'libx264'})))}: "
+            raise InputError(f"rung {r['rung']} changes resolution shot by shot: {what} packaging needs one "
+                             "resolution per rung (a ladder without --per-shot-resolution)")
+        encs = {str((s.get("encode") or {}).get("ffmpeg_encoder")) for s in shots}
+        if hls and encs - {"libx264"}:
+            raise InputError(f"rung {r['rung']} is encoded with {', '.join(sorted(encs - {'libx264'}))}: "
                              "HLS packaging is for H.264 ladders (x264)")
+        if dash and encs - {"libx264", "libx265", "libsvtav1"}:
+            raise InputError(f"rung {r['rung']} is encoded with {', '.join(sorted(encs))}: DASH packaging is for "
+                             "x264, x265 and SVT-AV1 ladders")
+        used |= encs
+    if len(used) > 1:
+        raise InputError(f"the rungs are encoded with {', '.join(sorted(used))}: {what} packaging needs one "
+                         "encoder for the whole ladder")
 
 
 def encode_renditions(
@@ -434,6 +479,7 @@ def encode_renditions(
     crop: "str | Sequence[int] | None" = None,
     tonemap: str | None = None,
     hls: bool = False,
+    dash: bool = False,
 ) -> list[Rendition]:
     """Encode a ladder's rungs into ``out_dir`` (``rung00_360p.mp4``..., and ``renditions.csv``).
 
@@ -444,6 +490,7 @@ def encode_renditions(
     ``crop``/``tonemap``: as the probes had them, for a ladder that does not record them (one from
     ``pershot optimize``); a ladder.json from ``pershot ladder`` records its own, which win.
     ``hls``: also package them as HLS in ``out_dir/hls/`` (``master.m3u8``; see :mod:`pershot.hls`).
+    ``dash``: also package them as MPEG-DASH in ``out_dir/dash/`` (``manifest.mpd``; see :mod:`pershot.dash`).
     """
     import pandas as pd
 
@@ -466,8 +513,7 @@ def encode_renditions(
     info = with_tonemap(probe_source(src, stream if isinstance(stream, int) else None),
                         made.get("tonemap") or (tonemap if "tonemap" not in made else None))
     info = with_crop(info, made.get("crop") or (crop if "crop" not in made else None))
-    if hls:
-        _check_hls(doc, rungs)
+    _check_packaging(doc, rungs, hls=hls, dash=dash)
     kbps = parse_audio(audio)
     a_stream = audio_stream(info.path) if kbps is not None else None
     if kbps is not None and a_stream is None:
@@ -508,8 +554,9 @@ def encode_renditions(
         name = f"rung{rung:02d}_{f'{h}p' if h else 'mixed'}.{ext}"
         lst = os.path.join(tmp, f"rung{rung:02d}.txt")
         Path(lst).write_text(concat_list([p.path for p in parts]), encoding="utf-8")
+        dts = uniform_dts(max(reorder_depth(p.path) for p in parts), info.fps) if ffmpeg.has_bsf("setts") else None
         with atomic_path(out / name) as t:
-            ffmpeg.run(join_args(lst, str(t), container, tag), what=f"joining rung {rung} failed")
+            ffmpeg.run(join_args(lst, str(t), container, tag, dts), what=f"joining rung {rung} failed")
             got, size = _video_payload(t)
             if got != frames:
                 raise FFmpegError(f"rung {rung}: the joined file has {got} frames, the ladder {frames}")
@@ -535,4 +582,8 @@ def encode_renditions(
         from .hls import package
 
         package(results, out / "hls", fps=info.fps)
+    if dash:
+        from .dash import package as package_dash
+
+        package_dash(results, out / "dash", fps=info.fps)
     return results

@@ -10,7 +10,7 @@ from conftest import cut
 from pershot import api, ffmpeg
 from pershot.errors import InputError
 from pershot.hls import avc_codec_string, h264_sps, read_playlist
-from pershot.renditions import _check_hls
+from pershot.renditions import _check_packaging
 from pershot.shots import Shot
 
 #: ultrafast (Constrained Baseline) and medium (High): rungs can mix H.264 profiles
@@ -38,16 +38,16 @@ def test_read_playlist(tmp_path: Path):
 def test_hls_needs_h264_rungs_of_one_resolution():
     shot = {"shot": 0, "width": 160, "height": 90, "encode": {"ffmpeg_encoder": "libx264"}}
     doc = {"rungs": [{"rung": 0, "shots": [dict(shot), dict(shot, shot=1)]}]}
-    _check_hls(doc, None)
+    _check_packaging(doc, None, hls=True)
     mixed = copy.deepcopy(doc)
     mixed["rungs"][0]["shots"][1].update(width=256, height=144)
     with pytest.raises(InputError, match="one resolution"):
-        _check_hls(mixed, None)
+        _check_packaging(mixed, None, hls=True)
     hevc = copy.deepcopy(doc)
     hevc["rungs"][0]["shots"][0]["encode"]["ffmpeg_encoder"] = "libx265"
     with pytest.raises(InputError, match="H.264"):
-        _check_hls(hevc, None)
-    _check_hls(hevc, [1])  # rungs not asked for are not checked
+        _check_packaging(hevc, None, hls=True)
+    _check_packaging(hevc, [1], hls=True)  # rungs not asked for are not checked
 
 
 def _frames(ts_files) -> int:
@@ -122,5 +122,5 @@ def test_sps_reader_refuses_other_codecs(tmp_path: Path):
     ffmpeg.run(["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10", "-frames:v", "3",
                 "-pix_fmt", "yuv420p", "-c:v", "libx265", "-x265-params", "log-level=error", str(hevc)],
                what="making an HEVC clip failed")
-    with pytest.raises(InputError, match="HLS packaging is for H.264"):
+    with pytest.raises(InputError, match="is hevc, not h264"):
         h264_sps(hevc)

@@ -1,0 +1,293 @@
+"""What a coded video stream says about itself: its parameter sets (H.264 SPS, HEVC SPS, AV1
+sequence headers) and the RFC 6381 ``CODECS`` strings that HLS and DASH manifests carry.
+
+A pershot rendition joins shots that may have been encoded at different presets, so one file can
+hold several parameter sets (x264 ultrafast writes Constrained Baseline, the other presets High;
+SVT-AV1's presets signal different coding tools in their sequence headers). Manifest writers
+(ffmpeg's among them) take the first shot's, which can understate the stream: the strings here
+cover every parameter set in the file (the highest profile and level).
+
+The readers take MP4 files (length-prefixed NAL units, parameter sets in band or in the header);
+the string builders are pure.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from .errors import InputError
+
+
+def _stream_packets(path: str | os.PathLike, want: str) -> Iterator[bytes]:
+    """The extradata, then every packet's bytes, of the first video stream, which must be ``want``."""
+    import av
+
+    with av.open(os.fspath(path)) as c:
+        if not c.streams.video:
+            raise InputError(f"{Path(path).name} has no video stream")
+        st = c.streams.video[0]
+        name = st.codec_context.name
+        if name != want and not (want == "av1" and name in {"libdav1d", "libaom-av1", "av1"}):
+            raise InputError(f"{Path(path).name} is {name}, not {want}")
+        yield bytes(st.codec_context.extradata or b"")
+        for pkt in c.demux(st):
+            if pkt.size:
+                yield bytes(pkt)
+
+
+def codec_of(path: str | os.PathLike) -> str:
+    """``h264``, ``hevc`` or ``av1`` (or the decoder's name for anything else) of a file's first video stream."""
+    import av
+
+    with av.open(os.fspath(path)) as c:
+        if not c.streams.video:
+            raise InputError(f"{Path(path).name} has no video stream")
+        name = c.streams.video[0].codec_context.name
+    return "av1" if name in {"libdav1d", "libaom-av1"} else name
+
+
+def _length_prefixed(buf: bytes, size: int = 4) -> Iterator[bytes]:
+    i = 0
+    while i + size <= len(buf):
+        n = int.from_bytes(buf[i:i + size], "big")
+        yield buf[i + size:i + size + n]
+        i += size + max(n, 1)
+
+
+def unescape(nal: bytes) -> bytes:
+    """A NAL unit's payload with its emulation-prevention bytes (``00 00 03``) taken out."""
+    out = bytearray()
+    zeros = 0
+    for b in nal:
+        if zeros >= 2 and b == 3:
+            zeros = 0
+            continue
+        out.append(b)
+        zeros = zeros + 1 if b == 0 else 0
+    return bytes(out)
+
+
+# --------------------------------------------------------------------------- H.264
+
+
+def avc_codec_string(sps: Sequence[tuple[int, int, int]], entry: str = "avc1") -> str:
+    """``avc1.PPCCLL`` (or ``avc3.``) for a stream holding every (profile_idc, constraint flags,
+    level_idc) in ``sps``: the highest profile, the constraint flags all of them share, the highest level."""
+    if not sps:
+        raise InputError("no H.264 sequence parameter set found")
+    profile = max(p for p, _, _ in sps)
+    flags = 0xFF
+    for _, c, _ in sps:
+        flags &= c
+    if len({p for p, _, _ in sps}) > 1:
+        flags = 0  # the constraint flags claim conformance to this or that profile: none holds for a mix
+    level = max(lv for _, _, lv in sps)
+    return f"{entry}.{profile:02x}{flags:02x}{level:02x}"
+
+
+def h264_sps(path: str | os.PathLike) -> list[tuple[int, int, int]]:
+    """(profile_idc, constraint flags, level_idc) of every distinct SPS in an H.264 file (MP4 with
+    length-prefixed NAL units, parameter sets in band or in its header); InputError for another codec."""
+    found: set[tuple[int, int, int]] = set()
+    packets = _stream_packets(path, "h264")
+    extra = next(packets)
+    if len(extra) > 8 and extra[0] == 1:  # avcC: its SPS are (2-byte length, NAL) after 6 bytes
+        k, num = 6, extra[5] & 0x1F
+        for _ in range(num):
+            ln = int.from_bytes(extra[k:k + 2], "big")
+            nal = extra[k + 2:k + 2 + ln]
+            if len(nal) >= 4:
+                found.add((nal[1], nal[2], nal[3]))
+            k += 2 + ln
+    for buf in packets:
+        for nal in _length_prefixed(buf):
+            if len(nal) >= 4 and nal[0] & 0x1F == 7:
+                found.add((nal[1], nal[2], nal[3]))
+    return sorted(found)
+
+
+# --------------------------------------------------------------------------- HEVC
+
+
+@dataclass(frozen=True)
+class HevcProfile:
+    """The general profile, tier and level of an HEVC SPS (its ``profile_tier_level``)."""
+
+    profile_space: int
+    tier: int
+    profile_idc: int
+    compatibility: int  #: general_profile_compatibility_flag[0..31], flag j in bit 31 - j
+    constraints: bytes  #: the 6 bytes of constraint flags after the compatibility flags
+    level_idc: int
+
+
+def hevc_ptl(nal: bytes) -> HevcProfile | None:
+    """The general profile/tier/level of an HEVC SPS NAL unit (2-byte header first); None if it is not one."""
+    if len(nal) < 2 or (nal[0] >> 1) & 0x3F != 33:
+        return None
+    b = unescape(nal[2:])
+    # sps_video_parameter_set_id(4) sps_max_sub_layers_minus1(3) temporal_id_nesting(1), then
+    # profile_tier_level: space(2) tier(1) profile_idc(5), 32 compatibility flags, 48 constraint bits, level(8)
+    if len(b) < 14:
+        return None
+    return HevcProfile(profile_space=b[1] >> 6, tier=(b[1] >> 5) & 1, profile_idc=b[1] & 0x1F,
+                       compatibility=int.from_bytes(b[2:6], "big"), constraints=bytes(b[6:12]), level_idc=b[12])
+
+
+def hevc_codec_string(profiles: Sequence[HevcProfile], entry: str = "hev1") -> str:
+    """``hev1.P.C.TL.B...`` (ISO/IEC 14496-15 annex E) for a stream holding every SPS in ``profiles``:
+    the highest profile and level; the compatibility and constraint flags all of them share; the
+    high tier if any is."""
+    if not profiles:
+        raise InputError("no HEVC sequence parameter set found")
+    top = max(profiles, key=lambda p: (p.profile_space, p.profile_idc))
+    compat, cons = 0xFFFFFFFF, bytearray(b"\xff" * 6)
+    for p in profiles:
+        compat &= p.compatibility
+        cons = bytearray(a & b for a, b in zip(cons, p.constraints))
+    space = "" if top.profile_space == 0 else "ABC"[top.profile_space - 1]
+    rev = int(f"{compat:032b}"[::-1], 2)  # the flags in reverse bit order, as the annex writes them
+    tier = "H" if any(p.tier for p in profiles) else "L"
+    level = max(p.level_idc for p in profiles)
+    c = bytes(cons).rstrip(b"\0")
+    tail = "".join(f".{x:X}" for x in c)
+    return f"{entry}.{space}{top.profile_idc}.{rev:X}.{tier}{level}{tail}"
+
+
+def hevc_profiles(path: str | os.PathLike) -> list[HevcProfile]:
+    """Every distinct SPS profile/tier/level in an HEVC MP4 file (in its ``hvcC`` header and in band)."""
+    found: set[HevcProfile] = set()
+    packets = _stream_packets(path, "hevc")
+    extra = next(packets)
+    size = 4
+    if len(extra) > 23 and extra[0] == 1:  # hvcC: 22 bytes, then arrays of (type, count, (length, NAL)...)
+        size = (extra[21] & 3) + 1
+        k, arrays = 23, extra[22]
+        for _ in range(arrays):
+            if k + 3 > len(extra):
+                break
+            count = int.from_bytes(extra[k + 1:k + 3], "big")
+            k += 3
+            for _ in range(count):
+                ln = int.from_bytes(extra[k:k + 2], "big")
+                p = hevc_ptl(extra[k + 2:k + 2 + ln])
+                if p is not None:
+                    found.add(p)
+                k += 2 + ln
+    for buf in packets:
+        for nal in _length_prefixed(buf, size):
+            p = hevc_ptl(nal)
+            if p is not None:
+                found.add(p)
+    return sorted(found, key=lambda p: (p.profile_idc, p.level_idc, p.tier))
+
+
+# --------------------------------------------------------------------------- AV1
+
+
+@dataclass(frozen=True)
+class Av1Sequence:
+    """What an AV1 codec string needs from a sequence header: profile, operating point 0's level and tier."""
+
+    profile: int
+    level: int
+    tier: int
+
+
+class _Bits:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def read(self, n: int) -> int:
+        v = 0
+        for _ in range(n):
+            byte = self.data[self.pos >> 3] if (self.pos >> 3) < len(self.data) else 0
+            v = (v << 1) | ((byte >> (7 - (self.pos & 7))) & 1)
+            self.pos += 1
+        return v
+
+
+def av1_sequence(payload: bytes) -> Av1Sequence | None:
+    """Profile, level and tier of a sequence header OBU's payload; None where timing information
+    makes the fixed-position read unsafe (the caller then keeps the ``av1C`` figures)."""
+    r = _Bits(payload)
+    profile = r.read(3)
+    r.read(1)  # still_picture
+    if r.read(1):  # reduced_still_picture_header
+        return Av1Sequence(profile, r.read(5), 0)
+    if r.read(1):  # timing_info_present_flag: a variable-length block follows
+        return None
+    r.read(1)  # initial_display_delay_present_flag
+    r.read(5)  # operating_points_cnt_minus_1
+    r.read(12)  # operating_point_idc[0]
+    level = r.read(5)
+    tier = r.read(1) if level > 7 else 0
+    return Av1Sequence(profile, level, tier)
+
+
+def _obus(buf: bytes) -> Iterator[tuple[int, bytes]]:
+    """(type, payload) of every OBU in a sample (low-overhead format, each with its size field)."""
+    i = 0
+    while i < len(buf):
+        h = buf[i]
+        kind, ext, has_size = (h >> 3) & 0xF, (h >> 2) & 1, (h >> 1) & 1
+        j = i + 1 + ext
+        if not has_size:
+            yield kind, buf[j:]
+            return
+        size = shift = 0
+        while j < len(buf):
+            b = buf[j]
+            j += 1
+            size |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        yield kind, buf[j:j + size]
+        i = j + size
+
+
+@dataclass(frozen=True)
+class Av1Stream:
+    """An AV1 file's codec string and how many different sequence headers it carries."""
+
+    codec: str
+    sequence_headers: int
+
+
+def av1_stream(path: str | os.PathLike) -> Av1Stream:
+    """The ``av01.P.LLT.DD`` string of an AV1 MP4 file (highest profile, level and tier of its
+    sequence headers; bit depth from ``av1C``) and the number of distinct sequence headers in it."""
+    packets = _stream_packets(path, "av1")
+    extra = next(packets)
+    if len(extra) < 4 or extra[0] != 0x81:
+        raise InputError(f"{Path(path).name}: no AV1 configuration record (av1C)")
+    seqs = {Av1Sequence(extra[1] >> 5, extra[1] & 0x1F, extra[2] >> 7)}
+    depth = 12 if extra[2] & 0x20 else 10 if extra[2] & 0x40 else 8
+    headers: set[bytes] = set()
+    for buf in packets:
+        for kind, payload in _obus(buf):
+            if kind == 1:  # OBU_SEQUENCE_HEADER
+                headers.add(payload)
+                s = av1_sequence(payload)
+                if s is not None:
+                    seqs.add(s)
+    profile = max(s.profile for s in seqs)
+    level = max(s.level for s in seqs)
+    tier = "H" if any(s.tier for s in seqs) else "M"
+    return Av1Stream(codec=f"av01.{profile}.{level:02d}{tier}.{depth:02d}", sequence_headers=max(1, len(headers)))
+
+
+def codec_string(path: str | os.PathLike, entry: str | None = None) -> str:
+    """The RFC 6381 string of an MP4 file's video, covering every parameter set in it. ``entry``: the
+    sample entry to name (``avc3``/``hev1`` where parameter sets travel in band); default ``avc1``/``hev1``."""
+    codec = codec_of(path)
+    if codec == "h264":
+        return avc_codec_string(h264_sps(path), entry or "avc1")
+    if codec == "hevc":
+        return hevc_codec_string(hevc_profiles(path), entry or "hev1")
+    if codec == "av1":
+        return av1_stream(path).codec
+    raise InputError(f"{Path(path).name} is {codec}: no codec string for it (H.264, HEVC and AV1 only)")

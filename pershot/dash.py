@@ -1,0 +1,230 @@
+"""MPEG-DASH packaging of encoded renditions (``pershot encode --dash``): fragmented-MP4 segments
+cut by ffmpeg's ``dash`` muxer without re-encoding, and a manifest (MPD) whose figures pershot
+works out itself.
+
+Segments can only start at keyframes, and a pershot rendition has one at each shot's first frame
+(the same frames in every rung): the segments line up across the rungs of the video adaptation
+set (checked here, and ``segmentAlignment`` says so). Each rung keeps its parameter sets in band,
+because the shots of a rung can come from different presets: the sample entry is ``avc3`` for
+H.264 and ``hev1`` for HEVC (ISO/IEC 14496-15), which allow that.
+
+What ffmpeg's manifest gets wrong here, and this module rewrites:
+
+* ``codecs``: taken from the first shot (x264 ultrafast writes Constrained Baseline, the other
+  presets High) and left empty for HEVC; here it covers every parameter set of the rung
+  (:func:`pershot.bitstream.codec_string`);
+* ``bandwidth``: here the smallest rate at which, with ``minBufferTime`` of the rung buffered first,
+  playback starting at any segment never stalls (the definition in ISO/IEC 23009-1), worked out
+  from the segment files' sizes (fragment headers included) and the timeline;
+* ``maxSegmentDuration`` and ``minBufferTime``: the longest segment actually cut (a segment ends
+  at the first shot start after the target, so it can be longer than the target).
+
+AV1: SVT-AV1's presets signal different coding tools in their sequence headers, so a rung that
+mixes presets carries several; they travel in band (dav1d plays such a rung from any segment,
+tested), while the ``av1C`` record of the initialization segment holds the first shot's.
+:func:`package` reports the rungs where that happens.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Sequence
+
+from .errors import FFmpegError, InputError
+
+#: the segment duration aimed at, in seconds (as for HLS)
+DEFAULT_SEGMENT_S = 6.0
+MPD_NS = "urn:mpeg:dash:schema:mpd:2011"
+_NS = {"d": MPD_NS}
+#: sample entries that allow parameter sets in band
+_ENTRIES = {"h264": "avc3", "hevc": "hev1"}
+_ENCODERS = {"libx264", "libx265", "libsvtav1"}
+
+
+def min_bandwidth(sizes_bits: Sequence[float], starts_s: Sequence[float], min_buffer_s: float) -> float:
+    """The smallest rate B (bits/s) such that, delivered at B from the start of any segment and
+    played once ``min_buffer_s * B`` bits have arrived, every segment is whole before it is due.
+
+    ``starts_s``: each segment's presentation start. Segment k (from a start at segment s) is due at
+    ``min_buffer_s + starts[k] - starts[s]`` and has arrived at ``sum(sizes[s..k]) / B``."""
+    if min_buffer_s <= 0:
+        raise InputError(f"minBufferTime must be > 0 s, got {min_buffer_s:g}")
+    n = len(sizes_bits)
+    best = 0.0
+    for s in range(n):
+        total = 0.0
+        for k in range(s, n):
+            total += sizes_bits[k]
+            best = max(best, total / (min_buffer_s + starts_s[k] - starts_s[s]))
+    return best
+
+
+def iso_duration(seconds: float) -> str:
+    """``PT6.006S`` (xs:duration, to the millisecond, rounded up so that it covers ``seconds``)."""
+    ms = -(-round(seconds * 1e6) // 1000)  # ceiling, without float noise
+    return f"PT{ms // 1000}.{ms % 1000:03d}S"
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A representation's segments: start and duration (seconds), and the file of each."""
+
+    starts: tuple[float, ...]
+    durations: tuple[float, ...]
+    files: tuple[Path, ...]
+
+
+def _timeline(rep: ET.Element, adapt: ET.Element, folder: Path) -> Timeline:
+    tpl = rep.find("d:SegmentTemplate", _NS)
+    if tpl is None:
+        tpl = adapt.find("d:SegmentTemplate", _NS)
+    if tpl is None or tpl.find("d:SegmentTimeline", _NS) is None:
+        raise FFmpegError("the DASH manifest has no segment timeline")
+    scale = int(tpl.get("timescale", "1"))
+    number = int(tpl.get("startNumber", "1"))
+    media = tpl.get("media", "")
+    rid = rep.get("id", "")
+    starts, durs, files = [], [], []
+    t = 0
+    for s in tpl.find("d:SegmentTimeline", _NS).findall("d:S", _NS):
+        t = int(s.get("t", t))
+        d = int(s.get("d"))
+        for _ in range(int(s.get("r", "0")) + 1):
+            name = media.replace("$RepresentationID$", rid)
+            if "$Number%05d$" in name:
+                name = name.replace("$Number%05d$", f"{number:05d}")
+            else:
+                name = name.replace("$Number$", str(number))
+            starts.append(t / scale)
+            durs.append(d / scale)
+            files.append(folder / name)
+            t += d
+            number += 1
+    return Timeline(tuple(starts), tuple(durs), tuple(files))
+
+
+def package_args(videos: Sequence[str], audio: str | None, out_dir: str | os.PathLike, entry: str | None,
+                 segment_s: float = DEFAULT_SEGMENT_S) -> list[str]:
+    """ffmpeg arguments cutting the renditions (one path per rung, and the audio file) into
+    fragmented-MP4 segments and a manifest ``out_dir/manifest.mpd`` (no re-encoding): one
+    adaptation set for the rungs, one for the audio. ``entry``: the video sample entry (``avc3``,
+    ``hev1``; None for the muxer's own, AV1's ``av01``)."""
+    from .media import input_arg
+
+    args = ["-y", "-v", "error"]
+    for p in videos:
+        args += ["-i", input_arg(p)]
+    if audio:
+        args += ["-i", input_arg(audio)]
+    for i in range(len(videos)):
+        args += ["-map", f"{i}:v:0"]
+    if audio:
+        args += ["-map", f"{len(videos)}:a:0"]
+    args += ["-c", "copy"]
+    if entry:
+        args += ["-tag:v", entry]
+    sets = "id=0,streams=v" + (" id=1,streams=a" if audio else "")
+    return args + ["-f", "dash", "-seg_duration", f"{segment_s:g}", "-use_template", "1", "-use_timeline", "1",
+                   "-single_file", "0", "-adaptation_sets", sets,
+                   "-init_seg_name", "init-$RepresentationID$.mp4",
+                   "-media_seg_name", "chunk-$RepresentationID$-$Number%05d$.m4s",
+                   os.path.join(os.fspath(out_dir), "manifest.mpd")]
+
+
+@dataclass(frozen=True)
+class DashPackage:
+    """Where the manifest is, and the AV1 rungs that carry more than one sequence header."""
+
+    manifest: Path
+    mixed_sequence_headers: tuple[int, ...] = ()
+
+
+def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | float | None" = None,
+            segment_s: float = DEFAULT_SEGMENT_S) -> DashPackage:
+    """Package :class:`pershot.renditions.Rendition` rows (video rungs, and the audio one if there)
+    as MPEG-DASH in ``out_dir`` (replaced whole when done). ``fps``: the source's frame rate, for
+    the adaptation set's ``frameRate``."""
+    from . import ffmpeg
+    from .bitstream import av1_stream, codec_of, codec_string
+
+    if not segment_s > 0:
+        raise InputError(f"the DASH segment duration must be > 0 s, got {segment_s:g}")
+    videos = sorted((r for r in renditions if r.kind == "video"), key=lambda r: r.rung)
+    audio = next((r for r in renditions if r.kind == "audio"), None)
+    if not videos:
+        raise InputError("no video rendition to package")
+    codecs: dict[int, str] = {}  # before anything is written: an unfit rendition fails here
+    kinds = set()
+    mixed = []
+    for r in videos:
+        if not r.height:
+            raise InputError(f"rung {r.rung} changes resolution shot by shot: DASH packaging needs one resolution "
+                             "per rung (a ladder without --per-shot-resolution)")
+        kind = codec_of(r.path)
+        kinds.add(kind)
+        codecs[r.rung] = codec_string(r.path, _ENTRIES.get(kind))
+        if kind == "av1" and av1_stream(r.path).sequence_headers > 1:
+            mixed.append(r.rung)
+    if len(kinds) > 1:
+        raise InputError(f"the rungs use different codecs ({', '.join(sorted(kinds))}): one adaptation set needs one")
+    kind = kinds.pop()
+    out = Path(out_dir)
+    tmp = out.with_name(out.name + ".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    ffmpeg.run(package_args([r.path for r in videos], audio.path if audio else None, tmp, _ENTRIES.get(kind),
+                            segment_s), what="DASH packaging failed")
+    mpd_path = tmp / "manifest.mpd"
+    for prefix, uri in (("", MPD_NS), ("xsi", "http://www.w3.org/2001/XMLSchema-instance"),
+                        ("xlink", "http://www.w3.org/1999/xlink")):
+        ET.register_namespace(prefix, uri)
+    tree = ET.parse(mpd_path)
+    root = tree.getroot()
+    sets = root.findall("d:Period/d:AdaptationSet", _NS)
+    timelines: list[tuple[ET.Element, Timeline]] = []
+    for a in sets:
+        for rep in a.findall("d:Representation", _NS):
+            timelines.append((rep, _timeline(rep, a, tmp)))
+    if len(timelines) != len(videos) + (1 if audio else 0):
+        raise FFmpegError(f"the DASH manifest has {len(timelines)} representations, expected "
+                          f"{len(videos) + (1 if audio else 0)}")
+    longest = max(max(t.durations) for _, t in timelines)
+    min_buffer = longest
+    video_lines = []
+    for i, (rep, tl) in enumerate(timelines):
+        missing = [f.name for f in tl.files if not f.is_file()]
+        if missing:
+            raise FFmpegError(f"DASH packaging: segment {missing[0]} of representation {rep.get('id')} is missing")
+        bits = [f.stat().st_size * 8.0 for f in tl.files]
+        rep.set("bandwidth", str(int(-(-min_bandwidth(bits, tl.starts, min_buffer) // 1))))
+        if i < len(videos):
+            rep.set("codecs", codecs[videos[i].rung])
+            video_lines.append(tl)
+    ref = video_lines[0]
+    for r, tl in zip(videos, video_lines):  # the switch points must be the same frames in every rung
+        if len(tl.starts) != len(ref.starts) or any(abs(a - b) > 1e-3 for a, b in zip(tl.starts, ref.starts)):
+            raise FFmpegError(f"DASH packaging: rung {r.rung}'s segments do not line up with rung {videos[0].rung}'s")
+    for a in sets:
+        # ffmpeg claims bitstream switching (one decoder fed segments of any rung without a new
+        # initialization segment); drop the claim: a player then re-initialises at a switch, which is always safe
+        a.attrib.pop("bitstreamSwitching", None)
+        if a.get("contentType") == "video" and fps:
+            f = Fraction(fps).limit_denominator(100000)
+            a.set("frameRate", f"{f.numerator}/{f.denominator}" if f.denominator != 1 else str(f.numerator))
+    end = max(t.starts[-1] + t.durations[-1] for t in video_lines)
+    root.set("mediaPresentationDuration", iso_duration(end))  # ffmpeg writes it to a tenth of a second
+    root.set("minBufferTime", iso_duration(min_buffer))
+    root.set("maxSegmentDuration", iso_duration(longest))
+    for empty in ("d:ProgramInformation", "d:ServiceDescription"):
+        for e in root.findall(empty, _NS):
+            if not len(e) and not (e.text or "").strip():
+                root.remove(e)
+    tree.write(mpd_path, encoding="utf-8", xml_declaration=True)
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return DashPackage(manifest=out / "manifest.mpd", mixed_sequence_headers=tuple(mixed))
