@@ -316,6 +316,7 @@ def encode_renditions(
     tonemap: "str | None" = None,
     hls: bool = False,
     dash: bool = False,
+    cfr: bool = False,
 ) -> list:
     """Run a ladder's encodes and join each rung into one file in ``out_dir`` (see :mod:`pershot.renditions`).
 
@@ -329,12 +330,13 @@ def encode_renditions(
     written by ``pershot optimize``). ``hls``: also package the renditions as HLS in
     ``out_dir/hls/master.m3u8`` (MPEG-TS segments; H.264 ladders of one resolution per rung).
     ``dash``: also package them as MPEG-DASH in ``out_dir/dash/manifest.mpd`` (fragmented-MP4
-    segments; x264, x265 or SVT-AV1 ladders of one resolution per rung).
+    segments; x264, x265 or SVT-AV1 ladders of one resolution per rung). A VFR source's renditions
+    keep its frames' own times, unless ``cfr``: then they are evenly spaced at its average rate.
     """
     from .renditions import encode_renditions as _encode
 
     return _encode(ladder, out_dir, source=source, rungs=rungs, executor=executor, jobs=jobs, progress=progress,
-                   audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash)
+                   audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr)
 
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -477,10 +477,10 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
     if args.audio is not None and not args.encode:
         raise InputError("--audio goes with --encode (or give it to `pershot encode`)")
     parse_audio(args.audio)
-    for flag, on in (("--hls", args.hls), ("--dash", args.dash)):
+    for flag, on in (("--hls", args.hls), ("--dash", args.dash), ("--cfr", args.cfr)):
         if on and not args.encode:
             raise InputError(f"{flag} goes with --encode (or give it to `pershot encode`)")
-        if on and args.per_shot_resolution:
+        if on and args.per_shot_resolution and flag != "--cfr":
             raise InputError(f"{flag} needs one resolution per rung: it does not go with --per-shot-resolution")
     thumbs: "bool | dict" = False
     if args.thumbnails:
@@ -541,6 +541,9 @@ def _hls_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
     p.add_argument("--hls", action="store_true",
                    help=f"{prefix}also package the renditions as HLS: OUT/hls/master.m3u8, MPEG-TS segments cut at "
                         "shot starts (H.264 ladders, one resolution per rung)")
+    p.add_argument("--cfr", action="store_true",
+                   help=f"{prefix}constant-rate renditions of a VFR source: frames evenly spaced at its average rate "
+                        "(default: each frame at its own time, in step with the audio)")
     p.add_argument("--dash", action="store_true",
                    help=f"{prefix}also package the renditions as MPEG-DASH: OUT/dash/manifest.mpd, fragmented-MP4 "
                         "segments cut at shot starts (x264, x265 or SVT-AV1 ladders, one resolution per rung)")
@@ -569,7 +572,7 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
         res = api.encode_renditions(ladder, out, source=source, rungs=rungs, executor=executor, progress=bar,
                                     audio=getattr(args, "audio", None), crop=getattr(args, "crop", None),
                                     tonemap=getattr(args, "tonemap", None), hls=getattr(args, "hls", False),
-                                    dash=getattr(args, "dash", False))
+                                    dash=getattr(args, "dash", False), cfr=getattr(args, "cfr", False))
     finally:
         bar.close()
         executor.close()

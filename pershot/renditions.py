@@ -17,7 +17,8 @@ shot (``--per-shot-resolution`` ladders). Every file is decoded whole to check
 its frame count against the ladder's, and written to a temporary name, then
 renamed.
 
-Video only, at the source's average frame rate (a VFR source comes out CFR).
+Video only. A VFR source's renditions keep its frames' own times (``cfr=True``: evenly spaced
+at the average rate instead); every sample's decode time is one frame after the previous one's.
 Finished shot encodes are kept in ``OUT/.pershot-renditions-work/`` (each
 written whole, named by what made it) until every rung is joined, so a re-run
 after a crash or Ctrl-C encodes only what is missing; with a Dask cluster, that
@@ -37,7 +38,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from .errors import FFmpegError, InputError
 from .encoders.base import colour_args
-from .media import SourceInfo, check_source, encode_colour, extract_shot, input_arg
+from .media import FrameIndex, SourceInfo, check_source, encode_colour, extract_shot, frame_index, input_arg
 
 RENDITION_COLUMNS = ("rung", "name", "path", "container", "width", "height", "frames", "duration_s", "size_bytes",
                      "bitrate_kbps", "ladder_kbps", "encode_cpu_s", "kind")
@@ -349,6 +350,84 @@ def join_args(list_file: str, dst: str, container: str, tag: str | None = None,
     return out + ["-f", container, input_arg(dst)]
 
 
+def rendition_times(idx: FrameIndex, shots: Sequence[tuple[int, int]]) -> list[int]:
+    """The source's own presentation time (``idx.time_base`` ticks, from 0) of each frame of a
+    rendition made of these ``(start_frame, end_frame)`` shots in order, and the end time of the last
+    frame: what a VFR source's renditions keep. A gap between shots (shots not covering the source)
+    is closed, as it is at a constant rate."""
+    n = len(idx.pts)
+    out: list[int] = []
+    offset = 0
+    for a, b in shots:
+        if not 0 <= a < b <= n:
+            raise InputError(f"shot frames {a}..{b} are outside the source's {n} frames")
+        base = idx.pts[a]
+        out.extend(offset + idx.pts[f] - base for f in range(a, b))
+        end = idx.pts[b] if b < n else idx.pts[-1] + idx.last_duration
+        offset += end - base
+    out.append(offset)
+    return out
+
+
+def peak_rate(idx: FrameIndex) -> float:
+    """Frames in the busiest second of a source (counted from each frame's start): the highest
+    frame rate a VFR source keeps up for a second, where the shortest gap alone would overstate it."""
+    pts = idx.pts
+    second = 1 / Fraction(idx.time_base)  # in ticks, exactly
+    span = Fraction(pts[-1] - pts[0] + idx.last_duration) * Fraction(idx.time_base) if pts else Fraction(0)
+    if span < 1:
+        return float(len(pts) / span) if span > 0 else float(len(pts))
+    best, j = 1, 0
+    for i in range(len(pts)):
+        while pts[i] - pts[j] >= second:
+            j += 1
+        best = max(best, i - j + 1)
+    return float(best)
+
+
+def retime(path: str | os.PathLike, times: Sequence[int], time_base: Fraction, container: str,
+           tag: str | None = None) -> None:
+    """Give the video of ``path`` (rewritten in place, without re-encoding) the presentation times
+    ``times`` (``time_base`` ticks; frame k in display order gets ``times[k]``, and ``times[-1]`` ends
+    the last): decode timestamps run ``reorder_depth`` frames behind, durations reach the next frame."""
+    import av
+
+    with av.open(os.fspath(path)) as c:
+        st = c.streams.video[0]
+        pts = [int(p.pts) for p in c.demux(st) if p.size and p.pts is not None]
+    if len(pts) != len(times) - 1:
+        raise FFmpegError(f"{Path(path).name}: {len(pts)} frames to retime, {len(times) - 1} times given")
+    if any(b <= a for a, b in zip(times, times[1:])):
+        raise InputError("frame times must rise strictly")
+    rank = {t: i for i, t in enumerate(sorted(pts))}
+    delay = max((j - rank[t] for j, t in enumerate(pts)), default=0)
+    step = min(b - a for a, b in zip(times, times[1:]))
+    tmp = Path(os.fspath(path) + ".retime")
+    try:
+        options = {"movflags": "+faststart"} if container == "mp4" else {}
+        with av.open(os.fspath(path)) as ic, av.open(str(tmp), "w", format=container, options=options) as oc:
+            ist = ic.streams.video[0]
+            ost = oc.add_stream_from_template(ist)
+            if tag:
+                ost.codec_context.codec_tag = tag
+            ost.time_base = time_base
+            j = 0
+            for pkt in ic.demux(ist):
+                if not pkt.size or pkt.pts is None:
+                    continue
+                k = rank[int(pkt.pts)]
+                dts = times[j - delay] if j >= delay else times[0] - (delay - j) * step
+                pkt.pts, pkt.dts, pkt.duration = times[k], dts, times[k + 1] - times[k]
+                pkt.time_base = time_base
+                pkt.stream = ost
+                oc.mux(pkt)
+                j += 1
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 # ---------------------------------------------------------------- audio
 
 
@@ -480,6 +559,7 @@ def encode_renditions(
     tonemap: str | None = None,
     hls: bool = False,
     dash: bool = False,
+    cfr: bool = False,
 ) -> list[Rendition]:
     """Encode a ladder's rungs into ``out_dir`` (``rung00_360p.mp4``..., and ``renditions.csv``).
 
@@ -491,6 +571,8 @@ def encode_renditions(
     ``pershot optimize``); a ladder.json from ``pershot ladder`` records its own, which win.
     ``hls``: also package them as HLS in ``out_dir/hls/`` (``master.m3u8``; see :mod:`pershot.hls`).
     ``dash``: also package them as MPEG-DASH in ``out_dir/dash/`` (``manifest.mpd``; see :mod:`pershot.dash`).
+    A VFR source's renditions keep its frames' own times (:func:`retime`), unless ``cfr``: then
+    frames are evenly spaced at the source's average rate.
     """
     import pandas as pd
 
@@ -537,6 +619,9 @@ def encode_renditions(
             ex.close()
     order = {j.shot: k for k, j in enumerate(plan)}
     results: list[Rendition] = []
+    times = frame_index(info.path, info.stream) if info.is_vfr and not cfr else None  # the source's own timing
+    if times is not None and any(b <= a for a, b in zip(times.pts, times.pts[1:])):
+        times = None  # timestamps that repeat or go back give no timing to keep: constant rate
     for r in doc["rungs"]:
         rung = int(r["rung"])
         parts = sorted((o for o in outputs if o.rung == rung), key=lambda o: order[o.shot])
@@ -557,10 +642,15 @@ def encode_renditions(
         dts = uniform_dts(max(reorder_depth(p.path) for p in parts), info.fps) if ffmpeg.has_bsf("setts") else None
         with atomic_path(out / name) as t:
             ffmpeg.run(join_args(lst, str(t), container, tag, dts), what=f"joining rung {rung} failed")
+            if times is not None:
+                rt = rendition_times(times, [(int(s["start_frame"]), int(s["end_frame"])) for s in shots])
+                retime(t, rt, times.time_base, container, tag)
+                dur = float(rt[-1] * times.time_base)
+            else:
+                dur = frames / float(info.fps)
             got, size = _video_payload(t)
             if got != frames:
                 raise FFmpegError(f"rung {rung}: the joined file has {got} frames, the ladder {frames}")
-        dur = frames / float(info.fps)
         results.append(Rendition(
             rung=rung, name=str(r.get("name") or f"rung {rung}"), path=str(out / name), container=container,
             width=w, height=h, frames=frames, duration_s=dur, size_bytes=size,
@@ -581,7 +671,8 @@ def encode_renditions(
     if hls:
         from .hls import package
 
-        package(results, out / "hls", fps=info.fps)
+        # FRAME-RATE is the highest rate of the variant: a VFR rendition's busiest second
+        package(results, out / "hls", fps=peak_rate(times) if times is not None else info.fps)
     if dash:
         from .dash import package as package_dash
 

@@ -1,0 +1,87 @@
+"""A VFR source's renditions keep its frames' own times (in step with its audio); ``cfr=True``
+spaces them evenly at the average rate."""
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from conftest import cut
+
+from pershot import api, ffmpeg
+from pershot.errors import InputError
+from pershot.media import FrameIndex, frame_index, probe_source
+from pershot.renditions import peak_rate, rendition_times
+from pershot.shots import Shot
+
+
+def test_rendition_times_follow_the_source_and_close_gaps():
+    idx = FrameIndex(stream_index=0, time_base=Fraction(1, 1000), pts=(500, 533, 566, 633, 700, 767),
+                     keyframe=(True,) * 6, last_duration=67)
+    assert rendition_times(idx, [(0, 3), (3, 6)]) == [0, 33, 66, 133, 200, 267, 334]
+    # shots 0..2 and 4..6 only: the second starts where the first ended (its own end: frame 3's time)
+    assert rendition_times(idx, [(0, 2), (4, 6)]) == [0, 33, 66, 133, 200]
+    with pytest.raises(InputError):
+        rendition_times(idx, [(0, 7)])
+
+
+def test_peak_rate_is_the_busiest_second():
+    tb = Fraction(1, 1000)
+    # 30 frames at 30 fps, then 30 at 15 fps: the first second holds 30 frames
+    pts = tuple(round(1000 * (i / 30 if i < 30 else 1 + (i - 30) / 15)) for i in range(60))
+    assert peak_rate(FrameIndex(0, tb, pts, (True,) * 60, 67)) == 30
+    # a single 1 ms gap (timestamp jitter) does not make it 1000 fps
+    jit = tuple(i * 40 for i in range(50)) + (1999, 2000) + tuple(2040 + i * 40 for i in range(48))
+    assert peak_rate(FrameIndex(0, tb, jit, (True,) * 100, 40)) == 26
+    # shorter than a second: the rate over what there is
+    assert peak_rate(FrameIndex(0, tb, (0, 100, 200, 300), (True,) * 4, 100)) == pytest.approx(10.0)
+
+
+def _pts_s(path) -> list[float]:
+    import av
+
+    with av.open(str(path)) as c:
+        st = c.streams.video[0]
+        pk = [p for p in c.demux(st) if p.size]
+        pts = sorted(float(p.pts * st.time_base) for p in pk)
+        dts = [float(p.dts * st.time_base) for p in pk]
+        assert all(b > a for a, b in zip(dts, dts[1:]))  # decode times rise
+        assert all(float(p.dts * st.time_base) <= float(p.pts * st.time_base) for p in pk)
+    return pts
+
+
+def test_vfr_renditions_keep_the_source_timing(media_dir: Path, tmp_path: Path):
+    cfr = cut(media_dir / "testvideo.mp4", tmp_path / "c.mp4", start_frame=240, frames=60, height=90)
+    vfr = tmp_path / "vfr.mkv"  # 30 frames at 30 fps, then 30 at 15 fps (3 s), with a tone
+    ffmpeg.run(["-y", "-v", "error", "-i", str(cfr), "-f", "lavfi", "-i", "sine=frequency=440:duration=3",
+                "-vf", "setpts='if(lt(N,30),N/30,1+(N-30)/15)/TB'", "-fps_mode", "vfr", "-map", "0:v", "-map", "1:a",
+                "-c:v", "libx264", "-crf", "18", "-c:a", "aac", str(vfr)], what="making a VFR clip failed")
+    info = probe_source(vfr)
+    assert info.is_vfr and info.frame_count == 60
+    idx = frame_index(vfr)
+    src = [float((p - idx.pts[0]) * idx.time_base) for p in idx.pts]
+    shots = [Shot(index=0, start_frame=0, end_frame=30, start_s=0.0, end_s=1.0),
+             Shot(index=1, start_frame=30, end_frame=60, start_s=1.0, end_s=3.0)]
+    grid = {"name": "vfr", "heights": [90], "crf": [26, 36], "encoders": {"x264": {"presets": ["ultrafast", "medium"]}}}
+    out = tmp_path / "lad"
+    api.ladder(vfr, grid=grid, complexity=1.0, rungs=2, out_dir=out, shots=shots, jobs=1, plots=False)
+    res = api.encode_renditions(out / "ladder.json", out / "r", jobs=1, audio="aac:64", dash=True)
+    video = [r for r in res if r.kind == "video"]
+    assert video
+    for r in video:
+        got = _pts_s(r.path)
+        assert len(got) == 60
+        assert max(abs(a - b) for a, b in zip(got, src)) < 1e-3  # each frame where the source shows it
+        span = float((idx.pts[-1] - idx.pts[0] + idx.last_duration) * idx.time_base)
+        assert r.duration_s == pytest.approx(span, abs=1e-3) == info.duration_s
+    audio = next(r for r in res if r.kind == "audio")
+    assert audio.duration_s == pytest.approx(3.0, abs=0.05)
+    assert (out / "r" / "dash" / "manifest.mpd").is_file()  # the rungs' segments still line up
+    from pershot.hls import package
+
+    master = package(res, out / "r" / "hls", fps=peak_rate(idx)).read_text()
+    assert "FRAME-RATE=30.000" in master  # HLS: the highest rate of the variant
+    # cfr=True: evenly spaced at the average rate (60 frames in 3 s: 20 fps)
+    res = api.encode_renditions(out / "ladder.json", out / "cfr", jobs=1, cfr=True)
+    got = _pts_s(res[0].path)
+    assert got[30] == pytest.approx(30 / float(info.fps), abs=1e-3) and abs(got[30] - src[30]) > 0.4
