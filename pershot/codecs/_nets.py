@@ -35,13 +35,19 @@ from __future__ import annotations
 import copy
 import math
 import re
+import warnings
 from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from compressai.entropy_models import EntropyBottleneck, GaussianConditional
-from compressai.layers import GDN
+
+with warnings.catch_warnings():
+    # compressai calls torch.jit.script at import, which recent torch deprecates: a warning
+    # a pershot user can do nothing about, printed on every `pershot image`
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.* is deprecated", category=FutureWarning)
+    from compressai.entropy_models import EntropyBottleneck, GaussianConditional
+    from compressai.layers import GDN
 
 from ..errors import CodecError
 
