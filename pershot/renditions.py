@@ -385,6 +385,10 @@ def peak_rate(idx: FrameIndex) -> float:
     return float(best)
 
 
+#: the names PyAV gives an AV1 stream's decoder
+_AV1_DECODERS = frozenset({"av1", "libdav1d", "libaom-av1"})
+
+
 def retime(path: str | os.PathLike, times: Sequence[int], time_base: Fraction, container: str,
            tag: str | None = None) -> None:
     """Give the video of ``path`` (rewritten in place, without re-encoding) the presentation times
@@ -407,10 +411,14 @@ def retime(path: str | os.PathLike, times: Sequence[int], time_base: Fraction, c
         options = {"movflags": "+faststart"} if container == "mp4" else {}
         with av.open(os.fspath(path)) as ic, av.open(str(tmp), "w", format=container, options=options) as oc:
             ist = ic.streams.video[0]
-            ost = oc.add_stream_from_template(ist)
-            if tag:
-                ost.codec_context.codec_tag = tag
-            ost.time_base = time_base
+            cc = ist.codec_context
+            if cc.name in _AV1_DECODERS:  # no encoder of that name to copy from: a stream for muxing only
+                ost = oc.add_mux_stream("av1", width=cc.width, height=cc.height, time_base=time_base)
+            else:
+                ost = oc.add_stream_from_template(ist)
+                if tag:
+                    ost.codec_context.codec_tag = tag
+                ost.time_base = time_base
             j = 0
             for pkt in ic.demux(ist):
                 if not pkt.size or pkt.pts is None:

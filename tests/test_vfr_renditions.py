@@ -37,6 +37,29 @@ def test_peak_rate_is_the_busiest_second():
     assert peak_rate(FrameIndex(0, tb, (0, 100, 200, 300), (True,) * 4, 100)) == pytest.approx(10.0)
 
 
+@pytest.mark.parametrize("codec,container,ext", [("libx264", "mpegts", "ts"), ("libsvtav1", "matroska", "mkv"),
+                                                 ("libsvtav1", "mp4", "mp4")])
+def test_retime_any_rendition_container(tmp_path: Path, codec, container, ext):
+    """retime gives every frame its time in each container a rendition can have (MPEG-TS of a mixed
+    H.264 rung, Matroska of a mixed AV1 rung, MP4), without re-encoding."""
+    from pershot.renditions import retime
+
+    f = tmp_path / f"v.{ext}"
+    ffmpeg.run(["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x96:rate=10", "-frames:v", "12",
+                "-pix_fmt", "yuv420p", "-c:v", codec, "-f", container, str(f)], what="encoding failed")
+    tb = Fraction(1, 1000)
+    times = [0, 100, 200, 300, 350, 400, 450, 500, 700, 900, 1000, 1100, 1250]  # 12 frames and the end
+    retime(f, times, tb, container)
+    got = _pts_s(f)
+    assert len(got) == 12
+    assert [round(t - got[0], 3) for t in got] == [t / 1000 for t in times[:-1]]
+    import av
+
+    with av.open(str(f)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 12  # still decodes, every frame
+    assert not list(tmp_path.glob("*.retime"))
+
+
 def _pts_s(path) -> list[float]:
     import av
 
