@@ -17,6 +17,7 @@ _EXPORTS = {
     "detect_shots": "pershot.api",
     "probe": "pershot.api",
     "run_probes": "pershot.api",
+    "estimate_probes": "pershot.api",
     "load_grid": "pershot.grid",
     "SourceInfo": "pershot.media",
     "Shot": "pershot.shots",

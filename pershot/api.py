@@ -131,6 +131,40 @@ def run_probes(
     return ProbeRun(info, shot_list, df)
 
 
+def estimate_probes(
+    path: "str | _os.PathLike",
+    grid: "Grid | str | _os.PathLike | None" = None,
+    *,
+    shots: "Sequence[Shot] | str | _os.PathLike | None" = None,
+    detector: str = "adaptive",
+    min_shot_s: float = 0.5,
+    max_shot_s: "float | None" = 10.0,
+    threshold: "float | None" = None,
+    cache: Any = True,
+    shot_progress: "Callable[[int, int], None] | None" = None,
+    stream: "int | None" = None,
+    tonemap: "str | None" = None,
+    crop: "str | Sequence[int] | None" = None,
+) -> "ProbeEstimate":
+    """What :func:`run_probes` with the same arguments would do, and about how much CPU it would take,
+    without running it: shots are detected (unless given), the cache is looked up, and a short
+    calibration is probed for real (see :mod:`pershot.estimate`). Writes nothing."""
+    from .cache import open_cache
+    from .estimate import estimate_plan
+    from .grid import load_grid
+    from .media import check_sdr, with_crop, with_tonemap
+    from .media import probe_source as _probe_source
+    from .probe import plan_probes
+
+    g = load_grid(grid)
+    info = with_tonemap(_probe_source(path, stream), tonemap)
+    check_sdr(info)
+    info = with_crop(info, crop)
+    shot_list = _shots_arg(info, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress)
+    plan = plan_probes(info, shot_list, g, open_cache(cache))
+    return estimate_plan(info, plan, g)
+
+
 def probe(
     path: "str | _os.PathLike",
     grid: "Grid | str | _os.PathLike | None" = None,
@@ -340,6 +374,7 @@ def encode_renditions(
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .estimate import ProbeEstimate
     from .ladder import Ladder, LadderSpec
 
 

@@ -289,9 +289,36 @@ def _add_probe(sub) -> None:
     _shot_args(p)
     _tonemap_arg(p)
     _crop_arg(p)
+    _dry_run_arg(p)
     _common(p)
     _exec_args(p)
     p.set_defaults(func=_cmd_probe)
+
+
+def _dry_run_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dry-run", action="store_true",
+                   help="detect shots, look the probes up in the cache and estimate the CPU time of the rest "
+                        "(a short calibration is probed), then stop: nothing is written")
+
+
+def _dry_run(args: argparse.Namespace, grid) -> int:
+    import os
+
+    from . import api
+    from .estimate import describe
+
+    shot_bar = _Bar("shots", "frame", args.quiet)
+    try:
+        est = api.estimate_probes(args.input, grid, shots=args.shots, detector=args.detector, min_shot_s=args.min_shot,
+                                  max_shot_s=args.max_shot or None, threshold=args.threshold,
+                                  cache=_cache_from_args(args), shot_progress=shot_bar, stream=args.stream,
+                                  tonemap=args.tonemap, crop=args.crop)
+    finally:
+        shot_bar.close()
+    jobs = args.jobs or os.cpu_count() or 1
+    for line in describe(est, jobs):
+        print(line)
+    return 0
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:
@@ -301,6 +328,8 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     from .grid import load_grid
 
     grid = load_grid(args.grid)
+    if args.dry_run:
+        return _dry_run(args, grid)
     shot_bar = _Bar("shots", "frame", args.quiet)
     bar = _Bar(f"probes ({grid.name})", "probe", args.quiet)
     executor = _executor_from_args(args)
@@ -458,6 +487,7 @@ def _add_ladder(sub) -> None:
                    help="also encode the renditions (one file per rung) into OUT/renditions/")
     _audio_arg(p, "with --encode: ")
     _hls_arg(p, "with --encode: ")
+    _dry_run_arg(p)
     _common(p)
     _exec_args(p)
     p.set_defaults(func=_cmd_ladder)
@@ -482,6 +512,8 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
             raise InputError(f"{flag} goes with --encode (or give it to `pershot encode`)")
         if on and args.per_shot_resolution and flag != "--cfr":
             raise InputError(f"{flag} needs one resolution per rung: it does not go with --per-shot-resolution")
+    if args.dry_run:
+        return _dry_run(args, grid)
     thumbs: "bool | dict" = False
     if args.thumbnails:
         codecs = [c.strip() for c in args.thumbnail_codecs.split(",") if c.strip()] if args.thumbnail_codecs else None
