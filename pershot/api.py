@@ -63,6 +63,20 @@ def _shots_arg(info: "SourceInfo", shots: Any, detector: str, min_shot_s: float,
     return out
 
 
+def _prepare(path, grid, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress, stream, tonemap, crop):
+    """(grid, source facts, shots) for a probe run: a bad grid fails before any work, an HDR source
+    (without a tone map) before shot detection."""
+    from .grid import load_grid
+    from .media import check_sdr, with_crop, with_tonemap
+    from .media import probe_source as _probe_source
+
+    g = load_grid(grid)
+    info = with_tonemap(_probe_source(path, stream), tonemap)
+    check_sdr(info)
+    info = with_crop(info, crop)
+    return g, info, _shots_arg(info, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress)
+
+
 def run_probes(
     path: "str | _os.PathLike",
     grid: "Grid | str | _os.PathLike | None" = None,
@@ -101,17 +115,11 @@ def run_probes(
 
     from .cache import open_cache
     from .executors import LocalExecutor
-    from .grid import load_grid
-    from .media import check_sdr, with_crop, with_tonemap
-    from .media import probe_source as _probe_source
     from .probe import plan_probes, results_to_frame, run_plan, write_probes_csv
     from .shots import write_shots_csv
 
-    g = load_grid(grid)  # a bad grid fails before any work
-    info = with_tonemap(_probe_source(path, stream), tonemap)
-    check_sdr(info)
-    info = with_crop(info, crop)  # before shot detection: an HDR source fails at once
-    shot_list = _shots_arg(info, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress)
+    g, info, shot_list = _prepare(path, grid, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress,
+                                  stream, tonemap, crop)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         write_shots_csv(shot_list, out / "shots.csv")
@@ -151,16 +159,10 @@ def estimate_probes(
     calibration is probed for real (see :mod:`pershot.estimate`). Writes nothing."""
     from .cache import open_cache
     from .estimate import estimate_plan
-    from .grid import load_grid
-    from .media import check_sdr, with_crop, with_tonemap
-    from .media import probe_source as _probe_source
     from .probe import plan_probes
 
-    g = load_grid(grid)
-    info = with_tonemap(_probe_source(path, stream), tonemap)
-    check_sdr(info)
-    info = with_crop(info, crop)
-    shot_list = _shots_arg(info, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress)
+    g, info, shot_list = _prepare(path, grid, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress,
+                                  stream, tonemap, crop)
     plan = plan_probes(info, shot_list, g, open_cache(cache))
     return estimate_plan(info, plan, g)
 
@@ -384,13 +386,14 @@ if TYPE_CHECKING:  # pragma: no cover
 def code_image(image: "Any", codec: "str | None" = None, level: "int | None" = None,
                target_bpp: "float | None" = None, target_psnr: "float | None" = None,
                complexity: "float | None" = None, *, progress: "Callable[[int, int], None] | None" = None,
-               points: "list | None" = None) -> "Any":
+               points: "list | None" = None, codecs: "Sequence[str] | None" = None) -> "Any":
     """Code one image (array or path): a codec at a level, or the choice on the image's RDC hull for a
-    target bpp or PSNR under a decode-complexity cap. Returns a :class:`pershot.codecs.select.ImageResult`."""
+    target bpp or PSNR under a decode-complexity cap (among ``codecs``, default every usable codec).
+    Returns a :class:`pershot.codecs.select.ImageResult`."""
     from .codecs.select import code_image as _code_image
 
     return _code_image(image, codec=codec, level=level, target_bpp=target_bpp, target_psnr=target_psnr,
-                       complexity=complexity, progress=progress, points=points)
+                       complexity=complexity, progress=progress, points=points, codecs=codecs)
 
 
 def decode_image(data: "bytes | str | _os.PathLike") -> "Any":

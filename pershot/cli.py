@@ -690,6 +690,9 @@ def _add_image(sub: argparse._SubParsersAction) -> None:
     _common(p)
     p.add_argument("input", help="image file (PNG, JPEG, TIFF, ...)")
     p.add_argument("--codec", help="codec name (see `pershot codecs`)")
+    p.add_argument("--codecs", metavar="LIST",
+                   help="with a target: choose among these codecs only, comma-separated (default: every usable one; "
+                        "leaving out the learned ones is much faster on a large image)")
     p.add_argument("--level", type=int, help="codec level (higher = more bits)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--target-bpp", type=float, metavar="B", help="best quality at or under B bits per pixel")
@@ -735,6 +738,11 @@ def _cmd_image(args: argparse.Namespace) -> int:
         raise InputError("--level needs --codec")
     if args.codec and args.level is None and args.target_bpp is None and args.target_psnr is None:
         raise InputError("--codec needs --level, or a --target-bpp/--target-psnr to choose the level")
+    codecs = None
+    if args.codecs is not None:
+        if args.codec is not None or (args.target_bpp is None and args.target_psnr is None):
+            raise InputError("--codecs goes with a --target-bpp/--target-psnr, without --codec")
+        codecs = [c.strip() for c in args.codecs.split(",") if c.strip()]
     bar = None
     progress = None
     if not args.quiet and args.level is None:
@@ -751,7 +759,7 @@ def _cmd_image(args: argparse.Namespace) -> int:
     try:
         res = api.code_image(args.input, codec=args.codec, level=args.level, target_bpp=args.target_bpp,
                              target_psnr=args.target_psnr, complexity=args.complexity, progress=progress,
-                             points=points)
+                             points=points, codecs=codecs)
     finally:
         if bar is not None:
             bar.close()

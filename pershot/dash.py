@@ -113,18 +113,9 @@ def package_args(videos: Sequence[str], audio: str | None, out_dir: str | os.Pat
     fragmented-MP4 segments and a manifest ``out_dir/manifest.mpd`` (no re-encoding): one
     adaptation set for the rungs, one for the audio. ``entry``: the video sample entry (``avc3``,
     ``hev1``; None for the muxer's own, AV1's ``av01``)."""
-    from .media import input_arg
+    from .hls import input_args
 
-    args = ["-y", "-v", "error"]
-    for p in videos:
-        args += ["-i", input_arg(p)]
-    if audio:
-        args += ["-i", input_arg(audio)]
-    for i in range(len(videos)):
-        args += ["-map", f"{i}:v:0"]
-    if audio:
-        args += ["-map", f"{len(videos)}:a:0"]
-    args += ["-c", "copy"]
+    args = input_args(videos, audio) + ["-c", "copy"]
     if entry:
         args += ["-tag:v", entry]
     sets = "id=0,streams=v" + (" id=1,streams=a" if audio else "")
@@ -151,12 +142,9 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     from . import ffmpeg
     from .bitstream import av1_stream, codec_of, codec_string
 
-    if not segment_s > 0:
-        raise InputError(f"the DASH segment duration must be > 0 s, got {segment_s:g}")
-    videos = sorted((r for r in renditions if r.kind == "video"), key=lambda r: r.rung)
-    audio = next((r for r in renditions if r.kind == "audio"), None)
-    if not videos:
-        raise InputError("no video rendition to package")
+    from .hls import split_renditions
+
+    videos, audio = split_renditions(renditions, segment_s, "DASH")
     codecs: dict[int, str] = {}  # before anything is written: an unfit rendition fails here
     kinds = set()
     mixed = []

@@ -59,14 +59,24 @@ def read_playlist(path: str | os.PathLike) -> Segments:
     return Segments(playlist=p, items=tuple(items))
 
 
-def package_args(videos: Sequence[tuple[str, str]], audio: str | None, out_dir: str | os.PathLike,
-                 segment_s: float = DEFAULT_SEGMENT_S) -> list[str]:
-    """ffmpeg arguments cutting the renditions (``(name, path)`` per rung, and the audio file) into
-    MPEG-TS segments and one media playlist each under ``out_dir/NAME/`` (no re-encoding)."""
+def split_renditions(renditions: Sequence, segment_s: float, what: str) -> tuple[list, object]:
+    """(video rungs by rung number, the audio rendition or None) of what a packager is given;
+    InputError for a segment duration that is not positive or no video rung."""
+    if not segment_s > 0:
+        raise InputError(f"the {what} segment duration must be > 0 s, got {segment_s:g}")
+    videos = sorted((r for r in renditions if r.kind == "video"), key=lambda r: r.rung)
+    if not videos:
+        raise InputError("no video rendition to package")
+    return videos, next((r for r in renditions if r.kind == "audio"), None)
+
+
+def input_args(videos: Sequence[str], audio: str | None) -> list[str]:
+    """ffmpeg arguments that read the rung files and the audio file, and map their streams in that
+    order (video of each rung, then the audio): what a packager's output starts from."""
     from .media import input_arg
 
     args = ["-y", "-v", "error"]
-    for _, p in videos:
+    for p in videos:
         args += ["-i", input_arg(p)]
     if audio:
         args += ["-i", input_arg(audio)]
@@ -74,6 +84,14 @@ def package_args(videos: Sequence[tuple[str, str]], audio: str | None, out_dir: 
         args += ["-map", f"{i}:v:0"]
     if audio:
         args += ["-map", f"{len(videos)}:a:0"]
+    return args
+
+
+def package_args(videos: Sequence[tuple[str, str]], audio: str | None, out_dir: str | os.PathLike,
+                 segment_s: float = DEFAULT_SEGMENT_S) -> list[str]:
+    """ffmpeg arguments cutting the renditions (``(name, path)`` per rung, and the audio file) into
+    MPEG-TS segments and one media playlist each under ``out_dir/NAME/`` (no re-encoding)."""
+    args = input_args([p for _, p in videos], audio)
     group = ",agroup:audio" if audio else ""
     vsm = " ".join(f"v:{i}{group},name:{n}" for i, (n, _) in enumerate(videos))
     if audio:
@@ -95,12 +113,7 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     from . import ffmpeg
     from .bitstream import codec_of
 
-    if not segment_s > 0:
-        raise InputError(f"the HLS segment duration must be > 0 s, got {segment_s:g}")
-    videos = sorted((r for r in renditions if r.kind == "video"), key=lambda r: r.rung)
-    audio = next((r for r in renditions if r.kind == "audio"), None)
-    if not videos:
-        raise InputError("no video rendition to package")
+    videos, audio = split_renditions(renditions, segment_s, "HLS")
     codecs = {}  # before anything is written: an unfit rendition fails here
     for r in videos:
         if not r.height:

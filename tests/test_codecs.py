@@ -1,6 +1,7 @@
 """Image codecs without torch: registry, plugins, container, conventional codecs, inputs, hull choice, CLI."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -300,6 +301,21 @@ def test_real_hull_choice_under_cap(photo):
 
         hull = [feas[i] for i in upper_hull([p.bpp for p in feas], [p.psnr_rgb for p in feas])]
         assert r.psnr_rgb == max(p.psnr_rgb for p in hull if p.bpp <= target)
+
+
+def test_code_image_among_given_codecs(photo):
+    pts: list = []
+    r = code_image(photo, target_psnr=30.0, codecs=["jpeg", "webp"], points=pts)
+    assert r.codec in {"jpeg", "webp"} and r.psnr_rgb >= 30.0
+    assert {p.codec for p in pts} == {"jpeg", "webp"}
+    assert len(pts) == len(codecs.get_codec("jpeg").levels) + len(codecs.get_codec("webp").levels)
+    # the choice over those points alone: the cheapest hull vertex at or above 30 dB
+    best = choose([dataclasses.replace(p, chosen=False) for p in pts], target_psnr=30.0)
+    assert (best.codec, best.level) == (r.codec, r.level)
+    with pytest.raises(InputError, match="not both"):
+        code_image(photo, "jpeg", target_psnr=30.0, codecs=["webp"])
+    with pytest.raises(InputError, match="empty"):
+        code_image(photo, target_psnr=30.0, codecs=[])
 
 
 def test_code_image_bytes_match_file(tmp_path, photo):

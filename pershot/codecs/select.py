@@ -142,14 +142,16 @@ def choose(points: Sequence[ImageResult], *, target_bpp: float | None = None, ta
 def code_image(image: np.ndarray | str | os.PathLike, codec: str | None = None, level: int | None = None,
                target_bpp: float | None = None, target_psnr: float | None = None, complexity: float | None = None,
                *, progress: Callable[[int, int], None] | None = None,
-               points: list[ImageResult] | None = None) -> ImageResult:
+               points: list[ImageResult] | None = None, codecs: Sequence[str] | None = None) -> ImageResult:
     """Code one image with a given codec and level, or choose codec and level for a target.
 
     * ``codec`` and ``level``: that point;
     * ``codec`` and a target: the best level of that codec for the target;
     * a target alone: the choice over every usable codec on the image's RDC
       hull, under ``complexity`` (decode CPU time relative to the slowest
-      codec, 0 < c <= 1).
+      codec, 0 < c <= 1); ``codecs`` limits the choice to those codecs (the
+      conventional ones alone are much faster on a large image: the learned codecs'
+      decoding is most of the time on CPU).
 
     ``points``, when given a list, receives every measured point (with the
     chosen one flagged), for reports. Returns the chosen :class:`ImageResult`,
@@ -172,7 +174,11 @@ def code_image(image: np.ndarray | str | os.PathLike, codec: str | None = None, 
         return r
     if not n_targets:
         raise InputError("give a codec and a level, or a target bpp or PSNR")
-    cands = [get_codec(codec)] if codec is not None else None
+    if codec is not None and codecs is not None:
+        raise InputError("give a codec, or a list of codecs to choose from, not both")
+    cands = [get_codec(codec)] if codec is not None else [get_codec(c) for c in codecs] if codecs is not None else None
+    if cands is not None and not cands:
+        raise InputError("the list of codecs to choose from is empty")
     pts = rdc_points(img, cands, progress=progress)
     best = choose(pts, target_bpp=target_bpp, target_psnr=target_psnr, complexity=complexity)
     if points is not None:
