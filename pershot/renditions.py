@@ -18,7 +18,7 @@ its frame count against the ladder's, and written to a temporary name, then
 renamed.
 
 Video only. A VFR source's renditions keep its frames' own times (``cfr=True``: evenly spaced
-at the average rate instead); every sample's decode time is one frame after the previous one's.
+at the average rate instead); in every rendition each sample lasts until the next frame.
 Finished shot encodes are kept in ``OUT/.pershot-renditions-work/`` (each
 written whole, named by what made it) until every rung is joined, so a re-run
 after a crash or Ctrl-C encodes only what is missing; with a Dask cluster, that
@@ -308,13 +308,22 @@ def concat_list(paths: Sequence[str]) -> str:
 def reorder_depth(path: str | os.PathLike) -> int:
     """How many frames a file's decode order runs ahead of its display order at most (0 without
     B-frames, 2 for x264's B-pyramid): the delay its decode timestamps need."""
+    return _display_order(_packet_pts(path))[1]
+
+
+def _packet_pts(path: str | os.PathLike) -> list[int]:
+    """The presentation timestamps of a file's video packets, in decode order."""
     import av
 
     with av.open(os.fspath(path)) as c:
         st = c.streams.video[0]
-        pts = [int(p.pts) for p in c.demux(st) if p.size and p.pts is not None]
+        return [int(p.pts) for p in c.demux(st) if p.size and p.pts is not None]
+
+
+def _display_order(pts: Sequence[int]) -> tuple[dict[int, int], int]:
+    """(each timestamp's place in display order, the most frames decode order runs ahead)."""
     rank = {t: i for i, t in enumerate(sorted(pts))}
-    return max((j - rank[t] for j, t in enumerate(pts)), default=0)
+    return rank, max((j - rank[t] for j, t in enumerate(pts)), default=0)
 
 
 def uniform_dts(delay: int, fps: Fraction) -> str:
@@ -396,15 +405,12 @@ def retime(path: str | os.PathLike, times: Sequence[int], time_base: Fraction, c
     the last): decode timestamps run ``reorder_depth`` frames behind, durations reach the next frame."""
     import av
 
-    with av.open(os.fspath(path)) as c:
-        st = c.streams.video[0]
-        pts = [int(p.pts) for p in c.demux(st) if p.size and p.pts is not None]
+    pts = _packet_pts(path)
     if len(pts) != len(times) - 1:
         raise FFmpegError(f"{Path(path).name}: {len(pts)} frames to retime, {len(times) - 1} times given")
     if any(b <= a for a, b in zip(times, times[1:])):
         raise InputError("frame times must rise strictly")
-    rank = {t: i for i, t in enumerate(sorted(pts))}
-    delay = max((j - rank[t] for j, t in enumerate(pts)), default=0)
+    rank, delay = _display_order(pts)
     step = min(b - a for a, b in zip(times, times[1:]))
     tmp = Path(os.fspath(path) + ".retime")
     try:
