@@ -6,6 +6,7 @@ user's clone); with PERSHOT_REQUIRE_MEDIA=1 (set by .ci/run) that skip is a fail
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,16 @@ def media_dir() -> Path:
             pytest.fail(msg + " and PERSHOT_REQUIRE_MEDIA=1 (CI) requires it")
         pytest.skip(msg)
     return d
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ctrl_c_as_in_a_terminal():
+    """A test run started in the background by a script (``cmd &``) inherits SIGINT ignored, and so
+    would every pershot process it starts: the Ctrl-C tests then saw no Ctrl-C at all. They need
+    SIGINT as a terminal delivers it (a handler here reverts to the default in child processes)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -43,9 +43,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 with warnings.catch_warnings():
-    # compressai calls torch.jit.script at import, which recent torch deprecates: a warning
-    # a pershot user can do nothing about, printed on every `pershot image`
-    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.* is deprecated", category=FutureWarning)
+    # importing compressai runs code that recent torch deprecates (torch.jit.script;
+    # torch.cuda.amp.autocast in its video models): warnings a pershot user can do nothing about,
+    # printed on every `pershot image`. Only this import is silenced.
+    warnings.simplefilter("ignore", FutureWarning)
+    warnings.simplefilter("ignore", DeprecationWarning)
     from compressai.entropy_models import EntropyBottleneck, GaussianConditional
     from compressai.layers import GDN
 
