@@ -196,6 +196,17 @@ def test_ms_ssim_against_pytorch_msssim(photo):
 
 # ------------------------------------------------------------------ inputs
 
+def test_ms_ssim_reference_made_once_scores_the_same(photo):
+    rng = np.random.default_rng(3)
+    ref = metrics.MsSsimReference(photo)
+    for _ in range(3):
+        d = np.clip(photo.astype(int) + rng.integers(-25, 26, photo.shape), 0, 255).astype(np.uint8)
+        assert ref.score(d) == metrics.ms_ssim(photo, d) == metrics.ms_ssim(ref, d) < 1.0
+    assert metrics.ms_ssim(ref, photo) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        ref.score(photo[:-2])
+
+
 def test_load_image_modes(tmp_path, photo):
     from PIL import Image
 

@@ -42,22 +42,14 @@ def psnr_y(ref: np.ndarray, dist: np.ndarray) -> float:
     return psnr_from_mse(mse(luma(ref), luma(dist)))
 
 
-def _ssim_parts(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+_C1 = (0.01 * 255) ** 2
+_C2 = (0.03 * 255) ** 2
+
+
+def _blur(a: np.ndarray) -> np.ndarray:
     from scipy.ndimage import gaussian_filter
 
-    c1 = (0.01 * 255) ** 2
-    c2 = (0.03 * 255) ** 2
-
-    def f(a: np.ndarray) -> np.ndarray:
-        return gaussian_filter(a, sigma=1.5, truncate=3.5, mode="reflect")
-
-    mx, my = f(x), f(y)
-    sxx = f(x * x) - mx * mx
-    syy = f(y * y) - my * my
-    sxy = f(x * y) - mx * my
-    cs = (2 * sxy + c2) / (sxx + syy + c2)
-    lum = (2 * mx * my + c1) / (mx * mx + my * my + c1)
-    return float(np.mean(lum * cs)), float(np.mean(cs))
+    return gaussian_filter(a, sigma=1.5, truncate=3.5, mode="reflect")
 
 
 def _down2(a: np.ndarray) -> np.ndarray:
@@ -66,28 +58,62 @@ def _down2(a: np.ndarray) -> np.ndarray:
     return 0.25 * (a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2])
 
 
-def ms_ssim(ref: np.ndarray, dist: np.ndarray) -> float:
-    """MS-SSIM (0..1) of two RGB uint8 images, mean over channels."""
-    if ref.shape != dist.shape:
-        raise ValueError(f"shapes differ: {ref.shape} vs {dist.shape}")
-    h, w = ref.shape[:2]
+def _scales(h: int, w: int) -> int:
     scales = 1
     while scales < 5 and min(h, w) >> scales >= 8:
         scales += 1
-    wts = _MS_WEIGHTS[:scales] / _MS_WEIGHTS[:scales].sum()
-    vals = []
-    for c in range(ref.shape[2]):
-        x = ref[..., c].astype(np.float64)
-        y = dist[..., c].astype(np.float64)
-        mcs = []
-        for s in range(scales):
-            ssim, cs = _ssim_parts(x, y)
-            if s < scales - 1:
-                mcs.append(max(cs, 1e-12))
-                x, y = _down2(x), _down2(y)
-        val = float(np.prod(np.array(mcs) ** wts[:-1]) * max(ssim, 1e-12) ** wts[-1])
-        vals.append(val)
-    return float(np.mean(vals))
+    return scales
+
+
+class MsSsimReference:
+    """The reference's side of MS-SSIM, computed once: per channel and scale, the image, its local
+    mean and its local variance. Scoring many decodes of one image (every level of every codec)
+    then filters only the decode's side: 3 Gaussian filters a scale instead of 5."""
+
+    def __init__(self, ref: np.ndarray) -> None:
+        self.shape = ref.shape
+        self.scales = _scales(*ref.shape[:2])
+        self.terms: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
+        for c in range(ref.shape[2]):
+            x = ref[..., c].astype(np.float64)
+            per = []
+            for s in range(self.scales):
+                mx = _blur(x)
+                per.append((x, mx, _blur(x * x) - mx * mx))
+                if s < self.scales - 1:
+                    x = _down2(x)
+            self.terms.append(per)
+
+    def score(self, dist: np.ndarray) -> float:
+        if dist.shape != self.shape:
+            raise ValueError(f"shapes differ: {self.shape} vs {dist.shape}")
+        wts = _MS_WEIGHTS[:self.scales] / _MS_WEIGHTS[:self.scales].sum()
+        vals = []
+        for c, per in enumerate(self.terms):
+            y = dist[..., c].astype(np.float64)
+            mcs = []
+            for s, (x, mx, sxx) in enumerate(per):
+                my = _blur(y)
+                syy = _blur(y * y) - my * my
+                sxy = _blur(x * y) - mx * my
+                cs = (2 * sxy + _C2) / (sxx + syy + _C2)
+                lum = (2 * mx * my + _C1) / (mx * mx + my * my + _C1)
+                ssim, cs_mean = float(np.mean(lum * cs)), float(np.mean(cs))
+                if s < len(per) - 1:
+                    mcs.append(max(cs_mean, 1e-12))
+                    y = _down2(y)
+            vals.append(float(np.prod(np.array(mcs) ** wts[:-1]) * max(ssim, 1e-12) ** wts[-1]))
+        return float(np.mean(vals))
+
+
+def ms_ssim(ref: "np.ndarray | MsSsimReference", dist: np.ndarray) -> float:
+    """MS-SSIM (0..1) of two RGB uint8 images, mean over channels. ``ref`` may be a
+    :class:`MsSsimReference` made once for many decodes of the same image."""
+    if isinstance(ref, MsSsimReference):
+        return ref.score(dist)
+    if ref.shape != dist.shape:
+        raise ValueError(f"shapes differ: {ref.shape} vs {dist.shape}")
+    return MsSsimReference(ref).score(dist)
 
 
 def ms_ssim_db(v: float) -> float:

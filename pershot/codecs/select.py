@@ -57,8 +57,10 @@ class ImageResult:
         return {k: getattr(self, k) for k in CSV_COLUMNS}
 
 
-def measure(image: np.ndarray, codec: ImageCodec | str, level: int) -> ImageResult:
-    """Encode, decode and score ``image`` with ``codec`` at ``level``."""
+def measure(image: np.ndarray, codec: ImageCodec | str, level: int,
+            reference: "metrics.MsSsimReference | None" = None) -> ImageResult:
+    """Encode, decode and score ``image`` with ``codec`` at ``level`` (``reference``: the image's
+    MS-SSIM side, made once when many points of one image are measured)."""
     c = get_codec(codec) if isinstance(codec, str) else codec
     img = check_image(image)
     lv = c.check_level(level)
@@ -69,7 +71,7 @@ def measure(image: np.ndarray, codec: ImageCodec | str, level: int) -> ImageResu
     h, w = img.shape[:2]
     return ImageResult(codec=c.name, level=lv, width=w, height=h, bytes=len(data), bpp=8.0 * len(data) / (w * h),
                        psnr_rgb=metrics.psnr_rgb(img, rec), psnr_y=metrics.psnr_y(img, rec),
-                       ms_ssim=metrics.ms_ssim(img, rec), encode_cpu_s=enc_s, decode_cpu_s=dec_s,
+                       ms_ssim=metrics.ms_ssim(reference if reference is not None else img, rec), encode_cpu_s=enc_s, decode_cpu_s=dec_s,
                        kmac_per_px=c.decoder_kmac_per_px(), extension=c.extension, data=data, decoded=rec)
 
 
@@ -82,9 +84,10 @@ def rdc_points(image: np.ndarray, codecs: Iterable[ImageCodec | str] | None = No
     if not cs:
         raise InputError("no usable image codec")
     jobs = [(c, lv) for c in cs for lv in c.levels]
+    ref = metrics.MsSsimReference(img)  # the image's side of MS-SSIM, once for every point
     pts = []
     for i, (c, lv) in enumerate(jobs):
-        pts.append(measure(img, c, lv))
+        pts.append(measure(img, c, lv, ref))
         if progress is not None:
             progress(i + 1, len(jobs))
     return with_complexity(pts)
