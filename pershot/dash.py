@@ -195,7 +195,9 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     ref = video_lines[0]
     for r, tl in zip(videos, video_lines):  # the switch points must be the same frames in every rung
         if len(tl.starts) != len(ref.starts) or any(abs(a - b) > 1e-3 for a, b in zip(tl.starts, ref.starts)):
-            raise FFmpegError(f"DASH packaging: rung {r.rung}'s segments do not line up with rung {videos[0].rung}'s")
+            raise FFmpegError(f"DASH packaging: rung {r.rung}'s segments do not line up with rung {videos[0].rung}'s "
+                              "(renditions joined by an ffmpeg without the setts bitstream filter keep each "
+                              "shot's own decode delay; `pershot doctor` says whether it has it)")
     for a in sets:
         # ffmpeg claims bitstream switching (one decoder fed segments of any rung without a new
         # initialization segment); drop the claim: a player then re-initialises at a switch, which is always safe
