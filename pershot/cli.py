@@ -228,7 +228,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if args.quiet:
         return 0
     rate = f"{float(info.fps):.3f} fps" + (
-        f" (VFR: average; renditions are constant-rate, which moves a frame by up to "
+        f" (VFR: average; renditions keep each frame's time, while --cfr would move a frame by up to "
         f"{1000 * doc['vfr_drift_s']:.0f} ms)" if info.is_vfr else "")
     print(f"video: {info.codec} {info.width}x{info.height}, shown as {info.display_width}x{info.display_height} "
           f"({info.display_aspect.numerator}:{info.display_aspect.denominator})"

@@ -102,5 +102,7 @@ def test_info_says_how_far_a_vfr_source_strays_from_even_spacing(media_dir: Path
     # frame 30 is shown at 1.0 s; evenly spaced at the average rate it would be at 30 / (60 / 3.0) = 1.5 s
     # (less a little: the last frame's duration counts in the span)
     assert 0.45 <= doc["vfr_drift_s"] <= 0.5
+    assert main(["info", str(vfr)]) == 0
+    assert "renditions keep each frame's time, while --cfr would move a frame by up to 4" in capsys.readouterr().out
     assert main(["info", str(cfr), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["vfr_drift_s"] == 0.0
