@@ -174,6 +174,9 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
             missing.append(flt)
     # renditions: one decode delay per rung (see pershot.renditions.uniform_dts); without it they still
     # play, but DASH packaging can refuse a rung that mixes B-frame delays
+    for fmt in ("hls", "dash"):  # encode --hls / --dash
+        ok = ffmpeg.has_muxer(fmt)
+        line(fmt, "muxer available" if ok else "muxer missing (optional: encode --" + fmt + ")", ok=ok)
     has_setts = ffmpeg.has_bsf("setts")
     line("setts", "bitstream filter available" if has_setts else "bitstream filter missing (optional)", ok=has_setts)
     for pkg, required in (("av", True), ("scenedetect", True), ("pandas", True), ("numpy", True),

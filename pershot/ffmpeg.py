@@ -181,6 +181,7 @@ class FFmpegInfo:
     encoders: frozenset[str]
     filters: frozenset[str]
     bsfs: frozenset[str] = frozenset()  #: bitstream filters
+    muxers: frozenset[str] = frozenset()  #: output formats
 
 
 @functools.lru_cache(maxsize=4)
@@ -205,8 +206,14 @@ def ffmpeg_info() -> FFmpegInfo:
             filters.add(m.group(1))
     bsf = run_cmd([path, "-hide_banner", "-bsfs"], capture_stdout=True, what="ffmpeg -bsfs failed")
     bsfs = {ln.strip() for ln in bsf.stdout.decode("utf-8", "replace").splitlines()[1:] if ln.strip()}
+    mux = run_cmd([path, "-hide_banner", "-muxers"], capture_stdout=True, what="ffmpeg -muxers failed")
+    muxers = set()
+    for line in mux.stdout.decode("utf-8", "replace").splitlines():
+        m = re.match(r"\s*[D\.]?E[d\.]?\s+(\S+)", line)
+        if m:
+            muxers.update(m.group(1).split(","))
     return FFmpegInfo(path=path, version=version, encoders=frozenset(encoders), filters=frozenset(filters),
-                      bsfs=frozenset(bsfs))
+                      bsfs=frozenset(bsfs), muxers=frozenset(muxers))
 
 
 def has_encoder(name: str) -> bool:
@@ -219,3 +226,7 @@ def has_filter(name: str) -> bool:
 
 def has_bsf(name: str) -> bool:
     return name in ffmpeg_info().bsfs
+
+
+def has_muxer(name: str) -> bool:
+    return name in ffmpeg_info().muxers

@@ -537,6 +537,12 @@ def _check_packaging(doc: Mapping[str, Any], rungs: Sequence[int] | None, hls: b
     what = " and ".join(w for w, on in (("HLS", hls), ("DASH", dash)) if on)
     if not what:
         return
+    from . import ffmpeg
+    from .errors import ConfigError
+
+    for fmt, on in (("hls", hls), ("dash", dash)):
+        if on and not ffmpeg.has_muxer(fmt):
+            raise ConfigError(f"this ffmpeg has no {fmt} muxer, which {fmt.upper()} packaging needs")
     used: set[str] = set()
     for r in doc["rungs"]:
         if rungs is not None and int(r["rung"]) not in rungs:

@@ -3,6 +3,7 @@ a manifest with true figures; and renditions whose decode timestamps advance one
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import os
 import xml.etree.ElementTree as ET
@@ -111,6 +112,22 @@ def test_packaging_checks_before_any_encode():
     with pytest.raises(InputError, match="x264, x265 and SVT-AV1"):
         _check_packaging(vp9, None, dash=True)
     _check_packaging(vp9, None)  # nothing asked, nothing checked
+
+
+def test_packaging_needs_the_muxer(monkeypatch):
+    """An ffmpeg given with --ffmpeg that lacks the hls or dash muxer fails before any encode."""
+    from pershot import ffmpeg as ff
+    from pershot.errors import ConfigError
+
+    assert ff.has_muxer("dash") and ff.has_muxer("hls") and ff.has_muxer("mp4")
+    assert not ff.has_muxer("no-such-format")
+    doc = {"rungs": [{"rung": 0, "shots": [{"shot": 0, "width": 160, "height": 90,
+                                            "encode": {"ffmpeg_encoder": "libx264"}}]}]}
+    real = ff.ffmpeg_info()
+    monkeypatch.setattr(ff, "ffmpeg_info", lambda: dataclasses.replace(real, muxers=real.muxers - {"dash"}))
+    with pytest.raises(ConfigError, match="no dash muxer"):
+        _check_packaging(doc, None, dash=True)
+    _check_packaging(doc, None, hls=True)  # HLS does not need it
 
 
 # --------------------------------------------------------------------------- joined decode timestamps
