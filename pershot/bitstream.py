@@ -19,6 +19,9 @@ from typing import Iterator, Sequence
 
 from .errors import InputError
 
+#: the names PyAV gives an AV1 stream's decoder
+AV1_DECODERS = frozenset({"av1", "libdav1d", "libaom-av1"})
+
 
 def _stream_packets(path: str | os.PathLike, want: str) -> Iterator[bytes]:
     """The extradata, then every packet's bytes, of the first video stream, which must be ``want``."""
@@ -29,7 +32,7 @@ def _stream_packets(path: str | os.PathLike, want: str) -> Iterator[bytes]:
             raise InputError(f"{Path(path).name} has no video stream")
         st = c.streams.video[0]
         name = st.codec_context.name
-        if name != want and not (want == "av1" and name in {"libdav1d", "libaom-av1", "av1"}):
+        if name != want and not (want == "av1" and name in AV1_DECODERS):
             raise InputError(f"{Path(path).name} is {name}, not {want}")
         yield bytes(st.codec_context.extradata or b"")
         for pkt in c.demux(st):
@@ -45,7 +48,7 @@ def codec_of(path: str | os.PathLike) -> str:
         if not c.streams.video:
             raise InputError(f"{Path(path).name} has no video stream")
         name = c.streams.video[0].codec_context.name
-    return "av1" if name in {"libdav1d", "libaom-av1"} else name
+    return "av1" if name in AV1_DECODERS else name
 
 
 def _length_prefixed(buf: bytes, size: int = 4) -> Iterator[bytes]:

@@ -394,16 +394,14 @@ def peak_rate(idx: FrameIndex) -> float:
     return float(best)
 
 
-#: the names PyAV gives an AV1 stream's decoder
-_AV1_DECODERS = frozenset({"av1", "libdav1d", "libaom-av1"})
-
-
 def retime(path: str | os.PathLike, times: Sequence[int], time_base: Fraction, container: str,
            tag: str | None = None) -> None:
     """Give the video of ``path`` (rewritten in place, without re-encoding) the presentation times
     ``times`` (``time_base`` ticks; frame k in display order gets ``times[k]``, and ``times[-1]`` ends
     the last): decode timestamps run ``reorder_depth`` frames behind, durations reach the next frame."""
     import av
+
+    from .bitstream import AV1_DECODERS
 
     pts = _packet_pts(path)
     if len(pts) != len(times) - 1:
@@ -418,7 +416,7 @@ def retime(path: str | os.PathLike, times: Sequence[int], time_base: Fraction, c
         with av.open(os.fspath(path)) as ic, av.open(str(tmp), "w", format=container, options=options) as oc:
             ist = ic.streams.video[0]
             cc = ist.codec_context
-            if cc.name in _AV1_DECODERS:  # no encoder of that name to copy from: a stream for muxing only
+            if cc.name in AV1_DECODERS:  # no encoder of that name to copy from: a stream for muxing only
                 ost = oc.add_mux_stream("av1", width=cc.width, height=cc.height, time_base=time_base)
             else:
                 ost = oc.add_stream_from_template(ist)
