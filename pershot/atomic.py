@@ -86,6 +86,28 @@ def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[
         raise
 
 
+@contextlib.contextmanager
+def atomic_dir(dest: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty folder ``dest.part`` beside ``dest`` (one left by an earlier run is cleared);
+    on success it replaces ``dest`` whole, on failure it is removed: a package folder (HLS, DASH)
+    appears complete or not at all."""
+    import shutil
+
+    dest = Path(dest)
+    tmp = dest.with_name(dest.name + ".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        with deferred_signals():
+            if dest.exists():
+                shutil.rmtree(dest)
+            tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def _remove(path: Path) -> None:
     """Remove ``path`` (gone already is fine), even when a second signal lands before the first
     one's cleanup holds signals: a Ctrl-C reaches a worker, and its pool's SIGTERM follows

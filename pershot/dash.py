@@ -27,13 +27,13 @@ tested), while the ``av1C`` record of the initialization segment holds the first
 from __future__ import annotations
 
 import os
-import shutil
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
+from .atomic import atomic_dir
 from .errors import FFmpegError, InputError
 
 #: the segment duration aimed at, in seconds (as for HLS)
@@ -139,9 +139,7 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     """Package :class:`pershot.renditions.Rendition` rows (video rungs, and the audio one if there)
     as MPEG-DASH in ``out_dir`` (replaced whole when done). ``fps``: the source's frame rate, for
     the adaptation set's ``frameRate``."""
-    from . import ffmpeg
     from .bitstream import av1_stream, codec_of, codec_string
-
     from .hls import split_renditions
 
     videos, audio = split_renditions(renditions, segment_s, "DASH")
@@ -149,23 +147,31 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     kinds = set()
     mixed = []
     for r in videos:
-        if not r.height:
-            raise InputError(f"rung {r.rung} changes resolution shot by shot: DASH packaging needs one resolution "
-                             "per rung (a ladder without --per-shot-resolution)")
         kind = codec_of(r.path)
         kinds.add(kind)
-        codecs[r.rung] = codec_string(r.path, _ENTRIES.get(kind))
-        if kind == "av1" and av1_stream(r.path).sequence_headers > 1:
-            mixed.append(r.rung)
+        if kind == "av1":  # one read of the stream gives its codec string and its sequence headers
+            st = av1_stream(r.path)
+            codecs[r.rung] = st.codec
+            if st.sequence_headers > 1:
+                mixed.append(r.rung)
+        else:
+            codecs[r.rung] = codec_string(r.path, _ENTRIES.get(kind))
     if len(kinds) > 1:
         raise InputError(f"the rungs use different codecs ({', '.join(sorted(kinds))}): one adaptation set needs one")
     kind = kinds.pop()
     out = Path(out_dir)
-    tmp = out.with_name(out.name + ".part")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    ffmpeg.run(package_args([r.path for r in videos], audio.path if audio else None, tmp, _ENTRIES.get(kind),
-                            segment_s), what="DASH packaging failed")
+    with atomic_dir(out) as tmp:
+        _write_package(tmp, videos, audio, codecs, _ENTRIES.get(kind), fps, segment_s)
+    return DashPackage(manifest=out / "manifest.mpd", mixed_sequence_headers=tuple(mixed))
+
+
+def _write_package(tmp: Path, videos: Sequence, audio, codecs: dict[int, str], entry: str | None,
+                   fps: "Fraction | float | None", segment_s: float) -> None:
+    """Cut the segments into ``tmp`` and write the manifest with pershot's own figures."""
+    from . import ffmpeg
+
+    ffmpeg.run(package_args([r.path for r in videos], audio.path if audio else None, tmp, entry, segment_s),
+               what="DASH packaging failed")
     mpd_path = tmp / "manifest.mpd"
     for prefix, uri in (("", MPD_NS), ("xsi", "http://www.w3.org/2001/XMLSchema-instance"),
                         ("xlink", "http://www.w3.org/1999/xlink")):
@@ -214,7 +220,3 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
             if not len(e) and not (e.text or "").strip():
                 root.remove(e)
     tree.write(mpd_path, encoding="utf-8", xml_declaration=True)
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
-    return DashPackage(manifest=out / "manifest.mpd", mixed_sequence_headers=tuple(mixed))

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from fractions import Fraction
 from typing import Sequence
 
+from .atomic import atomic_dir
 from .bitstream import avc_codec_string, h264_sps
 from .errors import InputError
 
@@ -61,12 +61,17 @@ def read_playlist(path: str | os.PathLike) -> Segments:
 
 def split_renditions(renditions: Sequence, segment_s: float, what: str) -> tuple[list, object]:
     """(video rungs by rung number, the audio rendition or None) of what a packager is given;
-    InputError for a segment duration that is not positive or no video rung."""
+    InputError for a segment duration that is not positive, no video rung, or a rung whose
+    resolution changes shot by shot."""
     if not segment_s > 0:
         raise InputError(f"the {what} segment duration must be > 0 s, got {segment_s:g}")
     videos = sorted((r for r in renditions if r.kind == "video"), key=lambda r: r.rung)
     if not videos:
         raise InputError("no video rendition to package")
+    for r in videos:
+        if not r.height:
+            raise InputError(f"rung {r.rung} changes resolution shot by shot: {what} packaging needs one resolution "
+                             "per rung (a ladder without --per-shot-resolution)")
     return videos, next((r for r in renditions if r.kind == "audio"), None)
 
 
@@ -116,46 +121,38 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     videos, audio = split_renditions(renditions, segment_s, "HLS")
     codecs = {}  # before anything is written: an unfit rendition fails here
     for r in videos:
-        if not r.height:
-            raise InputError(f"rung {r.rung} changes resolution shot by shot: HLS packaging needs one resolution "
-                             "per rung (a ladder without --per-shot-resolution)")
         if codec_of(r.path) != "h264":
             raise InputError(f"rung {r.rung} is not H.264: HLS packaging is for H.264 ladders (x264)")
         codecs[r.rung] = avc_codec_string(h264_sps(r.path))
     out = Path(out_dir)
-    tmp = out.with_name(out.name + ".part")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    names = [(f"rung{r.rung:02d}", r.path) for r in videos]
-    ffmpeg.run(package_args(names, audio.path if audio else None, tmp, segment_s), what="HLS packaging failed")
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    a_peak = a_avg = 0.0
-    codecs_audio = ""
-    if audio is not None:
-        a_peak, a_avg = read_playlist(tmp / "audio" / "index.m3u8").rates_bps()
-        with av.open(audio.path) as c:
-            ch = int(c.streams.audio[0].codec_context.channels or 2)
-        lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="{_quoted(audio.name)}",DEFAULT=YES,'
-                     f'AUTOSELECT=YES,CHANNELS="{ch}",URI="audio/index.m3u8"')
-        codecs_audio = "," + AAC_LC
-    rows = []
-    for (name, _), r in zip(names, videos):
-        seg = read_playlist(tmp / name / "index.m3u8")
-        if not seg.items:
-            raise InputError(f"rung {r.rung}: no HLS segment was written")
-        peak, avg = seg.rates_bps()
-        rate = f",FRAME-RATE={float(fps):.3f}" if fps else ""
-        codec = codecs[r.rung]
-        rows.append((peak + a_peak, (
-            f"#EXT-X-STREAM-INF:BANDWIDTH={round(peak + a_peak)},AVERAGE-BANDWIDTH={round(avg + a_avg)},"
-            f'RESOLUTION={r.width}x{r.height}{rate},CODECS="{codec}{codecs_audio}"'
-            + (',AUDIO="audio"' if audio is not None else ""), f"{name}/index.m3u8")))
-    for _, (inf, uri) in sorted(rows, key=lambda x: x[0]):
-        lines += [inf, uri]
-    (tmp / "master.m3u8").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    with atomic_dir(out) as tmp:
+        names = [(f"rung{r.rung:02d}", r.path) for r in videos]
+        ffmpeg.run(package_args(names, audio.path if audio else None, tmp, segment_s), what="HLS packaging failed")
+        lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+        a_peak = a_avg = 0.0
+        codecs_audio = ""
+        if audio is not None:
+            a_peak, a_avg = read_playlist(tmp / "audio" / "index.m3u8").rates_bps()
+            with av.open(audio.path) as c:
+                ch = int(c.streams.audio[0].codec_context.channels or 2)
+            lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="{_quoted(audio.name)}",DEFAULT=YES,'
+                         f'AUTOSELECT=YES,CHANNELS="{ch}",URI="audio/index.m3u8"')
+            codecs_audio = "," + AAC_LC
+        rows = []
+        for (name, _), r in zip(names, videos):
+            seg = read_playlist(tmp / name / "index.m3u8")
+            if not seg.items:
+                raise InputError(f"rung {r.rung}: no HLS segment was written")
+            peak, avg = seg.rates_bps()
+            rate = f",FRAME-RATE={float(fps):.3f}" if fps else ""
+            codec = codecs[r.rung]
+            rows.append((peak + a_peak, (
+                f"#EXT-X-STREAM-INF:BANDWIDTH={round(peak + a_peak)},AVERAGE-BANDWIDTH={round(avg + a_avg)},"
+                f'RESOLUTION={r.width}x{r.height}{rate},CODECS="{codec}{codecs_audio}"'
+                + (',AUDIO="audio"' if audio is not None else ""), f"{name}/index.m3u8")))
+        for _, (inf, uri) in sorted(rows, key=lambda x: x[0]):
+            lines += [inf, uri]
+        (tmp / "master.m3u8").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out / "master.m3u8"
 
 

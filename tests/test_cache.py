@@ -226,3 +226,22 @@ def test_second_ctrl_c_during_cleanup_leaves_no_temp_file(tmp_path: Path, monkey
     with pytest.raises(KeyboardInterrupt):
         write_text(tmp_path / "entry.json", "{}")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_dir_replaces_whole_or_not_at_all(tmp_path: Path) -> None:
+    from pershot.atomic import atomic_dir
+
+    dest = tmp_path / "pkg"
+    dest.mkdir()
+    (dest / "old.txt").write_text("old")
+    (tmp_path / "pkg.part").mkdir()  # left by an earlier run
+    (tmp_path / "pkg.part" / "stale").write_text("x")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(dest) as d:
+            assert d == tmp_path / "pkg.part" and not list(d.iterdir())  # cleared first
+            (d / "half.txt").write_text("half")
+            raise RuntimeError("packaging failed")
+    assert [p.name for p in dest.iterdir()] == ["old.txt"] and not (tmp_path / "pkg.part").exists()
+    with atomic_dir(dest) as d:
+        (d / "new.txt").write_text("new")
+    assert [p.name for p in dest.iterdir()] == ["new.txt"] and not (tmp_path / "pkg.part").exists()
