@@ -136,15 +136,19 @@ def estimate_plan(info: SourceInfo, plan: Plan, grid: Grid, sample_frames: int =
     key = lambda r: (r.encoder, r.preset, r.rc_mode, float(r.crf))  # noqa: E731
     short = {key(r): r for r in res_s}
     # per configuration and value: (fixed, per frame and pixel) of the encoder itself
+    # the lowest value, measured at both lengths, gives the fixed part; a higher value keeps that
+    # fixed part and gets its own per-frame part from its one measurement
     enc: dict[tuple[str, str, str, float], tuple[float, float]] = {}
     for r in res_l:
+        if float(r.crf) == values[(r.encoder, r.rc_mode)][0]:
+            rs = short.get(key(r))
+            fixed, per = _line(rs.encode_cpu_s if rs else 0.0, r.encode_cpu_s, n_short, n)
+            enc[key(r)] = (fixed, per / px)
+    for r in res_l:
         lo = values[(r.encoder, r.rc_mode)][0]
-        rs = short.get((r.encoder, r.preset, r.rc_mode, lo))
-        fixed, per = _line(rs.encode_cpu_s if rs else 0.0, r.encode_cpu_s if rs else r.encode_cpu_s, n_short, n)
-        if float(r.crf) != lo and rs is not None:  # the fixed part from the lowest value; its own per-frame part
-            fixed_lo = enc.get((r.encoder, r.preset, r.rc_mode, lo), (fixed, per))[0]
-            fixed, per = fixed_lo, max(0.0, (r.encode_cpu_s - fixed_lo) / n)
-        enc[key(r)] = (fixed, per / px)
+        if float(r.crf) != lo:
+            fixed = enc[(r.encoder, r.preset, r.rc_mode, lo)][0]
+            enc[key(r)] = (fixed, max(0.0, (r.encode_cpu_s - fixed) / n) / px)
     mean = lambda rs, f: sum(f(r) for r in rs) / len(rs)  # noqa: E731
     ov0, ov1 = _line(mean(res_s, lambda r: r.encode_overhead_cpu_s), mean(res_l, lambda r: r.encode_overhead_cpu_s),
                      n_short, n)
