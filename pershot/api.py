@@ -243,6 +243,7 @@ def optimize(
     rungs: "int | None" = None,
     encoder: "str | None" = None,
     per_shot_resolution: bool = False,
+    peak_ratio: "float | None" = None,
     exact: bool = True,
 ) -> "Ladder":
     """Optimize a ladder from probes (a DataFrame as :func:`probe` returns, or a probes.csv path) - no encoding.
@@ -251,6 +252,8 @@ def optimize(
     ``rungs=N`` instead spaces N rungs along the title's global hull.
     ``complexity`` in (0, 1] caps the whole ladder's encode CPU at that
     fraction of the anchor (every shot at the slowest probed preset).
+    ``peak_ratio`` (>= 1) caps every shot's bitrate in a bitrate rung at that
+    multiple of the rung's target (default: the ladder's own ``peak_ratio``, else none).
     ``metric``: vmaf, psnr or ssim.  ``exact=False`` skips the mixed-integer
     finish of small problems (:mod:`pershot.exact`).  Raises InfeasibleError
     (naming the smallest feasible complexity) when the budget cannot be met.
@@ -265,6 +268,10 @@ def optimize(
             raise ConfigError(f"rungs must be a positive integer, not {rungs!r}")
         ladder = rungs
     spec = load_ladder(ladder)
+    if peak_ratio is not None:
+        from dataclasses import replace
+
+        spec = replace(spec, peak_ratio=peak_ratio)  # validated by LadderSpec
     df = _read_probes(probes)
     return optimize_ladder(df, spec, complexity, metric, encoder=encoder, per_shot_resolution=per_shot_resolution,
                            exact=exact)
@@ -288,6 +295,7 @@ def ladder(
     out_dir: "str | _os.PathLike | None" = None,
     encoder: "str | None" = None,
     per_shot_resolution: bool = False,
+    peak_ratio: "float | None" = None,
     exact: bool = True,
     plots: bool = True,
     thumbnails: "bool | dict" = False,
@@ -310,6 +318,12 @@ def ladder(
     g = load_grid(grid)
     if rungs is None:
         load_ladder(spec_arg)  # a bad ladder fails before any encode
+    if peak_ratio is not None:
+        from dataclasses import replace
+
+        from .ladder import LadderSpec
+
+        replace(LadderSpec.auto(1), peak_ratio=peak_ratio)  # a bad peak_ratio too
     thumb_opts = (dict(thumbnails) if isinstance(thumbnails, dict) else {}) if thumbnails else None
     if thumb_opts is not None:
         from .thumbnails import candidate_codecs
@@ -317,7 +331,7 @@ def ladder(
         candidate_codecs(**thumb_opts)  # bad thumbnail options fail before any encode
     run = run_probes(path, g, out_dir, **probe_kw)
     lad = optimize(run.probes, spec_arg, complexity, metric, rungs=rungs, encoder=encoder,
-                   per_shot_resolution=per_shot_resolution, exact=exact)
+                   per_shot_resolution=per_shot_resolution, peak_ratio=peak_ratio, exact=exact)
     if out_dir is not None:
         info = run.source
         from .media import encode_colour, frame_index

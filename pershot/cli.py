@@ -370,6 +370,16 @@ def _complexity(text: str) -> float:
     return c
 
 
+def _peak_ratio(text: str) -> float:
+    try:
+        r = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (1.0 <= r < float("inf")):  # also rejects nan
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 1, got {text}")
+    return r
+
+
 def _positive_int(text: str) -> int:
     try:
         n = int(text)
@@ -402,6 +412,9 @@ def _optimizer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoder", metavar="NAME", help="encoder to build the ladder for when probes hold several")
     p.add_argument("--per-shot-resolution", action="store_true",
                    help="let the resolution change shot by shot inside a rung (default: one resolution per rung)")
+    p.add_argument("--peak-ratio", type=_peak_ratio, metavar="R", default=None,
+                   help="cap every shot's bitrate at R x its rung's target (e.g. 2 for HLS's peak <= 2x average; "
+                        "default: the ladder TOML's peak_ratio, else no cap)")
     p.add_argument("--no-exact", action="store_true",
                    help="skip the exact (mixed-integer) finish of small ladders: faster, possibly slightly worse")
     p.add_argument("--no-plots", action="store_true", help="skip out/plots/*.png")
@@ -448,11 +461,11 @@ def _print_ladder(lad, out_dir, quiet: bool, with_probes: bool = True) -> None:
             _eprint(note)
     if not quiet:
         m = lad.metric
-        print(f"{'rung':>4} {'target':>12} {'kbps':>9} {m:>7} {'res':>10} {'cpu s':>9} {'cplx':>6}")
+        print(f"{'rung':>4} {'target':>12} {'kbps':>9} {'peak':>5} {m:>7} {'res':>10} {'cpu s':>9} {'cplx':>6}")
         for r in lad.rungs:
             tgt = f"{r.target_kbps:.4g} kbps" if r.target_kbps is not None else f"{m}={r.target_quality:.4g}"
             res = f"{r.width}x{r.height}" if r.height else "per shot"
-            print(f"{r.index:>4} {tgt:>12} {r.bitrate_kbps:>9.1f} {r.quality:>7.2f} {res:>10} "
+            print(f"{r.index:>4} {tgt:>12} {r.bitrate_kbps:>9.1f} {r.peak_ratio:>4.2f}x {r.quality:>7.2f} {res:>10} "
                   f"{r.encode_cpu_s:>9.2f} {r.complexity_ratio:>6.3f}")
         for d in lad.dropped:
             print(f"   - {d.spec.label():>12} dropped: {d.reason}")
@@ -528,7 +541,7 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
     try:
         lad = api.ladder(args.input, args.complexity, args.ladder, rungs=args.rungs, metric=args.metric, grid=grid,
                          out_dir=args.out, encoder=args.encoder, per_shot_resolution=args.per_shot_resolution,
-                         exact=not args.no_exact, plots=not args.no_plots, shots=args.shots, detector=args.detector,
+                         peak_ratio=args.peak_ratio, exact=not args.no_exact, plots=not args.no_plots, shots=args.shots, detector=args.detector,
                          min_shot_s=args.min_shot, max_shot_s=args.max_shot or None, threshold=args.threshold,
                          executor=executor, cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar,
                          thumbnails=thumbs, stream=args.stream, tonemap=args.tonemap, crop=args.crop)
@@ -638,7 +651,7 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
 
     lad = api.optimize(args.probes, args.ladder, args.complexity, args.metric, rungs=args.rungs,
                        encoder=args.encoder, per_shot_resolution=args.per_shot_resolution,
-                       exact=not args.no_exact)
+                       peak_ratio=args.peak_ratio, exact=not args.no_exact)
     api.write_ladder(lad, args.out, plots=not args.no_plots)
     _print_ladder(lad, args.out, args.quiet, with_probes=False)
     return 0

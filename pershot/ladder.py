@@ -77,6 +77,9 @@ class LadderSpec:
     rate rungs: explicit targets that break them are a contradiction
     (:class:`ConfigError`), generated rungs are spaced within them.
     ``min_kbps`` / ``max_kbps`` bound generated rungs.
+    ``peak_ratio`` caps every shot's bitrate in a bitrate rung at that multiple
+    of the rung's target (a peak-to-average limit, e.g. 2.0 as Apple's HLS
+    authoring spec asks of VOD); quality rungs are not capped.
     """
 
     rungs: tuple[RungSpec, ...] = ()
@@ -89,6 +92,7 @@ class LadderSpec:
     description: str = ""
     min_quality: tuple = ()  # ((metric, value), ...): generated rungs start where the title's hull reaches it
     max_quality: tuple = ()  # ((metric, value), ...): generated rungs end where the title's hull reaches it
+    peak_ratio: float | None = None
 
     def __post_init__(self):
         self.validate()
@@ -146,10 +150,13 @@ class LadderSpec:
                 raise ConfigError(f"{where}: give explicit rungs or a rung count, not both")
         elif not self.rungs:
             raise ConfigError(f"{where} is empty: no rungs")
-        for nm in ("min_step", "max_step", "min_kbps", "max_kbps"):
+        for nm in ("min_step", "max_step", "min_kbps", "max_kbps", "peak_ratio"):
             v = getattr(self, nm)
             if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v)):
                 raise ConfigError(f"{where}: {nm} must be a number, not {v!r}")
+        if self.peak_ratio is not None and self.peak_ratio < 1.0:
+            raise ConfigError(f"{where}: peak_ratio {self.peak_ratio:g} must be >= 1 (a shot bitrate cap below "
+                              "the rung's average cannot reach its target)")
         if self.min_step is not None and self.min_step < 1.0:
             raise ConfigError(f"{where}: min_step {self.min_step:g} must be >= 1")
         if self.max_step is not None and self.max_step <= 1.0:
@@ -219,7 +226,7 @@ class LadderSpec:
         d: dict[str, Any] = {"name": self.name}
         if self.description:
             d["description"] = self.description
-        for nm in ("count", "min_step", "max_step", "min_kbps", "max_kbps"):
+        for nm in ("count", "min_step", "max_step", "min_kbps", "max_kbps", "peak_ratio"):
             v = getattr(self, nm)
             if v is not None:
                 d[nm] = v
@@ -244,7 +251,8 @@ class LadderSpec:
         return d
 
 
-_SPEC_KEYS = {"name", "description", "count", "rungs", "min_step", "max_step", "min_kbps", "max_kbps", "rung",
+_SPEC_KEYS = {"name", "description", "count", "rungs", "min_step", "max_step", "min_kbps", "max_kbps", "peak_ratio",
+              "rung",
               "min_vmaf", "min_psnr", "min_ssim", "max_vmaf", "max_psnr", "max_ssim"}
 _RUNG_KEYS = {"kbps", "max_height", "name", "vmaf", "psnr", "psnr_y", "ssim"}
 
@@ -288,7 +296,7 @@ def _spec_from_mapping(m: Mapping, where: str) -> LadderSpec:
     if "count" in m and "rungs" in m:
         raise ConfigError(f"{where}: give 'count' or 'rungs', not both")
     kw: dict[str, Any] = {}
-    for nm in ("min_step", "max_step", "min_kbps", "max_kbps"):
+    for nm in ("min_step", "max_step", "min_kbps", "max_kbps", "peak_ratio"):
         if nm in m:
             kw[nm] = _num(m[nm], f"{where}: {nm}")
     for pre in ("min", "max"):
@@ -542,10 +550,17 @@ class Rung:
     anchor_cpu_s: float
     width: int | None  # when the rung keeps one resolution
     height: int | None
+    peak_kbps: float = float("nan")  # the highest bitrate of any one shot in the rung
+    peak_cap_kbps: float | None = None  # the shot bitrate cap the rung was optimized under (``peak_ratio``)
 
     @property
     def complexity_ratio(self) -> float:
         return self.encode_cpu_s / self.anchor_cpu_s if self.anchor_cpu_s > 0 else float("nan")
+
+    @property
+    def peak_ratio(self) -> float:
+        """The peak shot bitrate over the rung's average bitrate."""
+        return self.peak_kbps / self.bitrate_kbps if self.bitrate_kbps > 0 else float("nan")
 
 
 @dataclass(frozen=True)
@@ -589,6 +604,7 @@ class Ladder:
                 "rung": r.index, "status": "ok", "name": r.spec.label(), "target_kbps": r.target_kbps,
                 "target_quality": r.target_quality, "max_height": r.spec.max_height,
                 "width": r.width, "height": r.height, "bitrate_kbps": r.bitrate_kbps,
+                "peak_kbps": r.peak_kbps, "peak_ratio": r.peak_ratio, "peak_cap_kbps": r.peak_cap_kbps,
                 "quality": r.quality,
             }
             for c in metric_cols:
@@ -642,7 +658,8 @@ class Ladder:
             rungs.append({
                 "rung": r.index, "name": r.spec.label(), "target_kbps": r.target_kbps,
                 "target_quality": r.target_quality, "max_height": r.spec.max_height,
-                "width": r.width, "height": r.height, "bitrate_kbps": r.bitrate_kbps, "quality": r.quality,
+                "width": r.width, "height": r.height, "bitrate_kbps": r.bitrate_kbps, "peak_kbps": r.peak_kbps,
+                "peak_ratio": r.peak_ratio, "peak_cap_kbps": r.peak_cap_kbps, "quality": r.quality,
                 **{k: v for k, v in r.metrics.items()}, "encode_cpu_s": r.encode_cpu_s,
                 "complexity_ratio": r.complexity_ratio, "shots": shots,
             })
@@ -786,9 +803,14 @@ def _auto_targets(reach: _Reach, spec: LadderSpec, prep: Prepared) -> list[RungS
     return out
 
 
-def _targets(specs: Sequence[RungSpec]) -> list[RungTarget]:
-    return [RungTarget("rate", s.kbps, s.max_height) if s.kbps is not None
+def _targets(specs: Sequence[RungSpec], peak_ratio: float | None = None) -> list[RungTarget]:
+    return [RungTarget("rate", s.kbps, s.max_height, _shot_cap(s, peak_ratio)) if s.kbps is not None
             else RungTarget("quality", s.quality, s.max_height) for s in specs]
+
+
+def _shot_cap(s: RungSpec, peak_ratio: float | None) -> float | None:
+    """The highest bitrate one shot may take in bitrate rung ``s`` (None: no cap)."""
+    return float(s.kbps) * float(peak_ratio) if peak_ratio is not None and s.kbps is not None else None
 
 
 def _strictly_rising(sol: Solution, qscale: float) -> list[int]:
@@ -925,7 +947,7 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
         if not kept:
             raise OptimizeError("no rung of the ladder is within reach of the probes: "
                                 + "; ".join(f"{d.spec.label()}: {d.reason}" for d in dropped))
-        targets = _targets(kept)
+        targets = _targets(kept, spec.peak_ratio)
         cache: dict = {}
         free = solve(pts, targets, per_shot_resolution=per_shot_resolution, greedy=greedy, cache=cache, exact=False)
         bad = _strictly_rising(free, qscale)
@@ -934,7 +956,7 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
                 dropped.append(DroppedRung(kept[k], "not above the rung below it (the source saturates there)"))
                 del kept[k]
             continue
-        anchor_targets = _anchor_targets(_Reach(pts, slow_mask), kept, per_shot_resolution)
+        anchor_targets = _anchor_targets(_Reach(pts, slow_mask), kept, per_shot_resolution, spec.peak_ratio)
         # the anchor is always solved in full (greedy pass and, when small, the exact finish), whatever
         # ``greedy`` and ``exact`` say: one anchor per title keeps complexity ratios comparable across
         # runs, the plain-Lagrangian reference and plots drawn without the finish
@@ -968,6 +990,8 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
 
     for d in dropped:
         warnings.append(f"rung {d.spec.label()} dropped: {d.reason}")
+    if spec.peak_ratio is not None and any(k.kbps is None for k in kept):
+        warnings.append(f"peak_ratio {spec.peak_ratio:g} caps bitrate rungs only: quality rungs are not capped")
     unconstrained_ratio = free.total_cpu / anchor_cpu
     min_feasible = ceil_ratio(sol.cpu_min / anchor_cpu) if sol.cpu_min is not None else None
     if not sol.binding:
@@ -977,8 +1001,9 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
                   warnings, unconstrained_ratio, min_feasible)
 
 
-def _anchor_targets(reach: _Reach, kept, per_shot_resolution) -> list[RungTarget]:
-    """Rung targets for the anchor, clipped into what the slowest preset alone can reach."""
+def _anchor_targets(reach: _Reach, kept, per_shot_resolution, peak_ratio=None) -> list[RungTarget]:
+    """Rung targets for the anchor, clipped into what the slowest preset alone can reach (with the ladder's
+    shot bitrate caps: the anchor is the same ladder at the slowest preset)."""
     out = []
     for s in kept:
         rg = reach(per_shot_resolution, s.max_height)
@@ -987,7 +1012,7 @@ def _anchor_targets(reach: _Reach, kept, per_shot_resolution) -> list[RungTarget
             s = replace(s, max_height=None)
         rmin, rbest, qbest, qcheap = rg
         if s.kbps is not None:
-            out.append(RungTarget("rate", min(max(s.kbps, rmin), rbest), s.max_height))
+            out.append(RungTarget("rate", min(max(s.kbps, rmin), rbest), s.max_height, _shot_cap(s, peak_ratio)))
         else:
             out.append(RungTarget("quality", min(max(s.quality, qcheap), qbest), s.max_height))
     return out
@@ -1019,10 +1044,20 @@ def _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_re
             mets[c] = float(np.nansum(v * d) / D) if np.isfinite(v).any() else float("nan")
         ws = sub["width"].unique()
         hs = sub["height"].unique()
+        shot_rates = pts.rate[ar, sol.choice[k]]
+        cap = _shot_cap(s, spec.peak_ratio)
+        if cap is not None:
+            over = np.flatnonzero(shot_rates > cap * (1 + 1e-9))
+            if over.size:
+                warnings.append(f"rung {s.label()}: {over.size} shot(s) above the {cap:.4g} kbps shot cap "
+                                f"(peak_ratio {spec.peak_ratio:g}) even at their cheapest probe: shot(s) "
+                                + ", ".join(str(int(tab.iloc[int(prep.row[i, sol.choice[k, i]])]['shot']))
+                                            for i in over[:10]) + (" ..." if over.size > 10 else ""))
         rungs.append(Rung(index=new_idx, spec=s, target_kbps=s.kbps, target_quality=s.quality,
                           bitrate_kbps=float(sol.rate[k]), quality=float(sol.quality[k]), metrics=mets,
                           encode_cpu_s=float(sol.cpu[k]), anchor_cpu_s=float(anchor.cpu[k]),
-                          width=int(ws[0]) if len(ws) == 1 else None, height=int(hs[0]) if len(hs) == 1 else None))
+                          width=int(ws[0]) if len(ws) == 1 else None, height=int(hs[0]) if len(hs) == 1 else None,
+                          peak_kbps=float(shot_rates.max()), peak_cap_kbps=cap))
     table = pd.concat(frames, ignore_index=True)
     cols = [c for c in LADDER_COLUMNS if c in table.columns]
     extra = [c for c in table.columns if c not in cols and c in ("ffmpeg_args",)]

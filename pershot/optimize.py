@@ -123,12 +123,17 @@ class RungTarget:
     kind: str
     value: float
     max_height: int | None = None
+    #: the highest bitrate (kbps) any one shot may take in this rung (a peak cap); a shot whose every
+    #: point of a subset is above it keeps only its cheapest point there
+    max_rate: float | None = None
 
     def __post_init__(self):
         if self.kind not in ("rate", "quality"):
             raise OptimizeError(f"rung kind must be 'rate' or 'quality', not {self.kind!r}")
         if not math.isfinite(self.value) or (self.kind == "rate" and self.value <= 0):
             raise OptimizeError(f"invalid rung target {self.value!r}")
+        if self.max_rate is not None and not (math.isfinite(self.max_rate) and self.max_rate > 0):
+            raise OptimizeError(f"invalid shot bitrate cap {self.max_rate!r}")
 
 
 @dataclass(frozen=True)
@@ -323,15 +328,28 @@ def _plan(pts: RDCPoints, rungs: Sequence[RungTarget], per_shot_resolution: bool
             masks.append(make())
         return keys[key]
 
+    def capped(m: np.ndarray, max_rate: float | None) -> np.ndarray:
+        """Points of ``m`` at or under the shot bitrate cap; a shot with none keeps its cheapest point."""
+        if max_rate is None:
+            return m
+        out = m & (pts.rate <= max_rate)
+        over = m.any(axis=1) & ~out.any(axis=1)
+        if over.any():
+            rows = np.flatnonzero(over)
+            out[rows, np.argmax(m[rows], axis=1)] = True  # rows are rate-sorted: the first is the cheapest
+        return out
+
     plans = []
     for rt in rungs:
         cap = rt.max_height if rt.max_height else None
+        mr = rt.max_rate
         if per_shot_resolution or heights.size == 0:
-            plans.append(_RungPlan(rt, [subset(("cap", cap), lambda: valid if cap is None
-                                               else valid & (pts.height <= cap))]))
+            plans.append(_RungPlan(rt, [subset(("cap", cap, mr), lambda: capped(
+                valid if cap is None else valid & (pts.height <= cap), mr))]))
         else:
             hs = [int(h) for h in heights if cap is None or h <= cap]
-            plans.append(_RungPlan(rt, [subset(("h", h), lambda h=h: valid & (pts.height == h)) for h in hs]))
+            plans.append(_RungPlan(rt, [subset(("h", h, mr), lambda h=h: capped(valid & (pts.height == h), mr))
+                                        for h in hs]))
     return masks, plans
 
 
