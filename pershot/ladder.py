@@ -590,6 +590,8 @@ class Ladder:
     warnings: tuple[str, ...] = ()
     stats: Mapping[str, Any] = field(default_factory=dict)
     prepared: Prepared | None = field(default=None, repr=False, compare=False)
+    #: the probes the anchor ladder chose (one row per anchor rung and shot, ``rung`` first)
+    anchor_table: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @property
     def complexity_ratio(self) -> float:
@@ -956,7 +958,7 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
                 dropped.append(DroppedRung(kept[k], "not above the rung below it (the source saturates there)"))
                 del kept[k]
             continue
-        anchor_targets = _anchor_targets(_Reach(pts, slow_mask), kept, per_shot_resolution, spec.peak_ratio)
+        anchor_targets = _anchor_targets(_Reach(pts, slow_mask), kept, per_shot_resolution)
         # the anchor is always solved in full (greedy pass and, when small, the exact finish), whatever
         # ``greedy`` and ``exact`` say: one anchor per title keeps complexity ratios comparable across
         # runs, the plain-Lagrangian reference and plots drawn without the finish
@@ -1001,9 +1003,9 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
                   warnings, unconstrained_ratio, min_feasible)
 
 
-def _anchor_targets(reach: _Reach, kept, per_shot_resolution, peak_ratio=None) -> list[RungTarget]:
-    """Rung targets for the anchor, clipped into what the slowest preset alone can reach (with the ladder's
-    shot bitrate caps: the anchor is the same ladder at the slowest preset)."""
+def _anchor_targets(reach: _Reach, kept, per_shot_resolution) -> list[RungTarget]:
+    """Rung targets for the anchor, clipped into what the slowest preset alone can reach.  Without shot
+    bitrate caps: a cap is a delivery constraint, and the budget it is spent under stays the same."""
     out = []
     for s in kept:
         rg = reach(per_shot_resolution, s.max_height)
@@ -1012,7 +1014,7 @@ def _anchor_targets(reach: _Reach, kept, per_shot_resolution, peak_ratio=None) -
             s = replace(s, max_height=None)
         rmin, rbest, qbest, qcheap = rg
         if s.kbps is not None:
-            out.append(RungTarget("rate", min(max(s.kbps, rmin), rbest), s.max_height, _shot_cap(s, peak_ratio)))
+            out.append(RungTarget("rate", min(max(s.kbps, rmin), rbest), s.max_height))
         else:
             out.append(RungTarget("quality", min(max(s.quality, qcheap), qbest), s.max_height))
     return out
@@ -1059,6 +1061,8 @@ def _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_re
                           width=int(ws[0]) if len(ws) == 1 else None, height=int(hs[0]) if len(hs) == 1 else None,
                           peak_kbps=float(shot_rates.max()), peak_cap_kbps=cap))
     table = pd.concat(frames, ignore_index=True)
+    anchor_table = pd.concat([tab.iloc[prep.row[ar, anchor.choice[k]]].assign(rung=new_idx)
+                              for new_idx, k in enumerate(order)], ignore_index=True)
     cols = [c for c in LADDER_COLUMNS if c in table.columns]
     extra = [c for c in table.columns if c not in cols and c in ("ffmpeg_args",)]
     table = table[cols + extra]
@@ -1072,7 +1076,7 @@ def _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_re
                   anchor_preset=anchor_preset, budget_binds=bool(sol.binding),
                   unconstrained_ratio=float(unconstrained_ratio), min_feasible=min_feasible,
                   per_shot_resolution=per_shot_resolution, spec=spec, warnings=tuple(warnings), stats=stats,
-                  prepared=prep)
+                  prepared=prep, anchor_table=anchor_table)
 
 
 # ``pershot.ladder`` is both this module and the public API function ``pershot.ladder(...)``:
