@@ -44,6 +44,7 @@ class ProbeRun(NamedTuple):
     source: "SourceInfo"
     shots: "list[Shot]"
     probes: "pandas.DataFrame"
+    sparse: "Any" = None  #: the :class:`pershot.sparse.SparseRun` of a sparse run (its ladder included)
 
 
 def _shots_arg(info: "SourceInfo", shots: Any, detector: str, min_shot_s: float, max_shot_s: "float | None",
@@ -96,6 +97,7 @@ def run_probes(
     stream: "int | None" = None,
     tonemap: "str | None" = None,
     crop: "str | Sequence[int] | None" = None,
+    sparse: "Callable[[Any], Any] | None" = None,
 ) -> ProbeRun:
     """Probe a source end to end: facts, shots (detected unless given), every grid point of every shot.
 
@@ -110,6 +112,9 @@ def run_probes(
     error; an SDR source ignores it). ``crop``: ``"auto"`` cuts black borders found by ffmpeg's
     ``cropdetect``, ``"W:H:X:Y"`` (or four integers) cuts that box of the picture as displayed; the
     probes, their reference and the renditions all see the cut picture.
+    ``sparse``: an ``optimize(probes) -> Ladder`` callable (:func:`ladder` with ``sparse=True`` passes
+    one): probe a skeleton of the grid, predict the other points and measure only what the ladder
+    chooses (:mod:`pershot.sparse`); probes.csv then holds the measured points.
     """
     from pathlib import Path
 
@@ -124,19 +129,25 @@ def run_probes(
     if out is not None:
         write_shots_csv(shot_list, out / "shots.csv")
     c = open_cache(cache)
-    plan = plan_probes(info, shot_list, g, c, work_dir=work_dir)
     ex = executor if executor is not None else LocalExecutor(jobs)
+    sp = None
     try:
-        results = run_plan(plan, executor=ex, cache=c, progress=progress)
+        if sparse is not None:
+            from .sparse import sparse_ladder
+
+            sp = sparse_ladder(info, shot_list, g, sparse, cache=c, executor=ex, progress=progress, work_dir=work_dir)
+            df = sp.probes
+        else:
+            plan = plan_probes(info, shot_list, g, c, work_dir=work_dir)
+            df = results_to_frame(run_plan(plan, executor=ex, cache=c, progress=progress))
     finally:
         if executor is None:
             ex.close()
-    df = results_to_frame(results)
     df.attrs.update({"source": info.path, "grid": g.name, "fps": str(info.fps),
                      "display_width": info.display_width, "display_height": info.display_height})
     if out is not None:
         write_probes_csv(df, out / "probes.csv")
-    return ProbeRun(info, shot_list, df)
+    return ProbeRun(info, shot_list, df, sp)
 
 
 def estimate_probes(
@@ -299,6 +310,7 @@ def ladder(
     exact: bool = True,
     plots: bool = True,
     thumbnails: "bool | dict" = False,
+    sparse: bool = False,
     **probe_kw: Any,
 ) -> "Ladder":
     """End to end: shots -> probes -> optimized ladder (and, with ``out_dir``, every report).
@@ -311,6 +323,9 @@ def ladder(
     options: height, target_psnr, complexity, codecs, progress) also codes one
     thumbnail per shot into ``out_dir/thumbnails/``, listed in ladder.json and
     thumbnails.csv.
+    ``sparse=True`` measures a skeleton of the grid, predicts the other points and measures only
+    those the ladder and its anchor choose, round after round (:mod:`pershot.sparse`): a fraction
+    of the probes for a ladder close to the full grid's; every figure the ladder reports is measured.
     """
     from .grid import load_grid
 
@@ -329,9 +344,23 @@ def ladder(
         from .thumbnails import candidate_codecs
 
         candidate_codecs(**thumb_opts)  # bad thumbnail options fail before any encode
-    run = run_probes(path, g, out_dir, **probe_kw)
-    lad = optimize(run.probes, spec_arg, complexity, metric, rungs=rungs, encoder=encoder,
-                   per_shot_resolution=per_shot_resolution, peak_ratio=peak_ratio, exact=exact)
+    def opt(probes, final=True):  # sparse rounds before the last skip the exact finish
+        return optimize(probes, spec_arg, complexity, metric, rungs=rungs, encoder=encoder,
+                        per_shot_resolution=per_shot_resolution, peak_ratio=peak_ratio, exact=exact and final)
+
+    run = run_probes(path, g, out_dir, sparse=opt if sparse else None, **probe_kw)
+    if run.sparse is not None:
+        from dataclasses import replace
+
+        sp = run.sparse
+        extra = () if sp.converged else (
+            f"sparse probes: after {sp.rounds} rounds the predictions still drew unmeasured points (the ladder "
+            "is optimized over the measured points, as always)",)
+        lad = replace(sp.ladder, warnings=(*sp.ladder.warnings, *extra),
+                      stats={**sp.ladder.stats, "sparse": {"grid_points": sp.grid_points, "measured": sp.measured,
+                                                           "rounds": sp.rounds, "converged": sp.converged}})
+    else:
+        lad = opt(run.probes)
     if out_dir is not None:
         info = run.source
         from .media import encode_colour, frame_index

@@ -486,6 +486,9 @@ def _add_ladder(sub) -> None:
     p.add_argument("--grid", default="default", metavar="TOML",
                    help="grid TOML file or bundled name: default, variants, sample, test (default: presets/grid-default.toml)")
     p.add_argument("--shots", metavar="CSV", help="use this shots.csv instead of detecting shots")
+    p.add_argument("--sparse", action="store_true",
+                   help="probe a skeleton of the grid, predict the other points and measure only those the ladder "
+                        "chooses, round after round (a fraction of the probes; every reported figure is measured)")
     _optimizer_args(p)
     _shot_args(p)
     _tonemap_arg(p)
@@ -544,11 +547,16 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
                          peak_ratio=args.peak_ratio, exact=not args.no_exact, plots=not args.no_plots, shots=args.shots, detector=args.detector,
                          min_shot_s=args.min_shot, max_shot_s=args.max_shot or None, threshold=args.threshold,
                          executor=executor, cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar,
-                         thumbnails=thumbs, stream=args.stream, tonemap=args.tonemap, crop=args.crop)
+                         thumbnails=thumbs, stream=args.stream, tonemap=args.tonemap, crop=args.crop,
+                         sparse=args.sparse)
     finally:
         shot_bar.close()
         bar.close()
         executor.close()
+    sp = lad.stats.get("sparse")
+    if sp and not args.quiet:
+        _eprint(f"sparse probes: {sp['measured']} of the grid's {sp['grid_points']} points measured "
+                f"({100.0 * sp['measured'] / max(sp['grid_points'], 1):.0f}%), {sp['rounds']} round(s) after the skeleton")
     _print_ladder(lad, args.out, args.quiet)
     if args.encode:
         from pathlib import Path

@@ -301,6 +301,8 @@ class Plan:
     jobs: tuple[ProbeJob, ...]
     total: int
     sizes: tuple[tuple[int, int], ...]
+    #: grid points left out by ``select`` (not cached, not to run now): (shot, spec)
+    deferred: tuple[tuple[Shot, ProbeSpec], ...] = ()
 
 
 def plan_probes(
@@ -310,8 +312,12 @@ def plan_probes(
     cache: ProbeCache | None = None,
     work_dir: str | None = None,
     max_probes_per_job: int = MAX_PROBES_PER_JOB,
+    select: Callable[[Shot, ProbeSpec], bool] | None = None,
 ) -> Plan:
     """Expand the grid over the shots, look every point up in the cache, group the rest into jobs.
+
+    ``select(shot, spec)``: which uncached points to run now; the others are listed in
+    ``Plan.deferred`` (a cached point is always taken: it costs nothing).
 
     A job holds the uncached points of one (shot, resolution); a group larger than
     ``max_probes_per_job`` is dealt round-robin into equal jobs (each decodes the shot
@@ -347,6 +353,7 @@ def plan_probes(
     cache_dir = str(cache.base) if cache is not None else None
     cached: list[ProbeResult] = []
     jobs: list[ProbeJob] = []
+    deferred: list[tuple[Shot, ProbeSpec]] = []
     total = 0
     all_sizes: set[tuple[int, int]] = set()
     for e in grid.encoders:
@@ -378,6 +385,8 @@ def plan_probes(
                 res = _from_entry(shot, sp, grid.metric, entry) if entry else None
                 if res is not None:
                     cached.append(res)
+                elif select is not None and not select(shot, sp):
+                    deferred.append((shot, sp))
                 else:
                     todo.append(sp)
             if todo:
@@ -388,7 +397,17 @@ def plan_probes(
                                          cache_dir=cache_dir, work_dir=work_dir))
     # biggest jobs first: better packing on a pool
     jobs.sort(key=lambda j: -(j.shot.frames * j.width * j.height * len(j.probes)))
-    return Plan(cached=tuple(cached), jobs=tuple(jobs), total=total, sizes=tuple(sizes_sorted))
+    return Plan(cached=tuple(cached), jobs=tuple(jobs), total=total - len(deferred), sizes=tuple(sizes_sorted),
+                deferred=tuple(deferred))
+
+
+def point_row(shot: Shot, spec: ProbeSpec) -> dict[str, Any]:
+    """The identifying columns of probes.csv for a grid point not measured (yet)."""
+    p = spec.encode
+    return {"shot": shot.index, "start_frame": shot.start_frame, "end_frame": shot.end_frame, "frames": shot.frames,
+            "duration_s": shot.duration_s, "encoder": p.encoder, "preset": spec.config or p.preset,
+            "preset_rank": spec.preset_rank, "encoder_preset": p.preset, "params": kv_params(p.extra),
+            "width": p.width, "height": p.height, "rc_mode": p.rc_mode, "crf": float(p.value), "key": spec.key}
 
 
 def run_plan(

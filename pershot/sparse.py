@@ -1,0 +1,141 @@
+"""Sparse probing, end to end: measure a skeleton of the grid, predict the rest, optimize, measure what
+the ladder and its anchor chose, and repeat until the ladder rests on measured probes only.
+
+The predictions are :mod:`pershot.predict`'s; this module runs the rounds of probes (through the
+same plan, cache and executor as a full grid) and the optimizer between them.  Once a round's
+ladder and its complexity anchor use measured points only, the final ladder is optimized over the
+measured points alone: every figure it reports (hulls and plots included) is a measurement, and
+``pershot optimize`` on the probes.csv written reproduces it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import pandas as pd
+
+from .predict import POINT, predict, skeleton
+from .probe import Plan, ProbeResult, plan_probes, point_row, results_to_frame, run_plan
+
+__all__ = ["SparseRun", "refine", "sparse_ladder", "MAX_ROUNDS"]
+
+#: rounds of verification before giving up on predictions (the ladder is then optimized over the
+#: measured points alone)
+MAX_ROUNDS = 20
+
+
+@dataclass(frozen=True)
+class SparseRun:
+    probes: pd.DataFrame  #: the measured probes (what probes.csv holds)
+    ladder: Any  #: the final Ladder
+    grid_points: int  #: points in the full grid
+    measured: int  #: points measured (or found in the cache)
+    rounds: int  #: rounds of probes after the skeleton
+    converged: bool  #: False when MAX_ROUNDS ran out while predictions still drew unmeasured points
+
+
+def _sort_key(r: ProbeResult):
+    return (r.shot, r.encoder, r.preset_rank, r.preset != r.encoder_preset, r.preset, -r.height, r.rc_mode, r.crf)
+
+
+def _point_keys(df: pd.DataFrame) -> pd.Series:
+    """One hashable value per row naming its grid point (shot, encoder, mode, configuration, size, CRF)."""
+    k = df[POINT].copy()
+    k["crf"] = k["crf"].astype(float)
+    return pd.Series(list(map(tuple, k.itertuples(index=False, name=None))), index=df.index)
+
+
+def refine(
+    measured: pd.DataFrame,
+    todo: pd.DataFrame,
+    measure: Callable[[list], pd.DataFrame],
+    optimize: Callable[[pd.DataFrame, bool], Any],
+    max_rounds: int = MAX_ROUNDS,
+    neighbours: bool = True,
+) -> tuple[pd.DataFrame, Any, int, bool]:
+    """The rounds: predict ``todo`` (grid points with a ``key`` column) from ``measured``, optimize,
+    ``measure(keys)`` the predicted points the ladder or its anchor chose (it returns their probe
+    rows), until none is chosen.  ``optimize(probes, final)`` builds a ladder (``final`` for the last
+    one, over the measured points alone).  Returns (measured, ladder, rounds, converged)."""
+    rounds = 0
+    converged = True
+    steps = _crf_steps(measured, todo) if neighbours else {}
+    while len(todo):
+        pred = predict(measured, todo)
+        lad = optimize(pd.concat([measured.assign(predicted=False), pred], ignore_index=True) if len(pred)
+                       else measured, False)
+        chosen = set(_point_keys(lad.table))
+        if lad.anchor_table is not None:
+            chosen |= set(_point_keys(lad.anchor_table))
+        if neighbours:  # the CRF steps on either side of every chosen point: the choice is refined locally
+            chosen |= {(*k[:-1], c) for k in list(chosen) for c in steps.get(k, ())}
+        need = todo["key"][_point_keys(todo).isin(chosen)].tolist()
+        if not need:
+            break
+        if rounds >= max_rounds:
+            converged = False
+            break
+        new = measure(need)
+        measured = pd.concat([measured, new], ignore_index=True)
+        todo = todo[~todo["key"].isin(set(new["key"]))]
+        rounds += 1
+    return measured, optimize(measured, True), rounds, converged
+
+
+def _crf_steps(measured: pd.DataFrame, todo: pd.DataFrame) -> dict:
+    """For every grid point, the neighbouring CRFs of its configuration and resolution."""
+    pts = pd.concat([measured[POINT], todo[POINT]], ignore_index=True) if len(todo) else measured[POINT]
+    out = {}
+    for key, g in pts.groupby(POINT[:-1], sort=False):
+        crfs = sorted(set(g["crf"].astype(float)))
+        for i, c in enumerate(crfs):
+            out[(*key, c)] = tuple(crfs[j] for j in (i - 1, i + 1) if 0 <= j < len(crfs))
+    return out
+
+
+def sparse_ladder(
+    info,
+    shots: Sequence,
+    grid,
+    optimize: Callable[[pd.DataFrame, bool], Any],
+    *,
+    cache=None,
+    executor=None,
+    progress: Callable[[int, int], None] | None = None,
+    work_dir: str | None = None,
+    calib_crfs: int = 3,
+    max_rounds: int = MAX_ROUNDS,
+) -> SparseRun:
+    """Probe ``shots`` sparsely and optimize (see :func:`refine` for ``optimize``)."""
+    first = plan_probes(info, shots, grid, cache, work_dir=work_dir, select=lambda *_: False)
+    results: dict[str, ProbeResult] = {r.key: r for r in first.cached}
+    todo = pd.DataFrame([point_row(sh, sp) for sh, sp in first.deferred])
+    grid_points = len(results) + len(todo)
+    allp = pd.concat([pd.DataFrame([r.row() for r in results.values()]), todo], ignore_index=True)
+    want = list(set(allp.loc[skeleton(allp, calib_crfs), "key"]) - set(results))
+    count = [len(results), len(results)]  # done, planned
+
+    def measure(keys: list) -> pd.DataFrame:
+        ks = set(keys)
+        count[1] += len(ks)
+        plan: Plan = plan_probes(info, shots, grid, cache, work_dir=work_dir, select=lambda _s, sp: sp.key in ks)
+        base = count[0]
+
+        def prog(done: int, _total: int) -> None:
+            if progress is not None:
+                progress(base + done, count[1])
+
+        got = run_plan(Plan(cached=tuple(r for r in plan.cached if r.key in ks), jobs=plan.jobs,
+                            total=0, sizes=plan.sizes), executor=executor, cache=cache, progress=prog)
+        for r in got:
+            results[r.key] = r
+        count[0] = len(results)
+        return results_to_frame(sorted(got, key=_sort_key))
+
+    measure(want)
+    measured = results_to_frame(sorted(results.values(), key=_sort_key))
+    todo = todo[~todo["key"].isin(set(results))] if len(todo) else todo
+    measured, lad, rounds, converged = refine(measured, todo, measure, optimize, max_rounds)
+    probes = results_to_frame(sorted(results.values(), key=_sort_key))
+    return SparseRun(probes=probes, ladder=lad, grid_points=grid_points, measured=len(results), rounds=rounds,
+                     converged=converged)
