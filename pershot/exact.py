@@ -33,6 +33,7 @@ finish can only improve a ladder.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -263,10 +264,11 @@ def refine(pts, groups, kinds, targets, budget: float, choice: np.ndarray, lam: 
     A = csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols_))), shape=(r_i, n))
     c = np.concatenate([-obj, np.zeros(n - nx)])
     try:
-        res = milp(c, constraints=LinearConstraint(A, np.array(lo), np.array(hi)), integrality=np.ones(n),
-                   bounds=Bounds(0.0, 1.0),
-                   options={"node_limit": int(node_limit), "time_limit": float(time_limit),
-                            "mip_rel_gap": 1e-7, "presolve": True, "disp": False})
+        with _native_stdout_silenced():
+            res = milp(c, constraints=LinearConstraint(A, np.array(lo), np.array(hi)), integrality=np.ones(n),
+                       bounds=Bounds(0.0, 1.0),
+                       options={"node_limit": int(node_limit), "time_limit": float(time_limit),
+                                "mip_rel_gap": 1e-7, "presolve": True, "disp": False})
     except Exception as ex:  # noqa: BLE001 - the finish is optional: keep the start
         return ExactResult("failed", None, 0.0, nx, complete, note=f"{type(ex).__name__}: {ex}")
     nodes = int(getattr(res, "mip_node_count", 0) or 0)
@@ -298,3 +300,30 @@ def refine(pts, groups, kinds, targets, budget: float, choice: np.ndarray, lam: 
         return ExactResult("limit" if res.status == 1 else "optimal", None, 0.0, nx, complete,
                            proven=res.status == 0, nodes=nodes)
     return ExactResult("improved", new, v1 - v0, nx, complete, proven=res.status == 0, nodes=nodes)
+
+
+@contextmanager
+def _native_stdout_silenced():
+    """HiGHS can print debug lines straight to file descriptor 1, whatever ``disp`` says (seen:
+    ``HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();``), into the middle of a
+    program's output: point descriptor 1 at the null device while it runs."""
+    import os
+    import sys
+
+    fd = 1  # where native code writes, whatever Python's sys.stdout is
+    try:
+        saved = os.dup(fd)
+    except OSError:  # descriptor 1 closed: nothing to guard
+        yield
+        return
+    try:
+        sys.stdout.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)

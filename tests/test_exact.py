@@ -148,3 +148,17 @@ def test_ladder_reports_the_exact_finish_and_it_only_improves():
             assert sum(r.quality for r in a.rungs) >= sum(r.quality for r in b.rungs) - 1e-9
         q = [r.quality for r in a.rungs]
         assert all(x < y for x, y in zip(q, q[1:]))
+
+
+def test_native_stdout_is_silenced_only_while_highs_runs(capfd):
+    """HiGHS writes some debug lines straight to descriptor 1; the guard around milp drops what is written
+    there meanwhile, and puts the descriptor back."""
+    import os
+
+    from pershot.exact import _native_stdout_silenced
+
+    os.write(1, b"before\n")
+    with _native_stdout_silenced():
+        os.write(1, b"HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();\n")
+    os.write(1, b"after\n")
+    assert capfd.readouterr().out == "before\nafter\n"
