@@ -164,18 +164,28 @@ def estimate_probes(
     stream: "int | None" = None,
     tonemap: "str | None" = None,
     crop: "str | Sequence[int] | None" = None,
+    sparse: bool = False,
 ) -> "ProbeEstimate":
     """What :func:`run_probes` with the same arguments would do, and about how much CPU it would take,
     without running it: shots are detected (unless given), the cache is looked up, and a short
-    calibration is probed for real (see :mod:`pershot.estimate`). Writes nothing."""
+    calibration is probed for real (see :mod:`pershot.estimate`). Writes nothing. ``sparse=True``
+    estimates the skeleton a sparse ladder measures first (see :mod:`pershot.sparse`)."""
     from .cache import open_cache
     from .estimate import estimate_plan
     from .probe import plan_probes
 
     g, info, shot_list = _prepare(path, grid, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress,
                                   stream, tonemap, crop)
-    plan = plan_probes(info, shot_list, g, open_cache(cache))
-    return estimate_plan(info, plan, g)
+    c = open_cache(cache)
+    if not sparse:
+        return estimate_plan(info, plan_probes(info, shot_list, g, c), g)
+    from dataclasses import replace
+
+    from .sparse import skeleton_keys
+
+    results, todo, want = skeleton_keys(info, shot_list, g, c)
+    plan = plan_probes(info, shot_list, g, c, select=lambda _s, sp: sp.key in want)
+    return replace(estimate_plan(info, plan, g), grid_points=len(results) + len(todo))
 
 
 def probe(

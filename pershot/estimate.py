@@ -44,6 +44,8 @@ class ProbeEstimate:
     sample: str  #: what the calibration ran on
     #: ((encoder, configuration), estimated CPU seconds of its probes to run), slowest last
     by_config: tuple[tuple[tuple[str, str], float], ...] = ()
+    #: with ``--sparse``: the full grid's points (``probes`` is then the skeleton, cached points included)
+    grid_points: int | None = None
 
     @property
     def to_run(self) -> int:
@@ -187,6 +189,10 @@ def describe(est: ProbeEstimate, jobs: int) -> list[str]:
 
     lines = [f"plan: {est.shots} shots, {est.probes} probes ({est.cached} in the cache, {est.to_run} to run "
              f"in {est.jobs} jobs)"]
+    if est.grid_points:
+        lines[0] = lines[0].replace("plan:", "plan (--sparse):", 1) + f", the skeleton of the grid's {est.grid_points}"
+        lines.append("--sparse: the rounds after the skeleton measure what the ladder chooses and add more (in "
+                     "benchmarks/sparse_bench.py a whole run measured 25-32% of the grid, its skeleton 17%)")
     if est.to_run:
         lines.append(f"estimate: {hm(est.total_cpu_s)} of CPU (encode {hm(est.encode_cpu_s)}, metrics "
                      f"{hm(est.metric_cpu_s)}, decode {hm(est.decode_cpu_s)}): about {hm(est.total_cpu_s / max(1, jobs))} "

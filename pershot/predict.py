@@ -5,7 +5,7 @@ its metrics for every shot; most of those points never come near a ladder.  Per 
 
 * the **skeleton** is every resolution and CRF at one *reference* configuration (the middle plain
   preset by speed), plus each other configuration at the *calibration* resolution (the middle
-  height) and a few CRFs (the lowest and highest, and the middle one with ``calib_crfs=3``);
+  height) and three CRFs (the lowest, the middle and the highest; ``calib_crfs=2`` drops the middle one);
 * a point not measured is **predicted** from the reference at the same resolution and CRF, moved
   by how its configuration differs from the reference where both were measured: the log ratio of
   bitrate and of encode CPU and the difference of each score, interpolated linearly in CRF
@@ -59,7 +59,7 @@ def _layout(points: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def skeleton(points: pd.DataFrame, calib_crfs: int = 2) -> np.ndarray:
+def skeleton(points: pd.DataFrame, calib_crfs: int = 3) -> np.ndarray:
     """Which grid points to measure first (a boolean per row of ``points``).
 
     ``points`` has one row per grid point with at least ``shot, encoder, rc_mode, preset,

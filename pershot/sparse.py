@@ -17,7 +17,7 @@ import pandas as pd
 from .predict import POINT, predict, skeleton
 from .probe import Plan, ProbeResult, plan_probes, point_row, results_to_frame, run_plan
 
-__all__ = ["SparseRun", "refine", "sparse_ladder", "MAX_ROUNDS"]
+__all__ = ["SparseRun", "refine", "skeleton_keys", "sparse_ladder", "MAX_ROUNDS"]
 
 #: rounds of verification before giving up on predictions (the ladder is then optimized over the
 #: measured points alone)
@@ -93,6 +93,17 @@ def _crf_steps(measured: pd.DataFrame, todo: pd.DataFrame) -> dict:
     return out
 
 
+def skeleton_keys(info, shots: Sequence, grid, cache=None, work_dir: str | None = None):
+    """(cached results by key, the grid points not measured as rows with a ``key``, the skeleton's keys
+    still to measure): the starting point of a sparse run."""
+    first = plan_probes(info, shots, grid, cache, work_dir=work_dir, select=lambda *_: False)
+    results: dict[str, ProbeResult] = {r.key: r for r in first.cached}
+    todo = pd.DataFrame([point_row(sh, sp) for sh, sp in first.deferred])
+    allp = pd.concat([pd.DataFrame([r.row() for r in results.values()]), todo], ignore_index=True)
+    want = set(allp.loc[skeleton(allp), "key"]) - set(results)
+    return results, todo, want
+
+
 def sparse_ladder(
     info,
     shots: Sequence,
@@ -103,16 +114,11 @@ def sparse_ladder(
     executor=None,
     progress: Callable[[int, int], None] | None = None,
     work_dir: str | None = None,
-    calib_crfs: int = 3,
     max_rounds: int = MAX_ROUNDS,
 ) -> SparseRun:
     """Probe ``shots`` sparsely and optimize (see :func:`refine` for ``optimize``)."""
-    first = plan_probes(info, shots, grid, cache, work_dir=work_dir, select=lambda *_: False)
-    results: dict[str, ProbeResult] = {r.key: r for r in first.cached}
-    todo = pd.DataFrame([point_row(sh, sp) for sh, sp in first.deferred])
+    results, todo, want = skeleton_keys(info, shots, grid, cache, work_dir)
     grid_points = len(results) + len(todo)
-    allp = pd.concat([pd.DataFrame([r.row() for r in results.values()]), todo], ignore_index=True)
-    want = list(set(allp.loc[skeleton(allp, calib_crfs), "key"]) - set(results))
     count = [len(results), len(results)]  # done, planned
 
     def measure(keys: list) -> pd.DataFrame:

@@ -131,7 +131,7 @@ def test_refine_gives_up_after_max_rounds_on_measured_points():
 # --------------------------------------------------------------------------- a real run
 
 
-def test_sparse_ladder_end_to_end(media_dir: Path, tmp_path: Path):
+def test_sparse_ladder_end_to_end(media_dir: Path, tmp_path: Path, capsys):
     from conftest import cut
     from pershot.cli import main
 
@@ -141,6 +141,13 @@ def test_sparse_ladder_end_to_end(media_dir: Path, tmp_path: Path):
     grid.write_text('name = "sparse-e2e"\nheights = [240, 144]\ncrf = [22, 28, 34, 40]\n'
                     '[encoders.x264]\npresets = ["ultrafast", "veryfast", "medium", "veryslow"]\n')
     cache = tmp_path / "cache"
+    # the dry run plans the skeleton: per shot 2 heights x 4 CRFs at the reference (medium, the upper middle
+    # of four presets) + 3 other presets x 3 CRFs at the calibration height = 17 of 32
+    capsys.readouterr()
+    assert main(["ladder", str(clip), "--sparse", "--dry-run", "--grid", str(grid), "--cache", str(cache), "-q"]) == 0
+    said = capsys.readouterr().out
+    assert "plan (--sparse): 2 shots, 34 probes (0 in the cache, 34 to run" in said and "the grid's 64" in said
+    assert not (cache.exists() and any(p.is_file() for p in cache.rglob("*")))  # a dry run writes nothing
     assert main(["ladder", str(clip), "--sparse", "--grid", str(grid), "--rungs", "3", "-c", "0.5", "-o", str(out),
                  "--cache", str(cache), "-q", "--no-plots", "-j", "2"]) == 0
     probes = pd.read_csv(out / "probes.csv")
