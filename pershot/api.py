@@ -97,7 +97,7 @@ def run_probes(
     stream: "int | None" = None,
     tonemap: "str | None" = None,
     crop: "str | Sequence[int] | None" = None,
-    sparse: "Callable[[Any], Any] | None" = None,
+    sparse: "Any" = None,
 ) -> ProbeRun:
     """Probe a source end to end: facts, shots (detected unless given), every grid point of every shot.
 
@@ -112,9 +112,9 @@ def run_probes(
     error; an SDR source ignores it). ``crop``: ``"auto"`` cuts black borders found by ffmpeg's
     ``cropdetect``, ``"W:H:X:Y"`` (or four integers) cuts that box of the picture as displayed; the
     probes, their reference and the renditions all see the cut picture.
-    ``sparse``: an ``optimize(probes) -> Ladder`` callable (:func:`ladder` with ``sparse=True`` passes
-    one): probe a skeleton of the grid, predict the other points and measure only what the ladder
-    chooses (:mod:`pershot.sparse`); probes.csv then holds the measured points.
+    ``sparse``: a :class:`pershot.sparse.SparseSpec` (:func:`ladder` with ``sparse=True`` passes one):
+    probe a skeleton of the grid, predict the other points and measure only what the ladder chooses
+    (:mod:`pershot.sparse`); probes.csv then holds the measured points.
     """
     from pathlib import Path
 
@@ -135,7 +135,8 @@ def run_probes(
         if sparse is not None:
             from .sparse import sparse_ladder
 
-            sp = sparse_ladder(info, shot_list, g, sparse, cache=c, executor=ex, progress=progress, work_dir=work_dir)
+            sp = sparse_ladder(info, shot_list, g, sparse.optimize, cache=c, executor=ex, progress=progress,
+                               work_dir=work_dir, encoder=sparse.encoder)
             df = sp.probes
         else:
             plan = plan_probes(info, shot_list, g, c, work_dir=work_dir)
@@ -165,11 +166,12 @@ def estimate_probes(
     tonemap: "str | None" = None,
     crop: "str | Sequence[int] | None" = None,
     sparse: bool = False,
+    encoder: "str | None" = None,
 ) -> "ProbeEstimate":
     """What :func:`run_probes` with the same arguments would do, and about how much CPU it would take,
     without running it: shots are detected (unless given), the cache is looked up, and a short
     calibration is probed for real (see :mod:`pershot.estimate`). Writes nothing. ``sparse=True``
-    estimates the skeleton a sparse ladder measures first (see :mod:`pershot.sparse`)."""
+    estimates the skeleton a sparse ladder for ``encoder`` measures first (see :mod:`pershot.sparse`)."""
     from .cache import open_cache
     from .estimate import estimate_plan
     from .probe import plan_probes
@@ -183,7 +185,7 @@ def estimate_probes(
 
     from .sparse import skeleton_keys
 
-    results, todo, want = skeleton_keys(info, shot_list, g, c)
+    results, todo, want = skeleton_keys(info, shot_list, g, c, encoder=encoder)
     plan = plan_probes(info, shot_list, g, c, select=lambda _s, sp: sp.key in want)
     return replace(estimate_plan(info, plan, g), grid_points=len(results) + len(todo))
 
@@ -358,12 +360,18 @@ def ladder(
         return optimize(probes, spec_arg, complexity, metric, rungs=rungs, encoder=encoder,
                         per_shot_resolution=per_shot_resolution, peak_ratio=peak_ratio, exact=exact and final)
 
-    run = run_probes(path, g, out_dir, sparse=opt if sparse else None, **probe_kw)
+    from .sparse import SparseSpec
+
+    run = run_probes(path, g, out_dir, sparse=SparseSpec(opt, encoder) if sparse else None, **probe_kw)
     if run.sparse is not None:
         from dataclasses import replace
 
         sp = run.sparse
-        extra = () if sp.converged else (
+        names = sorted({e.encoder for e in g.encoders})
+        extra = () if len(names) == 1 else (
+            f"sparse probes: the grid holds {', '.join(names)}; only {sp.probes['encoder'].iloc[0]}, the ladder's "
+            "encoder, was probed (choose with --encoder)",)
+        extra += () if sp.converged else (
             f"sparse probes: after {sp.rounds} rounds the predictions still drew unmeasured points (the ladder "
             "is optimized over the measured points, as always)",)
         lad = replace(sp.ladder, warnings=(*sp.ladder.warnings, *extra),

@@ -315,7 +315,8 @@ def _dry_run(args: argparse.Namespace, grid) -> int:
         est = api.estimate_probes(args.input, grid, shots=args.shots, detector=args.detector, min_shot_s=args.min_shot,
                                   max_shot_s=args.max_shot or None, threshold=args.threshold,
                                   cache=_cache_from_args(args), shot_progress=shot_bar, stream=args.stream,
-                                  tonemap=args.tonemap, crop=args.crop, sparse=getattr(args, "sparse", False))
+                                  tonemap=args.tonemap, crop=args.crop, sparse=getattr(args, "sparse", False),
+                                  encoder=getattr(args, "encoder", None))
     finally:
         shot_bar.close()
     jobs = args.jobs or os.cpu_count() or 1

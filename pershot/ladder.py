@@ -386,6 +386,12 @@ def _preset_ranks(df: pd.DataFrame) -> np.ndarray:
                             f"{sorted(names.unique())[:6]} have no known speed order") from None
 
 
+def default_encoder(names) -> str:
+    """The encoder a ladder is built for when probes hold several and none is named."""
+    encs = sorted(set(map(str, names)))
+    return next((e for e in ("x264", "libx264") if e in encs), encs[0])
+
+
 def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = None) -> Prepared:
     """Validate a probes DataFrame and build the solver's arrays.  See the module docstring."""
     if not isinstance(probes, pd.DataFrame):
@@ -405,7 +411,7 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
     enc_col = probes["encoder"].astype(str)
     encs = sorted(enc_col.unique())
     if encoder is None:
-        encoder = "libx264" if "libx264" in encs else encs[0]
+        encoder = default_encoder(encs)
         if len(encs) > 1:
             warnings.append(f"probes hold encoders {', '.join(encs)}; optimizing the {encoder} ladder "
                             "(choose with --encoder)")

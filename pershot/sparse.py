@@ -17,11 +17,19 @@ import pandas as pd
 from .predict import POINT, predict, skeleton
 from .probe import Plan, ProbeResult, plan_probes, point_row, results_to_frame, run_plan
 
-__all__ = ["SparseRun", "refine", "skeleton_keys", "sparse_ladder", "MAX_ROUNDS"]
+__all__ = ["SparseRun", "SparseSpec", "refine", "skeleton_keys", "sparse_ladder", "MAX_ROUNDS"]
 
 #: rounds of verification before giving up on predictions (the ladder is then optimized over the
 #: measured points alone)
 MAX_ROUNDS = 20
+
+
+@dataclass(frozen=True)
+class SparseSpec:
+    """What a sparse probe run needs from the ladder it serves."""
+
+    optimize: Callable[[pd.DataFrame, bool], Any]  #: ``optimize(probes, final) -> Ladder`` (see :func:`refine`)
+    encoder: str | None = None  #: the ladder's encoder, when the grid has several
 
 
 @dataclass(frozen=True)
@@ -93,12 +101,17 @@ def _crf_steps(measured: pd.DataFrame, todo: pd.DataFrame) -> dict:
     return out
 
 
-def skeleton_keys(info, shots: Sequence, grid, cache=None, work_dir: str | None = None):
+def skeleton_keys(info, shots: Sequence, grid, cache=None, work_dir: str | None = None, encoder: str | None = None):
     """(cached results by key, the grid points not measured as rows with a ``key``, the skeleton's keys
-    still to measure): the starting point of a sparse run."""
+    still to measure): the starting point of a sparse run.  A ladder is built for one encoder, so a grid
+    with several is probed for ``encoder`` only (default: the one the ladder picks, x264 if present)."""
+    from .ladder import default_encoder
+
+    names = [e.encoder for e in grid.encoders]
+    enc = encoder if encoder is not None else default_encoder(names)
     first = plan_probes(info, shots, grid, cache, work_dir=work_dir, select=lambda *_: False)
-    results: dict[str, ProbeResult] = {r.key: r for r in first.cached}
-    todo = pd.DataFrame([point_row(sh, sp) for sh, sp in first.deferred])
+    results: dict[str, ProbeResult] = {r.key: r for r in first.cached if r.encoder == enc}
+    todo = pd.DataFrame([point_row(sh, sp) for sh, sp in first.deferred if sp.encode.encoder == enc])
     allp = pd.concat([pd.DataFrame([r.row() for r in results.values()]), todo], ignore_index=True)
     want = set(allp.loc[skeleton(allp), "key"]) - set(results)
     return results, todo, want
@@ -115,9 +128,11 @@ def sparse_ladder(
     progress: Callable[[int, int], None] | None = None,
     work_dir: str | None = None,
     max_rounds: int = MAX_ROUNDS,
+    encoder: str | None = None,
 ) -> SparseRun:
-    """Probe ``shots`` sparsely and optimize (see :func:`refine` for ``optimize``)."""
-    results, todo, want = skeleton_keys(info, shots, grid, cache, work_dir)
+    """Probe ``shots`` sparsely and optimize (see :func:`refine` for ``optimize``); only ``encoder``'s
+    points when the grid has several (see :func:`skeleton_keys`)."""
+    results, todo, want = skeleton_keys(info, shots, grid, cache, work_dir, encoder)
     grid_points = len(results) + len(todo)
     count = [len(results), len(results)]  # done, planned
 

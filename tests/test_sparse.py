@@ -148,6 +148,13 @@ def test_sparse_ladder_end_to_end(media_dir: Path, tmp_path: Path, capsys):
     said = capsys.readouterr().out
     assert "plan (--sparse): 2 shots, 34 probes (0 in the cache, 34 to run" in said and "the grid's 64" in said
     assert not (cache.exists() and any(p.is_file() for p in cache.rglob("*")))  # a dry run writes nothing
+    # a grid with two encoders: the skeleton is the ladder's encoder's only (x264 unless --encoder says)
+    grid2 = tmp_path / "grid2.toml"
+    grid2.write_text(grid.read_text() + '[encoders.x265]\npresets = ["ultrafast", "medium"]\n')
+    for enc, n in ((None, 34), ("x265", 2 * (2 * 4 + 3))):
+        assert main(["ladder", str(clip), "--sparse", "--dry-run", "--grid", str(grid2), "--cache", str(cache), "-q"]
+                    + (["--encoder", enc] if enc else [])) == 0
+        assert f"plan (--sparse): 2 shots, {n} probes" in capsys.readouterr().out
     assert main(["ladder", str(clip), "--sparse", "--grid", str(grid), "--rungs", "3", "-c", "0.5", "-o", str(out),
                  "--cache", str(cache), "-q", "--no-plots", "-j", "2"]) == 0
     probes = pd.read_csv(out / "probes.csv")
