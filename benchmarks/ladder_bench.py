@@ -134,13 +134,38 @@ def _motion(kind: str, n: int) -> str:
             f"zoompan=z='{z}':x='{x}':y='{y}':d={n}:s=640x360:fps={FPS},format=yuv420p")
 
 
-def build_photo_clip(dst: Path) -> tuple[Path, list[Shot]]:
-    """The multi-shot clip from photographs; returns it and its known shots."""
+def known_shots(frames: list[int]) -> list[Shot]:
+    """Shots of the given frame counts, back to back, at FPS."""
     shots: list[Shot] = []
     start = 0
-    for i, (_name, n, _kind) in enumerate(PHOTO_SHOTS):
+    for i, n in enumerate(frames):
         shots.append(Shot(i, start, start + n, start / FPS, (start + n) / FPS))
         start += n
+    return shots
+
+
+def join_parts(parts: list[Path], dst: Path, what: str) -> None:
+    """Join the shot files into one near-lossless H.264 clip at FPS (atomically)."""
+    inputs = [a for p in parts for a in ("-i", str(p))]
+    fc = "".join(f"[{i}:v]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=1:a=0[v]"
+    with atomic_path(dst) as tmp:
+        ffmpeg.run(["-y", "-v", "error", *inputs, "-filter_complex", fc, "-map", "[v]", "-c:v", "libx264",
+                    "-preset", "slow", "-crf", "12", "-pix_fmt", "yuv420p", "-r", str(FPS), str(tmp)],
+                   what=f"joining the {what} shots failed")
+
+
+def write_results(stem: Path, doc: dict, rows: pd.DataFrame) -> None:
+    """STEM.json (the whole document) and STEM.csv (one row per result), both atomically."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    write_text(stem.with_suffix(".json"), json.dumps(doc, indent=2, default=float, allow_nan=True) + "\n")
+    with atomic_path(stem.with_suffix(".csv")) as tmp:
+        rows.to_csv(tmp, index=False, float_format="%.6g")
+    print(f"\nresults: {stem.with_suffix('.json')}, {stem.with_suffix('.csv')}")
+
+
+def build_photo_clip(dst: Path) -> tuple[Path, list[Shot]]:
+    """The multi-shot clip from photographs; returns it and its known shots."""
+    shots = known_shots([n for _name, n, _kind in PHOTO_SHOTS])
     if dst.is_file():
         return dst, shots
     with tempfile.TemporaryDirectory(prefix="pershot-photos-") as d:
@@ -151,12 +176,7 @@ def build_photo_clip(dst: Path) -> tuple[Path, list[Shot]]:
             ffmpeg.run(["-y", "-v", "error", "-i", str(img), "-vf", _motion(kind, n), "-frames:v", str(n),
                         "-c:v", "ffv1", str(part)], what=f"animating {name} failed")
             parts.append(part)
-        inputs = [a for p in parts for a in ("-i", str(p))]
-        fc = "".join(f"[{i}:v]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=1:a=0[v]"
-        with atomic_path(dst) as tmp:
-            ffmpeg.run(["-y", "-v", "error", *inputs, "-filter_complex", fc, "-map", "[v]", "-c:v", "libx264",
-                        "-preset", "slow", "-crf", "12", "-pix_fmt", "yuv420p", "-r", str(FPS), str(tmp)],
-                       what="joining the photo shots failed")
+        join_parts(parts, dst, "photo")
     return dst, shots
 
 
@@ -491,12 +511,7 @@ def main(argv=None) -> int:
     if not args.skip_speed:
         results["speed"] = speed()
     print(_table(results))
-    stem = Path(args.out)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    write_text(stem.with_suffix(".json"), json.dumps(results, indent=2, default=float, allow_nan=True) + "\n")
-    with atomic_path(stem.with_suffix(".csv")) as tmp:
-        _flat(results).to_csv(tmp, index=False, float_format="%.6g")
-    print(f"\nresults: {stem.with_suffix('.json')}, {stem.with_suffix('.csv')}")
+    write_results(Path(args.out), results, _flat(results))
     return 0
 
 

@@ -27,7 +27,6 @@ Prints a table and writes benchmarks/results/peak_bench.csv and .json (atomicall
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -44,7 +43,6 @@ sys.path.insert(0, str(HERE))
 import ladder_bench as lb  # noqa: E402
 
 from pershot import api, ffmpeg  # noqa: E402
-from pershot.atomic import atomic_path, write_text  # noqa: E402
 from pershot.ladder import optimize_ladder, prepare  # noqa: E402
 from pershot.shots import Shot  # noqa: E402
 
@@ -66,10 +64,7 @@ MIXED_GRID = {"name": "bench-peak-mixed", "description": "x264 4 presets x 3 hei
 
 
 def build_mixed_clip(dst: Path) -> tuple[Path, list[Shot]]:
-    shots, start = [], 0
-    for i, (_k, _s, n) in enumerate(MIXED_SHOTS):
-        shots.append(Shot(i, start, start + n, start / FPS, (start + n) / FPS))
-        start += n
+    shots = lb.known_shots([n for _k, _s, n in MIXED_SHOTS])
     if dst.is_file():
         return dst, shots
     with tempfile.TemporaryDirectory(prefix="pershot-mixed-") as d:
@@ -86,12 +81,7 @@ def build_mixed_clip(dst: Path) -> tuple[Path, list[Shot]]:
             ffmpeg.run(["-y", "-v", "error", *args, "-frames:v", str(n), "-pix_fmt", "yuv420p", "-c:v", "ffv1",
                         str(part)], what=f"making mixed shot {i} failed")
             parts.append(part)
-        inputs = [a for p in parts for a in ("-i", str(p))]
-        fc = "".join(f"[{i}:v]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=1:a=0[v]"
-        with atomic_path(dst) as tmp:
-            ffmpeg.run(["-y", "-v", "error", *inputs, "-filter_complex", fc, "-map", "[v]", "-c:v", "libx264",
-                        "-preset", "slow", "-crf", "12", "-pix_fmt", "yuv420p", "-r", str(FPS), str(tmp)],
-                       what="joining the mixed shots failed")
+        lb.join_parts(parts, dst, "mixed")
     return dst, shots
 
 
@@ -161,12 +151,7 @@ def main(argv=None) -> int:
               f"({int(run.probes['cached'].sum())} cached)", flush=True)
         rows.extend(analyse(name, run.probes))
     print(_table(rows))
-    stem = Path(args.out)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    write_text(stem.with_suffix(".json"), json.dumps({"grids": grids, "rows": rows}, indent=2, default=float) + "\n")
-    with atomic_path(stem.with_suffix(".csv")) as tmp:
-        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6g")
-    print(f"\nresults: {stem.with_suffix('.json')}, {stem.with_suffix('.csv')}")
+    lb.write_results(Path(args.out), {"grids": grids, "rows": rows}, pd.DataFrame(rows))
     return 0
 
 

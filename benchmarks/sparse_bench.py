@@ -22,7 +22,6 @@ Prints a table and writes benchmarks/results/sparse_bench.csv and .json (atomica
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -37,7 +36,6 @@ sys.path.insert(0, str(HERE))
 import ladder_bench as lb  # noqa: E402
 
 from pershot import api  # noqa: E402
-from pershot.atomic import atomic_path, write_text  # noqa: E402
 from pershot.ladder import optimize_ladder  # noqa: E402
 from pershot.predict import skeleton  # noqa: E402
 from pershot.sparse import refine  # noqa: E402
@@ -156,14 +154,8 @@ def main(argv=None) -> int:
               f"probe CPU {r['probe_cpu_s']:.0f} s of the full grid's {r['full_probe_cpu_s']:.0f} s, "
               f"{r['wall_s']:.0f} s wall, {r['rounds']} rounds, BD-rate vs the full grid "
               f"{r['bd_rate_vs_full_pct']:+.2f}%, complexity {r['achieved_complexity']:.3f}")
-    stem = Path(args.out)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    write_text(stem.with_suffix(".json"), json.dumps({"grids": {n: lb.GRIDS[n] for n in args.sources},
-                                                      "simulated": rows, "real": real}, indent=2, default=float) + "\n")
-    with atomic_path(stem.with_suffix(".csv")) as tmp:
-        pd.DataFrame(rows + [dict(r, method="sparse (real run)") for r in real]).to_csv(tmp, index=False,
-                                                                                      float_format="%.6g")
-    print(f"\nresults: {stem.with_suffix('.json')}, {stem.with_suffix('.csv')}")
+    lb.write_results(Path(args.out), {"grids": {n: lb.GRIDS[n] for n in args.sources}, "simulated": rows, "real": real},
+                     pd.DataFrame(rows + [dict(r, method="sparse (real run)") for r in real]))
     return 0
 
 

@@ -1,8 +1,6 @@
 """The exact (mixed-integer) finish of small ladders: brute force agrees, constraints hold, it only improves."""
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 
