@@ -12,10 +12,13 @@ point probed (through the probe cache: run ladder_bench.py first, or this script
    grid's probe CPU (encode + decode + metrics), rounds, and the BD-rate (VMAF) of the sparse ladder
    against the full grid's ladder at the same c. For comparison, full grids of about the same probe
    cost (fewer presets or fewer CRFs), optimized the same way.
-2. One real run, ``--real SOURCE``: ``api.ladder(..., sparse=True)`` on an empty cache at c = 0.1,
+2. ``--variants``: the grid plus the ladder benchmark's six x264 variants (660 points per shot), full and
+   sparse, against the plain full grid: does sparse probing make the wider grid affordable?
+3. One real run, ``--real SOURCE``: ``api.ladder(..., sparse=True)`` on an empty cache at c = 0.1,
    with wall time, probe CPU and the ladder's BD-rate against the full grid's.
 
     nice python benchmarks/sparse_bench.py [--sources testvideo photos] [--real testvideo] [-j 2]
+    nice python benchmarks/sparse_bench.py --variants --sources testvideo --out benchmarks/results/sparse_bench_variants
 
 Prints a table and writes benchmarks/results/sparse_bench.csv and .json (atomically).
 """
@@ -101,6 +104,30 @@ def simulate(name: str, full: pd.DataFrame, spec) -> list[dict]:
     return rows
 
 
+def variants(name: str, plain: pd.DataFrame, spec, work: Path, jobs: int) -> list[dict]:
+    """The variants grid, full and sparse, against the plain full grid (BD-rate and probe CPU)."""
+    src, shots = source(name, work)
+    grid = dict(lb.GRIDS[name])
+    grid["encoders"] = {"x264": dict(grid["encoders"]["x264"], variants=lb.VARIANTS)}
+    full = api.run_probes(src, grid, shots=shots, jobs=jobs, cache=True).probes.reset_index(drop=True)
+    by_key = full.set_index("key", drop=False)
+    m = skeleton(full)
+    rows = []
+    for c in COMPLEXITIES:
+        ref = optimize_ladder(plain, spec, c)
+        wide = optimize_ladder(full, spec, c)
+        measured, lad, rounds, _ = refine(
+            full[m], full.loc[~m, TODO_COLS], lambda keys: by_key.loc[keys].reset_index(drop=True),
+            lambda df, final, _c=c: optimize_ladder(df, spec, _c, exact=final))
+        for method, table, ld, n in (("variants, full", full, wide, 0), ("variants, sparse", measured, lad, rounds)):
+            rows.append({"source": name, "complexity": c, "method": method, "points": len(table),
+                         "grid_points": len(plain), "points_share": len(table) / len(plain),
+                         "probe_cpu_share": probe_cpu(table) / probe_cpu(plain), "rounds": n, "converged": True,
+                         "bd_rate_vs_full_pct": lb._bd(lb._curve(ref), lb._curve(ld)),
+                         "achieved_complexity": ld.complexity_ratio, "optimizer_cpu_s": float("nan")})
+    return rows
+
+
 def real_run(name: str, full: pd.DataFrame, spec, work: Path, jobs: int, c: float = 0.1) -> dict:
     src, shots = source(name, work)
     with tempfile.TemporaryDirectory(prefix="pershot-sparse-bench-") as d:
@@ -131,6 +158,9 @@ def main(argv=None) -> int:
     ap.add_argument("--sources", nargs="*", default=["testvideo", "photos"], choices=["testvideo", "photos"])
     ap.add_argument("--real", nargs="*", default=[], choices=["testvideo", "photos"],
                     help="also run --sparse for real on these sources, from an empty cache")
+    ap.add_argument("--variants", action="store_true",
+                    help="instead: the grid with the x264 variants, full and sparse, against the plain full grid "
+                         "(shares and BD-rates are against the plain grid)")
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--work", default=str(lb.REPO / "bench_out" / "ladder"), help="where the benchmark clips are kept")
     ap.add_argument("--out", default=str(lb.RESULTS / "sparse_bench"), help="results path stem")
@@ -144,7 +174,8 @@ def main(argv=None) -> int:
         run = api.run_probes(src, lb.GRIDS[name], shots=shots, jobs=args.jobs, cache=True)
         print(f"{name}: {len(run.probes)} probes ({int(run.probes['cached'].sum())} from the cache)", flush=True)
         if name in args.sources:
-            rows.extend(simulate(name, run.probes, spec))
+            rows.extend(variants(name, run.probes, spec, work, args.jobs) if args.variants
+                        else simulate(name, run.probes, spec))
         if name in args.real:
             real.append(real_run(name, run.probes, spec, work, args.jobs))
             print(f"  real run: {real[-1]}", flush=True)
