@@ -66,10 +66,10 @@ def source(name: str, work: Path):
     return lb.build_photo_clip(work / "photos360.mp4")
 
 
-def simulate(name: str, full: pd.DataFrame, spec) -> list[dict]:
+def simulate(name: str, full: pd.DataFrame, spec, calib_heights: int = 2) -> list[dict]:
     full = full.reset_index(drop=True)
     by_key = full.set_index("key", drop=False)
-    m = skeleton(full)
+    m = skeleton(full, calib_heights=calib_heights)
     rows = []
     for c in COMPLEXITIES:
         ref = optimize_ladder(full, spec, c)
@@ -161,6 +161,8 @@ def main(argv=None) -> int:
     ap.add_argument("--variants", action="store_true",
                     help="instead: the grid with the x264 variants, full and sparse, against the plain full grid "
                          "(shares and BD-rates are against the plain grid)")
+    ap.add_argument("--calib-heights", type=int, choices=[1, 2], default=2,
+                    help="simulate a skeleton calibrated at 2 heights (the default) or at the middle one")
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--work", default=str(lb.REPO / "bench_out" / "ladder"), help="where the benchmark clips are kept")
     ap.add_argument("--out", default=str(lb.RESULTS / "sparse_bench"), help="results path stem")
@@ -175,7 +177,7 @@ def main(argv=None) -> int:
         print(f"{name}: {len(run.probes)} probes ({int(run.probes['cached'].sum())} from the cache)", flush=True)
         if name in args.sources:
             rows.extend(variants(name, run.probes, spec, work, args.jobs) if args.variants
-                        else simulate(name, run.probes, spec))
+                        else simulate(name, run.probes, spec, args.calib_heights))
         if name in args.real:
             real.append(real_run(name, run.probes, spec, work, args.jobs))
             print(f"  real run: {real[-1]}", flush=True)

@@ -192,7 +192,7 @@ def describe(est: ProbeEstimate, jobs: int) -> list[str]:
     if est.grid_points:
         lines[0] = lines[0].replace("plan:", "plan (--sparse):", 1) + f", the skeleton of the grid's {est.grid_points}"
         lines.append("--sparse: the rounds after the skeleton measure what the ladder chooses and add more (in "
-                     "benchmarks/sparse_bench.py a whole run measured 25-32% of the grid, its skeleton 17%)")
+                     "benchmarks/sparse_bench.py a whole run measured 30-39% of the grid, its skeleton 23%)")
     if est.to_run:
         lines.append(f"estimate: {hm(est.total_cpu_s)} of CPU (encode {hm(est.encode_cpu_s)}, metrics "
                      f"{hm(est.metric_cpu_s)}, decode {hm(est.decode_cpu_s)}): about {hm(est.total_cpu_s / max(1, jobs))} "

@@ -4,8 +4,8 @@ Pure pandas/numpy, no I/O.  A full grid costs every (configuration x resolution 
 its metrics for every shot; most of those points never come near a ladder.  Per shot and encoder:
 
 * the **skeleton** is every resolution and CRF at one *reference* configuration (the middle plain
-  preset by speed), plus each other configuration at the *calibration* resolution (the middle
-  height) and three CRFs (the lowest, the middle and the highest; ``calib_crfs=2`` drops the middle one);
+  preset by speed), plus each other configuration at two *calibration* resolutions (the lowest
+  and the highest height) and three CRFs (the lowest, the middle and the highest);
 * a point not measured is **predicted** from the reference at the same resolution and CRF, moved
   by how its configuration differs from the reference where both were measured: the log ratio of
   bitrate and of encode CPU and the difference of each score, interpolated linearly in CRF
@@ -43,7 +43,7 @@ def _plain(df: pd.DataFrame) -> np.ndarray:
 
 
 def _layout(points: pd.DataFrame) -> pd.DataFrame:
-    """Per group: the reference configuration, the calibration height and the CRF range."""
+    """Per group: the reference configuration, its heights (lowest, middle, highest) and the CRF range."""
     p = points.assign(_plain=_plain(points))
     out = []
     for key, g in p.groupby(GROUP, sort=False):
@@ -54,26 +54,32 @@ def _layout(points: pd.DataFrame) -> pd.DataFrame:
         ref = cand[cand["preset_rank"] == mid]["preset"].astype(str).min()
         hs = np.sort(g["height"].unique())
         crfs = np.sort(g["crf"].unique())
-        out.append(dict(zip(GROUP, key), ref=ref, cal_height=int(hs[hs.size // 2]),
+        out.append(dict(zip(GROUP, key), ref=ref, h_lo=int(hs[0]), h_mid=int(hs[hs.size // 2]), h_hi=int(hs[-1]),
                         crfs=tuple(float(c) for c in crfs)))
     return pd.DataFrame(out)
 
 
-def skeleton(points: pd.DataFrame, calib_crfs: int = 3) -> np.ndarray:
+def skeleton(points: pd.DataFrame, calib_crfs: int = 3, calib_heights: int = 2) -> np.ndarray:
     """Which grid points to measure first (a boolean per row of ``points``).
 
     ``points`` has one row per grid point with at least ``shot, encoder, rc_mode, preset,
     preset_rank, width, height, crf`` (``encoder_preset`` tells grid variants from presets).
+    ``calib_heights``: 2 calibrates the other configurations at the lowest and highest height,
+    1 at the middle one.
     """
     if calib_crfs not in (2, 3):
         raise ValueError("calib_crfs must be 2 or 3")
+    if calib_heights not in (1, 2):
+        raise ValueError("calib_heights must be 1 or 2")
     lay = _layout(points)
     m = points.merge(lay, on=GROUP, how="left")
     lo = m["crfs"].map(lambda c: c[0])
     hi = m["crfs"].map(lambda c: c[-1])
     mid = m["crfs"].map(lambda c: c[(len(c) - 1) // 2])
     crf = m["crf"].astype(float)
-    at_cal = m["height"].to_numpy() == m["cal_height"].to_numpy()
+    h = m["height"].to_numpy()
+    at_cal = (h == m["h_mid"].to_numpy()) if calib_heights == 1 else \
+        (h == m["h_lo"].to_numpy()) | (h == m["h_hi"].to_numpy())
     cal_crf = (crf == lo) | (crf == hi) | ((crf == mid) if calib_crfs == 3 else False)
     ref = m["preset"].astype(str).to_numpy() == m["ref"].to_numpy()
     return np.asarray(ref | (at_cal & cal_crf.to_numpy()), dtype=bool)

@@ -31,11 +31,14 @@ def test_skeleton_is_the_reference_preset_plus_calibration_points():
     assert set(sk.loc[sk["preset"] == "medium", ["height", "crf"]].itertuples(index=False)) == \
         set(df.loc[df["preset"] == "medium", ["height", "crf"]].itertuples(index=False))
     other = sk[sk["preset"] != "medium"]
-    assert set(other["height"]) == {540}  # the middle height
+    assert set(other["height"]) == {360, 720}  # the lowest and highest heights
     assert set(other["crf"]) == {18, 30, 42}  # lowest, middle, highest
     per_shot = len(df[df["shot"] == 0])
-    assert m[df["shot"] == 0].sum() == 3 * 7 + 4 * 3 and per_shot == 5 * 3 * 7
-    assert skeleton(df, calib_crfs=2)[df["shot"] == 0].sum() == 3 * 7 + 4 * 2
+    assert m[df["shot"] == 0].sum() == 3 * 7 + 4 * 2 * 3 and per_shot == 5 * 3 * 7
+    assert skeleton(df, calib_crfs=2)[df["shot"] == 0].sum() == 3 * 7 + 4 * 2 * 2
+    one = skeleton(df, calib_heights=1)
+    assert set(df.loc[one & (df["preset"] != "medium"), "height"]) == {540}  # the middle height
+    assert one[df["shot"] == 0].sum() == 3 * 7 + 4 * 3
 
 
 def test_predictions_are_exact_when_a_preset_is_a_fixed_transform_of_the_reference():
@@ -142,16 +145,16 @@ def test_sparse_ladder_end_to_end(media_dir: Path, tmp_path: Path, capsys):
                     '[encoders.x264]\npresets = ["ultrafast", "veryfast", "medium", "veryslow"]\n')
     cache = tmp_path / "cache"
     # the dry run plans the skeleton: per shot 2 heights x 4 CRFs at the reference (medium, the upper middle
-    # of four presets) + 3 other presets x 3 CRFs at the calibration height = 17 of 32
+    # of four presets) + 3 other presets x 3 CRFs at the two calibration heights = 26 of 32
     capsys.readouterr()
     assert main(["ladder", str(clip), "--sparse", "--dry-run", "--grid", str(grid), "--cache", str(cache), "-q"]) == 0
     said = capsys.readouterr().out
-    assert "plan (--sparse): 2 shots, 34 probes (0 in the cache, 34 to run" in said and "the grid's 64" in said
+    assert "plan (--sparse): 2 shots, 52 probes (0 in the cache, 52 to run" in said and "the grid's 64" in said
     assert not (cache.exists() and any(p.is_file() for p in cache.rglob("*")))  # a dry run writes nothing
     # a grid with two encoders: the skeleton is the ladder's encoder's only (x264 unless --encoder says)
     grid2 = tmp_path / "grid2.toml"
     grid2.write_text(grid.read_text() + '[encoders.x265]\npresets = ["ultrafast", "medium"]\n')
-    for enc, n in ((None, 34), ("x265", 2 * (2 * 4 + 3))):
+    for enc, n in ((None, 52), ("x265", 2 * (2 * 4 + 2 * 3))):
         assert main(["ladder", str(clip), "--sparse", "--dry-run", "--grid", str(grid2), "--cache", str(cache), "-q"]
                     + (["--encoder", enc] if enc else [])) == 0
         assert f"plan (--sparse): 2 shots, {n} probes" in capsys.readouterr().out
