@@ -105,10 +105,13 @@ def skeleton_keys(info, shots: Sequence, grid, cache=None, work_dir: str | None 
     """(cached results by key, the grid points not measured as rows with a ``key``, the skeleton's keys
     still to measure): the starting point of a sparse run.  A ladder is built for one encoder, so a grid
     with several is probed for ``encoder`` only (default: the one the ladder picks, x264 if present)."""
+    from .errors import OptimizeError
     from .ladder import default_encoder
 
     names = [e.encoder for e in grid.encoders]
     enc = encoder if encoder is not None else default_encoder(names)
+    if enc not in names:  # as the full grid's run says it, once its probes are done
+        raise OptimizeError(f"no probes for encoder {enc!r} (probes have: {', '.join(sorted(set(names)))})")
     first = plan_probes(info, shots, grid, cache, work_dir=work_dir, select=lambda *_: False)
     results: dict[str, ProbeResult] = {r.key: r for r in first.cached if r.encoder == enc}
     todo = pd.DataFrame([point_row(sh, sp) for sh, sp in first.deferred if sp.encode.encoder == enc])

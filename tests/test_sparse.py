@@ -154,6 +154,10 @@ def test_sparse_ladder_end_to_end(media_dir: Path, tmp_path: Path, capsys):
     # a grid with two encoders: the skeleton is the ladder's encoder's only (x264 unless --encoder says)
     grid2 = tmp_path / "grid2.toml"
     grid2.write_text(grid.read_text() + '[encoders.x265]\npresets = ["ultrafast", "medium"]\n')
+    # an encoder the grid lacks: the same one-line error as a full grid's run, before any probe
+    assert main(["ladder", str(clip), "--sparse", "--grid", str(grid), "--encoder", "x265", "--cache", str(cache),
+                 "-q", "-o", str(tmp_path / "none")]) not in (0, 1)
+    assert "no probes for encoder 'x265'" in capsys.readouterr().err
     for enc, n in ((None, 52), ("x265", 2 * (2 * 4 + 2 * 3))):
         assert main(["ladder", str(clip), "--sparse", "--dry-run", "--grid", str(grid2), "--cache", str(cache), "-q"]
                     + (["--encoder", enc] if enc else [])) == 0
