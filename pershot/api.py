@@ -183,11 +183,14 @@ def estimate_probes(
         return estimate_plan(info, plan_probes(info, shot_list, g, c), g)
     from dataclasses import replace
 
+    from .probe import Plan, jobs_for
     from .sparse import skeleton_keys
 
-    results, todo, want = skeleton_keys(info, shot_list, g, c, encoder=encoder)
-    plan = plan_probes(info, shot_list, g, c, select=lambda _s, sp: sp.key in want)
-    return replace(estimate_plan(info, plan, g), grid_points=len(results) + len(todo))
+    start = skeleton_keys(info, shot_list, g, c, encoder=encoder)
+    skel = [p for k, p in start.pending.items() if k in start.want]
+    plan = Plan(cached=tuple(start.results.values()), jobs=jobs_for(info, g, skel),
+                total=len(start.results) + len(start.want), sizes=())
+    return replace(estimate_plan(info, plan, g), grid_points=len(start.results) + len(start.pending))
 
 
 def probe(

@@ -301,7 +301,7 @@ class Plan:
     jobs: tuple[ProbeJob, ...]
     total: int
     sizes: tuple[tuple[int, int], ...]
-    #: grid points left out by ``select`` (not cached, not to run now): (shot, spec)
+    #: with ``defer``: the points not cached, left to the caller (no jobs made): (shot, spec)
     deferred: tuple[tuple[Shot, ProbeSpec], ...] = ()
 
 
@@ -312,12 +312,10 @@ def plan_probes(
     cache: ProbeCache | None = None,
     work_dir: str | None = None,
     max_probes_per_job: int = MAX_PROBES_PER_JOB,
-    select: Callable[[Shot, ProbeSpec], bool] | None = None,
+    defer: bool = False,
 ) -> Plan:
-    """Expand the grid over the shots, look every point up in the cache, group the rest into jobs.
-
-    ``select(shot, spec)``: which uncached points to run now; the others are listed in
-    ``Plan.deferred`` (a cached point is always taken: it costs nothing).
+    """Expand the grid over the shots, look every point up in the cache, group the rest into jobs
+    (:func:`jobs_for`); with ``defer``, list the rest in ``Plan.deferred`` instead.
 
     A job holds the uncached points of one (shot, resolution); a group larger than
     ``max_probes_per_job`` is dealt round-robin into equal jobs (each decodes the shot
@@ -350,10 +348,8 @@ def plan_probes(
     check_source(info)
     colour = encode_colour(info)
     by_count = not frame_index(info.path, info.stream).pts_exact
-    cache_dir = str(cache.base) if cache is not None else None
     cached: list[ProbeResult] = []
-    jobs: list[ProbeJob] = []
-    deferred: list[tuple[Shot, ProbeSpec]] = []
+    todo: list[tuple[Shot, ProbeSpec]] = []
     total = 0
     all_sizes: set[tuple[int, int]] = set()
     for e in grid.encoders:
@@ -379,26 +375,45 @@ def plan_probes(
             if not specs:
                 continue
             total += len(specs)
-            todo: list[ProbeSpec] = []
             for sp in specs:
                 entry = cache.get(sp.key) if cache is not None else None
                 res = _from_entry(shot, sp, grid.metric, entry) if entry else None
                 if res is not None:
                     cached.append(res)
-                elif select is not None and not select(shot, sp):
-                    deferred.append((shot, sp))
                 else:
-                    todo.append(sp)
-            if todo:
-                n_jobs = -(-len(todo) // max(1, max_probes_per_job))
-                for part in range(n_jobs):
-                    jobs.append(ProbeJob(source=info, shot=shot, width=w, height=h, probes=tuple(todo[part::n_jobs]),
-                                         metric=grid.metric, encoder_versions=tuple(sorted(versions.items())),
-                                         cache_dir=cache_dir, work_dir=work_dir))
+                    todo.append((shot, sp))
+    if defer:
+        return Plan(cached=tuple(cached), jobs=(), total=total - len(todo), sizes=tuple(sizes_sorted),
+                    deferred=tuple(todo))
+    jobs = jobs_for(info, grid, todo, cache, work_dir, max_probes_per_job)
+    return Plan(cached=tuple(cached), jobs=jobs, total=total, sizes=tuple(sizes_sorted))
+
+
+def jobs_for(
+    info: SourceInfo,
+    grid: Grid,
+    points: Sequence[tuple[Shot, ProbeSpec]],
+    cache: ProbeCache | None = None,
+    work_dir: str | None = None,
+    max_probes_per_job: int = MAX_PROBES_PER_JOB,
+) -> tuple[ProbeJob, ...]:
+    """Jobs measuring ``points`` (of a plan of ``grid``): one per (shot, resolution), in the points' order;
+    a group larger than ``max_probes_per_job`` is dealt round-robin into equal jobs; biggest jobs first."""
+    versions = tuple(sorted({e.encoder: encoders.version(e.encoder) for e in grid.encoders}.items()))
+    cache_dir = str(cache.base) if cache is not None else None
+    groups: dict[tuple[int, int, int], tuple[Shot, list[ProbeSpec]]] = {}
+    for shot, sp in points:
+        groups.setdefault((shot.index, sp.encode.width, sp.encode.height), (shot, []))[1].append(sp)
+    jobs: list[ProbeJob] = []
+    for (_, w, h), (shot, specs) in groups.items():
+        n_jobs = -(-len(specs) // max(1, max_probes_per_job))
+        for part in range(n_jobs):
+            jobs.append(ProbeJob(source=info, shot=shot, width=w, height=h, probes=tuple(specs[part::n_jobs]),
+                                 metric=grid.metric, encoder_versions=versions, cache_dir=cache_dir,
+                                 work_dir=work_dir))
     # biggest jobs first: better packing on a pool
     jobs.sort(key=lambda j: -(j.shot.frames * j.width * j.height * len(j.probes)))
-    return Plan(cached=tuple(cached), jobs=tuple(jobs), total=total - len(deferred), sizes=tuple(sizes_sorted),
-                deferred=tuple(deferred))
+    return tuple(jobs)
 
 
 def point_row(shot: Shot, spec: ProbeSpec) -> dict[str, Any]:
@@ -441,9 +456,14 @@ def run_plan(
         finally:
             if executor is None:
                 ex.close()
-    results.sort(key=lambda r: (r.shot, r.encoder, r.preset_rank, r.preset != r.encoder_preset, r.preset, -r.height,
-                                r.rc_mode, r.crf))
+    results.sort(key=result_order)
     return results
+
+
+def result_order(r: ProbeResult) -> tuple:
+    """The order of probes.csv: shot, encoder, configuration (fastest first, a variant after its preset),
+    resolution (highest first), rate control, CRF."""
+    return (r.shot, r.encoder, r.preset_rank, r.preset != r.encoder_preset, r.preset, -r.height, r.rc_mode, r.crf)
 
 
 def results_to_frame(results: Iterable[ProbeResult]):

@@ -10,12 +10,12 @@ measured points alone: every figure it reports (hulls and plots included) is a m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import pandas as pd
 
 from .predict import POINT, predict, skeleton
-from .probe import Plan, ProbeResult, plan_probes, point_row, results_to_frame, run_plan
+from .probe import Plan, ProbeResult, jobs_for, plan_probes, point_row, result_order, results_to_frame, run_plan
 
 __all__ = ["SparseRun", "SparseSpec", "refine", "skeleton_keys", "sparse_ladder", "MAX_ROUNDS"]
 
@@ -40,10 +40,6 @@ class SparseRun:
     measured: int  #: points measured (or found in the cache)
     rounds: int  #: rounds of probes after the skeleton
     converged: bool  #: False when MAX_ROUNDS ran out while predictions still drew unmeasured points
-
-
-def _sort_key(r: ProbeResult):
-    return (r.shot, r.encoder, r.preset_rank, r.preset != r.encoder_preset, r.preset, -r.height, r.rc_mode, r.crf)
 
 
 def _point_keys(df: pd.DataFrame) -> pd.Series:
@@ -101,10 +97,19 @@ def _crf_steps(measured: pd.DataFrame, todo: pd.DataFrame) -> dict:
     return out
 
 
-def skeleton_keys(info, shots: Sequence, grid, cache=None, work_dir: str | None = None, encoder: str | None = None):
-    """(cached results by key, the grid points not measured as rows with a ``key``, the skeleton's keys
-    still to measure): the starting point of a sparse run.  A ladder is built for one encoder, so a grid
-    with several is probed for ``encoder`` only (default: the one the ladder picks, x264 if present)."""
+class Start(NamedTuple):
+    """Where a sparse run starts."""
+
+    results: dict  #: key -> ProbeResult: the points the cache already holds
+    pending: dict  #: key -> (Shot, ProbeSpec): the points not measured
+    todo: pd.DataFrame  #: the pending points as rows (probes.csv's identifying columns and ``key``)
+    want: set  #: the skeleton's keys still to measure
+
+
+def skeleton_keys(info, shots: Sequence, grid, cache=None, encoder: str | None = None) -> Start:
+    """The starting point of a sparse run: one pass over the grid and the cache.  A ladder is built for one
+    encoder, so a grid with several is probed for ``encoder`` only (default: the one the ladder picks, x264
+    if present)."""
     from .errors import OptimizeError
     from .ladder import default_encoder
 
@@ -112,12 +117,13 @@ def skeleton_keys(info, shots: Sequence, grid, cache=None, work_dir: str | None 
     enc = encoder if encoder is not None else default_encoder(names)
     if enc not in names:  # as the full grid's run says it, once its probes are done
         raise OptimizeError(f"no probes for encoder {enc!r} (probes have: {', '.join(sorted(set(names)))})")
-    first = plan_probes(info, shots, grid, cache, work_dir=work_dir, select=lambda *_: False)
+    first = plan_probes(info, shots, grid, cache, defer=True)
     results: dict[str, ProbeResult] = {r.key: r for r in first.cached if r.encoder == enc}
-    todo = pd.DataFrame([point_row(sh, sp) for sh, sp in first.deferred if sp.encode.encoder == enc])
+    pending = {sp.key: (sh, sp) for sh, sp in first.deferred if sp.encode.encoder == enc}
+    todo = pd.DataFrame([point_row(sh, sp) for sh, sp in pending.values()])
     allp = pd.concat([pd.DataFrame([r.row() for r in results.values()]), todo], ignore_index=True)
     want = set(allp.loc[skeleton(allp), "key"]) - set(results)
-    return results, todo, want
+    return Start(results, pending, todo, want)
 
 
 def sparse_ladder(
@@ -135,31 +141,32 @@ def sparse_ladder(
 ) -> SparseRun:
     """Probe ``shots`` sparsely and optimize (see :func:`refine` for ``optimize``); only ``encoder``'s
     points when the grid has several (see :func:`skeleton_keys`)."""
-    results, todo, want = skeleton_keys(info, shots, grid, cache, work_dir, encoder)
-    grid_points = len(results) + len(todo)
+    results, pending, todo, want = skeleton_keys(info, shots, grid, cache, encoder)
+    grid_points = len(results) + len(pending)
     count = [len(results), len(results)]  # done, planned
 
-    def measure(keys: list) -> pd.DataFrame:
-        ks = set(keys)
-        count[1] += len(ks)
-        plan: Plan = plan_probes(info, shots, grid, cache, work_dir=work_dir, select=lambda _s, sp: sp.key in ks)
+    def measure(keys) -> pd.DataFrame:
+        count[1] += len(keys)
         base = count[0]
 
         def prog(done: int, _total: int) -> None:
             if progress is not None:
                 progress(base + done, count[1])
 
-        got = run_plan(Plan(cached=tuple(r for r in plan.cached if r.key in ks), jobs=plan.jobs,
-                            total=0, sizes=plan.sizes), executor=executor, cache=cache, progress=prog)
+        # the points are pending, so not cached: jobs straight from them, no new pass over the grid
+        ks = set(keys)
+        jobs = jobs_for(info, grid, [pending.pop(k) for k in [k for k in pending if k in ks]], cache, work_dir)
+        got = run_plan(Plan(cached=(), jobs=jobs, total=len(keys), sizes=()), executor=executor, cache=cache,
+                       progress=prog)
         for r in got:
             results[r.key] = r
         count[0] = len(results)
-        return results_to_frame(sorted(got, key=_sort_key))
+        return results_to_frame(got)
 
     measure(want)
-    measured = results_to_frame(sorted(results.values(), key=_sort_key))
+    measured = results_to_frame(sorted(results.values(), key=result_order))
     todo = todo[~todo["key"].isin(set(results))] if len(todo) else todo
-    measured, lad, rounds, converged = refine(measured, todo, measure, optimize, max_rounds)
-    probes = results_to_frame(sorted(results.values(), key=_sort_key))
+    _, lad, rounds, converged = refine(measured, todo, measure, optimize, max_rounds)
+    probes = results_to_frame(sorted(results.values(), key=result_order))
     return SparseRun(probes=probes, ladder=lad, grid_points=grid_points, measured=len(results), rounds=rounds,
                      converged=converged)
