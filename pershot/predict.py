@@ -93,25 +93,20 @@ def predict(measured: pd.DataFrame, todo: pd.DataFrame) -> pd.DataFrame:
     """
     if len(todo) == 0:
         return todo.assign(predicted=pd.Series(dtype=bool))
-    allp = pd.concat([measured[POINT + ["preset_rank"] + (["encoder_preset"] if "encoder_preset" in measured
-                                                          and "encoder_preset" in todo else [])],
-                      todo[POINT + ["preset_rank"] + (["encoder_preset"] if "encoder_preset" in measured
-                                                      and "encoder_preset" in todo else [])]],
-                     ignore_index=True)
+    ident = POINT + ["preset_rank"] + (["encoder_preset"] if "encoder_preset" in measured and "encoder_preset" in todo
+                                       else [])
+    allp = pd.concat([measured[ident], todo[ident]], ignore_index=True)
     lay = _layout(allp).set_index(GROUP)
     cols = [c for c in _LOG + _ADD if c in measured.columns]
     meas = measured.copy()
     meas["crf"] = meas["crf"].astype(float)
+    by_group = dict(iter(meas.groupby(GROUP, sort=False)))  # one pass, not a scan of every row per group
     out_rows = []
     for key, t in todo.groupby(GROUP, sort=False):
-        if key not in lay.index:
+        mg = by_group.get(key)
+        if key not in lay.index or mg is None:
             continue
         ref = lay.loc[key, "ref"]
-        mg = meas
-        for k, v in zip(GROUP, key):
-            mg = mg[mg[k] == v]
-        if mg.empty:
-            continue
         r0 = mg[mg["preset"].astype(str) == ref].set_index(["width", "height", "crf"])[cols]
         r0 = r0[~r0.index.duplicated()]
         # configuration vs reference where both were measured: log ratios and differences
