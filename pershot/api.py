@@ -271,6 +271,7 @@ def optimize(
     per_shot_resolution: bool = False,
     peak_ratio: "float | None" = None,
     exact: bool = True,
+    objective: str = "area",
 ) -> "Ladder":
     """Optimize a ladder from probes (a DataFrame as :func:`probe` returns, or a probes.csv path) - no encoding.
 
@@ -281,7 +282,10 @@ def optimize(
     ``peak_ratio`` (>= 1) caps every shot's bitrate in a bitrate rung at that
     multiple of the rung's target (default: the ladder's own ``peak_ratio``, else none).
     ``metric``: vmaf, psnr or ssim.  ``exact=False`` skips the mixed-integer
-    finish of small problems (:mod:`pershot.exact`).  Raises InfeasibleError
+    finish of small problems (:mod:`pershot.exact`).  ``objective``: how the
+    rungs share the encode budget, ``"area"`` (the area under the ladder's
+    quality-vs-log-bitrate curve, the default) or ``"mean"`` (the rungs'
+    mean quality).  Raises InfeasibleError
     (naming the smallest feasible complexity) when the budget cannot be met.
     """
     from .errors import ConfigError
@@ -300,7 +304,7 @@ def optimize(
         spec = replace(spec, peak_ratio=peak_ratio)  # validated by LadderSpec
     df = _read_probes(probes)
     return optimize_ladder(df, spec, complexity, metric, encoder=encoder, per_shot_resolution=per_shot_resolution,
-                           exact=exact)
+                           exact=exact, objective=objective)
 
 
 def write_ladder(ladder: "Ladder", out_dir: "str | _os.PathLike", **kw: Any) -> "dict":
@@ -323,6 +327,7 @@ def ladder(
     per_shot_resolution: bool = False,
     peak_ratio: "float | None" = None,
     exact: bool = True,
+    objective: str = "area",
     plots: bool = True,
     thumbnails: "bool | dict" = False,
     sparse: bool = False,
@@ -348,6 +353,12 @@ def ladder(
     g = load_grid(grid)
     if rungs is None:
         load_ladder(spec_arg)  # a bad ladder fails before any encode
+    from .ladder import OBJECTIVES
+
+    if objective not in OBJECTIVES:
+        from .errors import ConfigError
+
+        raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
     if peak_ratio is not None:
         from dataclasses import replace
 
@@ -361,7 +372,8 @@ def ladder(
         candidate_codecs(**thumb_opts)  # bad thumbnail options fail before any encode
     def opt(probes, final=True):  # sparse rounds before the last skip the exact finish
         return optimize(probes, spec_arg, complexity, metric, rungs=rungs, encoder=encoder,
-                        per_shot_resolution=per_shot_resolution, peak_ratio=peak_ratio, exact=exact and final)
+                        per_shot_resolution=per_shot_resolution, peak_ratio=peak_ratio, exact=exact and final,
+                        objective=objective)
 
     from .sparse import SparseSpec
 

@@ -125,7 +125,8 @@ def _preset_mask(prep: Prepared, preset: str) -> np.ndarray:
 
 
 def complexity_sweep(prep: Prepared, spec: LadderSpec, complexities: Sequence[float], *,
-                     per_shot_resolution: bool = False, exact: bool = True) -> list[tuple[float, Ladder | None, str]]:
+                     per_shot_resolution: bool = False, exact: bool = True,
+                     objective: str = "area") -> list[tuple[float, Ladder | None, str]]:
     """pershot ladders at each complexity: ``(c, ladder or None, error message)``; ``exact=False``
     skips the exact finish (faster, for plots)."""
     from .ladder import _optimize_once
@@ -133,7 +134,8 @@ def complexity_sweep(prep: Prepared, spec: LadderSpec, complexities: Sequence[fl
     out = []
     for c in complexities:
         try:  # no search for the smallest feasible value: an infeasible c is just reported
-            lad = _optimize_once(prep, LadderSpec.coerce(spec), float(c), per_shot_resolution, True, exact)
+            lad = _optimize_once(prep, LadderSpec.coerce(spec), float(c), per_shot_resolution, True, exact,
+                                 objective=objective)
             out.append((float(c), lad, ""))
         except InfeasibleError as ex:
             out.append((float(c), None, str(ex)))

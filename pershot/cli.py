@@ -416,6 +416,9 @@ def _optimizer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--peak-ratio", type=_peak_ratio, metavar="R", default=None,
                    help="cap every shot's bitrate at R x its rung's target (e.g. 2 for HLS's peak <= 2x average; "
                         "default: the ladder TOML's peak_ratio, else no cap)")
+    p.add_argument("--objective", choices=["area", "mean"], default="area",
+                   help="how the rungs share the encode budget: area = the area under the ladder's "
+                        "quality-vs-log-bitrate curve, what BD-rate measures (default); mean = the rungs' mean quality")
     p.add_argument("--no-exact", action="store_true",
                    help="skip the exact (mixed-integer) finish of small ladders: faster, possibly slightly worse")
     p.add_argument("--no-plots", action="store_true", help="skip out/plots/*.png")
@@ -545,7 +548,8 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
     try:
         lad = api.ladder(args.input, args.complexity, args.ladder, rungs=args.rungs, metric=args.metric, grid=grid,
                          out_dir=args.out, encoder=args.encoder, per_shot_resolution=args.per_shot_resolution,
-                         peak_ratio=args.peak_ratio, exact=not args.no_exact, plots=not args.no_plots, shots=args.shots, detector=args.detector,
+                         peak_ratio=args.peak_ratio, exact=not args.no_exact, objective=args.objective,
+                         plots=not args.no_plots, shots=args.shots, detector=args.detector,
                          min_shot_s=args.min_shot, max_shot_s=args.max_shot or None, threshold=args.threshold,
                          executor=executor, cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar,
                          thumbnails=thumbs, stream=args.stream, tonemap=args.tonemap, crop=args.crop,
@@ -660,7 +664,7 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
 
     lad = api.optimize(args.probes, args.ladder, args.complexity, args.metric, rungs=args.rungs,
                        encoder=args.encoder, per_shot_resolution=args.per_shot_resolution,
-                       peak_ratio=args.peak_ratio, exact=not args.no_exact)
+                       peak_ratio=args.peak_ratio, exact=not args.no_exact, objective=args.objective)
     api.write_ladder(lad, args.out, plots=not args.no_plots)
     _print_ladder(lad, args.out, args.quiet, with_probes=False)
     return 0

@@ -98,14 +98,15 @@ def _pareto(r: np.ndarray, q: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 def refine(pts, groups, kinds, targets, budget: float, choice: np.ndarray, lam: np.ndarray, mu: float,
            *, per_rung_subsets: bool, eps_r: float, eps_q: float, max_vars: int = MAX_VARS,
-           node_limit: int = NODE_LIMIT, time_limit: float = TIME_LIMIT_S) -> ExactResult:
+           node_limit: int = NODE_LIMIT, time_limit: float = TIME_LIMIT_S, weights=None) -> ExactResult:
     """Try to improve ``choice`` (R, S columns into ``pts``) by solving the ladder exactly.
 
     ``groups[k]`` lists, for rung ``k``, the allowed points as (S, K) boolean
     masks, one per resolution subset the rung may use (one-resolution rungs:
     one mask per height; otherwise a single mask).  ``kinds[k]`` is "rate" or
     "quality"; ``targets[k]`` the rung's target (kbps or quality); ``lam`` the
-    rungs' rate slopes and ``mu`` the complexity multiplier of the start.
+    rungs' rate slopes and ``mu`` the complexity multiplier of the start;
+    ``weights[k]`` what a unit of rung ``k``'s objective counts (default 1).
     """
     try:
         from scipy.optimize import Bounds, LinearConstraint, milp
@@ -127,9 +128,10 @@ def refine(pts, groups, kinds, targets, budget: float, choice: np.ndarray, lam: 
     wlam = np.array([max(float(x), 1e-12) for x in lam])
     is_rate = np.array([k == "rate" for k in kinds])
     tg = np.asarray(targets, dtype=float)
+    wk = np.ones(R_) if weights is None else np.asarray(weights, dtype=float)
 
     def value(r, q):
-        return float(np.where(is_rate, q, -wlam * r).sum())
+        return float((wk * np.where(is_rate, q, -wlam * r)).sum())
 
     n_groups = sum(len(g) for g in groups) * S
     if n_groups * MIN_CANDIDATES > max_vars:
@@ -162,7 +164,7 @@ def refine(pts, groups, kinds, targets, budget: float, choice: np.ndarray, lam: 
                 # the rungs strictly rising), each by the start's Lagrangian score
                 front = np.zeros(cols.size, dtype=bool)
                 front[_pareto(pts.rate[i, cols], pts.quality[i, cols], pts.cpu[i, cols])] = True
-                sc = d[i] * (pts.quality[i, cols] - lam[k] * pts.rate[i, cols]) - mu * pts.cpu[i, cols]
+                sc = wk[k] * d[i] * (pts.quality[i, cols] - lam[k] * pts.rate[i, cols]) - mu * pts.cpu[i, cols]
                 group.append((k, i, f, cols[np.lexsort((-sc, ~front))]))
             pools.extend(group)
     n_pools = len(pools)  # the groups left once subsets some shot cannot fit are dropped
@@ -256,7 +258,7 @@ def refine(pts, groups, kinds, targets, budget: float, choice: np.ndarray, lam: 
         add(idx, np.concatenate([xr[ib], -xr[ia]]) / rscale, max(2 * eps_r / rscale, RISE), np.inf)
         add(idx, np.concatenate([xq[ib], -xq[ia]]) / qscale, max(2 * eps_q / qscale, RISE), np.inf)
     # objective, and the cut-off: strictly better than the start
-    obj = np.where(is_rate[kk], xq, -wlam[kk] * xr)
+    obj = wk[kk] * np.where(is_rate[kk], xq, -wlam[kk] * xr)
     vscale = max(abs(v0), 1e-12)
     cut = v0 + max(SLACK * vscale, 1e-9)
     add(np.arange(nx), obj / vscale, cut / vscale, np.inf)

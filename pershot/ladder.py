@@ -18,6 +18,7 @@ no printing.  :func:`optimize_ladder` chains the steps:
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
@@ -598,6 +599,9 @@ class Ladder:
     prepared: Prepared | None = field(default=None, repr=False, compare=False)
     #: the probes the anchor ladder chose (one row per anchor rung and shot, ``rung`` first)
     anchor_table: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    #: how the rungs shared the budget (:data:`OBJECTIVES`) and each rung's weight, in rung order
+    objective: str = "area"
+    weights: tuple[float, ...] = ()
 
     @property
     def complexity_ratio(self) -> float:
@@ -678,6 +682,7 @@ class Ladder:
             "metric": self.metric,
             "encoder": self.encoder,
             "per_shot_resolution": self.per_shot_resolution,
+            "objective": {"name": self.objective, "weights": list(self.weights)},
             "complexity": {
                 "requested": self.complexity, "achieved": self.complexity_ratio, "cpu_s": self.cpu_s,
                 "anchor_cpu_s": self.anchor_cpu_s, "anchor": f"every shot at preset {self.anchor_preset}",
@@ -846,8 +851,13 @@ def optimize_ladder(
     per_shot_resolution: bool = False,
     greedy: bool = True,
     exact: bool = True,
+    objective: str = "area",
 ) -> Ladder:
     """Optimize a ladder from probes under ``complexity`` x the anchor's encode CPU.  See the module docstring.
+
+    ``objective`` is how the rungs share the encode budget: ``"area"`` (default) maximises the area
+    under the ladder's quality-vs-log-bitrate curve (each rung weighed by the log-rate range it
+    covers, :func:`area_weights`); ``"mean"`` maximises the rungs' mean quality, every rung alike.
 
     ``exact`` finishes small problems with the mixed-integer program of
     :mod:`pershot.exact` (it can only improve the Lagrangian and greedy ladder).
@@ -858,10 +868,13 @@ def optimize_ladder(
     if isinstance(complexity, bool) or not isinstance(complexity, (int, float)) or not math.isfinite(complexity) \
             or not (0.0 < complexity <= 1.0):
         raise OptimizeError(f"complexity must be in (0, 1], not {complexity!r}")
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
     spec = LadderSpec.coerce(spec)
     prep = probes if isinstance(probes, Prepared) else prepare(probes, metric, encoder)
+    once = functools.partial(_optimize_once, objective=objective)
     try:
-        return _optimize_once(prep, spec, complexity, per_shot_resolution, greedy, exact)
+        return once(prep, spec, complexity, per_shot_resolution, greedy, exact)
     except InfeasibleError as ex:
         first = ex
     # Name the smallest complexity that works, and check it: the cheapest
@@ -873,7 +886,7 @@ def optimize_ladder(
     for _ in range(16):
         cand = ceil_ratio(min(cand, 1.0))
         try:
-            _optimize_once(prep, spec, cand, per_shot_resolution, greedy, False)
+            once(prep, spec, cand, per_shot_resolution, greedy, False)
             hi = cand
             break
         except InfeasibleError as ex:
@@ -889,7 +902,7 @@ def optimize_ladder(
         if mid >= hi or mid <= lo:
             break
         try:
-            _optimize_once(prep, spec, mid, per_shot_resolution, greedy, False)
+            once(prep, spec, mid, per_shot_resolution, greedy, False)
             hi = mid
         except InfeasibleError:
             lo = mid
@@ -898,7 +911,7 @@ def optimize_ladder(
 
 
 def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot_resolution: bool,
-                   greedy: bool, exact: bool) -> Ladder:
+                   greedy: bool, exact: bool, objective: str = "area") -> Ladder:
     metric = prep.metric
     qm = spec.quality_metric
     if qm is not None and qm != metric:
@@ -973,6 +986,9 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
         if not anchor_cpu > 0:
             raise OptimizeError("the anchor ladder has zero encode CPU time: probes lack encode_cpu_s")
         budget = complexity * anchor_cpu
+        if objective == "area":
+            w = area_weights(free.rate)
+            targets = [replace(t, weight=float(x)) for t, x in zip(targets, w)]
         try:
             sol = solve(pts, targets, cpu_budget=budget, per_shot_resolution=per_shot_resolution, greedy=greedy,
                         cache=cache, exact=exact)
@@ -1005,8 +1021,44 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
     if not sol.binding:
         warnings.append(f"complexity {complexity:g} does not bind: the unconstrained optimum costs "
                         f"{free.total_cpu / anchor_cpu:.3g} of the anchor; more encode time buys no quality")
-    return _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_resolution, dropped,
-                  warnings, unconstrained_ratio, min_feasible)
+    lad = _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_resolution, dropped,
+                 warnings, unconstrained_ratio, min_feasible)
+    order = np.argsort(sol.rate, kind="stable")
+    return replace(lad, objective=objective, weights=tuple(float(targets[k].weight) for k in order))
+
+
+#: how the rungs of a ladder share the encode budget (see :func:`optimize_ladder`)
+OBJECTIVES = ("area", "mean")
+
+
+def area_weights(rate: np.ndarray) -> np.ndarray:
+    """Per rung, its share of the area under the ladder's quality-vs-log-bitrate curve (trapezoid rule).
+
+    The objective ``sum_k w_k Q_k`` with these weights is (up to a constant)
+    the area under the piecewise-linear curve through the rungs' (ln rate,
+    quality): each rung stands for half the log-rate interval to each
+    neighbour, the lowest and highest for one half-interval only.  That area
+    is what a Bjontegaard delta (quality at equal rate, or rate at equal
+    quality) integrates, so a point of quality counts for the bitrate range it
+    covers.  On a geometrically spaced ladder the interior rungs weigh the
+    same and the two ends half as much.  Normalised to a mean of 1; rates
+    must rise strictly (else, and for fewer than three rungs, equal weights).
+    """
+    rate = np.asarray(rate, dtype=float)
+    n = rate.size
+    if n < 3 or not np.all(np.isfinite(rate)) or not np.all(rate > 0):
+        return np.ones(n)
+    o = np.argsort(rate, kind="stable")
+    lr = np.log(rate[o])
+    gaps = np.diff(lr)
+    if not np.all(gaps > 0):
+        return np.ones(n)
+    w = np.zeros(n)
+    w[:-1] += gaps / 2
+    w[1:] += gaps / 2
+    out = np.empty(n)
+    out[o] = w / w.mean()
+    return out
 
 
 def _anchor_targets(reach: _Reach, kept, per_shot_resolution) -> list[RungTarget]:

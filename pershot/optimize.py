@@ -126,6 +126,10 @@ class RungTarget:
     #: the highest bitrate (kbps) any one shot may take in this rung (a peak cap); a shot whose every
     #: point of a subset is above it keeps only its cheapest point there
     max_rate: float | None = None
+    #: how much a unit of this rung's objective counts against the other rungs' (quality gained on a
+    #: rate rung, quality-equivalent rate saved on a quality rung); see ``pershot.ladder`` for the
+    #: area weights it uses by default
+    weight: float = 1.0
 
     def __post_init__(self):
         if self.kind not in ("rate", "quality"):
@@ -134,6 +138,8 @@ class RungTarget:
             raise OptimizeError(f"invalid rung target {self.value!r}")
         if self.max_rate is not None and not (math.isfinite(self.max_rate) and self.max_rate > 0):
             raise OptimizeError(f"invalid shot bitrate cap {self.max_rate!r}")
+        if not (math.isfinite(self.weight) and self.weight > 0):
+            raise OptimizeError(f"invalid rung weight {self.weight!r}")
 
 
 @dataclass(frozen=True)
@@ -366,13 +372,15 @@ def _pick(ev: _Eval, plans: list[_RungPlan], D: float):
         if not cands:
             out.append(None)
             continue
+        w = p.target.weight
         if p.target.kind == "rate":
-            best = max(cands, key=lambda c: (c[5], -c[4], -c[0]))
+            # c[5] is quality net of CPU at this mu: c[3] - mu * c[4]
+            best = max(cands, key=lambda c: (c[5] + (w - 1.0) * c[3], -c[4], -c[0]))
         else:
             lams = [c[6] for c in cands if c[6] > 0]
             lam = float(np.median(lams)) if lams else 0.0
             if lam > 0:
-                best = min(cands, key=lambda c: (lam * c[2] + ev.mu * c[4], c[0]))
+                best = min(cands, key=lambda c: (w * lam * c[2] + ev.mu * c[4], c[0]))
             else:
                 best = min(cands, key=lambda c: (c[2], c[4], c[0]))
         out.append(best)
@@ -513,6 +521,10 @@ def solve(
                 # one common mu starves some rung: offer the rung mix a wider range of mu
                 for f in (1 / 30, 1 / 10, 1 / 3, 3.0):
                     at(best[0].mu * f)
+            if not small and binding:
+                # weighted rungs: rung k's own Lagrangian is quality - (mu / w_k) * CPU
+                for w in sorted({p.target.weight for p in plans} - {1.0}):
+                    at(best[0].mu / w)
             opts = _options(history, len(plans))
             if small and preset_mask is None:
                 _preset_options(opts, pts, rungs, per_shot_resolution, D)
@@ -570,7 +582,7 @@ def _exact_finish(pts, fam, plans, sol: Solution, budget, D, per_shot_resolution
     groups = [[masks[f] for f in p.subsets] for p in plans]
     res = _exact.refine(pts, groups, [p.target.kind for p in plans], [p.target.value for p in plans], budget,
                         sol.choice, sol.lam, sol.mu, per_rung_subsets=not per_shot_resolution, eps_r=eps_r,
-                        eps_q=eps_q)
+                        eps_q=eps_q, weights=[p.target.weight for p in plans])
     if res.choice is None:
         return replace(sol, exact=res.describe())
     rate, quality, cpu = _totals(pts, res.choice, D)
@@ -585,7 +597,8 @@ def _sol_rising(sol: Solution, eps_r: float, eps_q: float) -> bool:
 
 
 def _sol_value(plans, sol: Solution) -> float:
-    return float(sum(sol.quality[k] if p.target.kind == "rate" else -max(sol.lam[k], 1e-12) * sol.rate[k]
+    return float(sum(p.target.weight * (sol.quality[k] if p.target.kind == "rate"
+                                        else -max(sol.lam[k], 1e-12) * sol.rate[k])
                      for k, p in enumerate(plans)))
 
 
@@ -689,10 +702,11 @@ def _subset_of(fam: "_Family", plan, cols: np.ndarray) -> int:
 
 
 def _value(plans, picks, lams) -> float:
-    """The ladder's objective: quality of rate rungs, minus slope-weighted rate of quality rungs."""
+    """The ladder's objective: quality of rate rungs, minus slope-weighted rate of quality rungs, each
+    rung times its weight."""
     v = 0.0
     for p, c, lam in zip(plans, picks, lams):
-        v += c[3] if p.target.kind == "rate" else -max(lam, 1e-12) * c[2]
+        v += p.target.weight * (c[3] if p.target.kind == "rate" else -max(lam, 1e-12) * c[2])
     return v
 
 
@@ -822,7 +836,7 @@ def _mix_rungs(opts, plans, budget, fallback, order, eps_r, eps_q, bins: int = 4
 
 
 def _rung_value(plans, lam_ref, k, c) -> float:
-    return c[3] if plans[k].target.kind == "rate" else -max(lam_ref[k], 1e-12) * c[2]
+    return plans[k].target.weight * (c[3] if plans[k].target.kind == "rate" else -max(lam_ref[k], 1e-12) * c[2])
 
 
 def _mix_dp(opts, plans, lam_ref, budget, order, eps_r, eps_q, bins, rounding):
@@ -927,7 +941,7 @@ def _greedy(pts, fam, mu, plans, sub_f, choice, lam, budget, D, *, max_moves=Non
         rs = fam.rows(f)
         idx = fam.idx[rs]
         with np.errstate(invalid="ignore"):
-            sc = d[:, None] * (fam.q[rs] - lam[k] * fam.r[rs]) - mu * fam.t[rs]
+            sc = plans[k].target.weight * d[:, None] * (fam.q[rs] - lam[k] * fam.r[rs]) - mu * fam.t[rs]
         sc = np.where(idx >= 0, sc, -np.inf)
         kc = idx.shape[1]
         if kc > m_cand:
@@ -948,6 +962,7 @@ def _greedy(pts, fam, mu, plans, sub_f, choice, lam, budget, D, *, max_moves=Non
     ct = np.where(ok, pts.cpu[sh, Cs], np.inf)
     kinds = np.array([p.target.kind == "rate" for p in plans])
     tgt = np.array([p.target.value * D for p in plans])
+    wk = np.array([p.target.weight for p in plans])[:, None, None]
 
     def cur_vals():
         r = pts.rate[ar, choice] * d
@@ -1009,7 +1024,7 @@ def _greedy(pts, fam, mu, plans, sub_f, choice, lam, budget, D, *, max_moves=Non
             use_q = np.maximum(-dQ, 0.0) / np.maximum(slackQ, 1e-300)[:, None, None]
             gain_q = -dR * np.maximum(lam, 1e-12)[:, None, None]
             score_q = np.where(qfeas, gain_q / (use_q + tslack_n + 1e-12), -np.inf)
-        score = np.maximum(score_r, score_q)
+        score = np.maximum(score_r, score_q) * wk
         if mode == "cpu":
             keep_t = np.where(kinds[:, None, None], newR <= tgt[:, None, None] * (1 + 1e-12),
                               newQ >= tgt[:, None, None] - 1e-12 * np.abs(tgt)[:, None, None])
@@ -1043,12 +1058,12 @@ def _greedy(pts, fam, mu, plans, sub_f, choice, lam, budget, D, *, max_moves=Non
             eps_v = eps_t if mode == "cpu" else eps_q
             if R_ * S * M <= PAIR_LIMIT:
                 found = _best_pair(dR, dQ, dT, C, kinds, tgt, lam, Rk, Qk, T, budget, order, eps_r, eps_v,
-                                   cpu_mode=mode == "cpu")
+                                   cpu_mode=mode == "cpu", weight=wk[:, 0, 0])
             elif S * M <= PAIR_LIMIT:
                 found = None
                 for k in range(R_):
                     f = _best_pair(dR, dQ, dT, C, kinds, tgt, lam, Rk, Qk, T, budget, order, eps_r, eps_v,
-                                   cpu_mode=mode == "cpu", only_rung=k)
+                                   cpu_mode=mode == "cpu", only_rung=k, weight=wk[:, 0, 0])
                     if f is not None and (found is None or f[0] > found[0]):
                         found = f
             else:
@@ -1084,7 +1099,7 @@ def _order_ok(Rk, Qk, order, eps_r, eps_q) -> bool:
 
 
 def _best_pair(dR, dQ, dT, C, kinds, tgt, lam, Rk, Qk, T, budget, order, eps_r, eps_v, cpu_mode=False,
-               only_rung=None):
+               only_rung=None, weight=None):
     """Best improving pair of changes (different (rung, shot)) that keeps every constraint, as (gain, pair),
     or None.  ``only_rung`` restricts both changes to one rung."""
     eps_q = 1e-9 * max(float(np.abs(Qk).max()), 1.0)
@@ -1097,7 +1112,8 @@ def _best_pair(dR, dQ, dT, C, kinds, tgt, lam, Rk, Qk, T, budget, order, eps_r, 
     if kk.size < 2:
         return None
     a_R, a_Q, a_T = dR[kk, ii, mm], dQ[kk, ii, mm], dT[kk, ii, mm]
-    val = -a_T if cpu_mode else np.where(kinds[kk], a_Q, -np.maximum(lam[kk], 1e-12) * a_R)
+    val = -a_T if cpu_mode else np.where(kinds[kk], a_Q, -np.maximum(lam[kk], 1e-12) * a_R) * (
+        1.0 if weight is None else weight[kk])
     same_slot = (kk[:, None] == kk[None, :]) & (ii[:, None] == ii[None, :])
     same_rung = kk[:, None] == kk[None, :]
     tot = val[:, None] + val[None, :]

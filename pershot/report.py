@@ -262,7 +262,8 @@ def write_plots(ladder: Ladder, plot_dir: str | os.PathLike, *, baselines: bool 
     cs = sorted(set([float(x) for x in np.geomspace(max(lo, 0.005), 1.0, 9)] + [ladder.complexity]))
     # the curves are drawn without the exact finish (it would make plots minutes long on titles of
     # 10-15 shots); the ladder itself (the star, the red line above) is the finished one
-    sweep = complexity_sweep(prep, ladder.spec, cs, per_shot_resolution=ladder.per_shot_resolution, exact=False)
+    sweep = complexity_sweep(prep, ladder.spec, cs, per_shot_resolution=ladder.per_shot_resolution, exact=False,
+                             objective=ladder.objective)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     xs, ys = [], []
     for c, lad, _err in sweep:
