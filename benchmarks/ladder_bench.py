@@ -22,7 +22,9 @@ to VMAF 95 (primary), and from VMAF 40 to the title's best probe:
    bitrates (each rung: the best such configuration within the rung's bitrate; "BD vs fixed"), and the
    upper hull of every such configuration ("vs hull"); and (b) per-shot encoding at each fixed preset,
    compared at that preset's own complexity ratio. For reference: the plain Lagrangian (no rung mix, no
-   greedy pass) against (a) and against pershot, and pershot with --per-shot-resolution against (a);
+   greedy pass) against (a) and against pershot, pershot with --per-shot-resolution against (a), and
+   pershot with --objective mean (every rung's quality alike, the default before the area objective)
+   against (a) and (b) ("obj. mean");
 2. achieved vs requested complexity;
 3. the cost of one resolution per rung against per-shot resolution (BD-rate, c = 1 and 0.1);
    where the gain over the fixed ladder at c = 1 comes from (slowest preset alone, per-shot CRF and
@@ -246,6 +248,13 @@ def analyse(name: str, probes: pd.DataFrame, spec: LadderSpec) -> dict:
                        bd_vs_plain=_bd(_curve(plain), (r, q)))
         except InfeasibleError:
             row.update(plain_bd_vs_fixed_ladder=float("nan"), bd_vs_plain=float("nan"))
+        try:  # --objective mean (every rung's quality alike; the default before the area objective)
+            mean = optimize_ladder(prep, spec, c, objective="mean")
+            flm = fixed_ladder(prep, [x.spec.kbps for x in mean.rungs]).dropna(subset=["bitrate_kbps"])
+            row.update(mean_obj_achieved=mean.complexity_ratio, mean_obj_bd_vs_fixed_ladder=_bd(
+                (flm["bitrate_kbps"].to_numpy(), flm["quality"].to_numpy()), _curve(mean)))
+        except InfeasibleError:
+            row.update(mean_obj_bd_vs_fixed_ladder=float("nan"))
         try:  # --per-shot-resolution (not the default) against the same fixed ladder of its own rungs
             psr = optimize_ladder(prep, spec, c, per_shot_resolution=True)
             flp = fixed_ladder(prep, [x.spec.kbps for x in psr.rungs]).dropna(subset=["bitrate_kbps"])
@@ -282,6 +291,10 @@ def analyse(name: str, probes: pd.DataFrame, spec: LadderSpec) -> dict:
             row["bd_plain_lagrangian"] = _bd(fixed, _curve(plain))
         except InfeasibleError:
             row["bd_plain_lagrangian"] = float("nan")
+        try:
+            row["bd_mean_objective"] = _bd(fixed, _curve(optimize_ladder(prep, sub, c_p, objective="mean")))
+        except InfeasibleError:
+            row["bd_mean_objective"] = float("nan")
         out["fixed_presets"].append(row)
     # where the gain at c = 1 comes from, and how far the allocation is from the exact optimum
     if 1.0 in ladders:
@@ -392,7 +405,7 @@ def _table(results: dict) -> str:
                      f"{src['probes']} probes ({src['points_per_shot']} points/shot), probing "
                      f"{src.get('probe_wall_s', 0):.0f} s wall ({src.get('probes_from_cache', 0)} from the cache)")
         lines.append(f"{'c':>6} {'achieved':>9} {'band':>5} {'rungs':>5} {'VMAF':>6} {'BD vs fixed':>12} "
-                     f"{'plain':>8} {'vs hull':>8} {'vs plain':>9} {'per-shot res':>13}")
+                     f"{'plain':>8} {'vs hull':>8} {'vs plain':>9} {'per-shot res':>13} {'obj. mean':>10}")
         for r in src["complexity"]:
             if "error" in r:
                 lines.append(f"{r['c']:>6g}  infeasible: {r['error']}")
@@ -400,17 +413,22 @@ def _table(results: dict) -> str:
             lines.append(f"{r['c']:>6g} {r['achieved']:>9.4f} {('ok' if r['in_band'] else 'NO'):>5} {r['rungs']:>5} "
                          f"{r['mean_vmaf']:>6.2f} {r['bd_vs_fixed_ladder']:>11.2f}% "
                          f"{r['plain_bd_vs_fixed_ladder']:>7.2f}% {r['bd_vs_fixed_hull']:>7.2f}% "
-                         f"{r['bd_vs_plain']:>8.2f}% {r.get('psr_bd_vs_fixed_ladder', float('nan')):>12.2f}%")
-        lines.append(f"{'preset':>10} {'ratio':>7} {'achieved':>9} {'BD pershot':>11} {'BD plain':>9} {'rungs':>5}")
+                         f"{r['bd_vs_plain']:>8.2f}% {r.get('psr_bd_vs_fixed_ladder', float('nan')):>12.2f}% "
+                         f"{r.get('mean_obj_bd_vs_fixed_ladder', float('nan')):>9.2f}%")
+        lines.append(f"{'preset':>10} {'ratio':>7} {'achieved':>9} {'BD pershot':>11} {'BD plain':>9} {'rungs':>5} "
+                     f"{'obj. mean':>10}")
         for r in src["fixed_presets"]:
             if "error" in r:
                 lines.append(f"{r['preset']:>10} {r.get('ratio', float('nan')):>7.4f}  {r['error']}")
                 continue
             lines.append(f"{r['preset']:>10} {r['ratio']:>7.4f} {r['achieved']:>9.4f} {r['bd_pershot']:>10.2f}% "
-                         f"{r['bd_plain_lagrangian']:>8.2f}% {r['rungs']:>5}")
+                         f"{r['bd_plain_lagrangian']:>8.2f}% {r['rungs']:>5} "
+                         f"{r.get('bd_mean_objective', float('nan')):>9.2f}%")
         bds = [r["bd_pershot"] for r in src["fixed_presets"] if "bd_pershot" in r]
         if bds:
-            lines.append(f"{'mean':>10} {'':>7} {'':>9} {np.nanmean(bds):>10.2f}%   (max {np.nanmax(bds):.2f}%)")
+            mo = [r.get("bd_mean_objective", float("nan")) for r in src["fixed_presets"] if "bd_pershot" in r]
+            lines.append(f"{'mean':>10} {'':>7} {'':>9} {np.nanmean(bds):>10.2f}%   (max {np.nanmax(bds):.2f}%; "
+                         f"objective mean: {np.nanmean(mo):.2f}%, max {np.nanmax(mo):.2f}%)")
         dec = src.get("decomposition")
         if dec:
             lines.append(f"vs the fixed medium ladder at c=1: fixed {dec['slowest_preset']} ladder "
