@@ -12,8 +12,10 @@ no printing.  :func:`optimize_ladder` chains the steps:
    the rungs out of reach (above the best probe, below the cheapest);
 3. solve the unconstrained ladder and drop rungs that would not rise strictly
    above the previous one (duplicates);
-4. solve the anchor (every shot at the slowest preset) and the ladder under
-   ``complexity * anchor CPU``; on small problems both are finished exactly
+4. weigh the rungs for the objective (:func:`area_weights` of the
+   unconstrained ladder's rates, unless ``objective="mean"``), solve the anchor
+   (every shot at the slowest preset) and the ladder under ``complexity *
+   anchor CPU``; on small problems both are finished exactly
    (:mod:`pershot.exact`).
 """
 from __future__ import annotations

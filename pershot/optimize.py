@@ -7,7 +7,10 @@ probe point ``p`` (resolution, preset, CRF) so that
   within its target and maximises its duration-weighted quality;
 * a *quality* rung reaches its target quality at the lowest bitrate;
 * the encode CPU of the whole ladder, ``sum_k sum_i t_ip``, stays within a
-  budget.
+  budget;
+* across rungs, the ladder maximises the sum of the rungs' objectives, each
+  times its ``RungTarget.weight`` (1 by default): with weights, rung ``k``'s
+  own complexity multiplier is ``mu / w_k``.
 
 Method (Lagrangian relaxation, a rung mix, then a greedy finish):
 
