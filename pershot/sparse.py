@@ -60,30 +60,51 @@ def refine(
     """The rounds: predict ``todo`` (grid points with a ``key`` column) from ``measured``, optimize,
     ``measure(keys)`` the predicted points the ladder or its anchor chose (it returns their probe
     rows), until none is chosen.  ``optimize(probes, final)`` builds a ladder (``final`` for the last
-    one, over the measured points alone).  Returns (measured, ladder, rounds, converged)."""
+    one, over the measured points alone).  With ``neighbours``, each round also measures the CRF
+    steps on either side of every chosen point, and the next faster and slower configuration at the
+    ladder's chosen resolution and CRF: the two directions in which the ladder trades quality for
+    rate and CPU, so that the choice is refined locally on measurements; and once the predictions
+    draw nothing new, the final ladder's own neighbourhood is measured too (then the rounds go on
+    if that changed anything).  Returns (measured, ladder, rounds, converged); with ``converged``
+    False the rounds ran out and the ladder is the one over the measured points at that time."""
     rounds = 0
-    converged = True
     steps = _crf_steps(measured, todo) if neighbours else {}
-    while len(todo):
-        pred = predict(measured, todo)
-        lad = optimize(pd.concat([measured.assign(predicted=False), pred], ignore_index=True) if len(pred)
-                       else measured, False)
-        chosen = set(_point_keys(lad.table))
+    configs = _config_steps(measured, todo) if neighbours else {}
+
+    def wanted(lad) -> set:
+        on_ladder = set(_point_keys(lad.table))
+        chosen = set(on_ladder)
         if lad.anchor_table is not None:
             chosen |= set(_point_keys(lad.anchor_table))
-        if neighbours:  # the CRF steps on either side of every chosen point: the choice is refined locally
+        if neighbours:
             chosen |= {(*k[:-1], c) for k in list(chosen) for c in steps.get(k, ())}
-        need = todo["key"][_point_keys(todo).isin(chosen)].tolist()
+            # POINT: shot, encoder, rc_mode, configuration, width, height, CRF
+            chosen |= {(*k[:3], p, *k[4:]) for k in on_ladder for p in configs.get(k[1:4], ())}
+        return chosen
+
+    final = None
+    while True:
+        if len(todo):
+            pred = predict(measured, todo)
+            lad = optimize(pd.concat([measured.assign(predicted=False), pred], ignore_index=True) if len(pred)
+                           else measured, False)
+            need = todo["key"][_point_keys(todo).isin(wanted(lad))].tolist()
+        else:
+            need = []
         if not need:
-            break
+            # the predictions draw nothing new: the ladder over the measured points alone, once the
+            # neighbourhood of its own choices is measured too
+            final = optimize(measured, True)
+            need = todo["key"][_point_keys(todo).isin(wanted(final))].tolist() if len(todo) else []
+            if not need:
+                return measured, final, rounds, True
         if rounds >= max_rounds:
-            converged = False
-            break
+            return measured, final if final is not None else optimize(measured, True), rounds, False
         new = measure(need)
         measured = pd.concat([measured, new], ignore_index=True)
         todo = todo[~todo["key"].isin(set(new["key"]))]
         rounds += 1
-    return measured, optimize(measured, True), rounds, converged
+        final = None
 
 
 def _crf_steps(measured: pd.DataFrame, todo: pd.DataFrame) -> dict:
@@ -94,6 +115,20 @@ def _crf_steps(measured: pd.DataFrame, todo: pd.DataFrame) -> dict:
         crfs = sorted(set(g["crf"].astype(float)))
         for i, c in enumerate(crfs):
             out[(*key, c)] = tuple(crfs[j] for j in (i - 1, i + 1) if 0 <= j < len(crfs))
+    return out
+
+
+def _config_steps(measured: pd.DataFrame, todo: pd.DataFrame) -> dict:
+    """For every (encoder, rate-control mode, configuration), the next faster and slower configuration
+    (by preset rank, then name: a grid variant sits next to its preset)."""
+    cols = ["encoder", "rc_mode", "preset", "preset_rank"]
+    pts = pd.concat([measured[cols], todo[cols]], ignore_index=True) if len(todo) else measured[cols]
+    out = {}
+    for (enc, mode), g in pts.drop_duplicates(["encoder", "rc_mode", "preset"]).groupby(["encoder", "rc_mode"],
+                                                                                       sort=False):
+        names = [str(p) for p in g.sort_values(["preset_rank", "preset"], kind="stable")["preset"]]
+        for i, p in enumerate(names):
+            out[(enc, mode, p)] = tuple(names[j] for j in (i - 1, i + 1) if 0 <= j < len(names))
     return out
 
 

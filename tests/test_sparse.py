@@ -119,6 +119,43 @@ def test_refine_ends_on_measured_points_and_is_reproducible(c):
     assert np.mean([r.quality for r in lad.rungs]) >= np.mean([r.quality for r in full.rungs]) - 1.5
 
 
+def test_config_steps_order_configurations_by_speed_with_variants_beside_their_preset():
+    from pershot.sparse import _config_steps
+
+    df = pd.DataFrame({"encoder": "x264", "rc_mode": "crf",
+                       "preset": ["veryslow", "medium", "ultrafast", "medium+umh8", "ultrafast+cabac"],
+                       "preset_rank": [8, 5, 0, 5, 0]})
+    steps = _config_steps(df.iloc[:3], df.iloc[3:])
+    assert steps[("x264", "crf", "ultrafast")] == ("ultrafast+cabac",)
+    assert steps[("x264", "crf", "ultrafast+cabac")] == ("ultrafast", "medium")
+    assert steps[("x264", "crf", "medium+umh8")] == ("medium", "veryslow")
+    assert steps[("x264", "crf", "veryslow")] == ("medium+umh8",)
+
+
+def test_refine_measures_the_neighbours_of_every_chosen_point():
+    """After the last round, every point of the ladder has its CRF steps and its next faster and slower
+    preset (same resolution and CRF) measured: the final choice rests on its local neighbourhood."""
+    df = _full(seed=3, shots=4)
+    by_key = df.set_index("key", drop=False)
+    m = skeleton(df)
+    todo = df.loc[~m, POINT + ["preset_rank", "start_frame", "end_frame", "frames", "duration_s", "key"]]
+    measured, lad, _, converged = refine(df[m], todo, lambda k: by_key.loc[k].reset_index(drop=True),
+                                         lambda p, final: optimize_ladder(p, 4, 0.2, exact=final))
+    assert converged
+    have = set(map(tuple, measured[POINT].itertuples(index=False)))
+    crfs = sorted(df["crf"].unique())
+    for k in map(tuple, lad.table[POINT].itertuples(index=False)):
+        i, j = PRESETS.index(k[3]), crfs.index(k[6])
+        for p in PRESETS[max(i - 1, 0):i + 2]:
+            assert (*k[:3], p, *k[4:]) in have
+        for c in crfs[max(j - 1, 0):j + 2]:
+            assert (*k[:6], c) in have
+    # without neighbours the rounds measure fewer points
+    fewer, _, _, _ = refine(df[m], todo, lambda k: by_key.loc[k].reset_index(drop=True),
+                            lambda p, final: optimize_ladder(p, 4, 0.2, exact=final), neighbours=False)
+    assert len(fewer) < len(measured)
+
+
 def test_refine_gives_up_after_max_rounds_on_measured_points():
     df = _full(seed=2, shots=3)
     by_key = df.set_index("key", drop=False)
