@@ -525,8 +525,9 @@ def solve(
                 for f in (1 / 30, 1 / 10, 1 / 3, 3.0):
                     at(best[0].mu * f)
             if not small and binding:
-                # weighted rungs: rung k's own Lagrangian is quality - (mu / w_k) * CPU
-                for w in sorted({p.target.weight for p in plans} - {1.0}):
+                # weighted rungs: rung k's own Lagrangian is quality - (mu / w_k) * CPU (weights to
+                # two significant digits: one evaluation per distinct weight, not per rung)
+                for w in sorted({float(f"{p.target.weight:.2g}") for p in plans} - {1.0}):
                     at(best[0].mu / w)
             opts = _options(history, len(plans))
             if small and preset_mask is None:
