@@ -9,7 +9,7 @@ from pershot.ladder import LadderSpec, optimize_ladder
 from pershot.optimize import RDCPoints, RungTarget, solve
 from pershot.synthetic import synthetic_probes
 
-from test_optimize import _all_combos, _toy
+from test_optimize import _all_combos, _toy, _two_rung_case
 
 
 def _brute_two_rungs(p, t1, t2, budget, heights=None):
@@ -32,12 +32,10 @@ def test_exact_finish_reaches_brute_force_on_random_targets():
     rng = np.random.default_rng(3)
     n = hit = improved = 0
     for _ in range(120):
-        p = _toy(rng)
-        _, R, _, _ = _all_combos(p)
-        t1, t2 = np.sort(rng.uniform(R.min(), R.max(), 2))
-        if t2 / t1 < 1.05:
+        case = _two_rung_case(rng)
+        if case is None:
             continue
-        budget = rng.uniform(0.3, 1.0) * p.cpu[p.valid].sum()
+        p, t1, t2, budget = case
         best, _ = _brute_two_rungs(p, t1, t2, budget)
         if best is None:
             continue

@@ -13,7 +13,7 @@ from pershot.ladder import LadderSpec, area_weights, optimize_ladder
 from pershot.optimize import RungTarget, solve
 from pershot.synthetic import synthetic_probes
 
-from test_optimize import _all_combos, _toy
+from test_optimize import _all_combos, _two_rung_case
 
 
 def test_area_weights_are_the_trapezoid_rule_in_log_rate():
@@ -67,12 +67,10 @@ def test_weighted_rungs_reach_brute_force():
     n = hit = flat = 0
     moved = 0
     for _ in range(120):
-        p = _toy(rng)
-        _, R, _, _ = _all_combos(p)
-        t1, t2 = np.sort(rng.uniform(R.min(), R.max(), 2))
-        if t2 / t1 < 1.05:
+        case = _two_rung_case(rng)
+        if case is None:
             continue
-        budget = rng.uniform(0.3, 1.0) * p.cpu[p.valid].sum()
+        p, t1, t2, budget = case
         w1, w2 = np.exp(rng.uniform(-1.2, 1.2, 2))
         best = _brute_weighted(p, t1, t2, w1, w2, budget)
         if best is None:

@@ -32,6 +32,17 @@ def _all_combos(p: RDCPoints):
         p.cpu[ar, combos].sum(1)
 
 
+def _two_rung_case(rng):
+    """A random toy, two rate targets at least 5% apart inside its range, and a CPU budget; None when the
+    targets drawn are too close."""
+    p = _toy(rng)
+    _, R, _, _ = _all_combos(p)
+    t1, t2 = np.sort(rng.uniform(R.min(), R.max(), 2))
+    if t2 / t1 < 1.05:
+        return None
+    return p, t1, t2, rng.uniform(0.3, 1.0) * p.cpu[p.valid].sum()
+
+
 def _global_hull_rates(p: RDCPoints):
     """Rates of every vertex of the title's global hull (Lagrangian solutions for all slopes)."""
     d = p.duration
