@@ -353,12 +353,9 @@ def ladder(
     g = load_grid(grid)
     if rungs is None:
         load_ladder(spec_arg)  # a bad ladder fails before any encode
-    from .ladder import OBJECTIVES
+    from .ladder import check_objective
 
-    if objective not in OBJECTIVES:
-        from .errors import ConfigError
-
-        raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
+    check_objective(objective)  # a bad objective too
     if peak_ratio is not None:
         from dataclasses import replace
 

@@ -870,8 +870,7 @@ def optimize_ladder(
     if isinstance(complexity, bool) or not isinstance(complexity, (int, float)) or not math.isfinite(complexity) \
             or not (0.0 < complexity <= 1.0):
         raise OptimizeError(f"complexity must be in (0, 1], not {complexity!r}")
-    if objective not in OBJECTIVES:
-        raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
+    check_objective(objective)
     spec = LadderSpec.coerce(spec)
     prep = probes if isinstance(probes, Prepared) else prepare(probes, metric, encoder)
     once = functools.partial(_optimize_once, objective=objective)
@@ -1023,14 +1022,18 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
     if not sol.binding:
         warnings.append(f"complexity {complexity:g} does not bind: the unconstrained optimum costs "
                         f"{free.total_cpu / anchor_cpu:.3g} of the anchor; more encode time buys no quality")
-    lad = _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_resolution, dropped,
-                 warnings, unconstrained_ratio, min_feasible)
-    order = np.argsort(sol.rate, kind="stable")
-    return replace(lad, objective=objective, weights=tuple(float(targets[k].weight) for k in order))
+    return _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_resolution, dropped,
+                  warnings, unconstrained_ratio, min_feasible, objective, [t.weight for t in targets])
 
 
 #: how the rungs of a ladder share the encode budget (see :func:`optimize_ladder`)
 OBJECTIVES = ("area", "mean")
+
+
+def check_objective(objective: str) -> None:
+    """Raise ConfigError unless ``objective`` is one of :data:`OBJECTIVES`."""
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
 
 
 def area_weights(rate: np.ndarray) -> np.ndarray:
@@ -1081,7 +1084,7 @@ def _anchor_targets(reach: _Reach, kept, per_shot_resolution) -> list[RungTarget
 
 
 def _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_resolution, dropped, warnings,
-           unconstrained_ratio, min_feasible) -> Ladder:
+           unconstrained_ratio, min_feasible, objective, weights) -> Ladder:
     pts = prep.points
     S = pts.shots
     ar = np.arange(S)
@@ -1136,7 +1139,8 @@ def _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_re
                   anchor_preset=anchor_preset, budget_binds=bool(sol.binding),
                   unconstrained_ratio=float(unconstrained_ratio), min_feasible=min_feasible,
                   per_shot_resolution=per_shot_resolution, spec=spec, warnings=tuple(warnings), stats=stats,
-                  prepared=prep, anchor_table=anchor_table)
+                  prepared=prep, anchor_table=anchor_table, objective=objective,
+                  weights=tuple(float(weights[k]) for k in order))
 
 
 # ``pershot.ladder`` is both this module and the public API function ``pershot.ladder(...)``:
