@@ -82,20 +82,21 @@ def refine(
             chosen |= {(*k[:3], p, *k[4:]) for k in on_ladder for p in configs.get(k[1:4], ())}
         return chosen
 
-    final = None
+    def missing(lad) -> list:  # the keys of the points ``lad`` wants that are not measured yet
+        return todo["key"][_point_keys(todo).isin(wanted(lad))].tolist() if len(todo) else []
+
     while True:
+        need = []
         if len(todo):
             pred = predict(measured, todo)
-            lad = optimize(pd.concat([measured.assign(predicted=False), pred], ignore_index=True) if len(pred)
-                           else measured, False)
-            need = todo["key"][_point_keys(todo).isin(wanted(lad))].tolist()
-        else:
-            need = []
+            need = missing(optimize(pd.concat([measured.assign(predicted=False), pred], ignore_index=True)
+                                    if len(pred) else measured, False))
+        final = None
         if not need:
             # the predictions draw nothing new: the ladder over the measured points alone, once the
             # neighbourhood of its own choices is measured too
             final = optimize(measured, True)
-            need = todo["key"][_point_keys(todo).isin(wanted(final))].tolist() if len(todo) else []
+            need = missing(final)
             if not need:
                 return measured, final, rounds, True
         if rounds >= max_rounds:
@@ -104,7 +105,6 @@ def refine(
         measured = pd.concat([measured, new], ignore_index=True)
         todo = todo[~todo["key"].isin(set(new["key"]))]
         rounds += 1
-        final = None
 
 
 def _crf_steps(measured: pd.DataFrame, todo: pd.DataFrame) -> dict:
