@@ -156,6 +156,21 @@ def join_parts(parts: list[Path], dst: Path, what: str) -> None:
                    what=f"joining the {what} shots failed")
 
 
+def add_run_args(ap: argparse.ArgumentParser, name: str) -> None:
+    """The options every ladder-clip benchmark takes: -j, --work (where the clips are kept) and --out
+    (results path stem, default benchmarks/results/NAME)."""
+    ap.add_argument("-j", "--jobs", type=int, default=2)
+    ap.add_argument("--work", default=str(REPO / "bench_out" / "ladder"), help="where the benchmark clips are kept")
+    ap.add_argument("--out", default=str(RESULTS / name), help="results path stem")
+
+
+def work_dir(args: argparse.Namespace) -> Path:
+    """``args.work``, created if missing."""
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    return work
+
+
 def write_results(stem: Path, doc: dict, rows: pd.DataFrame) -> None:
     """STEM.json (the whole document) and STEM.csv (one row per result), both atomically."""
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -470,12 +485,10 @@ def _flat(results: dict) -> pd.DataFrame:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sources", nargs="*", default=["testvideo", "photos"], choices=["testvideo", "photos"])
-    ap.add_argument("-j", "--jobs", type=int, default=2)
-    ap.add_argument("--work", default=str(REPO / "bench_out" / "ladder"), help="where the benchmark clips are kept")
+    add_run_args(ap, "ladder_bench")
     ap.add_argument("--quick", action="store_true", help="a tiny grid (smoke test of the script)")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--speed-only", action="store_true")
-    ap.add_argument("--out", default=str(RESULTS / "ladder_bench"), help="results path stem")
     ap.add_argument("--crfs", default=None,
                     help="comma-separated CRFs instead of the default 11 (e.g. 18,23,28,33,38,43, the coarse grid)")
     ap.add_argument("--presets", default=None, help="comma-separated x264 presets instead of all nine")
@@ -483,8 +496,7 @@ def main(argv=None) -> int:
     ap.add_argument("--variants", action="store_true",
                     help="add the x264 variants (VARIANTS) to the grid; (b) still compares with the plain presets")
     args = ap.parse_args(argv)
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
+    work = work_dir(args)
     results: dict = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                                  "python": platform.python_version()},
                      "grids": {}, "sources": [], "speed": []}

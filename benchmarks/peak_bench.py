@@ -129,12 +129,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sources", nargs="*", default=["testvideo", "photos", "mixed"],
                     choices=["testvideo", "photos", "mixed"])
-    ap.add_argument("-j", "--jobs", type=int, default=2)
-    ap.add_argument("--work", default=str(lb.REPO / "bench_out" / "ladder"), help="where the benchmark clips are kept")
-    ap.add_argument("--out", default=str(lb.RESULTS / "peak_bench"), help="results path stem")
+    lb.add_run_args(ap, "peak_bench")
     args = ap.parse_args(argv)
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
+    work = lb.work_dir(args)
     rows: list[dict] = []
     grids = {}
     for name in args.sources:

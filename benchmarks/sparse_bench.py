@@ -163,12 +163,9 @@ def main(argv=None) -> int:
                          "(shares and BD-rates are against the plain grid)")
     ap.add_argument("--calib-heights", type=int, choices=[1, 2], default=2,
                     help="simulate a skeleton calibrated at 2 heights (the default) or at the middle one")
-    ap.add_argument("-j", "--jobs", type=int, default=2)
-    ap.add_argument("--work", default=str(lb.REPO / "bench_out" / "ladder"), help="where the benchmark clips are kept")
-    ap.add_argument("--out", default=str(lb.RESULTS / "sparse_bench"), help="results path stem")
+    lb.add_run_args(ap, "sparse_bench")
     args = ap.parse_args(argv)
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
+    work = lb.work_dir(args)
     spec = lb.LADDERS["vmaf40-95"]
     rows, real = [], []
     for name in dict.fromkeys(args.sources + args.real):

@@ -126,12 +126,9 @@ def _table(results: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sources", nargs="*", default=["testvideo", "photos"], choices=["testvideo", "photos"])
-    ap.add_argument("-j", "--jobs", type=int, default=2)
-    ap.add_argument("--work", default=str(HERE.parent / "bench_out" / "ladder"))
-    ap.add_argument("--out", default=str(lb.RESULTS / "tuning_bench"))
+    lb.add_run_args(ap, "tuning_bench")
     args = ap.parse_args(argv)
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
+    work = lb.work_dir(args)
     results: dict = {"ladder": LADDER.to_dict(), "sources": []}
     for source in args.sources:
         if source == "testvideo":
