@@ -210,14 +210,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
     import json
 
     from . import api
-    from .media import detect_crop, encode_colour, timing_drift_s
+    from .media import detect_crop, encode_colour, source_class, timing_drift_s
     from .renditions import audio_streams
 
     info = api.probe_source(args.input, args.stream)
     doc = {"path": info.path, "codec": info.codec, "width": info.width, "height": info.height,
            "display_width": info.display_width, "display_height": info.display_height,
-           "display_aspect": str(info.display_aspect), "rotation": info.rotation,
-           "fps": f"{info.fps.numerator}/{info.fps.denominator}", "vfr": info.is_vfr, "frames": info.frame_count,
+           "display_aspect": str(info.display_aspect), "resolution_class": source_class(info),
+           "rotation": info.rotation, "fps": f"{info.fps.numerator}/{info.fps.denominator}", "vfr": info.is_vfr, "frames": info.frame_count,
            "duration_s": round(info.duration_s, 6), "pix_fmt": info.pix_fmt, "bit_depth": info.bit_depth,
            "colour": dict(info.colour), "encode_colour": dict(encode_colour(info)), "hdr": info.hdr_transfer,
            "interlaced": info.interlaced, "audio": audio_streams(info.path),
@@ -234,7 +234,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         f" (VFR: average; renditions keep each frame's time, while --cfr would move a frame by up to "
         f"{1000 * doc['vfr_drift_s']:.0f} ms)" if info.is_vfr else "")
     print(f"video: {info.codec} {info.width}x{info.height}, shown as {info.display_width}x{info.display_height} "
-          f"({info.display_aspect.numerator}:{info.display_aspect.denominator})"
+          f"({info.display_aspect.numerator}:{info.display_aspect.denominator}, {doc['resolution_class']}p)"
           + (f", rotated {info.rotation}°" if info.rotation else "")
           + f"; {rate}, {info.frame_count} frames, {info.duration_s:.3f} s; {info.pix_fmt} ({info.bit_depth}-bit)")
     desc = ", ".join(f"{k}={v}" for k, v in info.colour) or "not stated (encodes stay untagged)"

@@ -3,7 +3,7 @@
 A grid is a TOML file (``presets/grid-*.toml``)::
 
     name = "default"                 # optional
-    heights = [1080, 720, 540, 360]  # resolutions by height; display aspect kept, even width
+    heights = [1080, 720, 540, 360]  # resolution classes ("720p", see pershot.geometry)
     crf = [18, 23, 28, 33, 38, 43]   # CRF points (and/or)
     qp = []                          # constant-QP points
     threads = 1                      # threads per encode (fixed, so CPU time compares fairly)
@@ -27,9 +27,10 @@ probes.csv and ladder.csv shows; ``encoder_preset`` and ``params`` there hold
 what the encoder is given. Variants give the optimizer complexity steps between
 the presets; the complexity anchor stays the slowest plain preset.
 
-Heights above the source's displayed height are dropped when the grid meets
-a source (the source height itself is allowed; odd heights are rounded down
-to even). Anything malformed raises :class:`~pershot.errors.ConfigError` with
+Heights are resolution classes: a 1920x800 film and a 1080x1920 phone video
+are both 1080p (:mod:`pershot.geometry`). Classes above the source's own are
+dropped when the grid meets a source, and the source's own size takes their
+place (:func:`pershot.media.resolutions_for`). Anything malformed raises :class:`~pershot.errors.ConfigError` with
 a one-line message naming the file and the key.
 """
 from __future__ import annotations

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, InfeasibleError, OptimizeError
+from .geometry import size_class
 from .optimize import RDCPoints, RungTarget, Solution, solve
 
 __all__ = [
@@ -61,6 +62,8 @@ class RungSpec:
     kbps: float | None = None
     quality: float | None = None
     metric: str | None = None
+    #: the highest resolution class the rung may use ("720p": a 1280x720, 1280x534 or 720x1280
+    #: encode, see :mod:`pershot.geometry`)
     max_height: int | None = None
     name: str | None = None
 
@@ -492,6 +495,10 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
     if not np.all(np.isfinite(height)) or np.any(height <= 0):
         raise OptimizeError("probes have a missing or non-positive height")
     height = height.astype(int)
+    width = num("width")
+    if not np.all(np.isfinite(width)) or np.any(width <= 0):
+        raise OptimizeError("probes have a missing or non-positive width")
+    width = width.astype(int)
     # canonical order: shot, rate, then quality (best first), cpu and the encode
     # parameters, so that the result does not depend on the row order of the input
     order = np.argsort(r)  # then a stable (radix) sort by shot: much faster than lexsort
@@ -525,7 +532,8 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
 
     d_shot = dmax
     pts = RDCPoints(rate=pad(r, np.inf, float), quality=pad(q, -np.inf, float), cpu=pad(t, np.inf, float),
-                    height=pad(height, 0, int), rank=pad(rank, -1, int), duration=d_shot)
+                    height=pad(height, 0, int), rank=pad(rank, -1, int), duration=d_shot,
+                    size_class=pad(size_class(width[order], height), 0, int))
     row = pad(order, -1, np.intp)
     sh = df.iloc[order[first]]
     shots = pd.DataFrame({
@@ -729,6 +737,7 @@ class _Reach:
     def __init__(self, pts: RDCPoints, preset_mask: np.ndarray | None = None):
         valid = pts.valid if preset_mask is None else pts.valid & preset_mask
         self.heights = np.unique(pts.height[valid])
+        self.classes = np.array([pts.p[valid & (pts.height == h)].max() for h in self.heights], dtype=int)
         H, S = self.heights.size, pts.shots
         ar = np.arange(S)
         self.rmin = np.full((H, S), np.inf)
@@ -750,7 +759,7 @@ class _Reach:
 
     def __call__(self, per_shot_resolution: bool, max_height: int | None):
         """(min rate, rate of the best points, best quality, quality of the cheapest points), or None."""
-        allowed = np.ones(self.heights.size, dtype=bool) if not max_height else self.heights <= max_height
+        allowed = np.ones(self.heights.size, dtype=bool) if not max_height else self.classes <= max_height
         if not allowed.any():
             return None
         rmin, qc, qm, rb = self.rmin[allowed], self.qcheap[allowed], self.qmax[allowed], self.rbest[allowed]

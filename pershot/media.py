@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import InputError, MediaError
+from .geometry import classes_within, even, fit_size, size_class
 
 #: hashed in full below this size; above it, size + head + middle + tail
 _HASH_FULL_LIMIT = 8 << 20
@@ -607,24 +608,35 @@ def timing_drift_s(info: SourceInfo, idx: FrameIndex | None = None) -> float:
 # ---------------------------------------------------------------- geometry
 
 
-def even(x: float) -> int:
-    """Nearest even integer >= 2."""
-    return max(2, int(round(x / 2.0)) * 2)
-
-
 def target_size(info: SourceInfo, height: int) -> tuple[int, int]:
-    """Encode size for a grid height: display aspect kept, even width and height."""
+    """Encode size of a given picture height: display aspect kept, even width and height."""
     h = max(2, int(height) // 2 * 2)
     return even(h * info.display_aspect), h
 
 
+def source_class(info: SourceInfo) -> int:
+    """The source's own resolution class (its p number, see :mod:`pershot.geometry`)."""
+    return size_class(info.display_width, info.display_height)
+
+
+def class_size(info: SourceInfo, p: int) -> tuple[int, int]:
+    """Encode size of resolution class ``p`` ("720p") for this source: its display aspect in the
+    class's 16:9 box turned to its orientation, even sides, never above its displayed size."""
+    return fit_size(info.display_aspect, p, (info.display_width, info.display_height))
+
+
 def resolutions_for(info: SourceInfo, heights: Sequence[int]) -> list[tuple[int, int]]:
-    """Grid heights -> (width, height), dropping heights above the source's displayed height."""
+    """A grid's resolution classes -> (width, height), smallest first. Classes above the source's
+    own are dropped, and the source's own size takes their place: nothing is upscaled, and the
+    full resolution is always offered (1920x800 as 1080p for a scope film, 1080x1920 for a phone
+    video, 1600x900 where the grid jumps from 720p to 1080p)."""
+    display = (info.display_width, info.display_height)
+    classes = classes_within(display, heights)
+    if not heights or max(int(p) for p in heights) > source_class(info):
+        classes.append(source_class(info))
     out: list[tuple[int, int]] = []
-    for h in sorted(set(int(x) for x in heights)):
-        if h > info.display_height:
-            continue
-        wh = target_size(info, h)
+    for p in classes:
+        wh = class_size(info, p)
         if wh not in out:
             out.append(wh)
     return out

@@ -78,7 +78,9 @@ class RDCPoints:
 
     Padding has ``rate = inf``, ``quality = -inf``, ``cpu = inf``, ``height = 0``,
     ``rank = -1``.  ``cpu`` is encode CPU seconds of the whole shot,
-    ``duration`` is seconds per shot.
+    ``duration`` is seconds per shot. ``height`` tells the resolutions apart; a rung's
+    ``max_height`` caps ``size_class`` (the p number of :mod:`pershot.geometry`: a portrait
+    1080x1920 is 1080p), which defaults to the height itself.
     """
 
     rate: np.ndarray
@@ -87,6 +89,12 @@ class RDCPoints:
     height: np.ndarray
     rank: np.ndarray
     duration: np.ndarray
+    size_class: np.ndarray | None = None
+
+    @property
+    def p(self) -> np.ndarray:
+        """Each point's resolution class, the figure ``max_height`` caps."""
+        return self.height if self.size_class is None else self.size_class
 
     @property
     def valid(self) -> np.ndarray:
@@ -328,6 +336,8 @@ def _plan(pts: RDCPoints, rungs: Sequence[RungTarget], per_shot_resolution: bool
     valid = pts.valid if preset_mask is None else (pts.valid & preset_mask)
     heights = np.unique(pts.height[valid])
     heights = heights[heights > 0] if (heights > 0).any() else heights
+    classes = [int(pts.p[valid & (pts.height == h)].max()) for h in heights] if pts.size_class is not None \
+        else [int(h) for h in heights]
     masks: list[np.ndarray] = []
     keys: dict = {}
 
@@ -354,9 +364,9 @@ def _plan(pts: RDCPoints, rungs: Sequence[RungTarget], per_shot_resolution: bool
         mr = rt.max_rate
         if per_shot_resolution or heights.size == 0:
             plans.append(_RungPlan(rt, [subset(("cap", cap, mr), lambda: capped(
-                valid if cap is None else valid & (pts.height <= cap), mr))]))
+                valid if cap is None else valid & (pts.p <= cap), mr))]))
         else:
-            hs = [int(h) for h in heights if cap is None or h <= cap]
+            hs = [int(h) for h, p in zip(heights, classes) if cap is None or p <= cap]
             plans.append(_RungPlan(rt, [subset(("h", h, mr), lambda h=h: capped(valid & (pts.height == h), mr))
                                         for h in hs]))
     return masks, plans

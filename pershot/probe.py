@@ -39,7 +39,7 @@ from .encoders import EncodeParams
 from .encoders.base import kv_params
 from .errors import ConfigError, FFmpegError, InputError
 from .grid import Grid, load_grid
-from .media import SourceInfo, check_source, encode_colour, extract_shot, frame_index, resolutions_for, target_size
+from .media import SourceInfo, check_source, encode_colour, extract_shot, frame_index, resolutions_for
 from .metrics import MetricParams, check_scorable, score
 from .shots import Shot
 
@@ -353,14 +353,14 @@ def plan_probes(
     total = 0
     all_sizes: set[tuple[int, int]] = set()
     for e in grid.encoders:
-        sizes = resolutions_for(info, e.heights) or [target_size(info, info.display_height)]
+        sizes = resolutions_for(info, e.heights)
         all_sizes.update(sizes)
     sizes_sorted = sorted(all_sizes, key=lambda wh: (-wh[1], -wh[0]))
     for shot in shots:
         for (w, h) in sizes_sorted:
             specs: list[ProbeSpec] = []
             for e in grid.encoders:
-                esizes = resolutions_for(info, e.heights) or [target_size(info, info.display_height)]
+                esizes = resolutions_for(info, e.heights)
                 if (w, h) not in esizes:
                     continue
                 for name, preset, params in e.configs():

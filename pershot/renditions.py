@@ -38,6 +38,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from .errors import FFmpegError, InputError
 from .encoders.base import colour_args
+from .geometry import describe
 from .media import FrameIndex, SourceInfo, check_source, encode_colour, extract_shot, frame_index, input_arg
 
 RENDITION_COLUMNS = ("rung", "name", "path", "container", "width", "height", "frames", "duration_s", "size_bytes",
@@ -195,7 +196,8 @@ def plan_renditions(doc: Mapping[str, Any], info: SourceInfo, out_dir: str | os.
             e = _with_colour(_command(s, rung, where), colour)
             if e.width < 2 or e.height < 2:
                 raise InputError(f"{where}: bad size {e.width}x{e.height}")
-            if abs(e.width / e.height - float(info.display_aspect)) > 2.5 / e.height:
+            aspect = float(info.display_aspect)  # even sides: either may be a pixel off the exact shape
+            if abs(e.width / e.height - aspect) > 2.5 * max(1.0, aspect) / e.height:
                 raise InputError(
                     f"{where}: {e.width}x{e.height} is not the shape of the source as displayed "
                     f"({info.display_width}x{info.display_height}): not the same video, or the ladder was made "
@@ -654,7 +656,7 @@ def encode_renditions(
         else:  # the size changes within the rung: a container whose stream may change size
             container, ext = ("mpegts", "ts") if inter == "mpegts" else ("matroska", "mkv")
         w, h = next(iter(sizes)) if len(sizes) == 1 else (0, 0)
-        name = f"rung{rung:02d}_{f'{h}p' if h else 'mixed'}.{ext}"
+        name = f"rung{rung:02d}_{describe(w, h)}.{ext}"
         lst = os.path.join(tmp, f"rung{rung:02d}.txt")
         Path(lst).write_text(concat_list([p.path for p in parts]), encoding="utf-8")
         dts = uniform_dts(max(reorder_depth(p.path) for p in parts), info.fps) if ffmpeg.has_bsf("setts") else None

@@ -33,14 +33,15 @@ def _csv(df: pd.DataFrame, dest: Path) -> Path:
 
 
 def hulls_frame(prep: Prepared) -> pd.DataFrame:
-    """Per shot, the upper hull of (bitrate, quality): over all points (``hull = "all"``) and per height."""
+    """Per shot, the upper hull of (bitrate, quality): over all points (``hull = "all"``) and per resolution (``"720p"``...)."""
     t = prep.table
     pts = prep.points
     rows, names, verts, slopes = [], [], [], []
     for s in range(pts.shots):
         cols = np.flatnonzero(pts.valid[s])
-        r, qq, h = pts.rate[s, cols], pts.quality[s, cols], pts.height[s, cols]
-        groups = [("all", np.arange(cols.size))] + [(f"{int(x)}p", np.flatnonzero(h == x)) for x in np.unique(h)]
+        r, qq, h, p = pts.rate[s, cols], pts.quality[s, cols], pts.height[s, cols], pts.p[s, cols]
+        groups = [("all", np.arange(cols.size))] + [(f"{int(p[h == x].max())}p", np.flatnonzero(h == x))
+                                                    for x in np.unique(h)]
         for name, sel in groups:
             idx = sel[upper_hull(r[sel], qq[sel])]
             rows.append(prep.row[s, cols[idx]])
