@@ -7,6 +7,8 @@
 * **fixed preset**: per-shot optimization (each shot its own resolution and
   CRF) with every shot at one preset - :func:`fixed_preset_ladder`, whose
   complexity ratio is that preset's own.
+* :func:`versus_fixed`: what a ladder saves against the fixed ladder at its own rungs
+  (ladder.json's ``versus_fixed``, the line ``pershot ladder`` prints).
 * :func:`complexity_sweep`: pershot ladders over a range of complexity budgets.
 """
 from __future__ import annotations
@@ -16,12 +18,14 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import InfeasibleError, OptimizeError
+from .bdrate import bd_rate
+from .errors import InfeasibleError, OptimizeError, PershotError
 from .hull import upper_hull
 from .ladder import Ladder, LadderSpec, Prepared, _targets
 from .optimize import solve
 
-__all__ = ["pick_preset", "fixed_ladder_configs", "fixed_ladder_hull", "fixed_preset_ladder", "complexity_sweep"]
+__all__ = ["pick_preset", "fixed_ladder_configs", "fixed_ladder_hull", "fixed_ladder", "fixed_preset_ladder",
+           "versus_fixed", "complexity_sweep"]
 
 
 def pick_preset(prep: Prepared, preset: str | None = None) -> str:
@@ -80,6 +84,44 @@ def fixed_ladder(prep: Prepared, targets_kbps: Sequence[float], preset: str | No
         best = ok.sort_values(["quality", "bitrate_kbps"], ascending=[False, True]).iloc[0]
         rows.append({"target_kbps": tgt, **best.to_dict()})
     return pd.DataFrame(rows, columns=["target_kbps", *cfg.columns])
+
+
+def versus_fixed(ladder: Ladder, preset: str | None = None) -> dict:
+    """``ladder`` against the fixed ladder at one preset (medium where probed) with its rungs' bitrates.
+
+    Each fixed rung is the (resolution, CRF) of best duration-weighted quality, the same for every
+    shot, within the pershot rung's bitrate. Returns ``{"preset", "metric", "rungs", "bd_rate",
+    "complexity_ratio", "note"}``: ``bd_rate`` is pershot's Bjøntegaard delta rate against it (a
+    fraction, negative = fewer bits at equal quality) over the qualities both reach, and
+    ``complexity_ratio`` the fixed ladder's encode CPU over the anchor's. Where no BD-rate can be
+    computed (fewer than two rungs on either side, qualities that do not overlap, probes without a
+    whole fixed configuration) ``bd_rate`` is None and ``note`` says why.
+    """
+    prep = ladder.prepared
+    out: dict = {"preset": None, "metric": ladder.metric, "rungs": 0, "bd_rate": None, "complexity_ratio": None,
+                 "note": ""}
+    if prep is None:
+        out["note"] = "no probes behind this ladder"
+        return out
+    try:
+        preset = pick_preset(prep, preset)
+        fl = fixed_ladder(prep, [r.bitrate_kbps for r in ladder.rungs], preset)
+    except OptimizeError as ex:
+        out["note"] = str(ex)
+        return out
+    fl = fl.dropna(subset=["bitrate_kbps"])
+    out.update(preset=preset, rungs=int(len(fl)))
+    if len(fl):
+        out["complexity_ratio"] = float(fl["encode_cpu_s"].sum() / ladder.anchor_cpu_s)
+    if len(fl) < 2 or len(ladder.rungs) < 2:
+        out["note"] = "a BD-rate needs two rungs on each side"
+        return out
+    try:
+        out["bd_rate"] = bd_rate((fl["bitrate_kbps"].to_numpy(), fl["quality"].to_numpy()),
+                                 ([r.bitrate_kbps for r in ladder.rungs], [r.quality for r in ladder.rungs]))
+    except PershotError as ex:
+        out["note"] = str(ex)
+    return out
 
 
 def fixed_preset_ladder(prep: Prepared, ladder: Ladder, preset: str, per_shot_resolution: bool | None = None,

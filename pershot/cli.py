@@ -456,10 +456,15 @@ def _print_ladder(lad, out_dir, quiet: bool, with_probes: bool = True) -> None:
     for w in lad.warnings:
         _eprint(f"pershot: warning: {w}")
     out = Path(out_dir)
+    try:
+        doc = json.loads((out / "ladder.json").read_text(encoding="utf-8"))
+        doc = doc if isinstance(doc, dict) else {}
+    except (OSError, ValueError):
+        doc = {}
     if not quiet and with_probes:
         try:
-            note = _source_note(json.loads((out / "ladder.json").read_text(encoding="utf-8")).get("source") or {})
-        except (OSError, ValueError, AttributeError):
+            note = _source_note(doc.get("source") or {})
+        except AttributeError:
             note = None
         if note:
             _eprint(note)
@@ -476,6 +481,10 @@ def _print_ladder(lad, out_dir, quiet: bool, with_probes: bool = True) -> None:
         binds = "binds" if lad.budget_binds else "does not bind (the unconstrained optimum is cheaper)"
         print(f"complexity {lad.complexity_ratio:.4f} of the {lad.anchor_preset} anchor "
               f"(asked {lad.complexity:g}; budget {binds})")
+        vs = doc.get("versus_fixed") or {}
+        if vs.get("bd_rate") is not None:
+            print(f"versus a fixed ladder ({vs['preset']}, one resolution and CRF for every shot of a rung, "
+                  f"{vs['complexity_ratio']:.3f} of the anchor): BD-rate {100 * vs['bd_rate']:+.1f}% ({vs['metric']})")
     names = (["shots.csv", "probes.csv"] if with_probes else []) + ["ladder.json", "ladder.csv", "summary.csv",
                                                                     "hulls.csv", "thumbnails.csv"]
     found = [str(out / n) for n in names if (out / n).is_file()]

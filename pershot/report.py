@@ -139,6 +139,10 @@ def write_ladder(ladder: Ladder, out_dir: str | os.PathLike, *, plots: bool = Tr
     colour = tuple((source or {}).get("colour", {}).items())
     cmds = encode_commands(ladder, fps=fps, threads=threads, keyint=keyint, colour=colour)
     doc = ladder.to_dict()
+    if baselines and ladder.prepared is not None:
+        from .baselines import versus_fixed
+
+        doc["versus_fixed"] = versus_fixed(ladder)
     if source:
         doc["source"] = dict(source)
     if thumbnails:

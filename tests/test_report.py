@@ -172,3 +172,40 @@ def test_baselines_are_plain_presets(tmp_path, probes):
     assert prep.presets == ("ultrafast", "ultrafast+cabac", "ultrafast+cabac2", "fast", "veryslow")
     # the middle of all five would be a variant; the baseline is the middle plain preset
     assert pick_preset(prep) == "fast" and pick_preset(prep, "ultrafast+cabac2") == "ultrafast+cabac2"
+
+
+def test_versus_fixed_is_the_bd_rate_against_the_hand_built_fixed_ladder(tmp_path, probes, capsys):
+    from pershot.baselines import versus_fixed
+    from pershot.bdrate import bd_rate
+
+    lad = optimize_ladder(probes, 5, 1.0)
+    vs = versus_fixed(lad)
+    # the fixed ladder built by hand: per (height, CRF) at medium, duration-weighted over the shots,
+    # and per rung the best quality within the pershot rung's bitrate
+    med = probes[probes["preset"] == "medium"]
+    cfg = []
+    for _key, g in med.groupby(["height", "crf"]):
+        d = g["duration_s"]
+        cfg.append(((g["bitrate_kbps"] * d).sum() / d.sum(), (g["vmaf"] * d).sum() / d.sum(), g["encode_cpu_s"].sum()))
+    fixed = [max((c for c in cfg if c[0] <= r.bitrate_kbps * (1 + 1e-9)), key=lambda c: c[1], default=None)
+             for r in lad.rungs]
+    fixed = [f for f in fixed if f is not None]
+    want = bd_rate(([f[0] for f in fixed], [f[1] for f in fixed]),
+                   ([r.bitrate_kbps for r in lad.rungs], [r.quality for r in lad.rungs]))
+    assert vs["preset"] == "medium" and vs["rungs"] == len(fixed) and vs["note"] == ""
+    assert vs["bd_rate"] == pytest.approx(want, abs=1e-9)
+    assert vs["bd_rate"] < 0  # every shot its own CRF, resolution and preset beats one CRF for all
+    assert vs["complexity_ratio"] == pytest.approx(sum(f[2] for f in fixed) / lad.anchor_cpu_s)
+    # in ladder.json, and printed by the CLI
+    write_ladder(lad, tmp_path / "w", plots=False)
+    assert json.loads((tmp_path / "w" / "ladder.json").read_text())["versus_fixed"] == pytest.approx(vs)
+    p = tmp_path / "probes.csv"
+    probes.to_csv(p, index=False)
+    assert main(["optimize", str(p), "--complexity", "1", "--rungs", "5", "-o", str(tmp_path / "o"),
+                 "--no-plots"]) == 0
+    assert f"BD-rate {100 * vs['bd_rate']:+.1f}% (vmaf)" in capsys.readouterr().out
+    # one rung: no BD-rate, and a reason; no medium probed: the middle preset
+    one = versus_fixed(optimize_ladder(probes, [400], 1.0))
+    assert one["bd_rate"] is None and "two rungs" in one["note"]
+    no_med = probes[probes["preset"] != "medium"]
+    assert versus_fixed(optimize_ladder(no_med, 4, 1.0))["preset"] == "fast"
