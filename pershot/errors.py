@@ -85,3 +85,9 @@ class MissingDependencyError(PershotError, ImportError):
     """An optional dependency (torch, compressai, dask) or ffmpeg feature is not installed."""
 
     exit_code = 9
+
+
+class ResourceError(PershotError, OSError):
+    """This machine lacks what the run needs (temporary disk space), found before the work starts."""
+
+    exit_code = 10

@@ -29,7 +29,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
-from .errors import InputError, MediaError
+from .errors import InputError, MediaError, ResourceError
 from .geometry import classes_within, even, fit_size, size_class
 
 #: hashed in full below this size; above it, size + head + middle + tail
@@ -643,6 +643,49 @@ def resolutions_for(info: SourceInfo, heights: Sequence[int]) -> list[tuple[int,
 
 
 # ---------------------------------------------------------------- extraction
+
+#: environment variable: where jobs put their temporary Y4M files (default: the system temp dir)
+TMP_ENV = "PERSHOT_TMPDIR"
+
+
+def temp_dir(work_dir: str | os.PathLike | None = None) -> str:
+    """Where a job's temporary files go: ``work_dir``, else ``$PERSHOT_TMPDIR``, else the system's."""
+    import tempfile
+
+    return os.fspath(work_dir or os.environ.get(TMP_ENV) or tempfile.gettempdir())
+
+
+def y4m_bytes(width: int, height: int, frames: int) -> int:
+    """Size of ``frames`` frames of 8-bit 4:2:0 Y4M (what :func:`extract_shot` writes)."""
+    return frames * (width * height + 2 * ((width + 1) // 2) * ((height + 1) // 2) + 6) + 128
+
+
+def check_temp_space(needs: Sequence[tuple[str, int]], workers: int, what: str, hint: str = "") -> None:
+    """Raise :class:`ResourceError` before any work when the ``workers`` largest jobs, run at once,
+    would not fit in their temporary folder. ``needs``: (folder, bytes) per job."""
+    import shutil
+
+    by_dir: dict[str, list[int]] = {}
+    for d, n in needs:
+        by_dir.setdefault(d, []).append(int(n))
+    for d, sizes in by_dir.items():
+        top = sorted(sizes, reverse=True)[:max(1, workers)]
+        need = sum(top)
+        try:
+            free = shutil.disk_usage(d).free
+        except OSError as ex:
+            raise ResourceError(f"the temporary folder {d} cannot be used: {ex.strerror or ex}") from None
+        if need > free:
+            raise ResourceError(
+                f"{what} needs about {_bytes(need)} of temporary space in {d} ({len(top)} job(s) at once, "
+                f"up to {_bytes(top[0])} each: a shot's frames decoded as raw video), but {_bytes(free)} is "
+                f"free: set {TMP_ENV} to a larger disk or lower -j{hint}")
+
+
+def _bytes(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+
+
 
 _Y4M_FRAME_MAGIC = b"FRAME"
 

@@ -37,9 +37,11 @@ from . import encoders
 from .cache import ProbeCache, make_key, open_cache
 from .encoders import EncodeParams
 from .encoders.base import kv_params
-from .errors import ConfigError, FFmpegError, InputError
+from .errors import ConfigError, FFmpegError, InputError, ResourceError
 from .grid import Grid, load_grid
-from .media import SourceInfo, check_source, encode_colour, extract_shot, frame_index, resolutions_for
+from .media import TMP_ENV  # noqa: F401 (pershot.probe.TMP_ENV, as before)
+from .media import (SourceInfo, check_source, check_temp_space, encode_colour, extract_shot, frame_index,
+                    resolutions_for, temp_dir, y4m_bytes)
 from .metrics import MetricParams, check_scorable, score
 from .shots import Shot
 
@@ -50,8 +52,6 @@ PIPELINE_VERSION = 2
 OVERHEAD_RUNS = 3
 #: the encoder's own CPU time is never put below this share of its process's
 ENCODER_CPU_FLOOR = 0.01
-#: environment variable: where jobs put their temporary Y4M files (default: the system temp dir)
-TMP_ENV = "PERSHOT_TMPDIR"
 #: a (shot, resolution) with more uncached points than this is split into several jobs
 MAX_PROBES_PER_JOB = 12
 
@@ -93,6 +93,21 @@ class ProbeJob:
     encoder_versions: tuple[tuple[str, str], ...] = ()
     cache_dir: str | None = None
     work_dir: str | None = None
+
+
+def job_temp_bytes(job: ProbeJob) -> int:
+    """Temporary disk a job holds at once: the shot's frames as Y4M at the display size (the
+    reference) and at the encode size, plus a tenth for the bitstream and the metric logs."""
+    info, frames = job.source, job.shot.frames
+    ref = (info.display_width, info.display_height)
+    raw = y4m_bytes(*ref, frames) + (y4m_bytes(job.width, job.height, frames) if (job.width, job.height) != ref else 0)
+    return raw + raw // 10
+
+
+def check_job_space(jobs: Sequence[ProbeJob], workers: int) -> None:
+    """:func:`~pershot.media.check_temp_space` for probe jobs run ``workers`` at a time."""
+    check_temp_space([(temp_dir(j.work_dir), job_temp_bytes(j)) for j in jobs], workers, "probing",
+                     ", or shorten shots with --max-shot")
 
 
 @dataclass(frozen=True)
@@ -258,7 +273,7 @@ def run_job(job: ProbeJob) -> list[ProbeResult]:
             todo.append(spec)
     if not todo:
         return out
-    work_dir = job.work_dir or os.environ.get(TMP_ENV) or None
+    work_dir = temp_dir(job.work_dir)
     with tempfile.TemporaryDirectory(prefix="pershot-probe-", dir=work_dir) as d:
         ex = extract_shot(info, shot.start_frame, shot.end_frame, d, [(job.width, job.height)])
         src = ex.scaled[(job.width, job.height)]
@@ -441,6 +456,13 @@ def run_plan(
     if plan.jobs:
         by_key = {s.key: (j, s) for j in plan.jobs for s in j.probes}
         ex = executor if executor is not None else LocalExecutor()
+        if isinstance(ex, LocalExecutor):  # remote workers have disks of their own
+            try:
+                check_job_space(plan.jobs, ex.workers)
+            except ResourceError:
+                if executor is None:
+                    ex.close()
+                raise
         try:
             for _, job_results in ex.map(run_job, list(plan.jobs)):
                 for r in job_results:

@@ -39,7 +39,8 @@ from typing import Any, Callable, Mapping, Sequence
 from .errors import FFmpegError, InputError
 from .encoders.base import colour_args
 from .geometry import describe
-from .media import FrameIndex, SourceInfo, check_source, encode_colour, extract_shot, frame_index, input_arg
+from .media import (FrameIndex, SourceInfo, check_source, check_temp_space, encode_colour, extract_shot, frame_index,
+                    input_arg, temp_dir, y4m_bytes)
 
 RENDITION_COLUMNS = ("rung", "name", "path", "container", "width", "height", "frames", "duration_s", "size_bytes",
                      "bitrate_kbps", "ladder_kbps", "encode_cpu_s", "kind")
@@ -267,6 +268,12 @@ def _finished(dst: str) -> float | None:
     return None
 
 
+def shot_temp_bytes(job: ShotJob) -> int:
+    """Temporary disk a shot job holds at once: its frames as Y4M at every size its rungs use."""
+    frames = job.end_frame - job.start_frame
+    return sum(y4m_bytes(w, h, frames) for w, h in {(e.width, e.height) for e in job.encodes})
+
+
 def run_shot(job: ShotJob) -> list[ShotOutput]:
     """Decode the shot once at every size, then run each rung's encode (those not already finished)."""
     from . import ffmpeg
@@ -284,7 +291,7 @@ def run_shot(job: ShotJob) -> list[ShotOutput]:
     if not todo:
         return out
     sizes = sorted({(e.width, e.height) for e, _ in todo}, key=lambda wh: (-wh[1], -wh[0]))
-    with tempfile.TemporaryDirectory(prefix="pershot-rend-", dir=job.work_dir) as d:
+    with tempfile.TemporaryDirectory(prefix="pershot-rend-", dir=temp_dir(job.work_dir)) as d:
         ex = extract_shot(job.source, job.start_frame, job.end_frame, d, sizes, reference=False)
         for e, dst in todo:
             with atomic_path(dst) as t:  # a finished encode appears whole, or not at all
@@ -597,7 +604,7 @@ def encode_renditions(
     import pandas as pd
 
     from .atomic import atomic_path
-    from .executors import make_executor
+    from .executors import LocalExecutor, make_executor
     from . import ffmpeg
     from .media import probe_source, with_crop, with_tonemap
 
@@ -630,6 +637,9 @@ def encode_renditions(
     own = executor is None
     ex = make_executor("local", jobs) if own else executor
     try:
+        if isinstance(ex, LocalExecutor):  # remote workers have disks of their own
+            check_temp_space([(temp_dir(j.work_dir), shot_temp_bytes(j)) for j in plan], ex.workers,
+                             "encoding the renditions")
         for i, (_, res) in enumerate(ex.map(run_shot, plan)):
             outputs.extend(res)
             if progress:

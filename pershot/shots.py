@@ -19,7 +19,7 @@ from fractions import Fraction
 from typing import Callable, Iterable, Sequence
 
 from .errors import ConfigError, InputError, MediaError
-from .media import SourceInfo, frame_index, frame_times, probe_source
+from .media import SourceInfo, frame_index, frame_times, probe_source, temp_dir
 
 DETECTORS = ("adaptive", "content", "threshold", "hash", "none")
 DEFAULT_MIN_SHOT_S = 0.5
@@ -172,7 +172,7 @@ def detect_cuts(
     from . import ffmpeg
     from .media import input_arg
 
-    with tempfile.TemporaryDirectory(prefix="pershot-detect-", dir=os.environ.get("PERSHOT_TMPDIR") or None) as d:
+    with tempfile.TemporaryDirectory(prefix="pershot-detect-", dir=temp_dir()) as d:
         remux = os.path.join(d, "stream.nut")
         ffmpeg.run(["-y", "-v", "error", "-i", input_arg(info.path), "-map", f"0:{idx.stream_index}", "-c", "copy",
                     "-f", "nut", remux],

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 from .atomic import write_bytes
 from .errors import InfeasibleError, InputError
 from .encoders.base import colour_args
-from .media import SourceInfo, check_source, encode_colour, extract_shot, input_arg, target_size
+from .media import SourceInfo, check_source, encode_colour, extract_shot, input_arg, target_size, temp_dir
 from .shots import Shot
 
 DEFAULT_HEIGHT = 360
@@ -64,7 +64,7 @@ def read_frame(info: SourceInfo, frame: int, height: int | None = None):
 
     h = min(height or info.display_height, info.display_height)
     w, h = target_size(info, h) if h != info.display_height else (info.display_width, info.display_height)
-    with tempfile.TemporaryDirectory(prefix="pershot-thumb-", dir=os.environ.get("PERSHOT_TMPDIR")) as tmp:
+    with tempfile.TemporaryDirectory(prefix="pershot-thumb-", dir=temp_dir()) as tmp:
         ex = extract_shot(info, frame, frame + 1, tmp, [(w, h)], reference=False)
         y4m = ex.scaled[(w, h)]
         # the Y4M carries no matrix: tag it with the source's, or YUV -> RGB would assume BT.601

@@ -9,7 +9,7 @@ import pytest
 
 import core_clips
 from pershot.cli import main
-from pershot.errors import ConfigError, InputError, MediaError, MissingDependencyError
+from pershot.errors import ConfigError, InputError, MediaError, MissingDependencyError, ResourceError
 
 
 @pytest.fixture(scope="module")
@@ -131,5 +131,50 @@ def test_bad_input_one_line_distinct_code_nothing_written(clips: dict[str, Path]
 
 
 def test_exit_codes_are_distinct() -> None:
-    codes = [InputError.exit_code, MediaError.exit_code, ConfigError.exit_code, MissingDependencyError.exit_code]
+    codes = [InputError.exit_code, MediaError.exit_code, ConfigError.exit_code, MissingDependencyError.exit_code,
+             ResourceError.exit_code]
     assert len(set(codes)) == len(codes) and 0 not in codes
+
+
+def test_too_little_temporary_space_is_one_line_before_any_encode(clips: dict[str, Path], tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import os
+
+    from pershot.grid import load_grid
+    from pershot.media import probe_source
+    from pershot.shots import Shot
+
+    probe = importlib.import_module("pershot.probe")  # the module (``pershot.probe`` is also the API function)
+    jobs_dir = tmp_path / "tmp"
+    jobs_dir.mkdir()
+    monkeypatch.setenv(probe.TMP_ENV, str(jobs_dir))
+    grid = _write(tmp_path / "two.toml", 'heights = [144, 90]\ncrf = [30, 40]\n[encoders.x264]\npresets = ["ultrafast"]\n')
+    info = probe_source(clips["small"])
+    whole = Shot(index=0, start_frame=0, end_frame=info.frame_count, start_s=0.0, end_s=info.duration_s)
+    plan = probe.plan_probes(info, [whole], load_grid(grid), None)
+    assert len(plan.jobs) == 2  # one per resolution
+    need = [probe.job_temp_bytes(j) for j in plan.jobs]
+    # the reference alone, as raw 4:2:0 frames, is a lower bound
+    assert min(need) >= info.frame_count * info.display_width * info.display_height * 3 // 2
+    real = shutil.disk_usage
+    free = {"bytes": sum(sorted(need, reverse=True)[:2]) - 1}  # one byte short of two jobs at once
+
+    def fake(path):
+        return real(path)._replace(free=free["bytes"]) if os.path.samefile(path, jobs_dir) else real(path)
+
+    monkeypatch.setattr(shutil, "disk_usage", fake)
+    out = tmp_path / "out"
+    encodes = []
+    monkeypatch.setattr(probe, "run_job", lambda job: encodes.append(job) or [])
+    argv = ["probe", str(clips["small"]), "-o", str(out), "--detector", "none", "--grid", str(grid), "--no-cache", "-q"]
+    assert main(argv + ["-j", "2"]) == ResourceError.exit_code
+    line = _one_error_line(capsys.readouterr().err)
+    assert str(jobs_dir) in line and "PERSHOT_TMPDIR" in line and "-j" in line
+    assert not encodes and not (out / "probes.csv").exists()
+    assert not out.exists() or {p.name for p in out.iterdir()} <= {"shots.csv"}  # the shots, finished, and no temp
+    # one job at a time fits
+    probe.check_job_space(plan.jobs, 1)
+    with pytest.raises(ResourceError):
+        probe.check_job_space(plan.jobs, 2)

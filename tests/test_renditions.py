@@ -90,3 +90,23 @@ def test_load_ladder_json(tmp_path) -> None:
         load_ladder_json(p)
     with pytest.raises(InputError, match="no such ladder file"):
         load_ladder_json(tmp_path / "missing.json")
+
+
+def test_shot_jobs_need_their_frames_at_every_size_and_a_full_disk_says_so(tmp_path, monkeypatch) -> None:
+    import shutil
+
+    from pershot.errors import ResourceError
+    from pershot.media import check_temp_space, y4m_bytes
+    from pershot.renditions import shot_temp_bytes
+
+    jobs = plan_renditions(_doc(), INFO, "/out", work_dir=str(tmp_path))
+    # shot 0: 40 frames at 320x180 and 640x360; shot 1: 60 frames at 320x180 and 480x270
+    assert [shot_temp_bytes(j) for j in jobs] == [y4m_bytes(320, 180, 40) + y4m_bytes(640, 360, 40),
+                                                  y4m_bytes(320, 180, 60) + y4m_bytes(480, 270, 60)]
+    assert y4m_bytes(640, 360, 40) > 40 * 640 * 360 * 3 // 2
+    needs = [(str(tmp_path), shot_temp_bytes(j)) for j in jobs]
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=max(n for _, n in needs)))
+    check_temp_space(needs, 1, "encoding the renditions")  # one job at a time fits
+    with pytest.raises(ResourceError, match=r"encoding the renditions needs about .* MB of temporary space"):
+        check_temp_space(needs, 2, "encoding the renditions")
