@@ -997,7 +997,12 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
             raise OptimizeError("the anchor ladder has zero encode CPU time: probes lack encode_cpu_s")
         budget = complexity * anchor_cpu
         if objective == "area":
-            w = area_weights(free.rate)
+            # the rungs' spacing, from the ladder without shot bitrate caps: a cap the ladder does not
+            # need then changes nothing
+            capped = any(t.max_rate is not None for t in targets)
+            spaced = solve(pts, [replace(t, max_rate=None) for t in targets], per_shot_resolution=per_shot_resolution,
+                           greedy=greedy, exact=False) if capped else free
+            w = area_weights(spaced.rate)
             targets = [replace(t, weight=float(x)) for t, x in zip(targets, w)]
         try:
             sol = solve(pts, targets, cpu_budget=budget, per_shot_resolution=per_shot_resolution, greedy=greedy,
@@ -1013,6 +1018,8 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
             err.reason = (f"the cheapest ladder found needs {ex.min_feasible:.4g} s of encode CPU; the "
                           f"{anchor_preset} anchor {anchor_cpu:.4g} s")
             raise err from None
+        if any(t.max_rate is not None for t in targets) and all(t.kind == "rate" for t in targets):
+            sol = _uncapped_if_within_caps(pts, targets, sol, budget, per_shot_resolution, greedy, exact, qscale)
         if _strictly_rising(sol, qscale):
             ex = InfeasibleError(f"at complexity {complexity:g} the rungs cannot all rise strictly",
                                  min_feasible=None)
@@ -1033,6 +1040,28 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
                         f"{free.total_cpu / anchor_cpu:.3g} of the anchor; more encode time buys no quality")
     return _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_resolution, dropped,
                   warnings, unconstrained_ratio, min_feasible, objective, [t.weight for t in targets])
+
+
+def _uncapped_if_within_caps(pts: RDCPoints, targets: list[RungTarget], sol: Solution, budget: float,
+                             per_shot_resolution: bool, greedy: bool, exact: bool, qscale: float) -> Solution:
+    """A shot bitrate cap the ladder does not need must cost nothing. The capped problem is the
+    uncapped one with fewer points, but the solver's heuristic path changes with them: solve without
+    the caps too, and keep that ladder where every shot stays under its rung's cap and it is better."""
+    try:
+        alt = solve(pts, [replace(t, max_rate=None) for t in targets], cpu_budget=budget,
+                    per_shot_resolution=per_shot_resolution, greedy=greedy, exact=exact)
+    except InfeasibleError:
+        return sol
+    if _strictly_rising(alt, qscale):
+        return sol
+    ar = np.arange(pts.shots)
+    for k, t in enumerate(targets):
+        if t.max_rate is not None and (pts.rate[ar, alt.choice[k]] > t.max_rate * (1 + 1e-9)).any():
+            return sol
+    if _strictly_rising(sol, qscale):  # the capped ladder does not rise strictly: the uncapped one does
+        return alt
+    w = np.array([t.weight for t in targets])
+    return alt if float(w @ alt.quality) > float(w @ sol.quality) + 1e-12 * qscale else sol
 
 
 #: how the rungs of a ladder share the encode budget (see :func:`optimize_ladder`)

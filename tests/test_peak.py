@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pershot.errors import ConfigError, OptimizeError
+from pershot.errors import ConfigError, InfeasibleError, OptimizeError
 from pershot.ladder import LadderSpec, optimize_ladder, parse_ladder_toml
 from pershot.optimize import RDCPoints, RungTarget, solve
 from pershot.synthetic import X264_PRESETS, synthetic_probes
@@ -114,6 +114,28 @@ def test_ladder_respects_peak_ratio_and_reports_it(per_shot):
     d = lad.to_dict()
     assert d["ladder_spec"]["peak_ratio"] == 2.0
     assert d["rungs"][0]["peak_cap_kbps"] == pytest.approx(2.0 * lad.rungs[0].target_kbps)
+
+
+@pytest.mark.parametrize("seed", [0, 4, 5, 11])
+def test_a_cap_the_ladder_already_meets_changes_nothing(seed):
+    # the uncapped ladder's busiest shot sets the cap, a hair above it: the capped ladder is as good
+    # (the area objective's rung weights come from the ladder without caps, and the ladder solved
+    # without caps is kept where it meets them and is better)
+    df = synthetic_probes(6, presets=("ultrafast", "veryfast", "medium", "veryslow"), heights=(720, 540, 360),
+                          crfs=(20, 24, 28, 32, 36, 40), seed=seed)
+    rungs = tuple(r.spec for r in optimize_ladder(df, LadderSpec.auto(6), 0.3).rungs)
+    for c in (0.1, 0.3, 1.0):
+        try:
+            free = optimize_ladder(df, LadderSpec(rungs=rungs), c)
+        except InfeasibleError:  # too tight for these rungs at all (seed 11 at 0.1)
+            continue
+        cap = max(r.peak_kbps / r.spec.kbps for r in free.rungs) * 1.001
+        capped = optimize_ladder(df, LadderSpec(rungs=rungs, peak_ratio=cap), c)
+        assert capped.weights == pytest.approx(free.weights)
+        w = np.array(free.weights)
+        assert w @ [r.quality for r in capped.rungs] >= w @ [r.quality for r in free.rungs] - 1e-9
+        assert capped.complexity_ratio <= c and all(r.peak_kbps <= r.peak_cap_kbps * (1 + 1e-9)
+                                                    for r in capped.rungs)
 
 
 def test_peak_ratio_in_toml_and_bad_values():
