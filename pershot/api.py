@@ -431,8 +431,9 @@ def encode_renditions(
 
     ``ladder``: a ladder.json path (as :func:`ladder` and :func:`write_ladder` write it) or
     its parsed document. ``source``: the video (default: the path ladder.json records).
-    Writes ``rungNN_<class>p.mp4`` (the resolution class of :mod:`pershot.geometry`) (MPEG-TS where a rung's resolution changes shot by
-    shot) and ``renditions.csv``; returns the :class:`pershot.renditions.Rendition` rows.
+    Writes ``rungNN_<class>p.mp4``, named by the resolution class of :mod:`pershot.geometry`
+    (MPEG-TS where a rung's resolution changes shot by shot) and ``renditions.csv``; returns the
+    :class:`pershot.renditions.Rendition` rows.
     ``audio``: ``"aac"`` or ``"aac:KBPS"`` also writes one audio rendition (``audio_aac128.m4a``),
     cut to the span of the video and starting with it; default: video only. ``crop``/``tonemap``:
     as the probes had them (see :func:`run_probes`), for a ladder that does not record them (one

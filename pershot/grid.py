@@ -30,8 +30,8 @@ the presets; the complexity anchor stays the slowest plain preset.
 Heights are resolution classes: a 1920x800 film and a 1080x1920 phone video
 are both 1080p (:mod:`pershot.geometry`). Classes above the source's own are
 dropped when the grid meets a source, and the source's own size takes their
-place (:func:`pershot.media.resolutions_for`). Anything malformed raises :class:`~pershot.errors.ConfigError` with
-a one-line message naming the file and the key.
+place (:func:`pershot.media.resolutions_for`). Anything malformed raises
+:class:`~pershot.errors.ConfigError` with a one-line message naming the file and the key.
 """
 from __future__ import annotations
 

@@ -33,7 +33,8 @@ def _csv(df: pd.DataFrame, dest: Path) -> Path:
 
 
 def hulls_frame(prep: Prepared) -> pd.DataFrame:
-    """Per shot, the upper hull of (bitrate, quality): over all points (``hull = "all"``) and per resolution (``"720p"``...)."""
+    """Per shot, the upper hull of (bitrate, quality): over all points (``hull = "all"``) and per
+    resolution (``"720p"``..., the resolution class)."""
     t = prep.table
     pts = prep.points
     rows, names, verts, slopes = [], [], [], []

@@ -150,7 +150,8 @@ def test_too_little_temporary_space_is_one_line_before_any_encode(clips: dict[st
     jobs_dir = tmp_path / "tmp"
     jobs_dir.mkdir()
     monkeypatch.setenv(probe.TMP_ENV, str(jobs_dir))
-    grid = _write(tmp_path / "two.toml", 'heights = [144, 90]\ncrf = [30, 40]\n[encoders.x264]\npresets = ["ultrafast"]\n')
+    grid = _write(tmp_path / "two.toml",
+                  'heights = [144, 90]\ncrf = [30, 40]\n[encoders.x264]\npresets = ["ultrafast"]\n')
     info = probe_source(clips["small"])
     whole = Shot(index=0, start_frame=0, end_frame=info.frame_count, start_s=0.0, end_s=info.duration_s)
     plan = probe.plan_probes(info, [whole], load_grid(grid), None)
