@@ -31,6 +31,7 @@ _EXPORTS = {
     "encode_renditions": "pershot.api",
     "bd_rate": "pershot.bdrate",
     "bd_quality": "pershot.bdrate",
+    "versus_fixed": "pershot.baselines",
     # image codecs
     "code_image": "pershot.api",
     "decode_image": "pershot.api",

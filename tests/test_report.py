@@ -175,8 +175,11 @@ def test_baselines_are_plain_presets(tmp_path, probes):
 
 
 def test_versus_fixed_is_the_bd_rate_against_the_hand_built_fixed_ladder(tmp_path, probes, capsys):
+    import pershot
     from pershot.baselines import versus_fixed
     from pershot.bdrate import bd_rate
+
+    assert pershot.versus_fixed is versus_fixed  # the public API's name for it
 
     lad = optimize_ladder(probes, 5, 1.0)
     vs = versus_fixed(lad)
