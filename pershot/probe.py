@@ -39,7 +39,6 @@ from .encoders import EncodeParams
 from .encoders.base import kv_params
 from .errors import ConfigError, FFmpegError, InputError, ResourceError
 from .grid import Grid, load_grid
-from .media import TMP_ENV  # noqa: F401 (pershot.probe.TMP_ENV, as before)
 from .media import (SourceInfo, check_source, check_temp_space, encode_colour, extract_shot, frame_index,
                     resolutions_for, temp_dir, y4m_bytes)
 from .metrics import MetricParams, check_scorable, score

@@ -143,13 +143,13 @@ def test_too_little_temporary_space_is_one_line_before_any_encode(clips: dict[st
     import os
 
     from pershot.grid import load_grid
-    from pershot.media import probe_source
+    from pershot.media import TMP_ENV, probe_source
     from pershot.shots import Shot
 
     probe = importlib.import_module("pershot.probe")  # the module (``pershot.probe`` is also the API function)
     jobs_dir = tmp_path / "tmp"
     jobs_dir.mkdir()
-    monkeypatch.setenv(probe.TMP_ENV, str(jobs_dir))
+    monkeypatch.setenv(TMP_ENV, str(jobs_dir))
     grid = _write(tmp_path / "two.toml",
                   'heights = [144, 90]\ncrf = [30, 40]\n[encoders.x264]\npresets = ["ultrafast"]\n')
     info = probe_source(clips["small"])
