@@ -20,8 +20,9 @@ from typing import Sequence
 
 from .encoders import EncodeParams
 from .grid import Grid
-from .media import SourceInfo
-from .probe import OVERHEAD_RUNS, Plan, ProbeJob, ProbeSpec
+from .geometry import describe as describe_size
+from .media import TMP_ENV, SourceInfo
+from .probe import OVERHEAD_RUNS, Plan, ProbeJob, ProbeSpec, job_temp_bytes
 from .shots import Shot
 
 #: frames in the calibration sample
@@ -46,6 +47,10 @@ class ProbeEstimate:
     by_config: tuple[tuple[tuple[str, str], float], ...] = ()
     #: with ``--sparse``: the full grid's points (``probes`` is then the skeleton, cached points included)
     grid_points: int | None = None
+    #: the encode sizes of the plan, largest first
+    sizes: tuple[tuple[int, int], ...] = ()
+    #: per job to run, the temporary disk it holds at once (raw frames), largest first
+    temp_bytes: tuple[int, ...] = ()
 
     @property
     def to_run(self) -> int:
@@ -118,7 +123,8 @@ def estimate_plan(info: SourceInfo, plan: Plan, grid: Grid, sample_frames: int =
     n_shots = len({r.shot for r in plan.cached} | set(shots))
     if not plan.jobs:
         return ProbeEstimate(shots=n_shots, probes=plan.total, cached=len(plan.cached), jobs=0, encode_cpu_s=0.0,
-                             metric_cpu_s=0.0, decode_cpu_s=0.0, calibration_cpu_s=0.0, sample="nothing to run")
+                             metric_cpu_s=0.0, decode_cpu_s=0.0, calibration_cpu_s=0.0, sample="nothing to run",
+                             sizes=tuple(plan.sizes))
     longest = max(shots.values(), key=lambda s: s.frames)
     n = max(2, min(sample_frames, longest.frames))
     a = longest.start_frame + (longest.frames - n) // 2
@@ -179,7 +185,8 @@ def estimate_plan(info: SourceInfo, plan: Plan, grid: Grid, sample_frames: int =
         shots=n_shots, probes=plan.total, cached=len(plan.cached), jobs=len(plan.jobs), encode_cpu_s=e_total,
         metric_cpu_s=m_total, decode_cpu_s=d_total, calibration_cpu_s=cal_cpu,
         sample=f"{n} and {n_short} frames of shot {longest.index} at {cw}x{ch}",
-        by_config=tuple(sorted(by_config.items(), key=lambda kv: kv[1])))
+        by_config=tuple(sorted(by_config.items(), key=lambda kv: kv[1])), sizes=tuple(plan.sizes),
+        temp_bytes=tuple(sorted((job_temp_bytes(j) for j in plan.jobs), reverse=True)))
 
 
 def describe(est: ProbeEstimate, jobs: int) -> list[str]:
@@ -199,6 +206,12 @@ def describe(est: ProbeEstimate, jobs: int) -> list[str]:
                      f"with {jobs} processes")
         lines.append(f"calibrated on {est.sample} ({hm(est.calibration_cpu_s)} of CPU)")
         lines.append("by configuration: " + ", ".join(f"{e} {c} {hm(s)}" for (e, c), s in est.by_config))
+    if est.sizes:
+        lines.append("sizes: " + ", ".join(f"{w}x{h} ({describe_size(w, h)})" for w, h in est.sizes))
+    if est.temp_bytes:
+        at_once = sum(est.temp_bytes[:max(1, jobs)])
+        lines.append(f"temporary disk: up to {at_once / 1e9:.2f} GB at once with {jobs} processes (raw frames of "
+                     f"the largest shots; {TMP_ENV} moves it)")
     return lines
 
 

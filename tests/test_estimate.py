@@ -1,6 +1,8 @@
 """--dry-run: the probe plan and its estimated CPU time, without running it or writing anything."""
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,11 @@ def test_describe_lines():
     assert lines[0] == "plan: 3 shots, 40 probes (10 in the cache, 30 to run in 4 jobs)"
     assert "2.0 h of CPU" in lines[1] and "about 1.0 h with 2 processes" in lines[1]
     assert lines[-1].endswith("x264 veryslow 1.9 h")
+    # the sizes, named by class, and the temporary disk the largest jobs hold at once
+    est = dataclasses.replace(est, sizes=((1920, 800), (1280, 534)), temp_bytes=(2_000_000_000, 1_000_000_000, 5))
+    lines = describe(est, 2)
+    assert lines[-2] == "sizes: 1920x800 (1080p), 1280x534 (720p)"
+    assert lines[-1].startswith("temporary disk: up to 3.00 GB at once with 2 processes")
 
 
 def test_estimate_then_run_then_nothing_left(media_dir: Path, tmp_path: Path):
@@ -48,6 +55,9 @@ def test_estimate_then_run_then_nothing_left(media_dir: Path, tmp_path: Path):
     # the configurations' probes: all the scoring, the encodes less each job's start-up measurement
     assert est.metric_cpu_s < sum(costs.values()) <= est.encode_cpu_s + est.metric_cpu_s
     assert "frames of shot 1" in est.sample  # the longest shot is the sample
+    assert len(est.sizes) == 2 and len(est.temp_bytes) == est.jobs
+    assert list(est.temp_bytes) == sorted(est.temp_bytes, reverse=True)
+    assert min(est.temp_bytes) >= 16 * 256 * 144 * 3 // 2  # every job: at least its shot's reference frames
     # the calibration is not cached: the real run still has everything to do, then nothing is left
     run = api.run_probes(src, GRID, shots=shots, cache=cache, jobs=1)
     assert not run.probes["cached"].any()
