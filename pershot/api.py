@@ -391,6 +391,16 @@ def ladder(
                                                            "rounds": sp.rounds, "converged": sp.converged}})
     else:
         lad = opt(run.probes)
+    from .media import source_class
+
+    top = max(g.heights)
+    if source_class(run.source) > top:  # the grid stops below the source: say how to reach its full resolution
+        from dataclasses import replace
+
+        src = run.source
+        lad = replace(lad, warnings=(*lad.warnings, (
+            f"the source is {source_class(src)}p ({src.display_width}x{src.display_height}) and the grid {g.name} "
+            f"stops at {top}p: add {source_class(src)} to its heights to probe the full resolution")))
     if out_dir is not None:
         info = run.source
         from .media import encode_colour, frame_index

@@ -50,7 +50,10 @@ def test_letterbox_is_found_and_the_whole_pipeline_sees_the_cut_picture(media_di
     assert y[:2].mean() > 30 and y[-2:].mean() > 30  # picture to the edges: no black rows left
     out = tmp_path / "lad"
     shots = [Shot(index=0, start_frame=0, end_frame=60, start_s=0.0, end_s=60 * 1001 / 30000)]
-    api.ladder(clip, grid=GRID, complexity=1.0, rungs=1, out_dir=out, shots=shots, jobs=1, plots=False, crop="auto")
+    lad = api.ladder(clip, grid=GRID, complexity=1.0, rungs=1, out_dir=out, shots=shots, jobs=1, plots=False,
+                     crop="auto")
+    # the cut picture is 180p (320 wide); the grid stops at 90p, and the ladder says how to go further
+    assert any("source is 180p (320x136)" in w and "stops at 90p" in w for w in lad.warnings)
     doc = json.loads((out / "ladder.json").read_text())
     assert doc["source"]["crop"] == [320, 136, 0, 22]
     assert (doc["source"]["width"], doc["source"]["height"]) == (320, 136)
