@@ -737,7 +737,7 @@ class _Reach:
     def __init__(self, pts: RDCPoints, preset_mask: np.ndarray | None = None):
         valid = pts.valid if preset_mask is None else pts.valid & preset_mask
         self.heights = np.unique(pts.height[valid])
-        self.classes = np.array([pts.p[valid & (pts.height == h)].max() for h in self.heights], dtype=int)
+        self.classes = pts.height_classes(self.heights, valid)
         H, S = self.heights.size, pts.shots
         ar = np.arange(S)
         self.rmin = np.full((H, S), np.inf)
@@ -979,6 +979,7 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
             raise OptimizeError("no rung of the ladder is within reach of the probes: "
                                 + "; ".join(f"{d.spec.label()}: {d.reason}" for d in dropped))
         targets = _targets(kept, spec.peak_ratio)
+        has_caps = any(t.max_rate is not None for t in targets)
         cache: dict = {}
         free = solve(pts, targets, per_shot_resolution=per_shot_resolution, greedy=greedy, cache=cache, exact=False)
         bad = _strictly_rising(free, qscale)
@@ -999,9 +1000,8 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
         if objective == "area":
             # the rungs' spacing, from the ladder without shot bitrate caps: a cap the ladder does not
             # need then changes nothing
-            capped = any(t.max_rate is not None for t in targets)
             spaced = solve(pts, [replace(t, max_rate=None) for t in targets], per_shot_resolution=per_shot_resolution,
-                           greedy=greedy, exact=False) if capped else free
+                           greedy=greedy, exact=False) if has_caps else free
             w = area_weights(spaced.rate)
             targets = [replace(t, weight=float(x)) for t, x in zip(targets, w)]
         try:
@@ -1018,7 +1018,7 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
             err.reason = (f"the cheapest ladder found needs {ex.min_feasible:.4g} s of encode CPU; the "
                           f"{anchor_preset} anchor {anchor_cpu:.4g} s")
             raise err from None
-        if any(t.max_rate is not None for t in targets) and all(t.kind == "rate" for t in targets):
+        if has_caps and all(t.kind == "rate" for t in targets):
             sol = _uncapped_if_within_caps(pts, targets, sol, budget, per_shot_resolution, greedy, exact, qscale)
         if _strictly_rising(sol, qscale):
             ex = InfeasibleError(f"at complexity {complexity:g} the rungs cannot all rise strictly",

@@ -630,10 +630,10 @@ def resolutions_for(info: SourceInfo, heights: Sequence[int]) -> list[tuple[int,
     own are dropped, and the source's own size takes their place: nothing is upscaled, and the
     full resolution is always offered (1920x800 as 1080p for a scope film, 1080x1920 for a phone
     video, 1600x900 where the grid jumps from 720p to 1080p)."""
-    display = (info.display_width, info.display_height)
-    classes = classes_within(display, heights)
-    if not heights or max(int(p) for p in heights) > source_class(info):
-        classes.append(source_class(info))
+    own = source_class(info)
+    classes = classes_within((info.display_width, info.display_height), heights)
+    if not heights or max(int(p) for p in heights) > own:
+        classes.append(own)
     out: list[tuple[int, int]] = []
     for p in classes:
         wh = class_size(info, p)

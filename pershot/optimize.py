@@ -96,6 +96,10 @@ class RDCPoints:
         """Each point's resolution class, the figure ``max_height`` caps."""
         return self.height if self.size_class is None else self.size_class
 
+    def height_classes(self, heights: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The resolution class of each of ``heights``, over the points of ``mask``."""
+        return np.array([self.p[mask & (self.height == h)].max() for h in heights], dtype=int)
+
     @property
     def valid(self) -> np.ndarray:
         return np.isfinite(self.quality)
@@ -336,8 +340,7 @@ def _plan(pts: RDCPoints, rungs: Sequence[RungTarget], per_shot_resolution: bool
     valid = pts.valid if preset_mask is None else (pts.valid & preset_mask)
     heights = np.unique(pts.height[valid])
     heights = heights[heights > 0] if (heights > 0).any() else heights
-    classes = [int(pts.p[valid & (pts.height == h)].max()) for h in heights] if pts.size_class is not None \
-        else [int(h) for h in heights]
+    classes = pts.height_classes(heights, valid)
     masks: list[np.ndarray] = []
     keys: dict = {}
 
