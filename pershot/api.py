@@ -64,16 +64,18 @@ def _shots_arg(info: "SourceInfo", shots: Any, detector: str, min_shot_s: float,
     return out
 
 
-def _prepare(path, grid, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress, stream, tonemap, crop):
+def _prepare(path, grid, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress, stream, tonemap, crop,
+             bit_depth=None):
     """(grid, source facts, shots) for a probe run: a bad grid fails before any work, an HDR source
-    (without a tone map) before shot detection."""
+    (without a tone map, with 8-bit encodes) before shot detection. ``bit_depth`` (8 or 10) overrides
+    the grid's."""
     from .grid import load_grid
     from .media import check_sdr, with_crop, with_tonemap
     from .media import probe_source as _probe_source
 
-    g = load_grid(grid)
+    g = load_grid(grid).with_bit_depth(bit_depth)
     info = with_tonemap(_probe_source(path, stream), tonemap)
-    check_sdr(info)
+    check_sdr(info, g.bit_depths)
     info = with_crop(info, crop)
     return g, info, _shots_arg(info, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress)
 
@@ -98,6 +100,7 @@ def run_probes(
     tonemap: "str | None" = None,
     crop: "str | Sequence[int] | None" = None,
     sparse: "Any" = None,
+    bit_depth: "int | None" = None,
 ) -> ProbeRun:
     """Probe a source end to end: facts, shots (detected unless given), every grid point of every shot.
 
@@ -111,7 +114,8 @@ def run_probes(
     source to SDR BT.709 before anything is encoded or scored (an HDR source without one is an
     error; an SDR source ignores it). ``crop``: ``"auto"`` cuts black borders found by ffmpeg's
     ``cropdetect``, ``"W:H:X:Y"`` (or four integers) cuts that box of the picture as displayed; the
-    probes, their reference and the renditions all see the cut picture.
+    probes, their reference and the renditions all see the cut picture. ``bit_depth`` (8 or 10): every
+    encode at this depth, whatever the grid says; 10 makes an HDR source's ladder an HDR one.
     ``sparse``: a :class:`pershot.sparse.SparseSpec` (:func:`ladder` with ``sparse=True`` passes one):
     probe a skeleton of the grid, predict the other points and measure only what the ladder chooses
     (:mod:`pershot.sparse`); probes.csv then holds the measured points.
@@ -124,7 +128,7 @@ def run_probes(
     from .shots import write_shots_csv
 
     g, info, shot_list = _prepare(path, grid, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress,
-                                  stream, tonemap, crop)
+                                  stream, tonemap, crop, bit_depth)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         write_shots_csv(shot_list, out / "shots.csv")
@@ -167,6 +171,7 @@ def estimate_probes(
     crop: "str | Sequence[int] | None" = None,
     sparse: bool = False,
     encoder: "str | None" = None,
+    bit_depth: "int | None" = None,
 ) -> "ProbeEstimate":
     """What :func:`run_probes` with the same arguments would do, and about how much CPU it would take,
     without running it: shots are detected (unless given), the cache is looked up, and a short
@@ -177,7 +182,7 @@ def estimate_probes(
     from .probe import plan_probes
 
     g, info, shot_list = _prepare(path, grid, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress,
-                                  stream, tonemap, crop)
+                                  stream, tonemap, crop, bit_depth)
     c = open_cache(cache)
     if not sparse:
         return estimate_plan(info, plan_probes(info, shot_list, g, c), g)
@@ -350,7 +355,7 @@ def ladder(
     from .grid import load_grid
 
     spec_arg = ladder
-    g = load_grid(grid)
+    g = load_grid(grid).with_bit_depth(probe_kw.pop("bit_depth", None))
     if rungs is None:
         load_ladder(spec_arg)  # a bad ladder fails before any encode
     from .ladder import check_objective
@@ -401,16 +406,26 @@ def ladder(
         lad = replace(lad, warnings=(*lad.warnings, (
             f"the source is {source_class(src)}p ({src.display_width}x{src.display_height}) and the grid {g.name} "
             f"stops at {top}p: add {source_class(src)} to its heights to probe the full resolution")))
+    src = run.source
+    if src.hdr_transfer and not src.tonemap and metric in ("vmaf", "ssim"):
+        from dataclasses import replace
+
+        lad = replace(lad, warnings=(*lad.warnings, (
+            f"an HDR ({src.hdr_transfer}) ladder scored by {metric.upper()}: its model was made for SDR, and on "
+            f"{src.hdr_transfer} code values it ranks encodes but is not calibrated (--metric psnr compares "
+            "the code values themselves)")))
     if out_dir is not None:
         info = run.source
-        from .media import encode_colour, frame_index
+        from .media import encode_colour, encode_hdr, frame_index
 
         source = {"path": str(info.path), "stream": frame_index(info.path, info.stream).stream_index,
                   "width": info.display_width, "height": info.display_height,
                   "fps": f"{info.fps.numerator}/{info.fps.denominator}", "frames": info.frame_count,
                   "grid": g.name, "shots": len(run.shots), "colour": dict(encode_colour(info)),
                   "interlaced": info.interlaced, "tonemap": info.tonemap or None,
-                  "crop": list(info.crop) if info.crop else None}
+                  "crop": list(info.crop) if info.crop else None,
+                  "hdr": info.hdr_transfer if info.hdr_transfer and not info.tonemap else None,
+                  "hdr_metadata": hdr.as_dict() if (hdr := encode_hdr(info)) is not None else None}
         thumbs = None
         if thumb_opts is not None:
             from .thumbnails import code_thumbnails

@@ -294,3 +294,32 @@ def codec_string(path: str | os.PathLike, entry: str | None = None) -> str:
     if codec == "av1":
         return av1_stream(path).codec
     raise InputError(f"{Path(path).name} is {codec}: no codec string for it (H.264, HEVC and AV1 only)")
+
+
+# --------------------------------------------------------------------------- colour
+
+
+@dataclass(frozen=True)
+class Colour:
+    """The colour code points (ISO/IEC 23091-2) a file's video signals; 2 where unspecified."""
+
+    primaries: int
+    transfer: int
+    matrix: int
+
+    @property
+    def video_range(self) -> str:
+        """HLS's ``VIDEO-RANGE``: PQ (transfer 16), HLG (18) or SDR."""
+        return {16: "PQ", 18: "HLG"}.get(self.transfer, "SDR")
+
+
+def colour_of(path: str | os.PathLike) -> Colour:
+    """The colour description of a file's first video stream (as its decoder reads it)."""
+    import av
+
+    try:
+        with av.open(os.fspath(path)) as c:
+            cc = c.streams.video[0].codec_context
+            return Colour(*(int(getattr(cc, a, 2) or 2) for a in ("color_primaries", "color_trc", "colorspace")))
+    except (av.error.FFmpegError, IndexError, OSError) as ex:
+        raise InputError(f"{Path(path).name}: cannot read its video stream: {ex}") from None

@@ -105,6 +105,12 @@ def _tonemap_arg(p: argparse.ArgumentParser) -> None:
                         "an SDR source ignores it")
 
 
+def _bit_depth_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bit-depth", type=int, choices=(8, 10), default=None, metavar="8|10",
+                   help="encode every grid point at this bit depth, whatever the grid says (grid key bit_depth; "
+                        "default 8): 10 keeps an HDR (PQ/HLG) source HDR, with its mastering metadata")
+
+
 def _crop_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crop", default=None, metavar="auto|W:H:X:Y",
                    help="cut the picture before encoding and scoring: auto = the black borders ffmpeg's cropdetect "
@@ -221,6 +227,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
            "frames": info.frame_count,
            "duration_s": round(info.duration_s, 6), "pix_fmt": info.pix_fmt, "bit_depth": info.bit_depth,
            "colour": dict(info.colour), "encode_colour": dict(encode_colour(info)), "hdr": info.hdr_transfer,
+           "hdr_metadata": info.hdr_metadata.as_dict() if info.hdr_metadata else None,
            "interlaced": info.interlaced, "audio": audio_streams(info.path),
            "vfr_drift_s": round(timing_drift_s(info), 6)}
     if args.borders:
@@ -241,7 +248,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
     desc = ", ".join(f"{k}={v}" for k, v in info.colour) or "not stated (encodes stay untagged)"
     print(f"colour: {desc}")
     if info.hdr_transfer:
-        print(f"HDR: yes ({info.hdr_transfer}): probe and ladder need --tonemap")
+        meta = info.hdr_metadata
+        print(f"HDR: yes ({info.hdr_transfer}"
+              + (f"; mastering display {meta.luminance[1]:g}/{meta.luminance[0]:g} cd/m2" if meta and meta.luminance
+                 else "")
+              + (f"; MaxCLL {meta.max_cll}, MaxFALL {meta.max_fall}" if meta and meta.max_cll is not None else "")
+              + "): probe and ladder need --bit-depth 10 for an HDR ladder, or --tonemap for an SDR one")
     print(f"interlaced: {'yes (deinterlaced with bwdif before encoding)' if info.interlaced else 'no'}")
     if args.borders:
         box = doc["borders"]
@@ -292,6 +304,7 @@ def _add_probe(sub) -> None:
     p.add_argument("--shots", metavar="CSV", help="use this shots.csv instead of detecting shots")
     _shot_args(p)
     _tonemap_arg(p)
+    _bit_depth_arg(p)
     _crop_arg(p)
     _dry_run_arg(p)
     _common(p)
@@ -332,7 +345,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     from . import api
     from .grid import load_grid
 
-    grid = load_grid(args.grid)
+    grid = load_grid(args.grid).with_bit_depth(args.bit_depth)
     if args.dry_run:
         return _dry_run(args, grid)
     shot_bar = _Bar("shots", "frame", args.quiet)
@@ -436,6 +449,9 @@ def _source_note(src: dict) -> str | None:
         parts.append("deinterlaced (bwdif)")
     if src.get("tonemap"):
         parts.append(f"tone-mapped to SDR BT.709 ({src['tonemap']})")
+    if src.get("hdr"):
+        parts.append(f"HDR ({src['hdr']}) kept at 10 bits"
+                     + (", with its mastering display and light levels" if src.get("hdr_metadata") else ""))
     colour = src.get("colour") or {}
     if colour and not src.get("tonemap"):
         parts.append("encodes signal " + ", ".join(f"{k}={v}" for k, v in colour.items()))
@@ -443,10 +459,11 @@ def _source_note(src: dict) -> str | None:
 
 
 def _source_note_of(info) -> str | None:
-    from .media import encode_colour
+    from .media import encode_colour, encode_hdr
 
     return _source_note({"crop": info.crop, "width": info.display_width, "height": info.display_height,
                          "interlaced": info.interlaced, "tonemap": info.tonemap,
+                         "hdr": info.hdr_transfer if not info.tonemap else None, "hdr_metadata": encode_hdr(info),
                          "colour": dict(encode_colour(info))})
 
 
@@ -506,6 +523,7 @@ def _add_ladder(sub) -> None:
     _optimizer_args(p)
     _shot_args(p)
     _tonemap_arg(p)
+    _bit_depth_arg(p)
     _crop_arg(p)
     t = p.add_argument_group("thumbnails (one representative frame per shot, coded on the image RDC hull)")
     t.add_argument("--thumbnails", action="store_true", help="code a thumbnail per shot into OUT/thumbnails/")
@@ -530,7 +548,7 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
     from . import api
     from .grid import load_grid
 
-    grid = load_grid(args.grid)
+    grid = load_grid(args.grid).with_bit_depth(args.bit_depth)
     if args.rungs is None:
         api.load_ladder(args.ladder)  # fail on a bad ladder before encoding anything
     # the rendition options fail before any work

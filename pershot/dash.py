@@ -165,10 +165,32 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     return DashPackage(manifest=out / "manifest.mpd", mixed_sequence_headers=tuple(mixed))
 
 
+#: the MPD descriptors of the colour description (ISO/IEC 23091-2 code points), as DASH-IF's
+#: guidelines for HDR10 and HLG give them
+CICP = "urn:mpeg:mpegB:cicp:"
+
+
+def colour_properties(colour) -> list[tuple[str, str, int]]:
+    """(element, schemeIdUri, value) the video adaptation set carries for a
+    :class:`pershot.bitstream.Colour`: for PQ, the transfer as an ``EssentialProperty`` (a player that
+    cannot show PQ must skip the set), primaries and matrix as ``SupplementalProperty``; for HLG, all
+    three supplemental (HLG plays as SDR where HDR is not understood). Nothing for SDR."""
+    if colour.transfer not in (16, 18):
+        return []
+    transfer = "EssentialProperty" if colour.transfer == 16 else "SupplementalProperty"
+    out = [(transfer, CICP + "TransferCharacteristics", colour.transfer)]
+    if colour.primaries != 2:
+        out.insert(0, ("SupplementalProperty", CICP + "ColourPrimaries", colour.primaries))
+    if colour.matrix != 2:
+        out.append(("SupplementalProperty", CICP + "MatrixCoefficients", colour.matrix))
+    return out
+
+
 def _write_package(tmp: Path, videos: Sequence, audio, codecs: dict[int, str], entry: str | None,
                    fps: "Fraction | float | None", segment_s: float) -> None:
     """Cut the segments into ``tmp`` and write the manifest with pershot's own figures."""
     from . import ffmpeg
+    from .bitstream import colour_of
 
     ffmpeg.run(package_args([r.path for r in videos], audio.path if audio else None, tmp, entry, segment_s),
                what="DASH packaging failed")
@@ -204,6 +226,13 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: dict[int, str], e
             raise FFmpegError(f"DASH packaging: rung {r.rung}'s segments do not line up with rung {videos[0].rung}'s "
                               "(renditions joined by an ffmpeg without the setts bitstream filter keep each "
                               "shot's own decode delay; `pershot doctor` says whether it has it)")
+    colour = colour_properties(colour_of(videos[0].path))
+    for a in sets:
+        if a.get("contentType") == "video":
+            for i, (tag, scheme, value) in enumerate(colour):
+                e = ET.Element(f"{{{MPD_NS}}}{tag}", {"schemeIdUri": scheme, "value": str(value)})
+                e.tail = a.text  # the indentation of the set's children
+                a.insert(i, e)
     for a in sets:
         # ffmpeg claims bitstream switching (one decoder fed segments of any rung without a new
         # initialization segment); drop the claim: a player then re-initialises at a switch, which is always safe

@@ -7,6 +7,7 @@ A grid is a TOML file (``presets/grid-*.toml``)::
     crf = [18, 23, 28, 33, 38, 43]   # CRF points (and/or)
     qp = []                          # constant-QP points
     threads = 1                      # threads per encode (fixed, so CPU time compares fairly)
+    bit_depth = 8                    # 8 or 10 bits per sample (10: an HDR ladder, or less banding)
     keyint = 0                       # max GOP in frames; 0 = one keyframe per shot, at its start
 
     [metrics]
@@ -16,7 +17,7 @@ A grid is a TOML file (``presets/grid-*.toml``)::
 
     [encoders.x264]
     presets = ["ultrafast", "medium", "veryslow"]
-    # optional per-encoder overrides: crf, qp, heights, params = { "aq-mode" = 2 }
+    # optional per-encoder overrides: crf, qp, heights, bit_depth, params = { "aq-mode" = 2 }
 
     [encoders.x264.variants]         # optional: more configurations, each probed like a preset
     "ultrafast+cabac" = { preset = "ultrafast", params = { cabac = 1, deblock = 1 } }
@@ -35,6 +36,7 @@ place (:func:`pershot.media.resolutions_for`). Anything malformed raises
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
@@ -55,8 +57,10 @@ else:  # pragma: no cover
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 DEFAULT_GRID = "default"
 
-_TOP_KEYS = {"name", "description", "heights", "crf", "qp", "threads", "keyint", "metrics", "encoders"}
-_ENC_KEYS = {"presets", "crf", "qp", "heights", "params", "variants"}
+_TOP_KEYS = {"name", "description", "heights", "crf", "qp", "threads", "keyint", "bit_depth", "metrics", "encoders"}
+_ENC_KEYS = {"presets", "crf", "qp", "heights", "bit_depth", "params", "variants"}
+#: bits per sample an encode may have: 8, or 10 (HEVC Main 10, AV1 Main 10-bit, H.264 High 10)
+BIT_DEPTHS = (8, 10)
 _VARIANT_KEYS = {"preset", "params"}
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 _METRIC_KEYS = {"vmaf_model", "n_subsample", "scale", "threads"}
@@ -82,6 +86,7 @@ class EncoderGrid:
     heights: tuple[int, ...]
     params: tuple[tuple[str, str], ...] = ()
     variants: tuple[Variant, ...] = ()
+    bit_depth: int = 8  #: bits per sample of every encode of this encoder (8 or 10)
 
     def preset_rank(self, preset: str) -> int:
         """0 = the fastest preset of this encoder in the grid ... the slowest. A variant ranks with
@@ -132,6 +137,19 @@ class Grid:
     @property
     def heights(self) -> tuple[int, ...]:
         return tuple(sorted({h for e in self.encoders for h in e.heights}, reverse=True))
+
+    @property
+    def bit_depths(self) -> tuple[int, ...]:
+        """The bit depths the grid's encodes have, lowest first."""
+        return tuple(sorted({e.bit_depth for e in self.encoders}))
+
+    def with_bit_depth(self, bit_depth: int | None) -> "Grid":
+        """This grid with every encoder at ``bit_depth`` (``--bit-depth``); None: as it is."""
+        if bit_depth is None:
+            return self
+        depth = _bit_depth(bit_depth, self.source or self.name, "--bit-depth")
+        return dataclasses.replace(self, encoders=tuple(dataclasses.replace(e, bit_depth=depth)
+                                                         for e in self.encoders))
 
     def points(self) -> Iterator[tuple[EncoderGrid, str, str, float, int]]:
         """Every (encoder grid, configuration name, rc_mode, value, height)."""
@@ -184,6 +202,12 @@ def _pos_int(v: Any, src: str, key: str, lo: int = 0, hi: int = 1 << 30) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not (lo <= v <= hi):
         raise ConfigError(f"{_where(src, key)} must be an integer in [{lo}, {hi}], got {v!r}")
     return v
+
+
+def _bit_depth(v: Any, src: str, key: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v not in BIT_DEPTHS:
+        raise ConfigError(f"{_where(src, key)} must be {' or '.join(map(str, BIT_DEPTHS))}, got {v!r}")
+    return int(v)
 
 
 def _unknown(d: Mapping[str, Any], allowed: set[str], src: str, where: str) -> None:
@@ -250,6 +274,7 @@ def parse_grid(doc: Mapping[str, Any], source: str = "<dict>") -> Grid:
     qp = _num_list(doc.get("qp", []), source, "qp")
     threads = _pos_int(doc.get("threads", 1), source, "threads", 1, 256)
     keyint = _pos_int(doc.get("keyint", 0), source, "keyint", 0, 100000)
+    bit_depth = _bit_depth(doc.get("bit_depth", 8), source, "bit_depth")
 
     m = doc.get("metrics", {})
     if not isinstance(m, Mapping):
@@ -312,7 +337,8 @@ def parse_grid(doc: Mapping[str, Any], source: str = "<dict>") -> Grid:
         variants = _variants(ed.get("variants", {}), spec, source, key + ".variants")
         out.append(EncoderGrid(encoder=spec.name, presets=tuple(presets), crf=e_crf, qp=e_qp,
                                heights=tuple(sorted(set(e_heights), reverse=True)), params=params,
-                               variants=variants))
+                               variants=variants,
+                               bit_depth=_bit_depth(ed.get("bit_depth", bit_depth), source, key + ".bit_depth")))
     return Grid(name=name, encoders=tuple(out), threads=threads, keyint=keyint, metric=metric,
                 source=source if source != "<dict>" else "")
 

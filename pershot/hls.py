@@ -116,7 +116,7 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     import av
 
     from . import ffmpeg
-    from .bitstream import codec_of
+    from .bitstream import codec_of, colour_of
 
     videos, audio = split_renditions(renditions, segment_s, "HLS")
     codecs = {}  # before anything is written: an unfit rendition fails here
@@ -146,6 +146,8 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
             peak, avg = seg.rates_bps()
             rate = f",FRAME-RATE={float(fps):.3f}" if fps else ""
             codec = codecs[r.rung]
+            vrange = colour_of(r.path).video_range  # HDR variants say so; SDR is what a player assumes
+            rate += f",VIDEO-RANGE={vrange}" if vrange != "SDR" else ""
             rows.append((peak + a_peak, (
                 f"#EXT-X-STREAM-INF:BANDWIDTH={round(peak + a_peak)},AVERAGE-BANDWIDTH={round(avg + a_avg)},"
                 f'RESOLUTION={r.width}x{r.height}{rate},CODECS="{codec}{codecs_audio}"'

@@ -713,12 +713,12 @@ class Ladder:
 #: ``colour``) and the commands may carry ``-vf setparams``; a reader of version 1 would ignore that
 LADDER_SCHEMA_VERSION = 2
 _SHOT_FIELDS = ("shot", "start_frame", "end_frame", "frames", "duration_s", "encoder", "preset", "encoder_preset",
-                "params", "width", "height", "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf", "psnr_y", "ssim",
-                "encode_cpu_s")
+                "params", "width", "height", "bit_depth", "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf",
+                "psnr_y", "ssim", "encode_cpu_s")
 #: ladder.csv columns, in order (those the probes lack are left out)
 LADDER_COLUMNS = ("rung", "target_kbps", "target_quality", "shot", "start_frame", "end_frame", "frames",
                   "duration_s", "encoder", "preset", "preset_rank", "encoder_preset", "params", "width", "height",
-                  "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf", "vmaf_hmean", "vmaf_p5", "psnr_y", "ssim",
+                  "bit_depth", "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf", "vmaf_hmean", "vmaf_p5", "psnr_y", "ssim",
                   "encode_cpu_s", "encode_wall_s", "encode_overhead_cpu_s")
 
 

@@ -27,10 +27,11 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from .errors import InputError, MediaError, ResourceError
 from .geometry import classes_within, even, fit_size, size_class
+from .encoders.base import pix_fmt
 
 #: hashed in full below this size; above it, size + head + middle + tail
 _HASH_FULL_LIMIT = 8 << 20
@@ -46,7 +47,7 @@ _TRANSFERS = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte24
 _MATRICES = {0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco", 9: "bt2020nc",
              10: "bt2020c"}
 _RANGES = {1: "tv", 2: "pc"}
-#: transfers of HDR video (PQ, HLG): pershot's 8-bit SDR encodes and scores cannot carry them
+#: transfers of HDR video (PQ, HLG): 8-bit encodes cannot carry them (10-bit ones can)
 HDR_TRANSFERS = ("smpte2084", "arib-std-b67")
 #: ffmpeg ``tonemap`` curves an HDR source can be mapped to SDR with (``--tonemap``), the default first:
 #: mobius keeps what lies within SDR's range nearly as it was and rolls off what lies above; hable
@@ -87,6 +88,12 @@ def encode_colour(info: "SourceInfo") -> tuple[tuple[str, str], ...]:
     return tuple((k, "tv") if k == "range" else (k, v) for k, v in info.colour)
 
 
+def encode_hdr(info: "SourceInfo") -> "HdrMetadata | None":
+    """The static HDR metadata pershot's encodes of ``info`` carry: its own, for an HDR source that is
+    not tone-mapped (the encoders write it only at 10 bits); else None."""
+    return info.hdr_metadata if info.hdr_transfer and not info.tonemap else None
+
+
 def setparams_filter(colour: Sequence[tuple[str, str]]) -> str:
     """``setparams=...`` that tags frames with ``colour`` ("" when it is empty)."""
     return "setparams=" + ":".join(f"{k}={v}" for k, v in colour) if colour else ""
@@ -115,20 +122,23 @@ def check_filters(info: "SourceInfo") -> None:
                           "use another with --ffmpeg")
 
 
-def check_source(info: "SourceInfo") -> None:
-    """Everything a source must pass before pershot decodes it for encoding: SDR or set to be
-    tone-mapped (:func:`check_sdr`), and the filters it needs in this ffmpeg (:func:`check_filters`)."""
-    check_sdr(info)
+def check_source(info: "SourceInfo", bit_depths: Sequence[int] = (8,)) -> None:
+    """Everything a source must pass before pershot decodes it for encodes of ``bit_depths``: SDR,
+    set to be tone-mapped, or encoded at 10 bits (:func:`check_sdr`), and the filters it needs in this
+    ffmpeg (:func:`check_filters`)."""
+    check_sdr(info, bit_depths)
     check_filters(info)
 
 
-def check_sdr(info: "SourceInfo") -> None:
-    """Raise MediaError for an HDR source (PQ or HLG transfer) not set to be tone-mapped
-    (:func:`with_tonemap`): pershot encodes and scores 8-bit SDR, so its probes and renditions of
-    such a source would be wrong, not just worse."""
-    if info.hdr_transfer and not info.tonemap:
-        raise MediaError(f"{Path(info.path).name} is HDR video ({info.hdr_transfer} transfer): pershot encodes "
-                         "and scores 8-bit SDR; give --tonemap to make an SDR ladder from it")
+def check_sdr(info: "SourceInfo", bit_depths: Sequence[int] = (8,)) -> None:
+    """Raise MediaError for an HDR source (PQ or HLG transfer) that encodes of ``bit_depths`` would
+    spoil: one not set to be tone-mapped (:func:`with_tonemap`) with any 8-bit encode. An 8-bit PQ or
+    HLG ladder bands visibly, so its probes and renditions would be wrong, not just worse. At 10 bits
+    an HDR source makes an HDR ladder: the encodes carry its transfer, primaries and mastering
+    metadata."""
+    if info.hdr_transfer and not info.tonemap and min(bit_depths, default=8) < 10:
+        raise MediaError(f"{Path(info.path).name} is HDR video ({info.hdr_transfer} transfer): 8-bit encodes "
+                         "cannot carry it; give --bit-depth 10 for an HDR ladder, or --tonemap for an SDR one")
 
 
 def with_tonemap(info: "SourceInfo", curve: str | None) -> "SourceInfo":
@@ -141,7 +151,7 @@ def with_tonemap(info: "SourceInfo", curve: str | None) -> "SourceInfo":
     return dataclasses.replace(info, tonemap=curve) if info.hdr_transfer else info
 
 
-def tonemap_filters(info: "SourceInfo") -> list[str]:
+def tonemap_filters(info: "SourceInfo", bit_depth: int = 8) -> list[str]:
     """HDR -> SDR BT.709 limited range for a source set to be tone-mapped (else ``[]``): linear light
     (100 nits nominal peak), BT.709 primaries, ffmpeg's ``tonemap`` curve, BT.709 transfer and matrix.
     The frames are first told what they are (the source's description, BT.2020 where it says
@@ -151,7 +161,92 @@ def tonemap_filters(info: "SourceInfo") -> list[str]:
     desc = {"color_primaries": "bt2020", "colorspace": "bt2020nc", "range": "tv", **dict(info.colour)}
     return [setparams_filter(tuple(desc.items())), "zscale=transfer=linear:npl=100", "format=gbrpf32le",
             "zscale=primaries=bt709", f"tonemap=tonemap={info.tonemap}:desat=0",
-            "zscale=transfer=bt709:matrix=bt709:range=limited", "format=yuv420p"]
+            "zscale=transfer=bt709:matrix=bt709:range=limited", f"format={pix_fmt(bit_depth)}"]
+
+
+@dataclass(frozen=True)
+class HdrMetadata:
+    """Static HDR metadata of a source (SMPTE ST 2086 mastering display, CTA-861.3 content light level),
+    which an HDR ladder's encodes carry on (x265 ``master-display``/``max-cll``, SVT-AV1
+    ``mastering-display``/``content-light``, x264 ``mastering-display``/``cll``)."""
+
+    #: CIE 1931 x, y of the mastering display's red, green, blue primaries and white point
+    #: (rx, ry, gx, gy, bx, by, wx, wy); None: not given
+    primaries: tuple[float, ...] | None = None
+    #: the mastering display's (min, max) luminance in cd/m2; None: not given
+    luminance: tuple[float, float] | None = None
+    max_cll: int | None = None  #: maximum content light level, cd/m2
+    max_fall: int | None = None  #: maximum frame-average light level, cd/m2
+
+    @property
+    def mastering(self) -> bool:
+        """Both halves of ST 2086 are given (encoders take them only together)."""
+        return self.primaries is not None and self.luminance is not None
+
+    def master_display(self) -> str:
+        """``G(x,y)B(x,y)R(x,y)WP(x,y)L(max,min)`` in ST 2086's units (0.00002 for chromaticity,
+        0.0001 cd/m2 for luminance), as x265 and x264 take it."""
+        rx, ry, gx, gy, bx, by, wx, wy = (round(v * 50000) for v in self.primaries or ())
+        lo, hi = (round(v * 10000) for v in self.luminance or ())
+        return f"G({gx},{gy})B({bx},{by})R({rx},{ry})WP({wx},{wy})L({hi},{lo})"
+
+    def master_display_float(self) -> str:
+        """The same in plain figures (chromaticity 0-1, luminance in cd/m2), as SVT-AV1 takes it."""
+        rx, ry, gx, gy, bx, by, wx, wy = self.primaries or ()
+        lo, hi = self.luminance or ()
+        return (f"G({gx:.5f},{gy:.5f})B({bx:.5f},{by:.5f})R({rx:.5f},{ry:.5f})WP({wx:.5f},{wy:.5f})"
+                f"L({hi:.4f},{lo:.4f})")
+
+    @property
+    def light_level(self) -> str:
+        """``MaxCLL,MaxFALL`` ("" when not given)."""
+        return f"{self.max_cll},{self.max_fall or 0}" if self.max_cll is not None else ""
+
+    def as_dict(self) -> dict:
+        return {"primaries": list(self.primaries) if self.primaries else None,
+                "luminance": list(self.luminance) if self.luminance else None,
+                "max_cll": self.max_cll, "max_fall": self.max_fall}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "HdrMetadata | None":
+        """From :meth:`as_dict` (ladder.json's ``source.hdr_metadata``); None for anything else."""
+        if not isinstance(d, Mapping):
+            return None
+        try:
+            prim = tuple(float(v) for v in d["primaries"]) if d.get("primaries") else None
+            lum = tuple(float(v) for v in d["luminance"]) if d.get("luminance") else None
+            cll = int(d["max_cll"]) if d.get("max_cll") is not None else None
+            fall = int(d["max_fall"]) if d.get("max_fall") is not None else None
+        except (TypeError, ValueError, KeyError):
+            return None
+        if (prim is not None and len(prim) != 8) or (lum is not None and len(lum) != 2):
+            return None
+        out = cls(primaries=prim, luminance=lum, max_cll=cll, max_fall=fall)  # type: ignore[arg-type]
+        return out if (out.mastering or out.max_cll is not None) else None
+
+
+def hdr_metadata_from_side_data(mastering: bytes | None, light: bytes | None) -> HdrMetadata | None:
+    """:class:`HdrMetadata` from a decoded frame's side data: ffmpeg's ``AVMasteringDisplayMetadata``
+    (10 rationals: r, g, b primaries and white point as x/y pairs, then min and max luminance;
+    then has_primaries and has_luminance) and ``AVContentLightMetadata`` (MaxCLL, MaxFALL).
+    None when neither says anything."""
+    import struct
+
+    prim = lum = None
+    if mastering and len(mastering) >= 88:
+        v = struct.unpack("<20i2i", mastering[:88])
+        rat = [v[2 * i] / v[2 * i + 1] if v[2 * i + 1] else 0.0 for i in range(10)]
+        if v[20]:
+            prim = tuple(round(x, 5) for x in rat[:8])
+        if v[21] and rat[9] > 0:
+            lum = (round(rat[8], 4), round(rat[9], 4))
+    cll = fall = None
+    if light and len(light) >= 8:
+        c, f = struct.unpack("<2I", light[:8])
+        if c or f:
+            cll, fall = int(c), int(f)
+    out = HdrMetadata(primaries=prim, luminance=lum, max_cll=cll, max_fall=fall)
+    return out if (out.mastering or out.max_cll is not None) else None
 
 
 @dataclass(frozen=True)
@@ -188,6 +283,8 @@ class SourceInfo:
     #: such as a letterbox's black bars; the display size and aspect above are then the cut picture's
     #: (see :func:`with_crop`). None: the whole picture
     crop: tuple[int, int, int, int] | None = None
+    #: static HDR metadata (mastering display, light levels) of the first frame, or None
+    hdr_metadata: HdrMetadata | None = None
 
     @property
     def full_range(self) -> bool:
@@ -518,6 +615,7 @@ def probe_source(path: str | os.PathLike, stream: int | None = None) -> SourceIn
               for a in ("color_primaries", "color_trc", "colorspace")),
             _first_set((getattr(first, "color_range", None), getattr(cc, "color_range", None)), unset=(0,)),
             pix_fmt=pix_fmt)
+        hdr_metadata = _hdr_metadata(first)
         sar_raw = s.sample_aspect_ratio or cc.sample_aspect_ratio
         avg = s.average_rate
     if width <= 0 or height <= 0:
@@ -567,7 +665,21 @@ def probe_source(path: str | os.PathLike, stream: int | None = None) -> SourceIn
         stream=stream,
         colour=colour,
         interlaced=interlaced,
+        hdr_metadata=hdr_metadata,
     )
+
+
+def _hdr_metadata(frame: Any) -> HdrMetadata | None:
+    """The static HDR metadata a decoded frame carries as side data (None when it has none)."""
+    found: dict[str, bytes] = {}
+    try:
+        for sd in frame.side_data:
+            name = getattr(getattr(sd, "type", None), "name", str(getattr(sd, "type", "")))
+            if name in ("MASTERING_DISPLAY_METADATA", "CONTENT_LIGHT_LEVEL"):
+                found[name] = bytes(sd)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return hdr_metadata_from_side_data(found.get("MASTERING_DISPLAY_METADATA"), found.get("CONTENT_LIGHT_LEVEL"))
 
 
 def _first_set(values, unset: tuple[int, ...]) -> int | None:
@@ -655,9 +767,10 @@ def temp_dir(work_dir: str | os.PathLike | None = None) -> str:
     return os.fspath(work_dir or os.environ.get(TMP_ENV) or tempfile.gettempdir())
 
 
-def y4m_bytes(width: int, height: int, frames: int) -> int:
-    """Size of ``frames`` frames of 8-bit 4:2:0 Y4M (what :func:`extract_shot` writes)."""
-    return frames * (width * height + 2 * ((width + 1) // 2) * ((height + 1) // 2) + 6) + 128
+def y4m_bytes(width: int, height: int, frames: int, bit_depth: int = 8) -> int:
+    """Size of ``frames`` frames of 4:2:0 Y4M of ``bit_depth`` bits (what :func:`extract_shot` writes)."""
+    sample = 2 if bit_depth > 8 else 1
+    return frames * ((width * height + 2 * ((width + 1) // 2) * ((height + 1) // 2)) * sample + 6) + 128
 
 
 def check_temp_space(needs: Sequence[tuple[str, int]], workers: int, what: str, hint: str = "") -> None:
@@ -690,8 +803,8 @@ def _bytes(n: int) -> str:
 _Y4M_FRAME_MAGIC = b"FRAME"
 
 
-def y4m_frame_count(path: str | os.PathLike, width: int, height: int) -> int:
-    """Frames in a 4:2:0 8-bit Y4M file whose frame headers are plain ``FRAME\\n``."""
+def y4m_frame_count(path: str | os.PathLike, width: int, height: int, bit_depth: int = 8) -> int:
+    """Frames in a 4:2:0 Y4M file of ``bit_depth`` bits whose frame headers are plain ``FRAME\\n``."""
     p = Path(path)
     size = p.stat().st_size
     with open(p, "rb") as f:
@@ -702,7 +815,7 @@ def y4m_frame_count(path: str | os.PathLike, width: int, height: int) -> int:
     m_h = re.search(rb" H(\d+)", header)
     if not m_w or not m_h or (int(m_w.group(1)), int(m_h.group(1))) != (width, height):
         raise MediaError(f"Y4M size mismatch in {p.name}: {header[:60]!r}, expected {width}x{height}")
-    frame = width * height + 2 * (((width + 1) // 2) * ((height + 1) // 2))
+    frame = (width * height + 2 * (((width + 1) // 2) * ((height + 1) // 2))) * (2 if bit_depth > 8 else 1)
     body = size - len(header)
     per = frame + len(_Y4M_FRAME_MAGIC) + 1
     if body % per:
@@ -864,10 +977,11 @@ def extract_args(
     *,
     seek: bool = True,
     by_count: bool = False,
+    bit_depth: int = 8,
 ) -> list[str]:
     """ffmpeg arguments that decode frames [start_frame, end_frame) exactly, show them as
     displayed (rotation applied deliberately, auto-rotation off), and write each
-    ``(width, height, path)`` as 8-bit 4:2:0 Y4M (bicubic scaling, square pixels; a full-range
+    ``(width, height, path)`` as 4:2:0 Y4M of ``bit_depth`` bits (bicubic scaling, square pixels; a full-range
     source is converted to limited range, the matrix is kept; an RGB one is converted with the BT.709
     matrix; an interlaced one is deinterlaced; an HDR one set to be tone-mapped is mapped to SDR BT.709;
     one with a crop is cut, after rotation and before scaling).
@@ -894,7 +1008,7 @@ def extract_args(
         trim = f"trim=start_pts={idx.pts[start_frame]}"
         if end_frame < len(idx):
             trim += f":end_pts={idx.pts[end_frame]}"
-    chain = [trim, "setpts=PTS-STARTPTS", *deinterlace_filters(info), *tonemap_filters(info),
+    chain = [trim, "setpts=PTS-STARTPTS", *deinterlace_filters(info), *tonemap_filters(info, bit_depth),
              *rotation_filters(info.rotation), *crop_filters(info)]
     if info.tonemap:
         rng = ""  # the tone-mapping chain ends in BT.709 limited range
@@ -903,18 +1017,20 @@ def extract_args(
     else:
         rng = ":out_range=tv" if info.full_range else ""  # full range is converted to limited (what players expect)
     n = len(outputs)
+    fmt = pix_fmt(bit_depth)
     graph = f"[0:{idx.stream_index}]{','.join(chain)}"  # the indexed stream (0:v:0 may be cover art)
     if n > 1:
         graph += f",split={n}" + "".join(f"[s{i}]" for i in range(n)) + ";"
     else:
         graph += "[s0];"
     for i, (w, h, _) in enumerate(outputs):
-        graph += f"[s{i}]scale={w}:{h}:flags=bicubic{rng},setsar=1,format=yuv420p[o{i}]"
+        graph += f"[s{i}]scale={w}:{h}:flags=bicubic{rng},setsar=1,format={fmt}[o{i}]"
         if i < n - 1:
             graph += ";"
     args += ["-filter_complex", graph]
+    strict = ["-strict", "-1"] if bit_depth > 8 else []  # ffmpeg writes Y4M beyond 8 bits only when told to
     for i, (_, _, path) in enumerate(outputs):
-        args += ["-map", f"[o{i}]", "-fps_mode", "passthrough", "-f", "yuv4mpegpipe", input_arg(path)]
+        args += ["-map", f"[o{i}]", "-fps_mode", "passthrough", *strict, "-f", "yuv4mpegpipe", input_arg(path)]
     return args
 
 
@@ -927,13 +1043,14 @@ def extract_shot(
     *,
     reference: bool = True,
     seek: bool = True,
+    bit_depth: int = 8,
 ) -> Extracted:
     """Decode frames [start_frame, end_frame) once into Y4M files in ``out_dir``.
 
     With ``reference``, one output is at the source's display size (what metrics
     compare against); one more per requested size (encoder inputs). The frame
     count of every output is checked; a seek that lands late is retried from
-    the start of the file. A source whose packet timestamps are not the decoder's
+    the start of the file. Every output has ``bit_depth`` bits (8 or 10). A source whose packet timestamps are not the decoder's
     (``FrameIndex.pts_exact`` false: H.264 with B-frames in AVI) is cut by frame count,
     decoding from the start of the file (exact, slower on long sources).
     """
@@ -968,11 +1085,12 @@ def extract_shot(
         attempts = [(True, False), (False, False)] if seek else [(False, False)]
     last_counts: list[int] = []
     for use_seek, by_count in attempts:
-        args = extract_args(info, idx, start_frame, end_frame, outputs, seek=use_seek, by_count=by_count)
+        args = extract_args(info, idx, start_frame, end_frame, outputs, seek=use_seek, by_count=by_count,
+                            bit_depth=bit_depth)
         res = ffmpeg.run(args, what=f"decoding frames {start_frame}-{end_frame} of {Path(info.path).name} failed")
         cpu += res.cpu_s
         wall += res.wall_s
-        last_counts = [y4m_frame_count(pth, w, h) for w, h, pth in outputs]
+        last_counts = [y4m_frame_count(pth, w, h, bit_depth) for w, h, pth in outputs]
         if all(c == want for c in last_counts):
             return Extracted(frames=want, reference=ref_path, scaled=scaled, cpu_s=cpu, wall_s=wall,
                              seeked=use_seek and "-ss" in args)

@@ -190,10 +190,14 @@ def metric_args(
     fps: Fraction,
     params: MetricParams,
     log_dir: str | os.PathLike,
+    bit_depth: int = 8,
 ) -> list[str]:
     """ffmpeg arguments that score ``dist`` (a raw bitstream of ``dist_format``, or ``yuv4mpegpipe``)
     against the Y4M reference ``ref`` at ``ref_size``: psnr -> ssim -> libvmaf, logs in ``log_dir``
-    (``psnr.log``, ``ssim.log``, ``vmaf.json``)."""
+    (``psnr.log``, ``ssim.log``, ``vmaf.json``). Both are compared at ``bit_depth`` bits, the depth of the
+    encode and of its reference: PSNR's peak is then 1023, and libvmaf scales its features to the depth."""
+    from .encoders.base import pix_fmt
+
     from .media import _escape_filter_value, input_arg
 
     w, h = ref_size
@@ -202,12 +206,13 @@ def metric_args(
     logs = {n: _escape_filter_value(os.path.join(os.path.abspath(os.fspath(log_dir)), n))
             for n in ("psnr.log", "ssim.log", "vmaf.json")}
     t = params.threads
+    fmt = pix_fmt(bit_depth)
     # both inputs get the same colour tags first: the encode signals the source's colour description and
     # the Y4M reference cannot, and ffmpeg would otherwise convert one to the other's matrix before scoring
     same = "setparams=color_primaries=unknown:color_trc=unknown:colorspace=unknown:range=tv"
     graph = (
-        f"[0:v:0]{same},scale={w}:{h}:flags={params.scale_flags},setsar=1,format=yuv420p,settb=1,setpts=N[d0];"
-        f"[1:v:0]{same},format=yuv420p,setsar=1,settb=1,setpts=N,split=3[r0][r1][r2];"
+        f"[0:v:0]{same},scale={w}:{h}:flags={params.scale_flags},setsar=1,format={fmt},settb=1,setpts=N[d0];"
+        f"[1:v:0]{same},format={fmt},setsar=1,settb=1,setpts=N,split=3[r0][r1][r2];"
         f"[d0][r0]psnr=stats_file={logs['psnr.log']}[d1];"
         f"[d1][r1]ssim=stats_file={logs['ssim.log']}[d2];"
         f"[d2][r2]libvmaf=model=version={params.vmaf_model}"
@@ -232,6 +237,7 @@ def score(
     frames: int,
     params: MetricParams = MetricParams(),
     work_dir: str | os.PathLike | None = None,
+    bit_depth: int = 8,
 ) -> Scores:
     """Score one encode (``frames`` frames) against the reference; checks every frame was scored."""
     import tempfile
@@ -240,7 +246,7 @@ def score(
 
     check_scorable(*ref_size, name=f"reference {Path(ref).name}")
     with tempfile.TemporaryDirectory(prefix="pershot-metric-", dir=work_dir) as d:
-        args = metric_args(dist, dist_format, ref, ref_size, fps, params, d)
+        args = metric_args(dist, dist_format, ref, ref_size, fps, params, d, bit_depth)
         res = ffmpeg.run(args, what="scoring (psnr/ssim/libvmaf) failed")
         try:
             vmaf_text = (Path(d) / "vmaf.json").read_text(encoding="utf-8")

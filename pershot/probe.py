@@ -39,8 +39,8 @@ from .encoders import EncodeParams
 from .encoders.base import kv_params
 from .errors import ConfigError, FFmpegError, InputError, ResourceError
 from .grid import Grid, load_grid
-from .media import (SourceInfo, check_source, check_temp_space, encode_colour, extract_shot, frame_index,
-                    resolutions_for, temp_dir, y4m_bytes)
+from .media import (SourceInfo, check_source, check_temp_space, encode_colour, encode_hdr, extract_shot,
+                    frame_index, resolutions_for, temp_dir, y4m_bytes)
 from .metrics import MetricParams, check_scorable, score
 from .shots import Shot
 
@@ -57,7 +57,7 @@ MAX_PROBES_PER_JOB = 12
 #: the public columns of probes.csv, in order
 PROBE_COLUMNS = (
     "shot", "start_frame", "end_frame", "frames", "duration_s",
-    "encoder", "preset", "preset_rank", "encoder_preset", "params", "width", "height", "rc_mode", "crf",
+    "encoder", "preset", "preset_rank", "encoder_preset", "params", "width", "height", "bit_depth", "rc_mode", "crf",
     "size_bytes", "bitrate_kbps",
     "vmaf", "vmaf_hmean", "vmaf_p5", "vmaf_min", "psnr_y", "ssim",
     "encode_cpu_s", "encode_wall_s", "encode_overhead_cpu_s", "decode_cpu_s", "metric_cpu_s", "metric_wall_s",
@@ -92,6 +92,7 @@ class ProbeJob:
     encoder_versions: tuple[tuple[str, str], ...] = ()
     cache_dir: str | None = None
     work_dir: str | None = None
+    bit_depth: int = 8  #: of every encode of the job, and of the frames it decodes (8 or 10)
 
 
 def job_temp_bytes(job: ProbeJob) -> int:
@@ -99,7 +100,9 @@ def job_temp_bytes(job: ProbeJob) -> int:
     reference) and at the encode size, plus a tenth for the bitstream and the metric logs."""
     info, frames = job.source, job.shot.frames
     ref = (info.display_width, info.display_height)
-    raw = y4m_bytes(*ref, frames) + (y4m_bytes(job.width, job.height, frames) if (job.width, job.height) != ref else 0)
+    d = job.bit_depth
+    raw = y4m_bytes(*ref, frames, d) + (y4m_bytes(job.width, job.height, frames, d)
+                                        if (job.width, job.height) != ref else 0)
     return raw + raw // 10
 
 
@@ -125,6 +128,7 @@ class ProbeResult:
     params: str  #: the encoder's extra options, key=value:key=value ("" when none)
     width: int
     height: int
+    bit_depth: int  #: bits per sample of the encode (8 or 10)
     rc_mode: str
     crf: float  #: the CRF, or the QP when rc_mode == "qp"
     size_bytes: int
@@ -174,6 +178,11 @@ def probe_key(info: SourceInfo, shot: Shot, p: EncodeParams, metric: MetricParam
         extra["tonemap"] = info.tonemap
     if p.colour:  # tagged encodes (and full range converted); an untagged source keeps its old keys
         extra["colour"] = [list(x) for x in p.colour]
+    if p.bit_depth != 8:  # 10-bit encodes (8-bit ones keep the keys made before bit depths)
+        extra["bit_depth"] = p.bit_depth
+    hdr = p.hdr_options("master-display", "max-cll")
+    if hdr:  # the HDR metadata the stream carries
+        extra["hdr"] = [list(x) for x in hdr]
     return make_key({
         **extra,
         "pipeline": PIPELINE_VERSION,
@@ -212,7 +221,7 @@ def _result(shot: Shot, spec: ProbeSpec, data: Mapping[str, Any], n_subsample: i
         shot=shot.index, start_frame=shot.start_frame, end_frame=shot.end_frame, frames=shot.frames,
         duration_s=shot.duration_s, encoder=p.encoder, preset=spec.config or p.preset, preset_rank=spec.preset_rank,
         encoder_preset=p.preset, params=kv_params(p.extra),
-        width=p.width, height=p.height, rc_mode=p.rc_mode, crf=float(p.value), size_bytes=size,
+        width=p.width, height=p.height, bit_depth=p.bit_depth, rc_mode=p.rc_mode, crf=float(p.value), size_bytes=size,
         bitrate_kbps=bitrate_kbps(size, shot.duration_s),
         vmaf=float(data["vmaf"]), vmaf_hmean=float(data["vmaf_hmean"]), vmaf_p5=float(data["vmaf_p5"]),
         vmaf_min=float(data["vmaf_min"]), psnr_y=float(data["psnr_y"]), ssim=float(data["ssim"]),
@@ -233,7 +242,8 @@ def _entry(job: ProbeJob, spec: ProbeSpec, data: Mapping[str, Any], per_frame: M
             "source": job.source.content_hash, "source_path": job.source.path,
             "start_frame": job.shot.start_frame, "end_frame": job.shot.end_frame,
             "encoder": p.encoder, "encoder_version": encoder_version, "preset": p.preset, "rc_mode": p.rc_mode,
-            "value": float(p.value), "width": p.width, "height": p.height, "threads": p.threads, "gop": p.gop(),
+            "value": float(p.value), "width": p.width, "height": p.height, "bit_depth": p.bit_depth,
+            "threads": p.threads, "gop": p.gop(),
             "metric": job.metric.key(),
         },
         "result": {k: data[k] for k in _RESULT_KEYS},
@@ -274,7 +284,8 @@ def run_job(job: ProbeJob) -> list[ProbeResult]:
         return out
     work_dir = temp_dir(job.work_dir)
     with tempfile.TemporaryDirectory(prefix="pershot-probe-", dir=work_dir) as d:
-        ex = extract_shot(info, shot.start_frame, shot.end_frame, d, [(job.width, job.height)])
+        ex = extract_shot(info, shot.start_frame, shot.end_frame, d, [(job.width, job.height)],
+                          bit_depth=job.bit_depth)
         src = ex.scaled[(job.width, job.height)]
         overhead = min(ffmpeg.run(encoders.overhead_args(todo[0].encode, src),
                                   what=f"reading shot {shot.index} at {job.width}x{job.height} failed").cpu_s
@@ -290,7 +301,8 @@ def run_job(job: ProbeJob) -> list[ProbeResult]:
             if size <= 0:
                 raise FFmpegError(f"{p.encoder} wrote an empty bitstream for shot {shot.index}", cmd=r.cmd,
                                   stderr=r.stderr)
-            sc = score(bitstream, enc.muxer, ex.reference, ref_size, info.fps, shot.frames, job.metric, work_dir=d)
+            sc = score(bitstream, enc.muxer, ex.reference, ref_size, info.fps, shot.frames, job.metric, work_dir=d,
+                       bit_depth=job.bit_depth)
             bitstream.unlink()
             data = {"size_bytes": size, **sc.pooled(), "encode_cpu_s": encoder_cpu_s(r.cpu_s, overhead),
                     "encode_wall_s": r.wall_s, "encode_overhead_cpu_s": overhead, "decode_cpu_s": ex.cpu_s,
@@ -359,8 +371,9 @@ def plan_probes(
 
         raise MissingDependencyError("this ffmpeg has no libvmaf filter (needed to score probes)")
     check_scorable(info.display_width, info.display_height, name=os.path.basename(info.path))
-    check_source(info)
+    check_source(info, grid.bit_depths)
     colour = encode_colour(info)
+    hdr = encode_hdr(info)
     by_count = not frame_index(info.path, info.stream).pts_exact
     cached: list[ProbeResult] = []
     todo: list[tuple[Shot, ProbeSpec]] = []
@@ -381,7 +394,8 @@ def plan_probes(
                     for mode, v in e.rc_points():
                         p = EncodeParams(encoder=e.encoder, preset=preset, rc_mode=mode, value=float(v), width=w,
                                          height=h, fps=info.fps, frames=shot.frames, threads=grid.threads,
-                                         keyint=grid.keyint, extra=params, colour=colour)
+                                         keyint=grid.keyint, extra=params, colour=colour, bit_depth=e.bit_depth,
+                                         hdr=hdr)
                         encoders.get(e.encoder).check(p)
                         key = probe_key(info, shot, p, grid.metric, versions[e.encoder], ffv, by_count)
                         specs.append(ProbeSpec(key=key, encode=p, preset_rank=e.preset_rank(name),
@@ -415,16 +429,17 @@ def jobs_for(
     a group larger than ``max_probes_per_job`` is dealt round-robin into equal jobs; biggest jobs first."""
     versions = tuple(sorted({e.encoder: encoders.version(e.encoder) for e in grid.encoders}.items()))
     cache_dir = str(cache.base) if cache is not None else None
-    groups: dict[tuple[int, int, int], tuple[Shot, list[ProbeSpec]]] = {}
+    groups: dict[tuple[int, int, int, int], tuple[Shot, list[ProbeSpec]]] = {}
     for shot, sp in points:
-        groups.setdefault((shot.index, sp.encode.width, sp.encode.height), (shot, []))[1].append(sp)
+        p = sp.encode
+        groups.setdefault((shot.index, p.width, p.height, p.bit_depth), (shot, []))[1].append(sp)
     jobs: list[ProbeJob] = []
-    for (_, w, h), (shot, specs) in groups.items():
+    for (_, w, h, depth), (shot, specs) in groups.items():
         n_jobs = -(-len(specs) // max(1, max_probes_per_job))
         for part in range(n_jobs):
             jobs.append(ProbeJob(source=info, shot=shot, width=w, height=h, probes=tuple(specs[part::n_jobs]),
                                  metric=grid.metric, encoder_versions=versions, cache_dir=cache_dir,
-                                 work_dir=work_dir))
+                                 work_dir=work_dir, bit_depth=depth))
     # biggest jobs first: better packing on a pool
     jobs.sort(key=lambda j: -(j.shot.frames * j.width * j.height * len(j.probes)))
     return tuple(jobs)
@@ -436,7 +451,8 @@ def point_row(shot: Shot, spec: ProbeSpec) -> dict[str, Any]:
     return {"shot": shot.index, "start_frame": shot.start_frame, "end_frame": shot.end_frame, "frames": shot.frames,
             "duration_s": shot.duration_s, "encoder": p.encoder, "preset": spec.config or p.preset,
             "preset_rank": spec.preset_rank, "encoder_preset": p.preset, "params": kv_params(p.extra),
-            "width": p.width, "height": p.height, "rc_mode": p.rc_mode, "crf": float(p.value), "key": spec.key}
+            "width": p.width, "height": p.height, "bit_depth": p.bit_depth, "rc_mode": p.rc_mode, "crf": float(p.value),
+            "key": spec.key}
 
 
 def run_plan(

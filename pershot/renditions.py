@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from .errors import FFmpegError, InputError
-from .encoders.base import colour_args
+from .encoders.base import args_bit_depth, colour_args
 from .geometry import describe
 from .media import (FrameIndex, SourceInfo, check_source, check_temp_space, encode_colour, extract_shot, frame_index,
                     input_arg, temp_dir, y4m_bytes)
@@ -56,6 +56,11 @@ class ShotEncode:
     args: tuple[str, ...]
     width: int
     height: int
+
+    @property
+    def bit_depth(self) -> int:
+        """The bit depth of the frames the command reads (its ``-pix_fmt``; 8 where it names none)."""
+        return args_bit_depth(self.args)
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,10 @@ def plan_renditions(doc: Mapping[str, Any], info: SourceInfo, out_dir: str | os.
                     rungs: Sequence[int] | None = None, work_dir: str | None = None) -> list[ShotJob]:
     """One job per shot, holding the encodes of the chosen rungs (default: all). Pure: nothing runs."""
     check_ladder_doc(doc)
-    check_source(info)
+    depths = {args_bit_depth(s["encode"]["ffmpeg_args"]) for r in doc["rungs"] for s in r.get("shots") or []
+              if isinstance(s, Mapping) and isinstance(s.get("encode"), Mapping)
+              and isinstance(s["encode"].get("ffmpeg_args"), list)}
+    check_source(info, tuple(depths) or (8,))
     colour = encode_colour(info)
     src = doc.get("source") or {}
     if src.get("frames") is not None and int(src["frames"]) != info.frame_count:
@@ -271,7 +279,7 @@ def _finished(dst: str) -> float | None:
 def shot_temp_bytes(job: ShotJob) -> int:
     """Temporary disk a shot job holds at once: its frames as Y4M at every size its rungs use."""
     frames = job.end_frame - job.start_frame
-    return sum(y4m_bytes(w, h, frames) for w, h in {(e.width, e.height) for e in job.encodes})
+    return sum(y4m_bytes(w, h, frames, d) for w, h, d in {(e.width, e.height, e.bit_depth) for e in job.encodes})
 
 
 def run_shot(job: ShotJob) -> list[ShotOutput]:
@@ -290,12 +298,17 @@ def run_shot(job: ShotJob) -> list[ShotOutput]:
             out.append(ShotOutput(e.rung, job.shot, dst, os.path.getsize(dst), cpu, _stream(e)))
     if not todo:
         return out
-    sizes = sorted({(e.width, e.height) for e, _ in todo}, key=lambda wh: (-wh[1], -wh[0]))
+    frames: dict[tuple[int, int, int], str] = {}
     with tempfile.TemporaryDirectory(prefix="pershot-rend-", dir=temp_dir(job.work_dir)) as d:
-        ex = extract_shot(job.source, job.start_frame, job.end_frame, d, sizes, reference=False)
+        for depth in sorted({e.bit_depth for e, _ in todo}):  # one decode per bit depth (a ladder has one)
+            sizes = sorted({(e.width, e.height) for e, _ in todo if e.bit_depth == depth},
+                           key=lambda wh: (-wh[1], -wh[0]))
+            ex = extract_shot(job.source, job.start_frame, job.end_frame, os.path.join(d, f"b{depth}"), sizes,
+                              reference=False, bit_depth=depth)
+            frames.update({(w, h, depth): pth for (w, h), pth in ex.scaled.items()})
         for e, dst in todo:
             with atomic_path(dst) as t:  # a finished encode appears whole, or not at all
-                r = ffmpeg.run(shot_args(e, ex.scaled[(e.width, e.height)], str(t)),
+                r = ffmpeg.run(shot_args(e, frames[(e.width, e.height, e.bit_depth)], str(t)),
                                what=f"encoding rung {e.rung} shot {job.shot} failed")
                 size = t.stat().st_size
                 if size <= 0:

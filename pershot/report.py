@@ -76,10 +76,10 @@ def _fps_of(prep: Prepared, fps: Any = None) -> Fraction | None:
 
 
 def encode_commands(ladder: Ladder, *, fps: Any = None, threads: int = 1, keyint: int = 0,
-                    extra: tuple = (), colour: Sequence[tuple[str, str]] = ()) -> list[dict | None]:
+                    extra: tuple = (), colour: Sequence[tuple[str, str]] = (), hdr: Any = None) -> list[dict | None]:
     """Per row of ``ladder.table``: the encoder's own options and a full ffmpeg argument list.
 
-    ``ffmpeg_args`` reads the shot's frames as 8-bit 4:2:0 Y4M from
+    ``ffmpeg_args`` reads the shot's frames as 4:2:0 Y4M of the row's ``bit_depth`` (8 where none) from
     ``{input}`` and writes the raw stream to ``{output}`` (placeholders), as
     the probes did; ``codec_args`` are the encoder options alone.  Built by
     the core's encoder modules (pure functions, nothing is run).  ``None``
@@ -87,7 +87,8 @@ def encode_commands(ladder: Ladder, *, fps: Any = None, threads: int = 1, keyint
     its probe was encoded with (``encoder_preset``, ``params``); ``extra``
     options are used only for rows without a ``params`` column (old tables).
     ``colour``: the colour description the encodes signal, as the probes did
-    (:func:`pershot.media.encode_colour`).
+    (:func:`pershot.media.encode_colour`); ``hdr``: the static HDR metadata 10-bit encodes carry
+    (:class:`pershot.media.HdrMetadata`), as the probes did.
     """
     from . import encoders
     from .ladder import encoder_params, encoder_presets
@@ -107,7 +108,7 @@ def encode_commands(ladder: Ladder, *, fps: Any = None, threads: int = 1, keyint
                                       width=int(rec["width"]), height=int(rec["height"]),
                                       fps=rate or Fraction(25), frames=int(rec["end_frame"] - rec["start_frame"]),
                                       threads=threads, keyint=keyint, extra=tuple(extra) if own is None else own,
-                                      colour=tuple(tuple(x) for x in colour))
+                                      colour=tuple(tuple(x) for x in colour), bit_depth=_bit_depth(rec), hdr=hdr)
             codec = spec.codec_args(p)
             full = encoders.encode_args(spec, p, "INPUT.y4m", "OUTPUT" + spec.ext)
             full = [_placeholder(a) for a in full]
@@ -116,6 +117,15 @@ def encode_commands(ladder: Ladder, *, fps: Any = None, threads: int = 1, keyint
         except (PershotError, KeyError, ValueError, TypeError):
             out.append(None)
     return out
+
+
+def _bit_depth(rec: Mapping[str, Any]) -> int:
+    """A ladder row's bit depth (8 where the table has none: probes made before bit depths)."""
+    v = rec.get("bit_depth")
+    try:
+        return 8 if v is None or v != v else int(v)
+    except (TypeError, ValueError):
+        return 8
 
 
 def _placeholder(arg: str) -> str:
@@ -138,7 +148,10 @@ def write_ladder(ladder: Ladder, out_dir: str | os.PathLike, *, plots: bool = Tr
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     colour = tuple((source or {}).get("colour", {}).items())
-    cmds = encode_commands(ladder, fps=fps, threads=threads, keyint=keyint, colour=colour)
+    from .media import HdrMetadata
+
+    hdr = HdrMetadata.from_dict((source or {}).get("hdr_metadata"))
+    cmds = encode_commands(ladder, fps=fps, threads=threads, keyint=keyint, colour=colour, hdr=hdr)
     doc = ladder.to_dict()
     if baselines and ladder.prepared is not None:
         from .baselines import versus_fixed

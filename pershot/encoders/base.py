@@ -3,8 +3,8 @@
 An encoder module (``x264``, ``x265``, ``svtav1``) defines ``SPEC``, an
 :class:`EncoderSpec` whose ``codec_args`` turns :class:`EncodeParams` into the
 encoder's own ffmpeg options. :func:`encode_args` wraps them into a complete
-ffmpeg argument list that reads an 8-bit 4:2:0 Y4M intermediate and writes a
-raw elementary stream, so ``size_bytes`` is the bitstream alone. Everything
+ffmpeg argument list that reads a 4:2:0 Y4M intermediate (8 or 10 bits, as the
+encode) and writes a raw elementary stream, so ``size_bytes`` is the bitstream alone. Everything
 here is pure (no process is started) and tested without ffmpeg.
 """
 from __future__ import annotations
@@ -15,11 +15,33 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from ..errors import ConfigError
 
+if TYPE_CHECKING:
+    from ..media import HdrMetadata
+
 RC_MODES = ("crf", "qp")
+#: bits per sample -> the 4:2:0 pixel format of the Y4M intermediate and of the encode
+PIX_FMTS = {8: "yuv420p", 10: "yuv420p10le"}
+
+
+def pix_fmt(bit_depth: int) -> str:
+    """The 4:2:0 pixel format of ``bit_depth`` bits per sample (8 or 10)."""
+    try:
+        return PIX_FMTS[int(bit_depth)]
+    except (KeyError, TypeError, ValueError):
+        raise ConfigError(f"bit depth must be {' or '.join(map(str, PIX_FMTS))}, got {bit_depth!r}") from None
+
+
+def args_bit_depth(args: Sequence[str]) -> int:
+    """The bit depth an encode command (ladder.json's ``ffmpeg_args``) asks for with ``-pix_fmt``
+    (8 when it names none, or one pershot does not write)."""
+    for i, a in enumerate(args[:-1]):
+        if a == "-pix_fmt":
+            return next((d for d, f in PIX_FMTS.items() if f == args[i + 1]), 8)
+    return 8
 
 
 @dataclass(frozen=True)
@@ -40,6 +62,23 @@ class EncodeParams:
     #: the colour description the stream signals (``setparams`` pairs: see :func:`pershot.media.encode_colour`);
     #: empty: none (an untagged source)
     colour: tuple[tuple[str, str], ...] = ()
+    bit_depth: int = 8  #: bits per sample: 8, or 10 (HEVC Main 10, AV1 10-bit, H.264 High 10)
+    #: static HDR metadata the stream carries (mastering display, light levels), or None; used only
+    #: at 10 bits (an 8-bit encode is never HDR: see :func:`pershot.media.check_sdr`)
+    hdr: "HdrMetadata | None" = None
+
+    def hdr_options(self, mastering: str, light: str, float_figures: bool = False) -> list[tuple[str, str]]:
+        """The encoder options (named ``mastering`` and ``light``) that carry :attr:`hdr`, for a
+        10-bit encode that has it; ``[]`` otherwise."""
+        h = self.hdr
+        if h is None or self.bit_depth < 10:
+            return []
+        out = []
+        if h.mastering:
+            out.append((mastering, h.master_display_float() if float_figures else h.master_display()))
+        if h.light_level:
+            out.append((light, h.light_level))
+        return out
 
     def gop(self) -> int:
         return max(1, self.frames if self.keyint <= 0 else self.keyint)
@@ -85,6 +124,8 @@ class EncoderSpec:
             raise ConfigError(f"threads must be >= 1, got {p.threads}")
         if p.frames < 1:
             raise ConfigError("an encode needs at least one frame")
+        if p.bit_depth not in PIX_FMTS:
+            raise ConfigError(f"bit depth must be {' or '.join(map(str, PIX_FMTS))}, got {p.bit_depth!r}")
 
 
 def fmt_value(v: float) -> str:
@@ -130,7 +171,7 @@ def _y4m_input(p: EncodeParams, src: str | os.PathLike) -> list[str]:
         "-an", "-sn", "-dn", "-map", "0:v:0",
         "-frames:v", str(p.frames),
         "-fps_mode", "passthrough",
-        "-pix_fmt", "yuv420p",
+        "-pix_fmt", pix_fmt(p.bit_depth),
         *colour_args(p.colour),
     ]
 

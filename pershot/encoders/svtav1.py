@@ -15,6 +15,7 @@ def codec_args(p: EncodeParams) -> list[str]:
     if p.rc_mode == "qp":
         params.append(("aq-mode", 0))
     params.append(("enable-stat-report", 0))
+    params.extend(p.hdr_options("mastering-display", "content-light", float_figures=True))
     params.extend(p.extra)
     return ["-preset", str(p.preset), *rc, "-svtav1-params", kv_params(params)]
 

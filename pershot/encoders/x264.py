@@ -23,8 +23,9 @@ STRIP_SEI = ["-bsf:v", "filter_units=remove_types=6"]
 
 def codec_args(p: EncodeParams) -> list[str]:
     rc = ["-crf", fmt_value(p.value)] if p.rc_mode == "crf" else ["-qp", fmt_value(p.value)]
-    params = [("keyint", p.gop()), ("open-gop", 0), *p.extra]
-    strip = [] if any(k.replace("_", "-") in SEI_OPTIONS for k, _ in p.extra) else STRIP_SEI
+    own = [*p.hdr_options("mastering-display", "cll"), *p.extra]
+    params = [("keyint", p.gop()), ("open-gop", 0), *own]
+    strip = [] if any(k.replace("_", "-") in SEI_OPTIONS for k, _ in own) else STRIP_SEI
     return ["-preset", p.preset, *rc, "-threads", str(p.threads), "-x264-params", kv_params(params), *strip]
 
 

@@ -18,6 +18,7 @@ def codec_args(p: EncodeParams) -> list[str]:
         ("open-gop", 0),
         ("log-level", "error"),
         ("info", 0),  # no SEI with the encoder's settings: ~2.3 kB per encode that no player needs
+        *p.hdr_options("master-display", "max-cll"),
         *p.extra,
     ]
     return ["-preset", p.preset, *rc, "-x265-params", kv_params(params)]
