@@ -77,7 +77,7 @@ def _calibration_job(info: SourceInfo, plan: Plan, grid: Grid, sample: Shot, siz
 
     probes: list[ProbeSpec] = []
     values: dict[tuple[str, str], tuple[float, float]] = {}
-    colour = plan.jobs[0].probes[0].encode.colour
+    colour, hdr = plan.jobs[0].probes[0].encode.colour, plan.jobs[0].probes[0].encode.hdr
     for e in grid.encoders:
         spec = encoders.get(e.encoder)
         for mode in ("crf", "qp"):
@@ -89,13 +89,15 @@ def _calibration_job(info: SourceInfo, plan: Plan, grid: Grid, sample: Shot, siz
                 for v in (sorted({min(vals), max(vals)}) if high_too else [min(vals)]):
                     p = EncodeParams(encoder=e.encoder, preset=preset, rc_mode=mode, value=float(v), width=size[0],
                                      height=size[1], fps=info.fps, frames=sample.frames, threads=grid.threads,
-                                     keyint=grid.keyint, extra=params, colour=colour)
+                                     keyint=grid.keyint, extra=params, colour=colour, bit_depth=e.bit_depth,
+                                     hdr=hdr)
                     spec.check(p)
                     key = probe_key(info, sample, p, grid.metric, "calibration", "calibration")
                     probes.append(ProbeSpec(key=key, encode=p, preset_rank=e.preset_rank(name),
                                             config=name if name != preset else ""))
     job = ProbeJob(source=info, shot=sample, width=size[0], height=size[1], probes=tuple(probes), metric=grid.metric,
-                   encoder_versions=plan.jobs[0].encoder_versions, cache_dir=None, work_dir=plan.jobs[0].work_dir)
+                   encoder_versions=plan.jobs[0].encoder_versions, cache_dir=None, work_dir=plan.jobs[0].work_dir,
+                   bit_depth=max(grid.bit_depths))  # an encode of another depth converts the frames itself
     return job, values
 
 

@@ -180,7 +180,7 @@ def probe_key(info: SourceInfo, shot: Shot, p: EncodeParams, metric: MetricParam
         extra["colour"] = [list(x) for x in p.colour]
     if p.bit_depth != 8:  # 10-bit encodes (8-bit ones keep the keys made before bit depths)
         extra["bit_depth"] = p.bit_depth
-    hdr = p.hdr_options("master-display", "max-cll")
+    hdr = p.hdr_options()
     if hdr:  # the HDR metadata the stream carries
         extra["hdr"] = [list(x) for x in hdr]
     return make_key({

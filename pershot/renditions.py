@@ -36,11 +36,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .errors import FFmpegError, InputError
+from .errors import FFmpegError, InputError, PershotError
 from .encoders.base import args_bit_depth, colour_args
 from .geometry import describe
-from .media import (FrameIndex, SourceInfo, check_source, check_temp_space, encode_colour, extract_shot, frame_index,
-                    input_arg, temp_dir, y4m_bytes)
+from .media import (FrameIndex, HdrMetadata, SourceInfo, check_source, check_temp_space, encode_colour, encode_hdr,
+                    extract_shot, frame_index, input_arg, temp_dir, y4m_bytes)
 
 RENDITION_COLUMNS = ("rung", "name", "path", "container", "width", "height", "frames", "duration_s", "size_bytes",
                      "bitrate_kbps", "ladder_kbps", "encode_cpu_s", "kind")
@@ -167,6 +167,30 @@ def _with_colour(e: ShotEncode, colour: Sequence[tuple[str, str]]) -> ShotEncode
     return dataclasses.replace(e, args=(*e.args[:i], *colour_args(colour), *e.args[i:]))
 
 
+def _with_hdr(e: ShotEncode, hdr: "HdrMetadata | None") -> ShotEncode:
+    """``e`` with the source's static HDR metadata added to its encoder's options, for a 10-bit command
+    that lacks it (a ladder written by ``pershot optimize``, which never saw the source). A command
+    that already names either option is left as it is."""
+    from . import encoders
+    from .encoders.base import hdr_options, kv_params
+
+    if hdr is None or e.bit_depth < 10 or "-c:v" not in e.args[:-1]:
+        return e
+    try:
+        keys = encoders.get(e.args[e.args.index("-c:v") + 1]).hdr
+    except PershotError:
+        return e
+    if keys is None or keys.params_flag not in e.args[:-1]:
+        return e
+    i = e.args.index(keys.params_flag) + 1
+    if {kv.split("=", 1)[0] for kv in e.args[i].split(":")} & {keys.mastering, keys.light}:
+        return e
+    add = kv_params(hdr_options(hdr, keys))
+    if not add:
+        return e
+    return dataclasses.replace(e, args=(*e.args[:i], f"{e.args[i]}:{add}" if e.args[i] else add, *e.args[i + 1:]))
+
+
 def plan_renditions(doc: Mapping[str, Any], info: SourceInfo, out_dir: str | os.PathLike,
                     rungs: Sequence[int] | None = None, work_dir: str | None = None) -> list[ShotJob]:
     """One job per shot, holding the encodes of the chosen rungs (default: all). Pure: nothing runs."""
@@ -175,7 +199,7 @@ def plan_renditions(doc: Mapping[str, Any], info: SourceInfo, out_dir: str | os.
               if isinstance(s, Mapping) and isinstance(s.get("encode"), Mapping)
               and isinstance(s["encode"].get("ffmpeg_args"), list)}
     check_source(info, tuple(depths) or (8,))
-    colour = encode_colour(info)
+    colour, hdr = encode_colour(info), encode_hdr(info)
     src = doc.get("source") or {}
     if src.get("frames") is not None and int(src["frames"]) != info.frame_count:
         raise InputError(f"the source has {info.frame_count} frames, the ladder was made from {src['frames']}: "
@@ -202,7 +226,7 @@ def plan_renditions(doc: Mapping[str, Any], info: SourceInfo, out_dir: str | os.
                 raise InputError(f"{where}: no shot/start_frame/end_frame") from None
             if not (0 <= a < b <= info.frame_count):
                 raise InputError(f"{where}: frames [{a}, {b}) outside the source's {info.frame_count}")
-            e = _with_colour(_command(s, rung, where), colour)
+            e = _with_hdr(_with_colour(_command(s, rung, where), colour), hdr)
             if e.width < 2 or e.height < 2:
                 raise InputError(f"{where}: bad size {e.width}x{e.height}")
             aspect = float(info.display_aspect)  # even sides: either may be a pixel off the exact shape

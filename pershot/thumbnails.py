@@ -110,7 +110,10 @@ def code_thumbnails(
     missing because a flat or noisy frame misses the target).
     """
     from .codecs.select import choose, rdc_points
+    from .media import DEFAULT_TONEMAP, with_tonemap
 
+    # a thumbnail is an SDR image: an HDR source kept HDR in its ladder is tone-mapped for it
+    info = with_tonemap(info, DEFAULT_TONEMAP) if info.hdr_transfer and not info.tonemap else info
     check_source(info)
     cands = candidate_codecs(height=height, complexity=complexity, codecs=codecs)
     out = Path(out_dir)

@@ -79,7 +79,7 @@ def test_hdr_metadata_options_in_each_encoders_units():
     # never at 8 bits, and only what is given
     assert "master-display" not in " ".join(get("x265").codec_args(dataclasses.replace(hdr, bit_depth=8)))
     light = dataclasses.replace(hdr, hdr=HdrMetadata(max_cll=600, max_fall=0))
-    assert light.hdr_options("m", "l") == [("l", "600,0")]
+    assert light.hdr_options() == [("max-cll", "600,0")]
 
 
 def test_hdr_metadata_from_ffmpeg_side_data():
@@ -215,3 +215,44 @@ def test_hdr_ladder_keeps_pq_and_mastering_metadata(media_dir: Path, tmp_path: P
     assert master.count("VIDEO-RANGE=PQ") == 2
     mpd = (out / "renditions" / "dash" / "manifest.mpd").read_text()
     assert 'EssentialProperty schemeIdUri="urn:mpeg:mpegB:cicp:TransferCharacteristics" value="16"' in mpd
+
+
+def test_optimize_then_encode_adds_the_hdr_metadata_the_commands_lack(media_dir: Path, tmp_path: Path):
+    """``pershot optimize`` never sees the source: its 10-bit commands get the metadata at encode time."""
+    from pershot import optimize, write_ladder
+
+    src = _pq_clip(media_dir, tmp_path / "pq.mp4")
+    grid = {"name": "hdr", "heights": [180], "crf": [26], "bit_depth": 10,
+            "encoders": {"svtav1": {"presets": ["12"]}}}
+    shots = [Shot(index=0, start_frame=0, end_frame=48, start_s=0.0, end_s=1.6)]
+    probes = api.probe(src, grid, shots=shots, jobs=1)
+    lad = optimize(probes, None, 1.0, rungs=1)
+    write_ladder(lad, tmp_path / "opt", plots=False)
+    doc = json.loads((tmp_path / "opt" / "ladder.json").read_text())
+    args = doc["rungs"][0]["shots"][0]["encode"]["ffmpeg_args"]
+    assert args_bit_depth(args) == 10 and "mastering-display" not in " ".join(args)
+    doc["source"] = {"path": str(src)}
+    res = api.encode_renditions(doc, tmp_path / "rend", jobs=1)
+    got = probe_source(res[0].path)
+    m = got.hdr_metadata  # AV1 stores chromaticity in 1/65536 and luminance in 1/16384 cd/m2
+    assert m.primaries == pytest.approx(P3.primaries, abs=2e-5) and m.luminance == pytest.approx(P3.luminance, rel=0.01)
+    assert (m.max_cll, m.max_fall) == (1000, 400)
+    assert got.hdr_transfer == "smpte2084"
+
+
+def test_cli_info_and_errors_for_an_hdr_source(media_dir: Path, tmp_path: Path, capsys):
+    from pershot.cli import main
+
+    src = _pq_clip(media_dir, tmp_path / "pq.mp4")
+    assert main(["info", str(src), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["hdr"] == "smpte2084" and HdrMetadata.from_dict(doc["hdr_metadata"]) == P3
+    assert main(["info", str(src)]) == 0
+    assert "MaxCLL 1000, MaxFALL 400" in capsys.readouterr().out
+    code = main(["ladder", str(src), "--grid", "test", "--rungs", "1", "-q", "-o", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 3 and "--bit-depth 10" in err and "Traceback" not in err
+    assert not (tmp_path / "o" / "ladder.json").exists()
+    with pytest.raises(SystemExit) as ex:  # argparse: a usage error
+        main(["probe", str(src), "--grid", "test", "--bit-depth", "12", "-o", str(tmp_path / "o")])
+    assert ex.value.code == 2 and "--bit-depth: invalid choice: 12" in capsys.readouterr().err

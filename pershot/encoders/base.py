@@ -67,21 +67,36 @@ class EncodeParams:
     #: at 10 bits (an 8-bit encode is never HDR: see :func:`pershot.media.check_sdr`)
     hdr: "HdrMetadata | None" = None
 
-    def hdr_options(self, mastering: str, light: str, float_figures: bool = False) -> list[tuple[str, str]]:
-        """The encoder options (named ``mastering`` and ``light``) that carry :attr:`hdr`, for a
-        10-bit encode that has it; ``[]`` otherwise."""
-        h = self.hdr
-        if h is None or self.bit_depth < 10:
-            return []
-        out = []
-        if h.mastering:
-            out.append((mastering, h.master_display_float() if float_figures else h.master_display()))
-        if h.light_level:
-            out.append((light, h.light_level))
-        return out
+    def hdr_options(self, keys: "HdrKeys | None" = None) -> list[tuple[str, str]]:
+        """The encoder options (named as ``keys`` say) that carry :attr:`hdr`, for a 10-bit encode that
+        has it; ``[]`` otherwise."""
+        return hdr_options(self.hdr, keys or HdrKeys()) if self.bit_depth >= 10 else []
 
     def gop(self) -> int:
         return max(1, self.frames if self.keyint <= 0 else self.keyint)
+
+
+@dataclass(frozen=True)
+class HdrKeys:
+    """How an encoder takes static HDR metadata: its options flag, and its names for ST 2086 mastering
+    display (``G(x,y)B(x,y)R(x,y)WP(x,y)L(max,min)``) and MaxCLL/MaxFALL."""
+
+    params_flag: str = ""  #: the ffmpeg option that holds the encoder's own key=value list
+    mastering: str = "master-display"
+    light: str = "max-cll"
+    float_figures: bool = False  #: chromaticity and luminance as plain figures, not ST 2086 integers
+
+
+def hdr_options(hdr: "HdrMetadata | None", keys: HdrKeys) -> list[tuple[str, str]]:
+    """(key, value) options that carry ``hdr`` with ``keys``' names: what it gives, nothing for None."""
+    if hdr is None:
+        return []
+    out = []
+    if hdr.mastering:
+        out.append((keys.mastering, hdr.master_display_float() if keys.float_figures else hdr.master_display()))
+    if hdr.light_level:
+        out.append((keys.light, hdr.light_level))
+    return out
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,8 @@ class EncoderSpec:
     #: revision of ``codec_args``: bumped when a change alters the bitstream, so probe cache
     #: entries made with the old arguments are not reused (part of the cache key from 2 on)
     args_revision: int = 1
+    #: how the encoder takes static HDR metadata (None: it cannot)
+    hdr: HdrKeys | None = None
 
     def preset_rank(self, preset: str) -> int:
         """Speed rank in this encoder's full preset list (0 = fastest)."""

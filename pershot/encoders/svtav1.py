@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import functools
 
-from .base import EncodeParams, EncoderSpec, fmt_value, kv_params, probe_encoder_stderr, search_version
+from .base import EncodeParams, EncoderSpec, HdrKeys, fmt_value, kv_params, probe_encoder_stderr, search_version
 
 PRESETS = tuple(str(i) for i in range(13, -1, -1))
+
+#: static HDR metadata options
+HDR = HdrKeys("-svtav1-params", "mastering-display", "content-light", float_figures=True)
 
 
 def codec_args(p: EncodeParams) -> list[str]:
@@ -15,7 +18,7 @@ def codec_args(p: EncodeParams) -> list[str]:
     if p.rc_mode == "qp":
         params.append(("aq-mode", 0))
     params.append(("enable-stat-report", 0))
-    params.extend(p.hdr_options("mastering-display", "content-light", float_figures=True))
+    params.extend(p.hdr_options(HDR))
     params.extend(p.extra)
     return ["-preset", str(p.preset), *rc, "-svtav1-params", kv_params(params)]
 
@@ -35,5 +38,6 @@ SPEC = EncoderSpec(
     ext=".obu",
     codec_args=codec_args,
     version_probe=version,
+    hdr=HDR,
     integer_values=True,
 )

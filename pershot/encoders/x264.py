@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 
-from .base import EncodeParams, EncoderSpec, fmt_value, kv_params, probe_encoder_stderr, search_version
+from .base import EncodeParams, EncoderSpec, HdrKeys, fmt_value, kv_params, probe_encoder_stderr, search_version
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 
@@ -20,10 +20,13 @@ SEI_OPTIONS = frozenset({"nal-hrd", "pic-struct", "interlaced", "tff", "bff", "f
 #: the bitrate (2.4 kbps on a 2.2 s shot).
 STRIP_SEI = ["-bsf:v", "filter_units=remove_types=6"]
 
+#: static HDR metadata options
+HDR = HdrKeys("-x264-params", "mastering-display", "cll")
+
 
 def codec_args(p: EncodeParams) -> list[str]:
     rc = ["-crf", fmt_value(p.value)] if p.rc_mode == "crf" else ["-qp", fmt_value(p.value)]
-    own = [*p.hdr_options("mastering-display", "cll"), *p.extra]
+    own = [*p.hdr_options(HDR), *p.extra]
     params = [("keyint", p.gop()), ("open-gop", 0), *own]
     strip = [] if any(k.replace("_", "-") in SEI_OPTIONS for k, _ in own) else STRIP_SEI
     return ["-preset", p.preset, *rc, "-threads", str(p.threads), "-x264-params", kv_params(params), *strip]
@@ -45,6 +48,7 @@ SPEC = EncoderSpec(
     ext=".264",
     codec_args=codec_args,
     version_probe=version,
+    hdr=HDR,
     bsfs=("filter_units",),
     args_revision=2,  # 2: the settings SEI is stripped
 )

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import functools
 
-from .base import EncodeParams, EncoderSpec, fmt_value, kv_params, probe_encoder_stderr, search_version
+from .base import EncodeParams, EncoderSpec, HdrKeys, fmt_value, kv_params, probe_encoder_stderr, search_version
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+
+#: static HDR metadata options
+HDR = HdrKeys("-x265-params", "master-display", "max-cll")
 
 
 def codec_args(p: EncodeParams) -> list[str]:
@@ -18,7 +21,7 @@ def codec_args(p: EncodeParams) -> list[str]:
         ("open-gop", 0),
         ("log-level", "error"),
         ("info", 0),  # no SEI with the encoder's settings: ~2.3 kB per encode that no player needs
-        *p.hdr_options("master-display", "max-cll"),
+        *p.hdr_options(HDR),
         *p.extra,
     ]
     return ["-preset", p.preset, *rc, "-x265-params", kv_params(params)]
@@ -40,5 +43,6 @@ SPEC = EncoderSpec(
     ext=".265",
     codec_args=codec_args,
     version_probe=version,
+    hdr=HDR,
     args_revision=2,  # 2: info=0
 )
