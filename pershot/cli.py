@@ -157,7 +157,8 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
                 missing.append(lacking[0])
             continue
         try:
-            line(spec.ffmpeg_name, spec.version_probe())
+            depths = "8 and 10 bits" if "yuv420p10le" in ffmpeg.encoder_pix_fmts(spec.ffmpeg_name) else "8 bits"
+            line(spec.ffmpeg_name, f"{spec.version_probe()} ({depths})")
         except PershotError as ex:
             line(spec.ffmpeg_name, f"fails: {ex}", ok=False)
             if name in required_enc:

@@ -220,6 +220,22 @@ def has_encoder(name: str) -> bool:
     return name in ffmpeg_info().encoders
 
 
+@functools.lru_cache(maxsize=16)
+def _encoder_pix_fmts(path: str, name: str) -> frozenset[str]:
+    res = run_cmd([path, "-hide_banner", "-h", f"encoder={name}"], capture_stdout=True,
+                  what=f"ffmpeg -h encoder={name} failed")
+    for line in res.stdout.decode("utf-8", "replace").splitlines():
+        if "Supported pixel formats:" in line:
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def encoder_pix_fmts(name: str) -> frozenset[str]:
+    """The pixel formats encoder ``name`` takes in this ffmpeg (``ffmpeg -h encoder=NAME``; cached):
+    an x264 or x265 built for 8 bits alone lacks ``yuv420p10le``."""
+    return _encoder_pix_fmts(ffmpeg_path(), name)
+
+
 def has_filter(name: str) -> bool:
     return name in ffmpeg_info().filters
 

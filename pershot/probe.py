@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from . import encoders
 from .cache import ProbeCache, make_key, open_cache
 from .encoders import EncodeParams
-from .encoders.base import kv_params
+from .encoders.base import kv_params, pix_fmt
 from .errors import ConfigError, FFmpegError, InputError, ResourceError
 from .grid import Grid, load_grid
 from .media import (SourceInfo, check_source, check_temp_space, encode_colour, encode_hdr, extract_shot,
@@ -365,6 +365,9 @@ def plan_probes(
         for b in spec.bsfs:
             if not ffmpeg.has_bsf(b):
                 raise ConfigError(f"this ffmpeg has no {b} bitstream filter (needed by {spec.name} in grid {grid.name})")
+        if e.bit_depth > 8 and pix_fmt(e.bit_depth) not in ffmpeg.encoder_pix_fmts(spec.ffmpeg_name):
+            raise ConfigError(f"this ffmpeg's {spec.ffmpeg_name} cannot encode {e.bit_depth}-bit video (needed by grid "
+                              f"{grid.name}); use another with --ffmpeg, or --bit-depth 8")
         versions[e.encoder] = encoders.version(e.encoder)
     if not ffmpeg.has_filter("libvmaf"):
         from .errors import MissingDependencyError

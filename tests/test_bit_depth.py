@@ -256,3 +256,18 @@ def test_cli_info_and_errors_for_an_hdr_source(media_dir: Path, tmp_path: Path, 
     with pytest.raises(SystemExit) as ex:  # argparse: a usage error
         main(["probe", str(src), "--grid", "test", "--bit-depth", "12", "-o", str(tmp_path / "o")])
     assert ex.value.code == 2 and "--bit-depth: invalid choice: 12" in capsys.readouterr().err
+
+
+def test_an_8_bit_only_encoder_fails_before_any_work(media_dir: Path, tmp_path: Path, monkeypatch):
+    from pershot import ffmpeg as ff
+    from pershot.probe import plan_probes
+
+    assert "yuv420p10le" in ff.encoder_pix_fmts("libx265")  # the bundled ffmpeg's encoders take 10 bits
+    src = _sdr_clip(media_dir, tmp_path / "sdr.mp4")
+    shots = [Shot(index=0, start_frame=0, end_frame=48, start_s=0.0, end_s=1.6)]
+    grid = parse_grid({"name": "g", "heights": [144], "crf": [30], "bit_depth": 10,
+                       "encoders": {"x265": {"presets": ["ultrafast"]}}})
+    monkeypatch.setattr(ff, "encoder_pix_fmts", lambda name: frozenset({"yuv420p", "yuv444p"}))
+    with pytest.raises(ConfigError, match="libx265 cannot encode 10-bit video"):
+        plan_probes(probe_source(src), shots, grid)
+    plan_probes(probe_source(src), shots, grid.with_bit_depth(8))  # 8 bits: fine
