@@ -1162,6 +1162,12 @@ def _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_re
                           width=int(ws[0]) if len(ws) == 1 else None, height=int(hs[0]) if len(hs) == 1 else None,
                           peak_kbps=float(shot_rates.max()), peak_cap_kbps=cap))
     table = pd.concat(frames, ignore_index=True)
+    sized = [r for r in rungs if r.height is not None]  # rungs in rate order; one resolution each
+    for lo, hi in zip(sized, sized[1:]):
+        if hi.width * hi.height < lo.width * lo.height:
+            warnings.append(f"rung {hi.index} ({hi.width}x{hi.height}) has a smaller picture than rung {lo.index} "
+                            f"below it ({lo.width}x{lo.height}): players that cap renditions by picture size may "
+                            "skip it (a grid with more CRF values usually avoids this)")
     anchor_table = pd.concat([tab.iloc[prep.row[ar, anchor.choice[k]]].assign(rung=new_idx)
                               for new_idx, k in enumerate(order)], ignore_index=True)
     cols = [c for c in LADDER_COLUMNS if c in table.columns]

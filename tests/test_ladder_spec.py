@@ -79,3 +79,23 @@ def test_missing_ladder_file():
         api.load_ladder("no-such-ladder")
     with pytest.raises(ConfigError, match="no such file"):
         api.load_ladder("/nonexistent/ladder.toml")
+
+
+def test_a_rung_with_a_smaller_picture_than_the_one_below_is_flagged():
+    """With two CRFs per size the best one-resolution ladder can step down in size between rungs
+    (180p, 270p, 180p, 270p): the ladder says so; a ladder whose sizes rise says nothing."""
+    import pandas as pd
+
+    from pershot.ladder import optimize_ladder
+
+    pts = [(320, 180, 34, 15.0, 50.0), (320, 180, 24, 42.0, 80.0), (480, 270, 34, 24.0, 65.0),
+           (480, 270, 24, 57.0, 90.0)]
+    df = pd.DataFrame([{"shot": 0, "start_frame": 0, "end_frame": 60, "duration_s": 2.0, "encoder": "x264",
+                        "preset": "medium", "preset_rank": 0, "width": w, "height": h, "crf": c,
+                        "bitrate_kbps": r, "vmaf": q, "encode_cpu_s": 1.0} for w, h, c, r, q in pts])
+    lad = optimize_ladder(df, [15.5, 25, 43, 57], 1.0)
+    assert [r.height for r in lad.rungs] == [180, 270, 180, 270]
+    flagged = [w for w in lad.warnings if "smaller picture" in w]
+    assert len(flagged) == 1 and flagged[0].startswith("rung 2 (320x180)")
+    rising = optimize_ladder(df[df["crf"] == 34], [15.5, 24], 1.0)
+    assert [r.height for r in rising.rungs] == [180, 270] and not any("smaller picture" in w for w in rising.warnings)
