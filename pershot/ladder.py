@@ -722,6 +722,16 @@ LADDER_COLUMNS = ("rung", "target_kbps", "target_quality", "shot", "start_frame"
                   "encode_cpu_s", "encode_wall_s", "encode_overhead_cpu_s")
 
 
+def _canonical(encoder: str) -> str:
+    """The registry name of an encoder name from probes (``libx264`` -> ``x264``); itself when unknown."""
+    from . import encoders
+
+    try:
+        return encoders.canonical_name(encoder)
+    except ConfigError:
+        return str(encoder)
+
+
 def ceil_ratio(x: float, digits: int = 3) -> float:
     """Round a complexity ratio up (so that asking for the printed value is feasible)."""
     f = 10 ** digits
@@ -1162,6 +1172,11 @@ def _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_re
                           width=int(ws[0]) if len(ws) == 1 else None, height=int(hs[0]) if len(hs) == 1 else None,
                           peak_kbps=float(shot_rates.max()), peak_cap_kbps=cap))
     table = pd.concat(frames, ignore_index=True)
+    if _canonical(prep.encoder) == "x264" and "bit_depth" in table.columns and (pd.to_numeric(table["bit_depth"],
+                                                                                  errors="coerce") > 8).any():
+        warnings.append("a 10-bit x264 ladder is H.264 High 10, which few hardware decoders and no Apple device "
+                        "play (HLS allows H.264 up to High): 10-bit ladders are usually HEVC or AV1 (x265, svtav1; "
+                        "the hdr10 grid)")
     sized = [r for r in rungs if r.height is not None]  # rungs in rate order; one resolution each
     for lo, hi in zip(sized, sized[1:]):
         if hi.width * hi.height < lo.width * lo.height:

@@ -271,3 +271,15 @@ def test_an_8_bit_only_encoder_fails_before_any_work(media_dir: Path, tmp_path: 
     with pytest.raises(ConfigError, match="libx265 cannot encode 10-bit video"):
         plan_probes(probe_source(src), shots, grid)
     plan_probes(probe_source(src), shots, grid.with_bit_depth(8))  # 8 bits: fine
+
+
+def test_a_10_bit_x264_ladder_says_what_plays_it():
+    from pershot.ladder import optimize_ladder
+    from pershot.synthetic import synthetic_probes
+
+    df = synthetic_probes(3, presets=["fast", "medium"], heights=(360, 180), crfs=(22, 30, 38), seed=1)
+    eight = optimize_ladder(df, 3, 1.0)
+    ten = optimize_ladder(df.assign(bit_depth=10), 3, 1.0)
+    assert not any("High 10" in w for w in eight.warnings)
+    assert any("High 10" in w for w in ten.warnings) and set(ten.table["bit_depth"]) == {10}
+    assert not any("High 10" in w for w in optimize_ladder(df.assign(bit_depth=10, encoder="x265"), 3, 1.0).warnings)
