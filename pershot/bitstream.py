@@ -159,9 +159,8 @@ def hevc_codec_string(profiles: Sequence[HevcProfile], entry: str = "hev1") -> s
     return f"{entry}.{space}{top.profile_idc}.{rev:X}.{tier}{level}{tail}"
 
 
-def hevc_profiles(path: str | os.PathLike) -> list[HevcProfile]:
-    """Every distinct SPS profile/tier/level in an HEVC MP4 file (in its ``hvcC`` header and in band)."""
-    found: set[HevcProfile] = set()
+def _hevc_nals(path: str | os.PathLike) -> Iterator[bytes]:
+    """Every NAL unit of an HEVC MP4 file's video: those of its ``hvcC`` header, then those in band."""
     packets = _stream_packets(path, "hevc")
     extra = next(packets)
     size = 4
@@ -175,16 +174,30 @@ def hevc_profiles(path: str | os.PathLike) -> list[HevcProfile]:
             k += 3
             for _ in range(count):
                 ln = int.from_bytes(extra[k:k + 2], "big")
-                p = hevc_ptl(extra[k + 2:k + 2 + ln])
-                if p is not None:
-                    found.add(p)
+                yield extra[k + 2:k + 2 + ln]
                 k += 2 + ln
     for buf in packets:
-        for nal in _length_prefixed(buf, size):
-            p = hevc_ptl(nal)
-            if p is not None:
-                found.add(p)
+        yield from _length_prefixed(buf, size)
+
+
+def hevc_profiles(path: str | os.PathLike) -> list[HevcProfile]:
+    """Every distinct SPS profile/tier/level in an HEVC MP4 file (in its ``hvcC`` header and in band)."""
+    found = {p for p in map(hevc_ptl, _hevc_nals(path)) if p is not None}
     return sorted(found, key=lambda p: (p.profile_idc, p.level_idc, p.tier))
+
+
+#: HEVC NAL unit types of the parameter sets: VPS, SPS, PPS
+HEVC_PARAMETER_SETS = (32, 33, 34)
+
+
+def hevc_parameter_sets(path: str | os.PathLike) -> dict[int, set[bytes]]:
+    """The distinct VPS, SPS and PPS NAL units of an HEVC MP4 file (header and in band), by NAL type.
+    One of each means the file can be tagged ``hvc1`` with its parameter sets in the header alone."""
+    out: dict[int, set[bytes]] = {t: set() for t in HEVC_PARAMETER_SETS}
+    for nal in _hevc_nals(path):
+        if nal and (nal[0] >> 1) & 0x3F in out:
+            out[(nal[0] >> 1) & 0x3F].add(bytes(nal))
+    return out
 
 
 # --------------------------------------------------------------------------- AV1

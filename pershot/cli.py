@@ -674,7 +674,15 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
                   f"{r.encode_cpu_s:>8.2f}  {r.path}")
     _eprint(f"renditions: {out}/ ({len(res)} files, renditions.csv)")
     if getattr(args, "hls", False):
-        _eprint(f"HLS: {out / 'hls' / 'master.m3u8'}")
+        from .hls import in_band_rungs
+
+        master = out / "hls" / "master.m3u8"
+        _eprint(f"HLS: {master}")
+        hev1 = in_band_rungs(master)
+        if hev1:
+            _eprint(f"pershot: warning: HLS variant(s) {', '.join(hev1)} carry their HEVC parameter sets in band "
+                    "(hev1): the rung's shots come from x265 presets whose parameter sets differ, and Apple devices "
+                    "play only hvc1 (one set); a grid of presets veryfast ... slow keeps one set")
     if getattr(args, "dash", False):
         _eprint(f"DASH: {out / 'dash' / 'manifest.mpd'}")
 

@@ -1,5 +1,10 @@
-"""HLS packaging of encoded renditions (``pershot encode --hls``): MPEG-TS segments cut by ffmpeg's
-``hls`` muxer without re-encoding, and a master playlist whose figures pershot works out itself.
+"""HLS packaging of encoded renditions (``pershot encode --hls``): segments cut by ffmpeg's ``hls``
+muxer without re-encoding, and a master playlist whose figures pershot works out itself. H.264
+ladders get MPEG-TS segments; HEVC ladders fragmented MP4 (Apple's HLS authoring spec allows HEVC
+only there), tagged ``hvc1`` with the parameter sets in the initialization segment alone where a
+rung's shots share one set, as Apple devices need, else ``hev1`` with them in band (the rung's shots
+came from presets whose parameter sets differ: x265 ultrafast, superfast and slower/veryslow each
+write their own).
 
 Segments can only start at keyframes, and a pershot rendition has one at each shot's first frame
 (the same frames in every rung): so segments line up across rungs, as players switching rungs need,
@@ -20,10 +25,10 @@ from fractions import Fraction
 from typing import Sequence
 
 from .atomic import atomic_dir
-from .bitstream import avc_codec_string, h264_sps
+from .bitstream import avc_codec_string, h264_sps, hevc_codec_string, hevc_parameter_sets, hevc_profiles
 from .errors import InputError
 
-__all__ = ["Segments", "read_playlist", "package_args", "package", "avc_codec_string", "h264_sps"]
+__all__ = ["Segments", "read_playlist", "package_args", "package", "in_band_rungs", "avc_codec_string", "h264_sps"]
 
 #: the segment duration aimed at, in seconds (Apple's HLS authoring spec: 6)
 DEFAULT_SEGMENT_S = 6.0
@@ -93,19 +98,35 @@ def input_args(videos: Sequence[str], audio: str | None) -> list[str]:
 
 
 def package_args(videos: Sequence[tuple[str, str]], audio: str | None, out_dir: str | os.PathLike,
-                 segment_s: float = DEFAULT_SEGMENT_S) -> list[str]:
+                 segment_s: float = DEFAULT_SEGMENT_S, entries: Sequence[str] | None = None) -> list[str]:
     """ffmpeg arguments cutting the renditions (``(name, path)`` per rung, and the audio file) into
-    MPEG-TS segments and one media playlist each under ``out_dir/NAME/`` (no re-encoding)."""
+    segments and one media playlist each under ``out_dir/NAME/`` (no re-encoding): MPEG-TS, or with
+    ``entries`` (an HEVC sample entry per rung, ``hvc1`` or ``hev1``) fragmented MP4, each rung tagged
+    so and, for ``hvc1``, its in-band parameter sets dropped (the initialization segment holds them)."""
     args = input_args([p for _, p in videos], audio)
+    fmp4 = entries is not None
+    for i, entry in enumerate(entries or ()):
+        args += [f"-tag:v:{i}", entry]
+        if entry == "hvc1":
+            args += [f"-bsf:v:{i}", "filter_units=remove_types=32|33|34"]
     group = ",agroup:audio" if audio else ""
     vsm = " ".join(f"v:{i}{group},name:{n}" for i, (n, _) in enumerate(videos))
     if audio:
         vsm += " a:0,agroup:audio,default:yes,name:audio"
     out = os.fspath(out_dir)
+    kind = ["-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4"] if fmp4 else [
+        "-hls_segment_type", "mpegts"]
     return args + ["-c", "copy", "-f", "hls", "-hls_time", f"{segment_s:g}", "-hls_playlist_type", "vod",
-                   "-hls_segment_type", "mpegts", "-var_stream_map", vsm,
-                   "-hls_segment_filename", os.path.join(out, "%v", "seg_%05d.ts"),
+                   *kind, "-var_stream_map", vsm,
+                   "-hls_segment_filename", os.path.join(out, "%v", "seg_%05d." + ("m4s" if fmp4 else "ts")),
                    os.path.join(out, "%v", "index.m3u8")]
+
+
+def in_band_rungs(master: str | os.PathLike) -> list[str]:
+    """The variants of a master playlist whose HEVC parameter sets travel in band (``CODECS="hev1..."``),
+    by their playlist URI: Apple devices play HEVC tagged ``hvc1`` only."""
+    lines = Path(master).read_text(encoding="utf-8").splitlines()
+    return [uri for inf, uri in zip(lines, lines[1:]) if inf.startswith("#EXT-X-STREAM-INF") and 'CODECS="hev1.' in inf]
 
 
 def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | float | None" = None,
@@ -120,15 +141,31 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
 
     videos, audio = split_renditions(renditions, segment_s, "HLS")
     codecs = {}  # before anything is written: an unfit rendition fails here
+    kinds = {r.rung: codec_of(r.path) for r in videos}
     for r in videos:
-        if codec_of(r.path) != "h264":
-            raise InputError(f"rung {r.rung} is not H.264: HLS packaging is for H.264 ladders (x264)")
-        codecs[r.rung] = avc_codec_string(h264_sps(r.path))
+        if kinds[r.rung] not in ("h264", "hevc"):
+            raise InputError(f"rung {r.rung} is {kinds[r.rung]}: HLS packaging is for H.264 and HEVC ladders "
+                             "(x264, x265; --dash packages AV1)")
+    if len(set(kinds.values())) > 1:
+        raise InputError(f"the rungs use different codecs ({', '.join(sorted(set(kinds.values())))}): "
+                         "HLS packaging needs one")
+    entries = None
+    if kinds[videos[0].rung] == "hevc":
+        entries = []
+        for r in videos:  # hvc1 needs one set of parameter sets, all in the initialization segment
+            one = all(len(v) <= 1 for v in hevc_parameter_sets(r.path).values())
+            entries.append("hvc1" if one else "hev1")
+            codecs[r.rung] = hevc_codec_string(hevc_profiles(r.path), entries[-1])
+    else:
+        for r in videos:
+            codecs[r.rung] = avc_codec_string(h264_sps(r.path))
     out = Path(out_dir)
     with atomic_dir(out) as tmp:
         names = [(f"rung{r.rung:02d}", r.path) for r in videos]
-        ffmpeg.run(package_args(names, audio.path if audio else None, tmp, segment_s), what="HLS packaging failed")
-        lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+        ffmpeg.run(package_args(names, audio.path if audio else None, tmp, segment_s, entries),
+                   what="HLS packaging failed")
+        # version 7 for fragmented MP4 (EXT-X-MAP), as ffmpeg writes the media playlists
+        lines = ["#EXTM3U", f"#EXT-X-VERSION:{3 if entries is None else 7}", "#EXT-X-INDEPENDENT-SEGMENTS"]
         a_peak = a_avg = 0.0
         codecs_audio = ""
         if audio is not None:

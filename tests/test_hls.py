@@ -44,10 +44,14 @@ def test_hls_needs_h264_rungs_of_one_resolution():
     with pytest.raises(InputError, match="one resolution"):
         _check_packaging(mixed, None, hls=True)
     hevc = copy.deepcopy(doc)
-    hevc["rungs"][0]["shots"][0]["encode"]["ffmpeg_encoder"] = "libx265"
-    with pytest.raises(InputError, match="H.264"):
-        _check_packaging(hevc, None, hls=True)
-    _check_packaging(hevc, [1], hls=True)  # rungs not asked for are not checked
+    for sh in hevc["rungs"][0]["shots"]:
+        sh["encode"]["ffmpeg_encoder"] = "libx265"
+    _check_packaging(hevc, None, hls=True)  # HEVC goes to fragmented MP4
+    av1 = copy.deepcopy(doc)
+    av1["rungs"][0]["shots"][0]["encode"]["ffmpeg_encoder"] = "libsvtav1"
+    with pytest.raises(InputError, match="H.264 and HEVC"):
+        _check_packaging(av1, None, hls=True)
+    _check_packaging(av1, [1], hls=True)  # rungs not asked for are not checked
 
 
 def _frames(ts_files) -> int:
@@ -100,6 +104,50 @@ def test_hls_package_of_a_ladder_with_audio(media_dir: Path, tmp_path: Path):
         assert len(d) == 2 and abs(d[0] - 1.5015) <= 2 * frame and abs(sum(d) - 3.003) <= 3 * frame
     aud = read_playlist(out / "r" / "hls" / "audio" / "index.m3u8")
     assert aud.items and abs(sum(d for _, d in aud.items) - 3.003) < 0.05
+
+
+def test_hls_of_an_hevc_ladder_is_fmp4_hvc1_where_a_rung_has_one_set_of_parameter_sets(media_dir: Path,
+                                                                                          tmp_path: Path):
+    """x265 rungs are cut into fragmented MP4: ``hvc1`` with the parameter sets in the initialization
+    segment alone where the rung's shots share them, ``hev1`` with them in band where they do not
+    (ultrafast and medium write different ones); every variant plays every frame."""
+    import json
+
+    import av
+
+    from pershot.bitstream import _length_prefixed
+    from pershot.hls import in_band_rungs
+
+    a = cut(media_dir / "testvideo.mp4", tmp_path / "a.mp4", start_frame=240, frames=30, height=144)
+    b = cut(media_dir / "testvideo.mp4", tmp_path / "b.mp4", start_frame=420, frames=30, height=144)
+    src = tmp_path / "two.mp4"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(a), "-i", str(b), "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0",
+                "-c:v", "libx264", "-crf", "14", str(src)], what="making a two-shot clip failed")
+    shots = [Shot(index=0, start_frame=0, end_frame=30, start_s=0.0, end_s=1.001),
+             Shot(index=1, start_frame=30, end_frame=60, start_s=1.001, end_s=2.002)]
+    grid = {"name": "hevc", "heights": [144], "crf": [28, 36], "encoders": {"x265": {"presets": ["medium"]}}}
+    out = tmp_path / "lad"
+    api.ladder(src, grid=grid, complexity=1.0, rungs=2, out_dir=out, shots=shots, jobs=1, plots=False)
+    doc = json.loads((out / "ladder.json").read_text())
+    args = doc["rungs"][0]["shots"][0]["encode"]["ffmpeg_args"]  # rung 0, shot 0: ultrafast instead
+    args[args.index("-preset") + 1] = "ultrafast"
+    res = api.encode_renditions(doc, out / "r", jobs=1, hls=True, source=src)
+    master = out / "r" / "hls" / "master.m3u8"
+    text = master.read_text()
+    assert "#EXT-X-VERSION:7" in text and "VIDEO-RANGE" not in text  # SDR
+    assert 'CODECS="hev1.1.' in text and 'CODECS="hvc1.1.' in text
+    assert in_band_rungs(master) == ["rung00/index.m3u8"]
+    for r in res:
+        entry = "hev1" if r.rung == 0 else "hvc1"
+        playlist = out / "r" / "hls" / f"rung{r.rung:02d}" / "index.m3u8"
+        assert "#EXT-X-MAP:URI=" in playlist.read_text()
+        with av.open(str(playlist)) as c:
+            st = c.streams.video[0]
+            assert st.codec_context.codec_tag == entry
+            types = {(n[0] >> 1) & 0x3F for p in c.demux(st) if p.size for n in _length_prefixed(bytes(p))}
+        with av.open(str(playlist)) as c:
+            assert sum(1 for _ in c.decode(video=0)) == r.frames == 60
+        assert bool(types & {32, 33, 34}) == (entry == "hev1")  # hvc1: none in band
 
 
 def test_cli_rendition_options_fail_before_any_work(tmp_path: Path, capsys):
