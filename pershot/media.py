@@ -9,7 +9,7 @@
   cut by *frame index*: seek to the keyframe at or before its first frame,
   then keep exactly the frames whose timestamps belong to it.
 * :func:`extract_shot` decodes one shot once and writes it, trimmed, rotated
-  as displayed and scaled, to raw 8-bit 4:2:0 Y4M files that the encoders and
+  as displayed and scaled, to raw 4:2:0 Y4M files (8 or 10 bits) that the encoders and
   the metrics read, so an encoder's CPU time is its own.
 
 Timing policy (VFR): frames are passed through one to one (``-fps_mode

@@ -2,7 +2,7 @@
 
 The encode is decoded, scaled back to the source's *display* resolution
 (bicubic) and compared with the reference frames (the source shot as
-displayed, 8-bit 4:2:0). One filter graph chains ffmpeg's ``psnr`` and
+displayed, 4:2:0 at the encode's bit depth). One filter graph chains ffmpeg's ``psnr`` and
 ``ssim`` filters (every frame) and ``libvmaf`` (default model, every
 ``n_subsample``-th frame). Frames are paired by index: both streams get
 timestamps ``0, 1, 2...``.
