@@ -200,6 +200,20 @@ def hevc_parameter_sets(path: str | os.PathLike) -> dict[int, set[bytes]]:
     return out
 
 
+def hevc_sample_entry(path: str | os.PathLike) -> str:
+    """``hvc1`` for an HEVC MP4 file with one VPS, SPS and PPS (they can all go in its header, as Apple
+    devices and Safari need), else ``hev1`` (parameter sets in band: its shots came from presets
+    whose parameter sets differ)."""
+    return "hvc1" if all(len(v) <= 1 for v in hevc_parameter_sets(path).values()) else "hev1"
+
+
+def entry_args(index: int, entry: str) -> list[str]:
+    """ffmpeg output options giving video stream ``index`` the MP4 sample entry ``entry``; for ``hvc1``
+    the in-band parameter sets are dropped too (the sample entry holds the one set)."""
+    return [f"-tag:v:{index}", entry] + ([f"-bsf:v:{index}", "filter_units=remove_types=32|33|34"]
+                                          if entry == "hvc1" else [])
+
+
 # --------------------------------------------------------------------------- AV1
 
 

@@ -6,7 +6,9 @@ Segments can only start at keyframes, and a pershot rendition has one at each sh
 (the same frames in every rung): the segments line up across the rungs of the video adaptation
 set (checked here, and ``segmentAlignment`` says so). Each rung keeps its parameter sets in band,
 because the shots of a rung can come from different presets: the sample entry is ``avc3`` for
-H.264 and ``hev1`` for HEVC (ISO/IEC 14496-15), which allow that.
+H.264 and ``hev1`` for HEVC (ISO/IEC 14496-15), which allow that; an HEVC rung whose shots share
+one set of parameter sets is ``hvc1`` instead, the set in its initialization segment alone
+(Safari plays HEVC only so).
 
 What ffmpeg's manifest gets wrong here, and this module rewrites:
 
@@ -107,17 +109,22 @@ def _timeline(rep: ET.Element, adapt: ET.Element, folder: Path) -> Timeline:
     return Timeline(tuple(starts), tuple(durs), tuple(files))
 
 
-def package_args(videos: Sequence[str], audio: str | None, out_dir: str | os.PathLike, entry: str | None,
-                 segment_s: float = DEFAULT_SEGMENT_S) -> list[str]:
+def package_args(videos: Sequence[str], audio: str | None, out_dir: str | os.PathLike,
+                 entry: "str | Sequence[str] | None", segment_s: float = DEFAULT_SEGMENT_S) -> list[str]:
     """ffmpeg arguments cutting the renditions (one path per rung, and the audio file) into
     fragmented-MP4 segments and a manifest ``out_dir/manifest.mpd`` (no re-encoding): one
     adaptation set for the rungs, one for the audio. ``entry``: the video sample entry (``avc3``,
-    ``hev1``; None for the muxer's own, AV1's ``av01``)."""
+    ``hev1``; None for the muxer's own, AV1's ``av01``), or one per rung (``hvc1`` drops the rung's
+    in-band parameter sets: see :func:`pershot.bitstream.entry_args`)."""
+    from .bitstream import entry_args
     from .hls import input_args
 
     args = input_args(videos, audio) + ["-c", "copy"]
-    if entry:
+    if isinstance(entry, str):
         args += ["-tag:v", entry]
+    elif entry:
+        for i, e in enumerate(entry):
+            args += entry_args(i, e)
     sets = "id=0,streams=v" + (" id=1,streams=a" if audio else "")
     return args + ["-f", "dash", "-seg_duration", f"{segment_s:g}", "-use_template", "1", "-use_timeline", "1",
                    "-single_file", "0", "-adaptation_sets", sets,
@@ -139,11 +146,12 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     """Package :class:`pershot.renditions.Rendition` rows (video rungs, and the audio one if there)
     as MPEG-DASH in ``out_dir`` (replaced whole when done). ``fps``: the source's frame rate, for
     the adaptation set's ``frameRate``."""
-    from .bitstream import av1_stream, codec_of, codec_string
+    from .bitstream import av1_stream, codec_of, codec_string, hevc_sample_entry
     from .hls import split_renditions
 
     videos, audio = split_renditions(renditions, segment_s, "DASH")
     codecs: dict[int, str] = {}  # before anything is written: an unfit rendition fails here
+    entries: dict[int, str | None] = {}  # HEVC: hvc1 where a rung has one set of parameter sets
     kinds = set()
     mixed = []
     for r in videos:
@@ -155,13 +163,15 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
             if st.sequence_headers > 1:
                 mixed.append(r.rung)
         else:
-            codecs[r.rung] = codec_string(r.path, _ENTRIES.get(kind))
+            entries[r.rung] = hevc_sample_entry(r.path) if kind == "hevc" else _ENTRIES.get(kind)
+            codecs[r.rung] = codec_string(r.path, entries[r.rung])
     if len(kinds) > 1:
         raise InputError(f"the rungs use different codecs ({', '.join(sorted(kinds))}): one adaptation set needs one")
     kind = kinds.pop()
     out = Path(out_dir)
     with atomic_dir(out) as tmp:
-        _write_package(tmp, videos, audio, codecs, _ENTRIES.get(kind), fps, segment_s)
+        entry = [entries[r.rung] for r in videos] if kind == "hevc" else _ENTRIES.get(kind)
+        _write_package(tmp, videos, audio, codecs, entry, fps, segment_s)
     return DashPackage(manifest=out / "manifest.mpd", mixed_sequence_headers=tuple(mixed))
 
 
@@ -186,7 +196,7 @@ def colour_properties(colour) -> list[tuple[str, str, int]]:
     return out
 
 
-def _write_package(tmp: Path, videos: Sequence, audio, codecs: dict[int, str], entry: str | None,
+def _write_package(tmp: Path, videos: Sequence, audio, codecs: dict[int, str], entry: "str | Sequence[str] | None",
                    fps: "Fraction | float | None", segment_s: float) -> None:
     """Cut the segments into ``tmp`` and write the manifest with pershot's own figures."""
     from . import ffmpeg

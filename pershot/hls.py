@@ -25,7 +25,7 @@ from fractions import Fraction
 from typing import Sequence
 
 from .atomic import atomic_dir
-from .bitstream import avc_codec_string, h264_sps, hevc_codec_string, hevc_parameter_sets, hevc_profiles
+from .bitstream import avc_codec_string, entry_args, h264_sps, hevc_codec_string, hevc_profiles, hevc_sample_entry
 from .errors import InputError
 
 __all__ = ["Segments", "read_playlist", "package_args", "package", "in_band_rungs", "avc_codec_string", "h264_sps"]
@@ -106,9 +106,7 @@ def package_args(videos: Sequence[tuple[str, str]], audio: str | None, out_dir: 
     args = input_args([p for _, p in videos], audio)
     fmp4 = entries is not None
     for i, entry in enumerate(entries or ()):
-        args += [f"-tag:v:{i}", entry]
-        if entry == "hvc1":
-            args += [f"-bsf:v:{i}", "filter_units=remove_types=32|33|34"]
+        args += entry_args(i, entry)
     group = ",agroup:audio" if audio else ""
     vsm = " ".join(f"v:{i}{group},name:{n}" for i, (n, _) in enumerate(videos))
     if audio:
@@ -153,8 +151,7 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     if kinds[videos[0].rung] == "hevc":
         entries = []
         for r in videos:  # hvc1 needs one set of parameter sets, all in the initialization segment
-            one = all(len(v) <= 1 for v in hevc_parameter_sets(r.path).values())
-            entries.append("hvc1" if one else "hev1")
+            entries.append(hevc_sample_entry(r.path))
             codecs[r.rung] = hevc_codec_string(hevc_profiles(r.path), entries[-1])
     else:
         for r in videos:

@@ -15,7 +15,7 @@ from conftest import cut
 
 from pershot import api, ffmpeg
 from pershot.bitstream import (Av1Sequence, HevcProfile, av1_sequence, av1_stream, codec_string, hevc_codec_string,
-                               hevc_profiles, unescape)
+                               hevc_profiles, hevc_sample_entry, unescape)
 from pershot.dash import _NS, iso_duration, min_bandwidth
 from pershot.errors import InputError
 from pershot.renditions import _check_packaging, concat_list, join_args, reorder_depth, uniform_dts
@@ -257,7 +257,7 @@ def test_dash_package_of_a_ladder_with_audio(media_dir: Path, tmp_path: Path):
 
 
 def test_dash_package_of_hevc_and_av1(media_dir: Path, tmp_path: Path):
-    """x265 rungs get hev1 (parameter sets in band) and a codec string read from their SPS; an AV1
+    """x265 rungs get hvc1 or hev1 (parameter sets in band) and a codec string read from their SPS; an AV1
     rung mixing SVT-AV1 presets carries two sequence headers, and plays from any segment."""
     src, shots = _two_shot_clip(media_dir, tmp_path)
     for enc, presets, crf, entry in (("x265", ["ultrafast", "medium"], [28, 38], "hev1."),
@@ -271,12 +271,14 @@ def test_dash_package_of_hevc_and_av1(media_dir: Path, tmp_path: Path):
         pkg = package(res, out / "r" / "dash", fps=FPS, segment_s=1.0)
         _, reps = _representations(pkg.manifest)
         for r, (_, rep, starts, _, init, files) in zip(sorted(res, key=lambda r: r.rung), reps):
-            assert rep.get("codecs") == codec_string(r.path) and rep.get("codecs").startswith(entry)
+            # HEVC: hvc1 where the rung's shots share one set of parameter sets (Safari's MSE needs it)
+            want = hevc_sample_entry(r.path) if enc == "x265" else None
+            assert rep.get("codecs") == codec_string(r.path, want) and rep.get("codecs").startswith(want or entry)
             assert starts == [0.0, pytest.approx(1.5015)]
             assert _decode(init, files) == 90 and _decode(init, files[1:]) == 45
             if enc == "x265":
                 assert {p.profile_idc for p in hevc_profiles(r.path)} == {1}  # Main
-                assert b"hev1" in init.read_bytes()
+                assert want.encode() in init.read_bytes()
     # SVT-AV1 presets 12 and 8 signal different tools: a rung with both carries two sequence headers
     mixed = tmp_path / "mixed.mp4"
     parts = []
