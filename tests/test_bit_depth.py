@@ -201,8 +201,18 @@ def test_hdr_ladder_keeps_pq_and_mastering_metadata(media_dir: Path, tmp_path: P
         api.ladder(src, grid=grid, complexity=1.0, rungs=2, out_dir=out, shots=shots, jobs=1, plots=False)
     assert not out.exists() or not (out / "ladder.json").exists()
     lad = api.ladder(src, grid=grid, complexity=1.0, rungs=2, out_dir=out, shots=shots, jobs=1, plots=False,
-                     bit_depth=10)
+                     bit_depth=10, thumbnails={"height": 90, "codecs": ["jpeg"]})
     assert any("HDR (smpte2084) ladder scored by VMAF" in w for w in lad.warnings)
+    # thumbnails are SDR images: tone-mapped, so close to the SDR frames the PQ clip was made from
+    import numpy as np
+    from PIL import Image
+
+    from pershot.media import DEFAULT_TONEMAP, with_tonemap
+    from pershot.thumbnails import read_frame
+
+    sdr = read_frame(with_tonemap(info, DEFAULT_TONEMAP), 12, 90).astype(float)
+    thumb = np.asarray(Image.open(out / "thumbnails" / "shot0000.jpg").convert("RGB"), dtype=float)
+    assert thumb.shape == sdr.shape and np.abs(thumb - sdr).mean() < 6
     doc = json.loads((out / "ladder.json").read_text())
     assert doc["source"]["hdr"] == "smpte2084" and HdrMetadata.from_dict(doc["source"]["hdr_metadata"]) == P3
     res = api.encode_renditions(out / "ladder.json", out / "renditions", jobs=1, hls=True, dash=True)
