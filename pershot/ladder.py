@@ -1031,10 +1031,14 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
         if has_caps and all(t.kind == "rate" for t in targets):
             sol = _uncapped_if_within_caps(pts, targets, sol, budget, per_shot_resolution, greedy, exact, qscale)
         if _strictly_rising(sol, qscale):
-            ex = InfeasibleError(f"at complexity {complexity:g} the rungs cannot all rise strictly",
-                                 min_feasible=None)
-            ex.reason = "below it the rungs cannot all rise strictly in rate and quality"
-            raise ex
+            # the budgeted solve (area weights, exact finish) lost the rising order; the ladder solved
+            # without a budget rises (checked above): where it fits the budget, it is the ladder
+            if free.total_cpu > budget * (1 + 1e-9):
+                ex = InfeasibleError(f"at complexity {complexity:g} the rungs cannot all rise strictly",
+                                     min_feasible=None)
+                ex.reason = "below it the rungs cannot all rise strictly in rate and quality"
+                raise ex
+            sol = free
         break
     else:  # pragma: no cover - each pass drops a rung or breaks
         raise OptimizeError("could not build a strictly rising ladder")

@@ -282,6 +282,21 @@ def test_ladder_properties(df, c, per_shot, n_rungs, perm_seed):
     pd.testing.assert_frame_equal(a, b)
 
 
+def test_a_budgeted_solve_that_loses_the_rising_order_falls_back_to_the_free_ladder():
+    """Found by the property test above: 5 auto rungs over two shots of 2 CRFs x 5 presets. The budgeted
+    solve (area weights) at complexity 1 did not rise strictly, and the ladder raised "infeasible at every
+    complexity up to 1" although the ladder solved without a budget rises and fits: it is now the ladder."""
+    df = synthetic_probes(2, presets=["ultrafast", "placebo", "fast", "slow", "slower"], heights=[720], crfs=[43, 25],
+                          seed=2485)
+    lad = optimize_ladder(df, 5, 1.0)
+    _check_ladder(lad, 1.0)
+    assert len(lad.rungs) == 5
+    with pytest.raises(InfeasibleError) as ex:
+        optimize_ladder(df, 5, 0.2)
+    assert ex.value.min_feasible is not None and ex.value.min_feasible > 0.2
+    _check_ladder(optimize_ladder(df, 5, ex.value.min_feasible), ex.value.min_feasible)
+
+
 def test_complexity_lands_in_the_target_band():
     """Achieved complexity inside [0.9c, c] for c from 0.03 to 1, or the (cheaper) unconstrained optimum."""
     df = synthetic_probes(24, presets=ALL_PRESETS, heights=(1080, 720, 540, 360, 270), crfs=(18, 23, 28, 33, 38, 43),
