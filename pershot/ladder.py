@@ -425,6 +425,11 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
         raise OptimizeError(f"no probes for encoder {encoder!r} (probes have: {', '.join(encs)})")
     df = probes[enc_col.to_numpy() == encoder] if len(encs) > 1 else probes
     df = df.reset_index(drop=True)
+    if "bit_depth" in df.columns:
+        depths = sorted({int(d) for d in pd.to_numeric(df["bit_depth"], errors="coerce").dropna()})
+        if len(depths) > 1:  # a rung mixing them would change profile (Main to Main 10) mid-stream
+            raise OptimizeError(f"probes hold {encoder} at {' and '.join(map(str, depths))} bits: a ladder has one "
+                                "bit depth (keep the rows of one in probes.csv)")
     if "encoder_preset" in df.columns or "params" in df.columns:  # empty options read back from CSV as NaN
         df = df.assign(encoder_preset=encoder_presets(df), params=encoder_params(df))
 

@@ -9,6 +9,7 @@ import struct
 from fractions import Fraction
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from pershot import api, ffmpeg
@@ -293,3 +294,8 @@ def test_a_10_bit_x264_ladder_says_what_plays_it():
     assert not any("High 10" in w for w in eight.warnings)
     assert any("High 10" in w for w in ten.warnings) and set(ten.table["bit_depth"]) == {10}
     assert not any("High 10" in w for w in optimize_ladder(df.assign(bit_depth=10, encoder="x265"), 3, 1.0).warnings)
+    from pershot.errors import OptimizeError
+
+    mixed = pd.concat([df.assign(bit_depth=8), df.assign(bit_depth=10)], ignore_index=True)
+    with pytest.raises(OptimizeError, match="at 8 and 10 bits"):
+        optimize_ladder(mixed, 3, 1.0)
