@@ -13,7 +13,8 @@ Grid: x264 medium, x265 medium, SVT-AV1 preset 8, each at 8 and at 10 bits x cla
 [360, 270, 180] x 6 CRFs (x264/x265 20..45, SVT-AV1 25..60), VMAF every second frame. Per source,
 encoder and metric (VMAF, PSNR-Y), a dense ladder (16 rungs along the title's hull from quality 40,
 complexity 1: each shot's own CRF and resolution per rung) is optimized at each depth, and the table
-gives the BD-rate of 10 bits against 8 bits and the ratio of their total encode CPU time.
+gives the BD-rate of 10 bits against 8 bits and the ratios of their total encode CPU time and of
+their scoring CPU time.
 
     nice python benchmarks/bit_depth_bench.py [-j 2] [--sources testvideo photos]
 
@@ -76,6 +77,9 @@ def main(argv=None) -> int:
             row = {"source": name, "encoder": enc, "shots": int(probes[8]["shot"].nunique())}
             cpu = {d: float(p.loc[p.encoder == enc, "encode_cpu_s"].sum()) for d, p in probes.items()}
             row["cpu_ratio_10_vs_8"] = cpu[10] / cpu[8]
+            # what probing costs besides the encodes: scoring (VMAF, PSNR, SSIM at the depth)
+            met = {d: float(p.loc[p.encoder == enc, "metric_cpu_s"].sum()) for d, p in probes.items()}
+            row["metric_cpu_ratio_10_vs_8"] = met[10] / met[8]
             for metric, spec in DENSE.items():
                 curves = {}
                 for depth, p in probes.items():
