@@ -301,7 +301,8 @@ def _add_probe(sub) -> None:
     p.add_argument("input", help="video file (a name starting with '-' goes after --)")
     p.add_argument("-o", "--out", default="out", metavar="DIR", help="output folder (default: out)")
     p.add_argument("--grid", default="default", metavar="TOML",
-                   help="grid TOML file or bundled name: default, variants, hdr10, sample, test (default: presets/grid-default.toml)")
+                   help="grid TOML file or bundled name: default, variants, hdr10, sample, test "
+                        "(default: presets/grid-default.toml)")
     p.add_argument("--shots", metavar="CSV", help="use this shots.csv instead of detecting shots")
     _shot_args(p)
     _tonemap_arg(p)
@@ -516,7 +517,8 @@ def _add_ladder(sub) -> None:
     p.add_argument("input", help="video file (a name starting with '-' goes after --)")
     p.add_argument("-o", "--out", default="out", metavar="DIR", help="output folder (default: out)")
     p.add_argument("--grid", default="default", metavar="TOML",
-                   help="grid TOML file or bundled name: default, variants, hdr10, sample, test (default: presets/grid-default.toml)")
+                   help="grid TOML file or bundled name: default, variants, hdr10, sample, test "
+                        "(default: presets/grid-default.toml)")
     p.add_argument("--shots", metavar="CSV", help="use this shots.csv instead of detecting shots")
     p.add_argument("--sparse", action="store_true",
                    help="probe a skeleton of the grid, predict the other points and measure only those the ladder "

@@ -1050,9 +1050,9 @@ def extract_shot(
     With ``reference``, one output is at the source's display size (what metrics
     compare against); one more per requested size (encoder inputs). The frame
     count of every output is checked; a seek that lands late is retried from
-    the start of the file. Every output has ``bit_depth`` bits (8 or 10). A source whose packet timestamps are not the decoder's
-    (``FrameIndex.pts_exact`` false: H.264 with B-frames in AVI) is cut by frame count,
-    decoding from the start of the file (exact, slower on long sources).
+    the start of the file. Every output has ``bit_depth`` bits (8 or 10). A source whose packet
+    timestamps are not the decoder's (``FrameIndex.pts_exact`` false: H.264 with B-frames in AVI)
+    is cut by frame count, decoding from the start of the file (exact, slower on long sources).
     """
     from . import ffmpeg
 
