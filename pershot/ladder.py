@@ -723,8 +723,8 @@ _SHOT_FIELDS = ("shot", "start_frame", "end_frame", "frames", "duration_s", "enc
 #: ladder.csv columns, in order (those the probes lack are left out)
 LADDER_COLUMNS = ("rung", "target_kbps", "target_quality", "shot", "start_frame", "end_frame", "frames",
                   "duration_s", "encoder", "preset", "preset_rank", "encoder_preset", "params", "width", "height",
-                  "bit_depth", "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf", "vmaf_hmean", "vmaf_p5", "psnr_y",
-                  "ssim", "encode_cpu_s", "encode_wall_s", "encode_overhead_cpu_s")
+                  "bit_depth", "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf", "vmaf_hmean", "vmaf_p5",
+                  "psnr_y", "ssim", "encode_cpu_s", "encode_wall_s", "encode_overhead_cpu_s")
 
 
 def _canonical(encoder: str) -> str:
