@@ -277,6 +277,7 @@ def optimize(
     peak_ratio: "float | None" = None,
     exact: bool = True,
     objective: str = "area",
+    same_parameter_sets: "bool | None" = False,
 ) -> "Ladder":
     """Optimize a ladder from probes (a DataFrame as :func:`probe` returns, or a probes.csv path) - no encoding.
 
@@ -290,7 +291,9 @@ def optimize(
     finish of small problems (:mod:`pershot.exact`).  ``objective``: how the
     rungs share the encode budget, ``"area"`` (the area under the ladder's
     quality-vs-log-bitrate curve, the default) or ``"mean"`` (the rungs'
-    mean quality).  Raises InfeasibleError
+    mean quality).  ``same_parameter_sets``: each rung's shots share one set of parameter sets
+    (HEVC renditions then package as ``hvc1``, which Apple devices need; None: where the probes say
+    which encodes share them; see :func:`pershot.ladder.optimize_ladder`).  Raises InfeasibleError
     (naming the smallest feasible complexity) when the budget cannot be met.
     """
     from .errors import ConfigError
@@ -309,7 +312,7 @@ def optimize(
         spec = replace(spec, peak_ratio=peak_ratio)  # validated by LadderSpec
     df = _read_probes(probes)
     return optimize_ladder(df, spec, complexity, metric, encoder=encoder, per_shot_resolution=per_shot_resolution,
-                           exact=exact, objective=objective)
+                           exact=exact, objective=objective, same_parameter_sets=same_parameter_sets)
 
 
 def write_ladder(ladder: "Ladder", out_dir: "str | _os.PathLike", **kw: Any) -> "dict":
@@ -336,6 +339,7 @@ def ladder(
     plots: bool = True,
     thumbnails: "bool | dict" = False,
     sparse: bool = False,
+    same_parameter_sets: "bool | None" = False,
     **probe_kw: Any,
 ) -> "Ladder":
     """End to end: shots -> probes -> optimized ladder (and, with ``out_dir``, every report).
@@ -375,7 +379,7 @@ def ladder(
     def opt(probes, final=True):  # sparse rounds before the last skip the exact finish
         return optimize(probes, spec_arg, complexity, metric, rungs=rungs, encoder=encoder,
                         per_shot_resolution=per_shot_resolution, peak_ratio=peak_ratio, exact=exact and final,
-                        objective=objective)
+                        objective=objective, same_parameter_sets=same_parameter_sets)
 
     from .sparse import SparseSpec
 

@@ -13,6 +13,7 @@ the string builders are pure.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -350,3 +351,31 @@ def colour_of(path: str | os.PathLike) -> Colour:
             return Colour(*(int(getattr(cc, a, 2) or 2) for a in ("color_primaries", "color_trc", "colorspace")))
     except (av.error.FFmpegError, IndexError, OSError) as ex:
         raise InputError(f"{Path(path).name}: cannot read its video stream: {ex}") from None
+
+
+# --------------------------------------------------------------------------- parameter sets of raw streams
+
+#: the NAL unit types of the parameter sets, by the raw-stream muxer: H.264 SPS/PPS, HEVC VPS/SPS/PPS
+_RAW_PARAMETER_SETS = {"h264": (lambda nal: nal[0] & 0x1F, (7, 8)),
+                       "hevc": (lambda nal: (nal[0] >> 1) & 0x3F, (32, 33, 34))}
+
+
+def parameter_sets_key(data: bytes, muxer: str) -> str:
+    """A short digest of the distinct parameter sets in a raw elementary stream (Annex B H.264 or HEVC;
+    the sequence headers of an AV1 OBU stream): encodes with equal digests can share one MP4 sample
+    entry (``avc1``/``hvc1``, the sets held by the header alone). "" for another format or none found."""
+    import hashlib
+
+    found: set[bytes] = set()
+    if muxer in _RAW_PARAMETER_SETS:
+        kind, types = _RAW_PARAMETER_SETS[muxer]
+        for nal in re.split(b"\x00\x00\x00\x01|\x00\x00\x01", data):
+            nal = nal.rstrip(b"\x00")  # a 4-byte start code leaves its first zero on the unit before
+            if nal and kind(nal) in types:
+                found.add(nal)
+    elif muxer == "obu":
+        found = {payload for kind, payload in _obus(data) if kind == 1}
+    if not found:
+        return ""
+    # a letter first: a CSV reader never takes it for a number
+    return "ps" + hashlib.sha256(b"".join(sorted(found))).hexdigest()[:16]

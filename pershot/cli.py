@@ -435,6 +435,9 @@ def _optimizer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--objective", choices=["area", "mean"], default="area",
                    help="how the rungs share the encode budget: area = the area under the ladder's "
                         "quality-vs-log-bitrate curve, what BD-rate measures (default); mean = the rungs' mean quality")
+    p.add_argument("--same-parameter-sets", action="store_true",
+                   help="give every rung's shots one set of parameter sets (SPS/PPS...), so that HEVC rungs package "
+                        "as hvc1, which Apple devices need (on by itself for an x265 ladder with --hls)")
     p.add_argument("--no-exact", action="store_true",
                    help="skip the exact (mixed-integer) finish of small ladders: faster, possibly slightly worse")
     p.add_argument("--no-plots", action="store_true", help="skip out/plots/*.png")
@@ -575,6 +578,12 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
                   "complexity": args.thumbnail_complexity, "codecs": codecs}
     shot_bar = _Bar("shots", "frame", args.quiet)
     bar = _Bar(f"probes ({grid.name})", "probe", args.quiet)
+    # HLS of an HEVC ladder is for Apple devices, which play hvc1 only: one set of parameter sets per rung
+    from . import encoders
+    from .ladder import default_encoder
+
+    ladder_encoder = encoders.canonical_name(args.encoder or default_encoder([e.encoder for e in grid.encoders]))
+    same_ps = True if args.same_parameter_sets else (None if args.hls and ladder_encoder == "x265" else False)
     executor = _executor_from_args(args)
     try:
         lad = api.ladder(args.input, args.complexity, args.ladder, rungs=args.rungs, metric=args.metric, grid=grid,
@@ -584,7 +593,7 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
                          min_shot_s=args.min_shot, max_shot_s=args.max_shot or None, threshold=args.threshold,
                          executor=executor, cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar,
                          thumbnails=thumbs, stream=args.stream, tonemap=args.tonemap, crop=args.crop,
-                         sparse=args.sparse)
+                         sparse=args.sparse, same_parameter_sets=same_ps)
     finally:
         shot_bar.close()
         bar.close()
@@ -703,7 +712,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
 
     lad = api.optimize(args.probes, args.ladder, args.complexity, args.metric, rungs=args.rungs,
                        encoder=args.encoder, per_shot_resolution=args.per_shot_resolution,
-                       peak_ratio=args.peak_ratio, exact=not args.no_exact, objective=args.objective)
+                       peak_ratio=args.peak_ratio, exact=not args.no_exact, objective=args.objective,
+                       same_parameter_sets=args.same_parameter_sets)
     api.write_ladder(lad, args.out, plots=not args.no_plots)
     _print_ladder(lad, args.out, args.quiet, with_probes=False)
     return 0

@@ -20,7 +20,6 @@ no printing.  :func:`optimize_ladder` chains the steps:
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
@@ -536,9 +535,14 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
         return a
 
     d_shot = dmax
+    group = None
+    if "param_sets" in df.columns:  # a code per distinct digest; -1 where the probe has none
+        ps = df["param_sets"].where(df["param_sets"].notna(), "").astype(str).to_numpy()[order]
+        gc, _ = pd.factorize(ps)
+        group = pad(np.where(ps == "", -1, gc), -1, int)
     pts = RDCPoints(rate=pad(r, np.inf, float), quality=pad(q, -np.inf, float), cpu=pad(t, np.inf, float),
                     height=pad(height, 0, int), rank=pad(rank, -1, int), duration=d_shot,
-                    size_class=pad(size_class(width[order], height), 0, int))
+                    size_class=pad(size_class(width[order], height), 0, int), group=group)
     row = pad(order, -1, np.intp)
     sh = df.iloc[order[first]]
     shots = pd.DataFrame({
@@ -724,7 +728,7 @@ _SHOT_FIELDS = ("shot", "start_frame", "end_frame", "frames", "duration_s", "enc
 LADDER_COLUMNS = ("rung", "target_kbps", "target_quality", "shot", "start_frame", "end_frame", "frames",
                   "duration_s", "encoder", "preset", "preset_rank", "encoder_preset", "params", "width", "height",
                   "bit_depth", "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf", "vmaf_hmean", "vmaf_p5",
-                  "psnr_y", "ssim", "encode_cpu_s", "encode_wall_s", "encode_overhead_cpu_s")
+                  "psnr_y", "ssim", "encode_cpu_s", "encode_wall_s", "encode_overhead_cpu_s", "param_sets")
 
 
 def _canonical(encoder: str) -> str:
@@ -747,12 +751,14 @@ def ceil_ratio(x: float, digits: int = 3) -> float:
 
 
 class _Reach:
-    """Per resolution and shot: cheapest rate, best quality and their partners (for reach checks)."""
+    """Per resolution (or, with ``same_group``, per set of parameter sets, each of one resolution) and
+    shot: cheapest rate, best quality and their partners (for reach checks)."""
 
-    def __init__(self, pts: RDCPoints, preset_mask: np.ndarray | None = None):
+    def __init__(self, pts: RDCPoints, preset_mask: np.ndarray | None = None, same_group: bool = False):
         valid = pts.valid if preset_mask is None else pts.valid & preset_mask
-        self.heights = np.unique(pts.height[valid])
-        self.classes = pts.height_classes(self.heights, valid)
+        label = pts.group if same_group and pts.group is not None else pts.height
+        self.heights = np.unique(label[valid])
+        self.classes = np.array([pts.p[valid & (label == h)].max() for h in self.heights], dtype=int)
         H, S = self.heights.size, pts.shots
         ar = np.arange(S)
         self.rmin = np.full((H, S), np.inf)
@@ -760,7 +766,7 @@ class _Reach:
         self.qmax = np.full((H, S), -np.inf)
         self.rbest = np.full((H, S), np.inf)
         for j, h in enumerate(self.heights):
-            m = valid & (pts.height == h)
+            m = valid & (label == h)
             has = m.any(axis=1)
             i = np.argmax(m, axis=1)  # rows are sorted by rate, best quality first among equal rates
             self.rmin[j] = np.where(has, pts.rate[ar, i], np.inf)
@@ -799,10 +805,13 @@ class _Reach:
         return float(R.min()), float(RB.max()), float(QB.max()), float(QC[i])
 
 
-def _auto_targets(reach: _Reach, spec: LadderSpec, prep: Prepared) -> list[RungSpec]:
-    rng = reach(True, None)
+def _auto_targets(reach: _Reach, spec: LadderSpec, prep: Prepared, same_group: bool = False) -> list[RungSpec]:
+    rng = reach(True, None)  # the title's range, over every point (its global hull)
     assert rng is not None
     lo, hi = rng[0], rng[1]
+    if same_group:  # the cheapest rung one set of parameter sets per rung allows
+        one = reach(False, None)
+        lo = min(max(lo, one[0]), hi) if one is not None else lo
     def rate_at(q):  # the rate at which the title's global hull reaches quality q
         try:
             return float(solve(prep.points, [RungTarget("quality", q)], per_shot_resolution=True, exact=False).rate[0])
@@ -878,8 +887,14 @@ def optimize_ladder(
     greedy: bool = True,
     exact: bool = True,
     objective: str = "area",
+    same_parameter_sets: bool | None = False,
 ) -> Ladder:
     """Optimize a ladder from probes under ``complexity`` x the anchor's encode CPU.  See the module docstring.
+
+    ``same_parameter_sets``: every rung's shots come from encodes with one set of parameter sets
+    (probes.csv's ``param_sets``), so that each rung can be packaged with them in its MP4 header alone:
+    ``hvc1``, which Apple devices and Safari need for HEVC. It also keeps one resolution per rung.
+    ``None``: so where every probe's ``param_sets`` is known, else as without (with a warning).
 
     ``objective`` is how the rungs share the encode budget: ``"area"`` (default) maximises the area
     under the ladder's quality-vs-log-bitrate curve (each rung weighed by the log-rate range it
@@ -897,7 +912,17 @@ def optimize_ladder(
     check_objective(objective)
     spec = LadderSpec.coerce(spec)
     prep = probes if isinstance(probes, Prepared) else prepare(probes, metric, encoder)
-    once = functools.partial(_optimize_once, objective=objective)
+    auto_note = None
+    if same_parameter_sets is None:
+        g = prep.points.group
+        same_parameter_sets = g is not None and not (g[prep.points.valid] < 0).any()
+        if not same_parameter_sets:
+            auto_note = ("the probes (cached before pershot recorded parameter sets) do not say which encodes share "
+                         "them, so rungs may mix them (HLS then tags HEVC hev1): probe again with --no-cache")
+    def once(*args) -> Ladder:
+        lad = _optimize_once(*args, objective=objective, same_group=same_parameter_sets, note=auto_note)
+        return replace(lad, stats={**lad.stats, "same_parameter_sets": bool(same_parameter_sets)})
+
     try:
         return once(prep, spec, complexity, per_shot_resolution, greedy, exact)
     except InfeasibleError as ex:
@@ -936,17 +961,20 @@ def optimize_ladder(
 
 
 def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot_resolution: bool,
-                   greedy: bool, exact: bool, objective: str = "area") -> Ladder:
+                   greedy: bool, exact: bool, objective: str = "area", same_group: bool = False,
+                   note: str | None = None) -> Ladder:
     metric = prep.metric
     qm = spec.quality_metric
     if qm is not None and qm != metric:
         raise ConfigError(f"ladder {spec.name!r} has {qm} quality rungs but the metric is {metric}; "
                           f"use --metric {qm}")
-    warnings = list(prep.warnings)
+    warnings = list(prep.warnings) + ([note] if note else [])
     pts = prep.points
     qscale = max(float(np.abs(pts.quality[pts.valid]).max()), 1.0)
-    reach = _Reach(pts)
-    specs = _auto_targets(reach, spec, prep) if spec.count is not None else list(spec.rungs)
+    reach = _Reach(pts, same_group=same_group)
+    if same_group:  # a set of parameter sets names one picture size
+        per_shot_resolution = False
+    specs = _auto_targets(reach, spec, prep, same_group) if spec.count is not None else list(spec.rungs)
     dropped: list[DroppedRung] = []
 
     # 1. reach
@@ -996,7 +1024,8 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
         targets = _targets(kept, spec.peak_ratio)
         has_caps = any(t.max_rate is not None for t in targets)
         cache: dict = {}
-        free = solve(pts, targets, per_shot_resolution=per_shot_resolution, greedy=greedy, cache=cache, exact=False)
+        free = solve(pts, targets, per_shot_resolution=per_shot_resolution, greedy=greedy, cache=cache, exact=False,
+                     same_group=same_group)
         bad = _strictly_rising(free, qscale)
         if bad:
             for k in sorted(bad, reverse=True):
@@ -1016,12 +1045,12 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
             # the rungs' spacing, from the ladder without shot bitrate caps: a cap the ladder does not
             # need then changes nothing
             spaced = solve(pts, [replace(t, max_rate=None) for t in targets], per_shot_resolution=per_shot_resolution,
-                           greedy=greedy, exact=False) if has_caps else free
+                           greedy=greedy, exact=False, same_group=same_group) if has_caps else free
             w = area_weights(spaced.rate)
             targets = [replace(t, weight=float(x)) for t, x in zip(targets, w)]
         try:
             sol = solve(pts, targets, cpu_budget=budget, per_shot_resolution=per_shot_resolution, greedy=greedy,
-                        cache=cache, exact=exact)
+                        cache=cache, exact=exact, same_group=same_group)
         except InfeasibleError as ex:
             if ex.min_feasible is None:
                 raise
@@ -1034,7 +1063,8 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
                           f"{anchor_preset} anchor {anchor_cpu:.4g} s")
             raise err from None
         if has_caps and all(t.kind == "rate" for t in targets):
-            sol = _uncapped_if_within_caps(pts, targets, sol, budget, per_shot_resolution, greedy, exact, qscale)
+            sol = _uncapped_if_within_caps(pts, targets, sol, budget, per_shot_resolution, greedy, exact, qscale,
+                                           same_group)
         if _strictly_rising(sol, qscale):
             # the budgeted solve (area weights, exact finish) lost the rising order; the ladder solved
             # without a budget rises (checked above): where it fits the budget, it is the ladder
@@ -1062,13 +1092,14 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
 
 
 def _uncapped_if_within_caps(pts: RDCPoints, targets: list[RungTarget], sol: Solution, budget: float,
-                             per_shot_resolution: bool, greedy: bool, exact: bool, qscale: float) -> Solution:
+                             per_shot_resolution: bool, greedy: bool, exact: bool, qscale: float,
+                             same_group: bool = False) -> Solution:
     """A shot bitrate cap the ladder does not need must cost nothing. The capped problem is the
     uncapped one with fewer points, but the solver's heuristic path changes with them: solve without
     the caps too, and keep that ladder where every shot stays under its rung's cap and it is better."""
     try:
         alt = solve(pts, [replace(t, max_rate=None) for t in targets], cpu_budget=budget,
-                    per_shot_resolution=per_shot_resolution, greedy=greedy, exact=exact)
+                    per_shot_resolution=per_shot_resolution, greedy=greedy, exact=exact, same_group=same_group)
     except InfeasibleError:
         return sol
     if _strictly_rising(alt, qscale):

@@ -90,6 +90,9 @@ class RDCPoints:
     rank: np.ndarray
     duration: np.ndarray
     size_class: np.ndarray | None = None
+    #: which points share parameter sets (equal codes; -1 unknown): with ``same_parameter_sets`` each
+    #: rung keeps one group, so that its shots can share one MP4 sample entry (HEVC ``hvc1``)
+    group: np.ndarray | None = None
 
     @property
     def p(self) -> np.ndarray:
@@ -335,9 +338,15 @@ class _RungPlan:
 
 
 def _plan(pts: RDCPoints, rungs: Sequence[RungTarget], per_shot_resolution: bool,
-          preset_mask: np.ndarray | None):
-    """Subset masks and, per rung, which subsets it may choose from."""
+          preset_mask: np.ndarray | None, same_group: bool = False):
+    """Subset masks and, per rung, which subsets it may choose from. ``same_group``: each subset holds
+    one group of ``pts.group`` as well (one set of parameter sets per rung)."""
     valid = pts.valid if preset_mask is None else (pts.valid & preset_mask)
+    if same_group:
+        if pts.group is None or (pts.group[valid] < 0).any():
+            raise OptimizeError("one set of parameter sets per rung needs the probes' param_sets, which probes "
+                                "made before pershot recorded them lack: probe again without the cache (--no-cache)")
+        groups = [int(g) for g in np.unique(pts.group[valid])]
     heights = np.unique(pts.height[valid])
     heights = heights[heights > 0] if (heights > 0).any() else heights
     classes = pts.height_classes(heights, valid)
@@ -365,7 +374,10 @@ def _plan(pts: RDCPoints, rungs: Sequence[RungTarget], per_shot_resolution: bool
     for rt in rungs:
         cap = rt.max_height if rt.max_height else None
         mr = rt.max_rate
-        if per_shot_resolution or heights.size == 0:
+        if same_group:  # parameter sets name the picture size: a group is one resolution too
+            plans.append(_RungPlan(rt, [subset(("g", g, cap, mr), lambda g=g: capped(
+                valid & (pts.group == g) & (True if cap is None else pts.p <= cap), mr)) for g in groups]))
+        elif per_shot_resolution or heights.size == 0:
             plans.append(_RungPlan(rt, [subset(("cap", cap, mr), lambda: capped(
                 valid if cap is None else valid & (pts.p <= cap), mr))]))
         else:
@@ -426,6 +438,7 @@ def solve(
     candidates_per_shot: int = 24,
     cache: dict | None = None,
     exact: bool = True,
+    same_group: bool = False,
 ) -> Solution:
     """Solve a ladder: one point per (rung, shot) under rate/quality targets and a CPU budget.
 
@@ -437,6 +450,8 @@ def solve(
     subsets and the complexity-free evaluation are computed once).
     ``exact``: finish small problems with the mixed-integer program of
     :mod:`pershot.exact` (only with ``greedy``; it can only improve the ladder).
+    ``same_group``: every rung keeps one group of ``pts.group`` (points whose encodes share parameter
+    sets), as it keeps one resolution by default.
     Raises :class:`InfeasibleError` when a rung cannot be met with any point or
     the budget is below the cheapest ladder found; its ``min_feasible`` is then
     that ladder's CPU in seconds.
@@ -447,14 +462,17 @@ def solve(
     if S == 0:
         raise OptimizeError("no shots")
     D = float(pts.duration.sum())
-    key = (tuple(rungs), bool(per_shot_resolution), None if preset_mask is None else id(preset_mask))
+    key = (tuple(rungs), bool(per_shot_resolution), None if preset_mask is None else id(preset_mask),
+           bool(same_group))
     if cache is not None and cache.get("key") == key:
         plans, fam, scale, first = cache["plans"], cache["fam"], cache["scale"], cache["mu0"]
     else:
-        masks, plans = _plan(pts, rungs, per_shot_resolution, preset_mask)
+        masks, plans = _plan(pts, rungs, per_shot_resolution, preset_mask, same_group)
         fam = _Family(pts, masks)
         scale = _mu_scale(pts)
         first = None
+    if same_group:  # parameter sets name the picture size: every rung has one resolution
+        per_shot_resolution = False
     mu0 = MU_EPS * scale
     budget = math.inf if cpu_budget is None else float(cpu_budget)
     small = fam.r.size <= SMALL_PROBLEM
@@ -544,7 +562,7 @@ def solve(
                     at(best[0].mu / w)
             opts = _options(history, len(plans))
             if small and preset_mask is None:
-                _preset_options(opts, pts, rungs, per_shot_resolution, D)
+                _preset_options(opts, pts, rungs, per_shot_resolution, D, same_group)
             fb = [_opt(best[0], c) for c in best[1]]
             mix = _mix_rungs(opts, plans, budget, fb, order, eps_r, eps_q)
             choice = np.stack([o[7] for o in mix])
@@ -637,7 +655,7 @@ def _options(history, n_rungs: int) -> list[list]:
     return opts
 
 
-def _preset_options(opts, pts, rungs, per_shot_resolution, D) -> None:
+def _preset_options(opts, pts, rungs, per_shot_resolution, D, same_group=False) -> None:
     """Add, per rung, the ladder with every shot at one preset (for each preset) to the rung options.
 
     On few shots the all-presets Lagrangian can land on a hull vertex worse
@@ -647,7 +665,7 @@ def _preset_options(opts, pts, rungs, per_shot_resolution, D) -> None:
     for r in np.unique(pts.rank[pts.valid]):
         try:
             sol = solve(pts, rungs, per_shot_resolution=per_shot_resolution, preset_mask=pts.rank == r,
-                        exact=False)
+                        exact=False, same_group=same_group)
         except InfeasibleError:
             continue
         for k in range(len(rungs)):

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from . import encoders
+from .bitstream import parameter_sets_key
 from .cache import ProbeCache, make_key, open_cache
 from .encoders import EncodeParams
 from .encoders.base import kv_params, pix_fmt
@@ -61,7 +62,7 @@ PROBE_COLUMNS = (
     "size_bytes", "bitrate_kbps",
     "vmaf", "vmaf_hmean", "vmaf_p5", "vmaf_min", "psnr_y", "ssim",
     "encode_cpu_s", "encode_wall_s", "encode_overhead_cpu_s", "decode_cpu_s", "metric_cpu_s", "metric_wall_s",
-    "frames_scored", "n_subsample", "encoder_version", "cached", "key",
+    "frames_scored", "n_subsample", "encoder_version", "param_sets", "cached", "key",
 )
 
 _RESULT_KEYS = ("size_bytes", "vmaf", "vmaf_hmean", "vmaf_p5", "vmaf_min", "psnr_y", "ssim", "encode_cpu_s",
@@ -151,6 +152,9 @@ class ProbeResult:
     cached: bool
     key: str
     per_frame: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    #: a digest of the encode's parameter sets (SPS/PPS...): encodes with equal ones can share one MP4
+    #: sample entry (``hvc1``); "" where unknown (probes cached before pershot recorded it)
+    param_sets: str = ""
 
     def row(self) -> dict[str, Any]:
         return {c: getattr(self, c) for c in PROBE_COLUMNS}
@@ -230,6 +234,7 @@ def _result(shot: Shot, spec: ProbeSpec, data: Mapping[str, Any], n_subsample: i
         metric_cpu_s=float(data["metric_cpu_s"]), metric_wall_s=float(data["metric_wall_s"]),
         frames_scored=int(data["frames_scored"]),
         n_subsample=n_subsample, encoder_version=encoder_version, cached=cached, key=spec.key, per_frame=per_frame,
+        param_sets=str(data.get("param_sets") or ""),
     )
 
 
@@ -246,7 +251,7 @@ def _entry(job: ProbeJob, spec: ProbeSpec, data: Mapping[str, Any], per_frame: M
             "threads": p.threads, "gop": p.gop(),
             "metric": job.metric.key(),
         },
-        "result": {k: data[k] for k in _RESULT_KEYS},
+        "result": {**{k: data[k] for k in _RESULT_KEYS}, "param_sets": data.get("param_sets", "")},
         "per_frame": dict(per_frame),
     }
 
@@ -298,6 +303,7 @@ def run_job(job: ProbeJob) -> list[ProbeResult]:
                            what=f"{p.encoder} {p.preset} {p.rc_mode} {p.value:g} {p.width}x{p.height} "
                                 f"on shot {shot.index} failed")
             size = bitstream.stat().st_size
+            param_sets = parameter_sets_key(bitstream.read_bytes(), enc.muxer)
             if size <= 0:
                 raise FFmpegError(f"{p.encoder} wrote an empty bitstream for shot {shot.index}", cmd=r.cmd,
                                   stderr=r.stderr)
@@ -307,7 +313,7 @@ def run_job(job: ProbeJob) -> list[ProbeResult]:
             data = {"size_bytes": size, **sc.pooled(), "encode_cpu_s": encoder_cpu_s(r.cpu_s, overhead),
                     "encode_wall_s": r.wall_s, "encode_overhead_cpu_s": overhead, "decode_cpu_s": ex.cpu_s,
                     "metric_cpu_s": sc.cpu_s, "metric_wall_s": sc.wall_s,
-                    "frames_scored": sc.frames_scored}
+                    "frames_scored": sc.frames_scored, "param_sets": param_sets}
             version = versions.get(p.encoder, "")
             per_frame = sc.per_frame()
             if cache is not None:
@@ -487,7 +493,7 @@ def run_plan(
                     # a worker that could not reach the cache folder (remote Dask worker): store it here
                     if cache is not None and not r.cached and r.per_frame is not None and cache.get(r.key) is None:
                         job, spec = by_key[r.key]
-                        data = {k: getattr(r, k) for k in _RESULT_KEYS}
+                        data = {**{k: getattr(r, k) for k in _RESULT_KEYS}, "param_sets": r.param_sets}
                         cache.put(r.key, _entry(job, spec, data, r.per_frame, r.encoder_version))
                 results.extend(job_results)
                 done += len(job_results)

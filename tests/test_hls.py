@@ -150,6 +150,35 @@ def test_hls_of_an_hevc_ladder_is_fmp4_hvc1_where_a_rung_has_one_set_of_paramete
         assert bool(types & {32, 33, 34}) == (entry == "hev1")  # hvc1: none in band
 
 
+def test_one_set_of_parameter_sets_per_rung_gives_hvc1_rungs(media_dir: Path, tmp_path: Path):
+    """Probes record a digest of each encode's parameter sets (CRF does not change it, the preset can);
+    a ladder with ``same_parameter_sets`` keeps one per rung, and every HLS rung is then hvc1."""
+    from pershot.hls import in_band_rungs
+
+    a = cut(media_dir / "testvideo.mp4", tmp_path / "a.mp4", start_frame=240, frames=30, height=144)
+    b = cut(media_dir / "testvideo.mp4", tmp_path / "b.mp4", start_frame=420, frames=30, height=144)
+    src = tmp_path / "two.mp4"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(a), "-i", str(b), "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0",
+                "-c:v", "libx264", "-crf", "14", str(src)], what="making a two-shot clip failed")
+    shots = [Shot(index=0, start_frame=0, end_frame=30, start_s=0.0, end_s=1.001),
+             Shot(index=1, start_frame=30, end_frame=60, start_s=1.001, end_s=2.002)]
+    grid = {"name": "hevc2", "heights": [144, 90], "crf": [26, 32, 38],
+            "encoders": {"x265": {"presets": ["ultrafast", "medium"]}}}
+    out = tmp_path / "lad"
+    lad = api.ladder(src, grid=grid, complexity=0.4, rungs=3, out_dir=out, shots=shots, jobs=1, plots=False,
+                     same_parameter_sets=True)
+    probes = lad.prepared.table
+    assert probes["param_sets"].str.startswith("ps").all()
+    per = probes.groupby(["shot", "preset", "height"])["param_sets"].nunique()
+    assert (per == 1).all()  # the CRF never changes them
+    fast = probes.set_index(["shot", "preset", "height", "crf"])["param_sets"]
+    assert fast[(0, "ultrafast", 144, 26.0)] != fast[(0, "medium", 144, 26.0)]
+    assert (lad.table.groupby("rung")["param_sets"].nunique() == 1).all()
+    api.encode_renditions(out / "ladder.json", out / "r", jobs=1, hls=True)
+    master = out / "r" / "hls" / "master.m3u8"
+    assert in_band_rungs(master) == [] and master.read_text().count('CODECS="hvc1.') == len(lad.rungs)
+
+
 def test_cli_rendition_options_fail_before_any_work(tmp_path: Path, capsys):
     from pershot.cli import main
 

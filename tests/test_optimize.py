@@ -461,3 +461,27 @@ def test_generated_rungs_span_the_quality_range_without_duplicates():
         q = [r.quality for r in lad.rungs]
         if spec.floor("vmaf") is not None:
             assert q[0] >= spec.floor("vmaf") - 1.0 and q[-1] <= spec.ceiling("vmaf") + 1.0
+
+
+def test_one_set_of_parameter_sets_per_rung():
+    """``same_parameter_sets``: every rung's shots share one ``param_sets`` digest (x265's presets write
+    four sets: ultrafast, superfast, veryfast...slow, slower...), within the budget and rising; the free
+    ladder mixes them. Probes without digests: an error when asked for, a warning when left to chance."""
+    family = {"ultrafast": "A", "veryfast": "C", "medium": "C", "slow": "C", "veryslow": "D"}
+    df = synthetic_probes(12, presets=list(family), heights=(720, 540, 360), crfs=(18, 24, 30, 36, 42), seed=3)
+    df["param_sets"] = [f"ps{family[p]}{h}" for p, h in zip(df["preset"], df["height"])]
+    mixed = 0
+    for c in (0.05, 0.1, 0.3, 1.0):
+        free = optimize_ladder(df, 6, c)
+        mixed += int((free.table.groupby("rung")["param_sets"].nunique() > 1).sum())
+        lad = optimize_ladder(df, 6, c, same_parameter_sets=True)
+        _check_ladder(lad, c)
+        assert (lad.table.groupby("rung")["param_sets"].nunique() == 1).all()
+        assert (lad.table.groupby("rung")["height"].nunique() == 1).all()
+    assert mixed > 0  # the constraint had something to do
+    with pytest.raises(OptimizeError, match="param_sets"):
+        optimize_ladder(df.drop(columns="param_sets"), 6, 0.3, same_parameter_sets=True)
+    auto = optimize_ladder(df.assign(param_sets=""), 6, 0.3, same_parameter_sets=None)
+    assert any("--no-cache" in w for w in auto.warnings)
+    known = optimize_ladder(df, 6, 0.3, same_parameter_sets=None)  # known digests: applied
+    assert (known.table.groupby("rung")["param_sets"].nunique() == 1).all()
