@@ -106,6 +106,17 @@ def test_hls_package_of_a_ladder_with_audio(media_dir: Path, tmp_path: Path):
     assert aud.items and abs(sum(d for _, d in aud.items) - 3.003) < 0.05
 
 
+def _two_shots(media_dir: Path, tmp_path: Path) -> tuple[Path, list[Shot]]:
+    """Two 1 s shots of testvideo.mp4 at 256x144, joined, and the shots they are."""
+    a = cut(media_dir / "testvideo.mp4", tmp_path / "a.mp4", start_frame=240, frames=30, height=144)
+    b = cut(media_dir / "testvideo.mp4", tmp_path / "b.mp4", start_frame=420, frames=30, height=144)
+    src = tmp_path / "two.mp4"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(a), "-i", str(b), "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0",
+                "-c:v", "libx264", "-crf", "14", str(src)], what="making a two-shot clip failed")
+    return src, [Shot(index=0, start_frame=0, end_frame=30, start_s=0.0, end_s=1.001),
+                 Shot(index=1, start_frame=30, end_frame=60, start_s=1.001, end_s=2.002)]
+
+
 def test_hls_of_an_hevc_ladder_is_fmp4_hvc1_where_a_rung_has_one_set_of_parameter_sets(media_dir: Path,
                                                                                           tmp_path: Path):
     """x265 rungs are cut into fragmented MP4: ``hvc1`` with the parameter sets in the initialization
@@ -118,13 +129,7 @@ def test_hls_of_an_hevc_ladder_is_fmp4_hvc1_where_a_rung_has_one_set_of_paramete
     from pershot.bitstream import _length_prefixed
     from pershot.hls import in_band_rungs
 
-    a = cut(media_dir / "testvideo.mp4", tmp_path / "a.mp4", start_frame=240, frames=30, height=144)
-    b = cut(media_dir / "testvideo.mp4", tmp_path / "b.mp4", start_frame=420, frames=30, height=144)
-    src = tmp_path / "two.mp4"
-    ffmpeg.run(["-y", "-v", "error", "-i", str(a), "-i", str(b), "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0",
-                "-c:v", "libx264", "-crf", "14", str(src)], what="making a two-shot clip failed")
-    shots = [Shot(index=0, start_frame=0, end_frame=30, start_s=0.0, end_s=1.001),
-             Shot(index=1, start_frame=30, end_frame=60, start_s=1.001, end_s=2.002)]
+    src, shots = _two_shots(media_dir, tmp_path)
     grid = {"name": "hevc", "heights": [144], "crf": [28, 36], "encoders": {"x265": {"presets": ["medium"]}}}
     out = tmp_path / "lad"
     api.ladder(src, grid=grid, complexity=1.0, rungs=2, out_dir=out, shots=shots, jobs=1, plots=False)
@@ -155,13 +160,7 @@ def test_one_set_of_parameter_sets_per_rung_gives_hvc1_rungs(media_dir: Path, tm
     a ladder with ``same_parameter_sets`` keeps one per rung, and every HLS rung is then hvc1."""
     from pershot.hls import in_band_rungs
 
-    a = cut(media_dir / "testvideo.mp4", tmp_path / "a.mp4", start_frame=240, frames=30, height=144)
-    b = cut(media_dir / "testvideo.mp4", tmp_path / "b.mp4", start_frame=420, frames=30, height=144)
-    src = tmp_path / "two.mp4"
-    ffmpeg.run(["-y", "-v", "error", "-i", str(a), "-i", str(b), "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0",
-                "-c:v", "libx264", "-crf", "14", str(src)], what="making a two-shot clip failed")
-    shots = [Shot(index=0, start_frame=0, end_frame=30, start_s=0.0, end_s=1.001),
-             Shot(index=1, start_frame=30, end_frame=60, start_s=1.001, end_s=2.002)]
+    src, shots = _two_shots(media_dir, tmp_path)
     grid = {"name": "hevc2", "heights": [144, 90], "crf": [26, 32, 38],
             "encoders": {"x265": {"presets": ["ultrafast", "medium"]}}}
     out = tmp_path / "lad"
