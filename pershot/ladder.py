@@ -913,12 +913,22 @@ def optimize_ladder(
     spec = LadderSpec.coerce(spec)
     prep = probes if isinstance(probes, Prepared) else prepare(probes, metric, encoder)
     auto_note = None
-    if same_parameter_sets is None:
+    if same_parameter_sets is None:  # where it can be had: with every digest known, and a ladder within reach
         g = prep.points.group
-        same_parameter_sets = g is not None and not (g[prep.points.valid] < 0).any()
-        if not same_parameter_sets:
-            auto_note = ("the probes (cached before pershot recorded parameter sets) do not say which encodes share "
-                         "them, so rungs may mix them (HLS then tags HEVC hev1): probe again with --no-cache")
+        kw = dict(encoder=encoder, per_shot_resolution=per_shot_resolution, greedy=greedy, exact=exact,
+                  objective=objective)
+        if g is not None and not (g[prep.points.valid] < 0).any():
+            try:
+                return optimize_ladder(prep, spec, complexity, metric, same_parameter_sets=True, **kw)
+            except (InfeasibleError, OptimizeError) as ex:
+                lad = optimize_ladder(prep, spec, complexity, metric, same_parameter_sets=False, **kw)
+                return replace(lad, warnings=(*lad.warnings, (
+                    f"one set of parameter sets per rung is out of reach ({ex}), so rungs may mix them (HLS then "
+                    "tags HEVC hev1): a shot of one frame, coded intra-only, never shares its encodes' sets")))
+        same_parameter_sets = False
+        auto_note = ("the probes (cached before pershot recorded parameter sets) do not say which encodes share "
+                     "them, so rungs may mix them (HLS then tags HEVC hev1): probe again with --no-cache")
+
     def once(*args) -> Ladder:
         lad = _optimize_once(*args, objective=objective, same_group=same_parameter_sets, note=auto_note)
         return replace(lad, stats={**lad.stats, "same_parameter_sets": bool(same_parameter_sets)})

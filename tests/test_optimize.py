@@ -485,3 +485,12 @@ def test_one_set_of_parameter_sets_per_rung():
     assert any("--no-cache" in w for w in auto.warnings)
     known = optimize_ladder(df, 6, 0.3, same_parameter_sets=None)  # known digests: applied
     assert (known.table.groupby("rung")["param_sets"].nunique() == 1).all()
+    # a shot whose encodes share no set with the others' (a one-frame shot, coded intra-only): out of reach;
+    # asked for, an error; left to chance, the free ladder with a warning
+    alone = df.assign(param_sets=np.where(df["shot"] == 0, "psalone" + df["preset"], df["param_sets"]))
+    with pytest.raises((InfeasibleError, OptimizeError)):
+        optimize_ladder(alone, 6, 0.3, same_parameter_sets=True)
+    fallback = optimize_ladder(alone, 6, 0.3, same_parameter_sets=None)
+    assert any("out of reach" in w for w in fallback.warnings)
+    _check_ladder(fallback, 0.3)
+    assert fallback.stats["same_parameter_sets"] is False and known.stats["same_parameter_sets"] is True
