@@ -640,8 +640,9 @@ def _add_encode(sub) -> None:
 
 def _hls_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
     p.add_argument("--hls", action="store_true",
-                   help=f"{prefix}also package the renditions as HLS: OUT/hls/master.m3u8, MPEG-TS segments cut at "
-                        "shot starts (H.264 ladders, one resolution per rung)")
+                   help=f"{prefix}also package the renditions as HLS: OUT/hls/master.m3u8, segments cut at shot "
+                        "starts (H.264: MPEG-TS; HEVC: fragmented MP4, hvc1 where a rung has one set of parameter "
+                        "sets; one resolution per rung)")
     p.add_argument("--cfr", action="store_true",
                    help=f"{prefix}constant-rate renditions of a VFR source: frames evenly spaced at its average rate "
                         "(default: each frame at its own time, in step with the audio)")
