@@ -400,23 +400,19 @@ def ladder(
                                                            "rounds": sp.rounds, "converged": sp.converged}})
     else:
         lad = opt(run.probes)
+    from dataclasses import replace
+
     from .media import source_class
 
-    top = max(g.heights)
-    if source_class(run.source) > top:  # the grid stops below the source: say how to reach its full resolution
-        from dataclasses import replace
-
-        src = run.source
+    src, top = run.source, max(g.heights)
+    if source_class(src) > top:  # the grid stops below the source: say how to reach its full resolution
         lad = replace(lad, warnings=(*lad.warnings, (
             f"the source is {source_class(src)}p ({src.display_width}x{src.display_height}) and the grid {g.name} "
             f"stops at {top}p: add {source_class(src)} to its heights to probe the full resolution")))
-    src = run.source
-    if src.hdr_transfer and not src.tonemap and metric in ("vmaf", "ssim"):
-        from dataclasses import replace
-
+    if src.hdr_kept and metric in ("vmaf", "ssim"):
         lad = replace(lad, warnings=(*lad.warnings, (
-            f"an HDR ({src.hdr_transfer}) ladder scored by {metric.upper()}: its model was made for SDR, and on "
-            f"{src.hdr_transfer} code values it ranks encodes but is not calibrated (--metric psnr compares "
+            f"an HDR ({src.hdr_kept}) ladder scored by {metric.upper()}: its model was made for SDR, and on "
+            f"{src.hdr_kept} code values it ranks encodes but is not calibrated (--metric psnr compares "
             "the code values themselves)")))
     if out_dir is not None:
         info = run.source
@@ -428,7 +424,7 @@ def ladder(
                   "grid": g.name, "shots": len(run.shots), "colour": dict(encode_colour(info)),
                   "interlaced": info.interlaced, "tonemap": info.tonemap or None,
                   "crop": list(info.crop) if info.crop else None,
-                  "hdr": info.hdr_transfer if info.hdr_transfer and not info.tonemap else None,
+                  "hdr": info.hdr_kept,
                   "hdr_metadata": hdr.as_dict() if (hdr := encode_hdr(info)) is not None else None}
         thumbs = None
         if thumb_opts is not None:

@@ -468,7 +468,7 @@ def _source_note_of(info) -> str | None:
 
     return _source_note({"crop": info.crop, "width": info.display_width, "height": info.display_height,
                          "interlaced": info.interlaced, "tonemap": info.tonemap,
-                         "hdr": info.hdr_transfer if not info.tonemap else None, "hdr_metadata": encode_hdr(info),
+                         "hdr": info.hdr_kept, "hdr_metadata": encode_hdr(info),
                          "colour": dict(encode_colour(info))})
 
 

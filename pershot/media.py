@@ -91,7 +91,7 @@ def encode_colour(info: "SourceInfo") -> tuple[tuple[str, str], ...]:
 def encode_hdr(info: "SourceInfo") -> "HdrMetadata | None":
     """The static HDR metadata pershot's encodes of ``info`` carry: its own, for an HDR source that is
     not tone-mapped (the encoders write it only at 10 bits); else None."""
-    return info.hdr_metadata if info.hdr_transfer and not info.tonemap else None
+    return info.hdr_metadata if info.hdr_kept else None
 
 
 def setparams_filter(colour: Sequence[tuple[str, str]]) -> str:
@@ -136,7 +136,7 @@ def check_sdr(info: "SourceInfo", bit_depths: Sequence[int] = (8,)) -> None:
     HLG ladder bands visibly, so its probes and renditions would be wrong, not just worse. At 10 bits
     an HDR source makes an HDR ladder: the encodes carry its transfer, primaries and mastering
     metadata."""
-    if info.hdr_transfer and not info.tonemap and min(bit_depths, default=8) < 10:
+    if info.hdr_kept and min(bit_depths, default=8) < 10:
         raise MediaError(f"{Path(info.path).name} is HDR video ({info.hdr_transfer} transfer): 8-bit encodes "
                          "cannot carry it; give --bit-depth 10 for an HDR ladder, or --tonemap for an SDR one")
 
@@ -300,6 +300,11 @@ class SourceInfo:
         """The source's transfer when it is an HDR one (PQ, HLG), else None."""
         trc = dict(self.colour).get("color_trc")
         return trc if trc in HDR_TRANSFERS else None
+
+    @property
+    def hdr_kept(self) -> str | None:
+        """The HDR transfer pershot's encodes keep: the source's, unless it is set to be tone-mapped; else None."""
+        return None if self.tonemap else self.hdr_transfer
 
 
 @dataclass(frozen=True)

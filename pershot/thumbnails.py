@@ -113,7 +113,7 @@ def code_thumbnails(
     from .media import DEFAULT_TONEMAP, with_tonemap
 
     # a thumbnail is an SDR image: an HDR source kept HDR in its ladder is tone-mapped for it
-    info = with_tonemap(info, DEFAULT_TONEMAP) if info.hdr_transfer and not info.tonemap else info
+    info = with_tonemap(info, DEFAULT_TONEMAP) if info.hdr_kept else info
     check_source(info)
     cands = candidate_codecs(height=height, complexity=complexity, codecs=codecs)
     out = Path(out_dir)
