@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from .errors import InputError
 
@@ -181,14 +181,18 @@ def _hevc_nals(path: str | os.PathLike) -> Iterator[bytes]:
         yield from _length_prefixed(buf, size)
 
 
-def hevc_profiles(path: str | os.PathLike) -> list[HevcProfile]:
-    """Every distinct SPS profile/tier/level in an HEVC MP4 file (in its ``hvcC`` header and in band)."""
-    found = {p for p in map(hevc_ptl, _hevc_nals(path)) if p is not None}
-    return sorted(found, key=lambda p: (p.profile_idc, p.level_idc, p.tier))
-
-
 #: HEVC NAL unit types of the parameter sets: VPS, SPS, PPS
 HEVC_PARAMETER_SETS = (32, 33, 34)
+
+
+def hevc_profiles(path: str | os.PathLike) -> list[HevcProfile]:
+    """Every distinct SPS profile/tier/level in an HEVC MP4 file (in its ``hvcC`` header and in band)."""
+    return _sps_profiles(hevc_parameter_sets(path)[33])
+
+
+def _sps_profiles(sps: Iterable[bytes]) -> list[HevcProfile]:
+    found = {p for p in map(hevc_ptl, sps) if p is not None}
+    return sorted(found, key=lambda p: (p.profile_idc, p.level_idc, p.tier))
 
 
 def hevc_parameter_sets(path: str | os.PathLike) -> dict[int, set[bytes]]:
@@ -201,18 +205,21 @@ def hevc_parameter_sets(path: str | os.PathLike) -> dict[int, set[bytes]]:
     return out
 
 
-def hevc_sample_entry(path: str | os.PathLike) -> str:
-    """``hvc1`` for an HEVC MP4 file with one VPS, SPS and PPS (they can all go in its header, as Apple
-    devices and Safari need), else ``hev1`` (parameter sets in band: its shots came from presets
-    whose parameter sets differ)."""
-    return "hvc1" if all(len(v) <= 1 for v in hevc_parameter_sets(path).values()) else "hev1"
+def hevc_entry_and_codec(path: str | os.PathLike) -> tuple[str, str]:
+    """(MP4 sample entry, RFC 6381 codec string) of an HEVC MP4 file, from one read of its parameter
+    sets: ``hvc1`` with one VPS, SPS and PPS (they can all go in its header, as Apple devices and
+    Safari need), else ``hev1`` (parameter sets in band: its shots came from presets whose parameter
+    sets differ)."""
+    ps = hevc_parameter_sets(path)
+    entry = "hvc1" if all(len(v) <= 1 for v in ps.values()) else "hev1"
+    return entry, hevc_codec_string(_sps_profiles(ps[33]), entry)
 
 
 def entry_args(index: int, entry: str) -> list[str]:
     """ffmpeg output options giving video stream ``index`` the MP4 sample entry ``entry``; for ``hvc1``
     the in-band parameter sets are dropped too (the sample entry holds the one set)."""
-    return [f"-tag:v:{index}", entry] + ([f"-bsf:v:{index}", "filter_units=remove_types=32|33|34"]
-                                          if entry == "hvc1" else [])
+    drop = "filter_units=remove_types=" + "|".join(map(str, HEVC_PARAMETER_SETS))
+    return [f"-tag:v:{index}", entry] + ([f"-bsf:v:{index}", drop] if entry == "hvc1" else [])
 
 
 # --------------------------------------------------------------------------- AV1
@@ -357,7 +364,7 @@ def colour_of(path: str | os.PathLike) -> Colour:
 
 #: the NAL unit types of the parameter sets, by the raw-stream muxer: H.264 SPS/PPS, HEVC VPS/SPS/PPS
 _RAW_PARAMETER_SETS = {"h264": (lambda nal: nal[0] & 0x1F, (7, 8)),
-                       "hevc": (lambda nal: (nal[0] >> 1) & 0x3F, (32, 33, 34))}
+                       "hevc": (lambda nal: (nal[0] >> 1) & 0x3F, HEVC_PARAMETER_SETS)}
 
 
 def parameter_sets_key(data: bytes, muxer: str) -> str:

@@ -146,7 +146,7 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     """Package :class:`pershot.renditions.Rendition` rows (video rungs, and the audio one if there)
     as MPEG-DASH in ``out_dir`` (replaced whole when done). ``fps``: the source's frame rate, for
     the adaptation set's ``frameRate``."""
-    from .bitstream import av1_stream, codec_of, codec_string, hevc_sample_entry
+    from .bitstream import av1_stream, codec_of, codec_string, hevc_entry_and_codec
     from .hls import split_renditions
 
     videos, audio = split_renditions(renditions, segment_s, "DASH")
@@ -162,8 +162,10 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
             codecs[r.rung] = st.codec
             if st.sequence_headers > 1:
                 mixed.append(r.rung)
+        elif kind == "hevc":  # hvc1 where the rung has one set of parameter sets
+            entries[r.rung], codecs[r.rung] = hevc_entry_and_codec(r.path)
         else:
-            entries[r.rung] = hevc_sample_entry(r.path) if kind == "hevc" else _ENTRIES.get(kind)
+            entries[r.rung] = _ENTRIES.get(kind)
             codecs[r.rung] = codec_string(r.path, entries[r.rung])
     if len(kinds) > 1:
         raise InputError(f"the rungs use different codecs ({', '.join(sorted(kinds))}): one adaptation set needs one")

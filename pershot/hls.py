@@ -25,7 +25,7 @@ from fractions import Fraction
 from typing import Sequence
 
 from .atomic import atomic_dir
-from .bitstream import avc_codec_string, entry_args, h264_sps, hevc_codec_string, hevc_profiles, hevc_sample_entry
+from .bitstream import avc_codec_string, entry_args, h264_sps, hevc_entry_and_codec
 from .errors import InputError
 
 __all__ = ["Segments", "read_playlist", "package_args", "package", "in_band_rungs", "avc_codec_string", "h264_sps"]
@@ -151,8 +151,8 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     if kinds[videos[0].rung] == "hevc":
         entries = []
         for r in videos:  # hvc1 needs one set of parameter sets, all in the initialization segment
-            entries.append(hevc_sample_entry(r.path))
-            codecs[r.rung] = hevc_codec_string(hevc_profiles(r.path), entries[-1])
+            entry, codecs[r.rung] = hevc_entry_and_codec(r.path)
+            entries.append(entry)
     else:
         for r in videos:
             codecs[r.rung] = avc_codec_string(h264_sps(r.path))

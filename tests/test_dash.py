@@ -15,7 +15,7 @@ from conftest import cut
 
 from pershot import api, ffmpeg
 from pershot.bitstream import (Av1Sequence, HevcProfile, av1_sequence, av1_stream, codec_string, hevc_codec_string,
-                               hevc_profiles, hevc_sample_entry, unescape)
+                               hevc_entry_and_codec, hevc_profiles, unescape)
 from pershot.dash import _NS, iso_duration, min_bandwidth
 from pershot.errors import InputError
 from pershot.renditions import _check_packaging, concat_list, join_args, reorder_depth, uniform_dts
@@ -272,7 +272,7 @@ def test_dash_package_of_hevc_and_av1(media_dir: Path, tmp_path: Path):
         _, reps = _representations(pkg.manifest)
         for r, (_, rep, starts, _, init, files) in zip(sorted(res, key=lambda r: r.rung), reps):
             # HEVC: hvc1 where the rung's shots share one set of parameter sets (Safari's MSE needs it)
-            want = hevc_sample_entry(r.path) if enc == "x265" else None
+            want = hevc_entry_and_codec(r.path)[0] if enc == "x265" else None
             assert rep.get("codecs") == codec_string(r.path, want) and rep.get("codecs").startswith(want or entry)
             assert starts == [0.0, pytest.approx(1.5015)]
             assert _decode(init, files) == 90 and _decode(init, files[1:]) == 45
