@@ -195,10 +195,6 @@ def plan_renditions(doc: Mapping[str, Any], info: SourceInfo, out_dir: str | os.
                     rungs: Sequence[int] | None = None, work_dir: str | None = None) -> list[ShotJob]:
     """One job per shot, holding the encodes of the chosen rungs (default: all). Pure: nothing runs."""
     check_ladder_doc(doc)
-    depths = {args_bit_depth(s["encode"]["ffmpeg_args"]) for r in doc["rungs"] for s in r.get("shots") or []
-              if isinstance(s, Mapping) and isinstance(s.get("encode"), Mapping)
-              and isinstance(s["encode"].get("ffmpeg_args"), list)}
-    check_source(info, tuple(depths) or (8,))
     colour, hdr = encode_colour(info), encode_hdr(info)
     src = doc.get("source") or {}
     if src.get("frames") is not None and int(src["frames"]) != info.frame_count:
@@ -239,6 +235,8 @@ def plan_renditions(doc: Mapping[str, Any], info: SourceInfo, out_dir: str | os.
             if entry["range"] != (a, b):
                 raise InputError(f"{where}: frames [{a}, {b}) differ from the same shot in another rung")
             entry["encodes"].append(e)
+    # at the bit depths the commands ask for: an HDR source needs them all at 10
+    check_source(info, tuple({e.bit_depth for v in by_shot.values() for e in v["encodes"]}) or (8,))
     return [ShotJob(source=info, shot=k, start_frame=v["range"][0], end_frame=v["range"][1],
                     encodes=tuple(v["encodes"]), out_dir=os.fspath(out_dir), work_dir=work_dir)
             for k, v in sorted(by_shot.items(), key=lambda kv: kv[1]["range"])]
