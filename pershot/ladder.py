@@ -758,7 +758,7 @@ class _Reach:
         valid = pts.valid if preset_mask is None else pts.valid & preset_mask
         label = pts.group if same_group and pts.group is not None else pts.height
         self.heights = np.unique(label[valid])
-        self.classes = np.array([pts.p[valid & (label == h)].max() for h in self.heights], dtype=int)
+        self.classes = pts.height_classes(self.heights, valid, label)
         H, S = self.heights.size, pts.shots
         ar = np.arange(S)
         self.rmin = np.full((H, S), np.inf)

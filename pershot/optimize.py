@@ -99,9 +99,11 @@ class RDCPoints:
         """Each point's resolution class, the figure ``max_height`` caps."""
         return self.height if self.size_class is None else self.size_class
 
-    def height_classes(self, heights: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """The resolution class of each of ``heights``, over the points of ``mask``."""
-        return np.array([self.p[mask & (self.height == h)].max() for h in heights], dtype=int)
+    def height_classes(self, heights: np.ndarray, mask: np.ndarray, label: np.ndarray | None = None) -> np.ndarray:
+        """The resolution class of each of ``heights``, over the points of ``mask``; with ``label``
+        (such as ``group``), of the points whose label is each of ``heights``."""
+        lab = self.height if label is None else label
+        return np.array([self.p[mask & (lab == h)].max() for h in heights], dtype=int)
 
     @property
     def valid(self) -> np.ndarray:
