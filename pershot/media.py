@@ -197,6 +197,10 @@ class HdrMetadata:
         return (f"G({gx:.5f},{gy:.5f})B({bx:.5f},{by:.5f})R({rx:.5f},{ry:.5f})WP({wx:.5f},{wy:.5f})"
                 f"L({hi:.4f},{lo:.4f})")
 
+    def or_none(self) -> "HdrMetadata | None":
+        """Itself where it gives what an encoder can carry (both halves of ST 2086, or MaxCLL), else None."""
+        return self if self.mastering or self.max_cll is not None else None
+
     @property
     def light_level(self) -> str:
         """``MaxCLL,MaxFALL`` ("" when not given)."""
@@ -221,8 +225,7 @@ class HdrMetadata:
             return None
         if (prim is not None and len(prim) != 8) or (lum is not None and len(lum) != 2):
             return None
-        out = cls(primaries=prim, luminance=lum, max_cll=cll, max_fall=fall)  # type: ignore[arg-type]
-        return out if (out.mastering or out.max_cll is not None) else None
+        return cls(primaries=prim, luminance=lum, max_cll=cll, max_fall=fall).or_none()  # type: ignore[arg-type]
 
 
 def hdr_metadata_from_side_data(mastering: bytes | None, light: bytes | None) -> HdrMetadata | None:
@@ -245,8 +248,7 @@ def hdr_metadata_from_side_data(mastering: bytes | None, light: bytes | None) ->
         c, f = struct.unpack("<2I", light[:8])
         if c or f:
             cll, fall = int(c), int(f)
-    out = HdrMetadata(primaries=prim, luminance=lum, max_cll=cll, max_fall=fall)
-    return out if (out.mastering or out.max_cll is not None) else None
+    return HdrMetadata(primaries=prim, luminance=lum, max_cll=cll, max_fall=fall).or_none()
 
 
 @dataclass(frozen=True)
