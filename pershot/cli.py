@@ -436,8 +436,9 @@ def _optimizer_args(p: argparse.ArgumentParser) -> None:
                    help="how the rungs share the encode budget: area = the area under the ladder's "
                         "quality-vs-log-bitrate curve, what BD-rate measures (default); mean = the rungs' mean quality")
     p.add_argument("--same-parameter-sets", action="store_true",
-                   help="give every rung's shots one set of parameter sets (SPS/PPS...), so that HEVC rungs package "
-                        "as hvc1, which Apple devices need (on by itself for an x265 ladder with --hls)")
+                   help="give every rung's shots one set of parameter sets (SPS/PPS..., AV1's sequence header), so "
+                        "that HEVC rungs package as hvc1, which Apple devices need, and AV1 rungs carry the one "
+                        "sequence header their av1C holds (on by itself for x265 and SVT-AV1 ladders with --hls)")
     p.add_argument("--no-exact", action="store_true",
                    help="skip the exact (mixed-integer) finish of small ladders: faster, possibly slightly worse")
     p.add_argument("--no-plots", action="store_true", help="skip out/plots/*.png")
@@ -578,12 +579,14 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
                   "complexity": args.thumbnail_complexity, "codecs": codecs}
     shot_bar = _Bar("shots", "frame", args.quiet)
     bar = _Bar(f"probes ({grid.name})", "probe", args.quiet)
-    # HLS of an HEVC ladder is for Apple devices, which play hvc1 only: one set of parameter sets per rung
+    # HLS of an HEVC or AV1 ladder is for Apple devices, which play HEVC as hvc1 only: one set of parameter
+    # sets (AV1: one sequence header) per rung, all of it in the rung's initialization segment
     from . import encoders
     from .ladder import default_encoder
 
     ladder_encoder = encoders.canonical_name(args.encoder or default_encoder([e.encoder for e in grid.encoders]))
-    same_ps = True if args.same_parameter_sets else (None if args.hls and ladder_encoder == "x265" else False)
+    same_ps = True if args.same_parameter_sets else (None if args.hls and ladder_encoder in ("x265", "svtav1")
+                                                        else False)
     executor = _executor_from_args(args)
     try:
         lad = api.ladder(args.input, args.complexity, args.ladder, rungs=args.rungs, metric=args.metric, grid=grid,
@@ -642,7 +645,7 @@ def _hls_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
     p.add_argument("--hls", action="store_true",
                    help=f"{prefix}also package the renditions as HLS: OUT/hls/master.m3u8, segments cut at shot "
                         "starts (H.264: MPEG-TS; HEVC: fragmented MP4, hvc1 where a rung has one set of parameter "
-                        "sets; one resolution per rung)")
+                        "sets; AV1: fragmented MP4; one resolution per rung)")
     p.add_argument("--cfr", action="store_true",
                    help=f"{prefix}constant-rate renditions of a VFR source: frames evenly spaced at its average rate "
                         "(default: each frame at its own time, in step with the audio)")
@@ -697,6 +700,15 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
                     "play only hvc1 (one set); a grid of presets veryfast ... slow keeps one set")
     if getattr(args, "dash", False):
         _eprint(f"DASH: {out / 'dash' / 'manifest.mpd'}")
+    if getattr(args, "hls", False) or getattr(args, "dash", False):
+        from .hls import several_sequence_headers
+
+        mixed = several_sequence_headers(res)
+        if mixed:
+            _eprint(f"pershot: warning: AV1 rung(s) {', '.join(map(str, mixed))} carry more than one sequence header "
+                    "(their shots come from SVT-AV1 presets that signal different tools), while the initialization "
+                    "segment's av1C holds the first: strict players may refuse them; a ladder made with "
+                    "--same-parameter-sets, or a grid of presets within one of 0-2, 3-5, 6-8 and 9-13, keeps one")
 
 
 def _add_optimize(sub) -> None:

@@ -1,10 +1,13 @@
 """HLS packaging of encoded renditions (``pershot encode --hls``): segments cut by ffmpeg's ``hls``
 muxer without re-encoding, and a master playlist whose figures pershot works out itself. H.264
-ladders get MPEG-TS segments; HEVC ladders fragmented MP4 (Apple's HLS authoring spec allows HEVC
-only there), tagged ``hvc1`` with the parameter sets in the initialization segment alone where a
-rung's shots share one set, as Apple devices need, else ``hev1`` with them in band (the rung's shots
-came from presets whose parameter sets differ: x265 ultrafast, superfast and slower/veryslow each
-write their own).
+ladders get MPEG-TS segments; HEVC and AV1 ladders fragmented MP4 (Apple's HLS authoring spec allows
+them only there). HEVC rungs are tagged ``hvc1`` with the parameter sets in the initialization
+segment alone where a rung's shots share one set, as Apple devices need, else ``hev1`` with them in
+band (the rung's shots came from presets whose parameter sets differ: x265 ultrafast, superfast and
+slower/veryslow each write their own). AV1 rungs are ``av01``; each shot's key frame carries its
+sequence header in band, and the initialization segment's ``av1C`` the first shot's: a rung whose
+shots came from SVT-AV1 presets that signal different tools carries several
+(:func:`several_sequence_headers` names such rungs).
 
 Segments can only start at keyframes, and a pershot rendition has one at each shot's first frame
 (the same frames in every rung): so segments line up across rungs, as players switching rungs need,
@@ -28,7 +31,8 @@ from .atomic import atomic_dir
 from .bitstream import avc_codec_string, entry_args, h264_sps, hevc_entry_and_codec
 from .errors import InputError
 
-__all__ = ["Segments", "read_playlist", "package_args", "package", "in_band_rungs", "avc_codec_string", "h264_sps"]
+__all__ = ["Segments", "read_playlist", "package_args", "package", "in_band_rungs", "several_sequence_headers",
+           "avc_codec_string", "h264_sps"]
 
 #: the segment duration aimed at, in seconds (Apple's HLS authoring spec: 6)
 DEFAULT_SEGMENT_S = 6.0
@@ -98,15 +102,17 @@ def input_args(videos: Sequence[str], audio: str | None) -> list[str]:
 
 
 def package_args(videos: Sequence[tuple[str, str]], audio: str | None, out_dir: str | os.PathLike,
-                 segment_s: float = DEFAULT_SEGMENT_S, entries: Sequence[str] | None = None) -> list[str]:
+                 segment_s: float = DEFAULT_SEGMENT_S, entries: "Sequence[str | None] | None" = None) -> list[str]:
     """ffmpeg arguments cutting the renditions (``(name, path)`` per rung, and the audio file) into
     segments and one media playlist each under ``out_dir/NAME/`` (no re-encoding): MPEG-TS, or with
-    ``entries`` (an HEVC sample entry per rung, ``hvc1`` or ``hev1``) fragmented MP4, each rung tagged
-    so and, for ``hvc1``, its in-band parameter sets dropped (the initialization segment holds them)."""
+    ``entries`` (a sample entry per rung: for HEVC ``hvc1`` or ``hev1``, None for the muxer's own, as
+    AV1's ``av01``) fragmented MP4, each rung tagged so and, for ``hvc1``, its in-band parameter sets
+    dropped (the initialization segment holds them)."""
     args = input_args([p for _, p in videos], audio)
     fmp4 = entries is not None
     for i, entry in enumerate(entries or ()):
-        args += entry_args(i, entry)
+        if entry:
+            args += entry_args(i, entry)
     group = ",agroup:audio" if audio else ""
     vsm = " ".join(f"v:{i}{group},name:{n}" for i, (n, _) in enumerate(videos))
     if audio:
@@ -127,6 +133,17 @@ def in_band_rungs(master: str | os.PathLike) -> list[str]:
     return [uri for inf, uri in zip(lines, lines[1:]) if inf.startswith("#EXT-X-STREAM-INF") and 'CODECS="hev1.' in inf]
 
 
+def several_sequence_headers(renditions: Sequence) -> list[int]:
+    """The AV1 video rungs among :class:`pershot.renditions.Rendition` rows that carry more than one
+    sequence header (their shots came from SVT-AV1 presets that signal different coding tools): they
+    play through dav1d, but the initialization segment's ``av1C`` holds the first shot's header only,
+    which strict readers of the AV1-in-MP4 binding, and hardware decoders, may not accept."""
+    from .bitstream import av1_stream, codec_of
+
+    return sorted(r.rung for r in renditions if r.kind == "video" and codec_of(r.path) == "av1"
+                  and av1_stream(r.path).sequence_headers > 1)
+
+
 def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | float | None" = None,
             segment_s: float = DEFAULT_SEGMENT_S) -> Path:
     """Package :class:`pershot.renditions.Rendition` rows (video rungs, and the audio one if there)
@@ -135,24 +152,28 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     import av
 
     from . import ffmpeg
-    from .bitstream import codec_of, colour_of
+    from .bitstream import av1_stream, codec_of, colour_of
 
     videos, audio = split_renditions(renditions, segment_s, "HLS")
     codecs = {}  # before anything is written: an unfit rendition fails here
     kinds = {r.rung: codec_of(r.path) for r in videos}
     for r in videos:
-        if kinds[r.rung] not in ("h264", "hevc"):
-            raise InputError(f"rung {r.rung} is {kinds[r.rung]}: HLS packaging is for H.264 and HEVC ladders "
-                             "(x264, x265; --dash packages AV1)")
+        if kinds[r.rung] not in ("h264", "hevc", "av1"):
+            raise InputError(f"rung {r.rung} is {kinds[r.rung]}: HLS packaging is for H.264, HEVC and AV1 "
+                             "ladders (x264, x265, SVT-AV1)")
     if len(set(kinds.values())) > 1:
         raise InputError(f"the rungs use different codecs ({', '.join(sorted(set(kinds.values())))}): "
                          "HLS packaging needs one")
-    entries = None
+    entries: "list[str | None] | None" = None
     if kinds[videos[0].rung] == "hevc":
         entries = []
         for r in videos:  # hvc1 needs one set of parameter sets, all in the initialization segment
             entry, codecs[r.rung] = hevc_entry_and_codec(r.path)
             entries.append(entry)
+    elif kinds[videos[0].rung] == "av1":
+        entries = [None] * len(videos)  # fragmented MP4, the muxer's av01 sample entry
+        for r in videos:
+            codecs[r.rung] = av1_stream(r.path).codec
     else:
         for r in videos:
             codecs[r.rung] = avc_codec_string(h264_sps(r.path))

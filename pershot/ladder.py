@@ -893,7 +893,8 @@ def optimize_ladder(
 
     ``same_parameter_sets``: every rung's shots come from encodes with one set of parameter sets
     (probes.csv's ``param_sets``), so that each rung can be packaged with them in its MP4 header alone:
-    ``hvc1``, which Apple devices and Safari need for HEVC. It also keeps one resolution per rung.
+    ``hvc1``, which Apple devices and Safari need for HEVC, and one AV1 sequence header per rung, the one
+    its ``av1C`` holds. It also keeps one resolution per rung.
     ``None``: so where every probe's ``param_sets`` is known, else as without (with a warning).
 
     ``objective`` is how the rungs share the encode budget: ``"area"`` (default) maximises the area
@@ -924,10 +925,12 @@ def optimize_ladder(
                 lad = optimize_ladder(prep, spec, complexity, metric, same_parameter_sets=False, **kw)
                 return replace(lad, warnings=(*lad.warnings, (
                     f"one set of parameter sets per rung is out of reach ({ex}), so rungs may mix them (HLS then "
-                    "tags HEVC hev1): a shot of one frame, coded intra-only, never shares its encodes' sets")))
+                    "tags HEVC hev1; an AV1 rung then carries several sequence headers): a shot of one frame, "
+                    "coded intra-only, never shares its encodes' sets")))
         same_parameter_sets = False
         auto_note = ("the probes (cached before pershot recorded parameter sets) do not say which encodes share "
-                     "them, so rungs may mix them (HLS then tags HEVC hev1): probe again with --no-cache")
+                     "them, so rungs may mix them (HLS then tags HEVC hev1; an AV1 rung then carries several "
+                     "sequence headers): probe again with --no-cache")
 
     def once(*args) -> Ladder:
         lad = _optimize_once(*args, objective=objective, same_group=same_parameter_sets, note=auto_note)

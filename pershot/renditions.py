@@ -572,10 +572,14 @@ def _video_payload(path: str | os.PathLike) -> tuple[int, int]:
     return n, size
 
 
+#: the encoders whose renditions HLS and DASH package
+_PACKAGED = frozenset({"libx264", "libx265", "libsvtav1"})
+
+
 def _check_packaging(doc: Mapping[str, Any], rungs: Sequence[int] | None, hls: bool = False,
                      dash: bool = False) -> None:
     """Before any encode: HLS and DASH packaging need rungs of one resolution each, all from one
-    encoder: x264 or x265 for HLS; x264, x265 or SVT-AV1 for DASH."""
+    encoder: x264, x265 or SVT-AV1."""
     what = " and ".join(w for w, on in (("HLS", hls), ("DASH", dash)) if on)
     if not what:
         return
@@ -594,12 +598,9 @@ def _check_packaging(doc: Mapping[str, Any], rungs: Sequence[int] | None, hls: b
             raise InputError(f"rung {r['rung']} changes resolution shot by shot: {what} packaging needs one "
                              "resolution per rung (a ladder without --per-shot-resolution)")
         encs = {str((s.get("encode") or {}).get("ffmpeg_encoder")) for s in shots}
-        if hls and encs - {"libx264", "libx265"}:
-            raise InputError(f"rung {r['rung']} is encoded with {', '.join(sorted(encs - {'libx264', 'libx265'}))}: "
-                             "HLS packaging is for H.264 and HEVC ladders (x264, x265; --dash packages AV1)")
-        if dash and encs - {"libx264", "libx265", "libsvtav1"}:
-            raise InputError(f"rung {r['rung']} is encoded with {', '.join(sorted(encs))}: DASH packaging is for "
-                             "x264, x265 and SVT-AV1 ladders")
+        if encs - _PACKAGED:
+            raise InputError(f"rung {r['rung']} is encoded with {', '.join(sorted(encs - _PACKAGED))}: {what} "
+                             "packaging is for x264, x265 and SVT-AV1 ladders")
         used |= encs
     if len(used) > 1:
         raise InputError(f"the rungs are encoded with {', '.join(sorted(used))}: {what} packaging needs one "

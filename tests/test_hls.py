@@ -48,10 +48,18 @@ def test_hls_needs_h264_rungs_of_one_resolution():
         sh["encode"]["ffmpeg_encoder"] = "libx265"
     _check_packaging(hevc, None, hls=True)  # HEVC goes to fragmented MP4
     av1 = copy.deepcopy(doc)
-    av1["rungs"][0]["shots"][0]["encode"]["ffmpeg_encoder"] = "libsvtav1"
-    with pytest.raises(InputError, match="H.264 and HEVC"):
-        _check_packaging(av1, None, hls=True)
-    _check_packaging(av1, [1], hls=True)  # rungs not asked for are not checked
+    for sh in av1["rungs"][0]["shots"]:
+        sh["encode"]["ffmpeg_encoder"] = "libsvtav1"
+    _check_packaging(av1, None, hls=True)  # AV1 goes to fragmented MP4 too
+    vp9 = copy.deepcopy(doc)
+    vp9["rungs"][0]["shots"][0]["encode"]["ffmpeg_encoder"] = "libvpx-vp9"
+    with pytest.raises(InputError, match="x264, x265 and SVT-AV1"):
+        _check_packaging(vp9, None, hls=True)
+    _check_packaging(vp9, [1], hls=True)  # rungs not asked for are not checked
+    mixed_enc = copy.deepcopy(av1)
+    mixed_enc["rungs"][0]["shots"][1]["encode"] = {"ffmpeg_encoder": "libx265"}
+    with pytest.raises(InputError, match="one encoder"):
+        _check_packaging(mixed_enc, None, hls=True)
 
 
 def _frames(ts_files) -> int:
@@ -200,3 +208,50 @@ def test_sps_reader_refuses_other_codecs(tmp_path: Path):
                what="making an HEVC clip failed")
     with pytest.raises(InputError, match="is hevc, not h264"):
         h264_sps(hevc)
+
+
+def test_hls_of_an_av1_ladder_keeps_one_sequence_header_per_rung(media_dir: Path, tmp_path: Path, capsys):
+    """SVT-AV1 rungs are cut into fragmented MP4 (``av01``, codec string from the sequence header).
+    ``pershot ladder --encode --hls`` keeps one sequence header per rung by itself (presets 12 and 8
+    write different ones); a rung that mixes them is packaged too, plays whole, and is named."""
+    import json
+
+    import av
+
+    from pershot.bitstream import av1_stream
+    from pershot.cli import main
+    from pershot.hls import several_sequence_headers
+    from pershot.shots import write_shots_csv
+
+    src, shots = _two_shots(media_dir, tmp_path)
+    write_shots_csv(shots, tmp_path / "shots.csv")
+    (tmp_path / "grid.toml").write_text('name = "av1"\nheights = [144]\ncrf = [35, 50]\n'
+                                        '[encoders.svtav1]\npresets = ["12", "8"]\n')
+    out = tmp_path / "lad"
+    assert main(["ladder", str(src), "--grid", str(tmp_path / "grid.toml"), "--shots", str(tmp_path / "shots.csv"),
+                 "--rungs", "2", "--complexity", "1", "--encode", "--hls", "--no-plots", "-j", "1", "-q",
+                 "-o", str(out)]) == 0
+    assert "sequence header" not in capsys.readouterr().err
+    doc = json.loads((out / "ladder.json").read_text())
+    assert doc["stats"]["same_parameter_sets"] is True
+    probes = __import__("pandas").read_csv(out / "probes.csv")
+    assert probes.groupby("preset")["param_sets"].nunique().eq(1).all()  # the CRF never changes it
+    assert probes["param_sets"].nunique() == 2  # presets 12 and 8 differ
+    master = out / "renditions" / "hls" / "master.m3u8"
+    text = master.read_text()
+    assert "#EXT-X-VERSION:7" in text and text.count('CODECS="av01.0.') == 2
+    for rung in (0, 1):
+        playlist = master.parent / f"rung{rung:02d}" / "index.m3u8"
+        assert "#EXT-X-MAP:URI=" in playlist.read_text()
+        with av.open(str(playlist)) as c:
+            assert c.streams.video[0].codec_context.codec_tag == "av01"
+            assert sum(1 for _ in c.decode(video=0)) == 60
+    # rung 0 with one shot at the other preset: two sequence headers, still packaged and playable
+    args = doc["rungs"][0]["shots"][0]["encode"]["ffmpeg_args"]
+    i = args.index("-preset") + 1
+    args[i] = "8" if args[i] == "12" else "12"
+    res = api.encode_renditions(doc, tmp_path / "r", jobs=1, hls=True, source=src)
+    assert several_sequence_headers(res) == [0]
+    assert av1_stream(next(r.path for r in res if r.rung == 0)).sequence_headers == 2
+    with av.open(str(tmp_path / "r" / "hls" / "rung00" / "index.m3u8")) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 60
