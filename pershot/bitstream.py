@@ -296,14 +296,20 @@ class Av1Stream:
 
 
 def av1_stream(path: str | os.PathLike) -> Av1Stream:
-    """The ``av01.P.LLT.DD`` string of an AV1 MP4 file (highest profile, level and tier of its
-    sequence headers; bit depth from ``av1C``) and the number of distinct sequence headers in it."""
+    """The codec string of an AV1 MP4 file and the number of distinct sequence headers in it.
+
+    The string is ``av01.P.LLT.DD`` (highest profile, level and tier of its sequence headers; bit depth
+    from ``av1C``), in the long form ``av01.P.LLT.DD.M.CCC.cp.tc.mc.F`` (AV1 codecs parameter string:
+    monochrome, chroma subsampling and sample position, colour code points, full range) where these
+    differ from the short form's defaults (4:2:0, BT.709, limited range): an HDR rung says it is PQ or
+    HLG, as players that pick renditions by their codec string need."""
     packets = _stream_packets(path, "av1")
     extra = next(packets)
     if len(extra) < 4 or extra[0] != 0x81:
         raise InputError(f"{Path(path).name}: no AV1 configuration record (av1C)")
     seqs = {Av1Sequence(extra[1] >> 5, extra[1] & 0x1F, extra[2] >> 7)}
     depth = 12 if extra[2] & 0x20 else 10 if extra[2] & 0x40 else 8
+    mono, chroma = (extra[2] >> 4) & 1, f"{(extra[2] >> 3) & 1}{(extra[2] >> 2) & 1}{extra[2] & 3}"
     headers: set[bytes] = set()
     for buf in packets:
         for kind, payload in _obus(buf):
@@ -315,7 +321,12 @@ def av1_stream(path: str | os.PathLike) -> Av1Stream:
     profile = max(s.profile for s in seqs)
     level = max(s.level for s in seqs)
     tier = "H" if any(s.tier for s in seqs) else "M"
-    return Av1Stream(codec=f"av01.{profile}.{level:02d}{tier}.{depth:02d}", sequence_headers=max(1, len(headers)))
+    codec = f"av01.{profile}.{level:02d}{tier}.{depth:02d}"
+    colour, full = _colour_and_range(path)
+    if mono or chroma != "110" or full or {colour.primaries, colour.transfer, colour.matrix} - {1, 2}:
+        codec += (f".{mono}.{chroma}.{colour.primaries:02d}.{colour.transfer:02d}.{colour.matrix:02d}."
+                  f"{int(full)}")
+    return Av1Stream(codec=codec, sequence_headers=max(1, len(headers)))
 
 
 def codec_string(path: str | os.PathLike, entry: str | None = None) -> str:
@@ -350,12 +361,18 @@ class Colour:
 
 def colour_of(path: str | os.PathLike) -> Colour:
     """The colour description of a file's first video stream (as its decoder reads it)."""
+    return _colour_and_range(path)[0]
+
+
+def _colour_and_range(path: str | os.PathLike) -> tuple[Colour, bool]:
+    """(colour description, full range?) of a file's first video stream."""
     import av
 
     try:
         with av.open(os.fspath(path)) as c:
             cc = c.streams.video[0].codec_context
-            return Colour(*(int(getattr(cc, a, 2) or 2) for a in ("color_primaries", "color_trc", "colorspace")))
+            colour = Colour(*(int(getattr(cc, a, 2) or 2) for a in ("color_primaries", "color_trc", "colorspace")))
+            return colour, int(getattr(cc, "color_range", 0) or 0) == 2  # AVCOL_RANGE_JPEG
     except (av.error.FFmpegError, IndexError, OSError) as ex:
         raise InputError(f"{Path(path).name}: cannot read its video stream: {ex}") from None
 

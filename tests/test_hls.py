@@ -255,3 +255,29 @@ def test_hls_of_an_av1_ladder_keeps_one_sequence_header_per_rung(media_dir: Path
     assert av1_stream(next(r.path for r in res if r.rung == 0)).sequence_headers == 2
     with av.open(str(tmp_path / "r" / "hls" / "rung00" / "index.m3u8")) as c:
         assert sum(1 for _ in c.decode(video=0)) == 60
+
+
+def test_an_hdr_av1_rung_names_its_colour_in_the_codec_string(tmp_path: Path):
+    """AV1's short codec string implies BT.709: a PQ rung gets the long form (colour code points),
+    and HLS says VIDEO-RANGE=PQ; an SDR rung keeps the short form."""
+    from pershot.bitstream import av1_stream
+    from pershot.hls import package
+    from pershot.renditions import Rendition
+
+    rows = []
+    for rung, (tags, depth) in enumerate(((None, "yuv420p"),
+                                          ("color_primaries=bt2020:color_trc=smpte2084:colorspace=bt2020nc",
+                                           "yuv420p10le"))):
+        p = tmp_path / f"r{rung}.mp4"
+        ffmpeg.run(["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x96:rate=24", "-frames:v", "24",
+                    *(["-vf", "setparams=" + tags] if tags else []), "-pix_fmt", depth, "-c:v", "libsvtav1",
+                    "-preset", "12", "-svtav1-params", "keyint=-1", str(p)], what="encoding AV1 failed")
+        rows.append(Rendition(rung=rung, name=p.name, path=str(p), container="mp4", width=160, height=96, frames=24,
+                              duration_s=1.0, size_bytes=p.stat().st_size, bitrate_kbps=1.0, ladder_kbps=1.0,
+                              encode_cpu_s=0.0))
+    assert av1_stream(rows[0].path).codec == "av01.0.00M.08"
+    assert av1_stream(rows[1].path).codec == "av01.0.00M.10.0.110.09.16.09.0"
+    text = package(rows, tmp_path / "hls", fps=24).read_text()
+    lines = [ln for ln in text.splitlines() if ln.startswith("#EXT-X-STREAM-INF")]
+    assert any('CODECS="av01.0.00M.08"' in ln and "VIDEO-RANGE" not in ln for ln in lines)
+    assert any('CODECS="av01.0.00M.10.0.110.09.16.09.0"' in ln and "VIDEO-RANGE=PQ" in ln for ln in lines)
