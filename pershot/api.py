@@ -65,15 +65,15 @@ def _shots_arg(info: "SourceInfo", shots: Any, detector: str, min_shot_s: float,
 
 
 def _prepare(path, grid, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress, stream, tonemap, crop,
-             bit_depth=None):
+             bit_depth=None, xpsnr=False):
     """(grid, source facts, shots) for a probe run: a bad grid fails before any work, an HDR source
     (without a tone map, with 8-bit encodes) before shot detection. ``bit_depth`` (8 or 10) overrides
-    the grid's."""
+    the grid's; ``xpsnr`` turns its XPSNR scoring on."""
     from .grid import load_grid
     from .media import check_sdr, with_crop, with_tonemap
     from .media import probe_source as _probe_source
 
-    g = load_grid(grid).with_bit_depth(bit_depth)
+    g = load_grid(grid).with_bit_depth(bit_depth).with_xpsnr(xpsnr)
     info = with_tonemap(_probe_source(path, stream), tonemap)
     check_sdr(info, g.bit_depths)
     info = with_crop(info, crop)
@@ -101,6 +101,7 @@ def run_probes(
     crop: "str | Sequence[int] | None" = None,
     sparse: "Any" = None,
     bit_depth: "int | None" = None,
+    xpsnr: bool = False,
 ) -> ProbeRun:
     """Probe a source end to end: facts, shots (detected unless given), every grid point of every shot.
 
@@ -116,6 +117,7 @@ def run_probes(
     ``cropdetect``, ``"W:H:X:Y"`` (or four integers) cuts that box of the picture as displayed; the
     probes, their reference and the renditions all see the cut picture. ``bit_depth`` (8 or 10): every
     encode at this depth, whatever the grid says; 10 makes an HDR source's ladder an HDR one.
+    ``xpsnr=True``: score XPSNR-Y too (probes.csv ``xpsnr_y``), whatever the grid's ``[metrics]`` say.
     ``sparse``: a :class:`pershot.sparse.SparseSpec` (:func:`ladder` with ``sparse=True`` passes one):
     probe a skeleton of the grid, predict the other points and measure only what the ladder chooses
     (:mod:`pershot.sparse`); probes.csv then holds the measured points.
@@ -128,7 +130,7 @@ def run_probes(
     from .shots import write_shots_csv
 
     g, info, shot_list = _prepare(path, grid, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress,
-                                  stream, tonemap, crop, bit_depth)
+                                  stream, tonemap, crop, bit_depth, xpsnr)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         write_shots_csv(shot_list, out / "shots.csv")
@@ -172,6 +174,7 @@ def estimate_probes(
     sparse: bool = False,
     encoder: "str | None" = None,
     bit_depth: "int | None" = None,
+    xpsnr: bool = False,
 ) -> "ProbeEstimate":
     """What :func:`run_probes` with the same arguments would do, and about how much CPU it would take,
     without running it: shots are detected (unless given), the cache is looked up, and a short
@@ -182,7 +185,7 @@ def estimate_probes(
     from .probe import plan_probes
 
     g, info, shot_list = _prepare(path, grid, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress,
-                                  stream, tonemap, crop, bit_depth)
+                                  stream, tonemap, crop, bit_depth, xpsnr)
     c = open_cache(cache)
     if not sparse:
         return estimate_plan(info, plan_probes(info, shot_list, g, c), g)
@@ -287,7 +290,7 @@ def optimize(
     fraction of the anchor (every shot at the slowest probed preset).
     ``peak_ratio`` (>= 1) caps every shot's bitrate in a bitrate rung at that
     multiple of the rung's target (default: the ladder's own ``peak_ratio``, else none).
-    ``metric``: vmaf, psnr or ssim.  ``exact=False`` skips the mixed-integer
+    ``metric``: vmaf, psnr, ssim or xpsnr.  ``exact=False`` skips the mixed-integer
     finish of small problems (:mod:`pershot.exact`).  ``objective``: how the
     rungs share the encode budget, ``"area"`` (the area under the ladder's
     quality-vs-log-bitrate curve, the default) or ``"mean"`` (the rungs'
@@ -359,7 +362,15 @@ def ladder(
     from .grid import load_grid
 
     spec_arg = ladder
-    g = load_grid(grid).with_bit_depth(probe_kw.pop("bit_depth", None))
+    from .ladder import METRICS
+
+    if metric not in METRICS:  # before any work, as prepare() would after the probes
+        from .errors import OptimizeError
+
+        raise OptimizeError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    # --metric xpsnr scores XPSNR in the probes
+    g = load_grid(grid).with_bit_depth(probe_kw.pop("bit_depth", None)).with_xpsnr(
+        bool(probe_kw.pop("xpsnr", False)) or metric == "xpsnr")
     if rungs is None:
         load_ladder(spec_arg)  # a bad ladder fails before any encode
     from .ladder import check_objective

@@ -14,6 +14,7 @@ A grid is a TOML file (``presets/grid-*.toml``)::
     vmaf_model = "vmaf_v0.6.1"       # libvmaf built-in model
     n_subsample = 1                  # score every n-th frame (faster probes)
     scale = "bicubic"                # scaler back to the source's display size
+    xpsnr = false                    # also score XPSNR-Y (probes.csv xpsnr_y; --metric xpsnr turns it on)
 
     [encoders.x264]
     presets = ["ultrafast", "medium", "veryslow"]
@@ -63,7 +64,7 @@ _ENC_KEYS = {"presets", "crf", "qp", "heights", "bit_depth", "params", "variants
 BIT_DEPTHS = (8, 10)
 _VARIANT_KEYS = {"preset", "params"}
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
-_METRIC_KEYS = {"vmaf_model", "n_subsample", "scale", "threads"}
+_METRIC_KEYS = {"vmaf_model", "n_subsample", "scale", "threads", "xpsnr"}
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,10 @@ class Grid:
         depth = _bit_depth(bit_depth, self.source or self.name, "--bit-depth")
         return dataclasses.replace(self, encoders=tuple(dataclasses.replace(e, bit_depth=depth)
                                                          for e in self.encoders))
+
+    def with_xpsnr(self, on: bool = True) -> "Grid":
+        """This grid scoring XPSNR-Y too (``--xpsnr``, or ``--metric xpsnr``); ``on=False``: as it is."""
+        return dataclasses.replace(self, metric=dataclasses.replace(self.metric, xpsnr=True)) if on else self
 
     def points(self) -> Iterator[tuple[EncoderGrid, str, str, float, int]]:
         """Every (encoder grid, configuration name, rc_mode, value, height)."""
@@ -286,9 +291,14 @@ def parse_grid(doc: Mapping[str, Any], source: str = "<dict>") -> Grid:
     scale = m.get("scale", "bicubic")
     if not isinstance(scale, str):
         raise ConfigError(f"{_where(source, 'metrics.scale')} must be a string")
+    xpsnr = m.get("xpsnr", False)
+    if not isinstance(xpsnr, bool):
+        raise ConfigError(f"{_where(source, 'metrics.xpsnr')} must be true or false")
     try:
-        metric = MetricParams(vmaf_model=model, n_subsample=_pos_int(m.get("n_subsample", 1), source, "metrics.n_subsample", 1, 1000),
-                              scale_flags=scale, threads=_pos_int(m.get("threads", 1), source, "metrics.threads", 1, 256))
+        metric = MetricParams(vmaf_model=model,
+                              n_subsample=_pos_int(m.get("n_subsample", 1), source, "metrics.n_subsample", 1, 1000),
+                              scale_flags=scale, xpsnr=xpsnr,
+                              threads=_pos_int(m.get("threads", 1), source, "metrics.threads", 1, 256))
     except ConfigError as ex:
         raise ConfigError(f"grid {source}: [metrics] {ex}") from None
 

@@ -40,8 +40,20 @@ __all__ = [
 #: this many dB (the core's per-frame cap, libvmaf's for 8-bit video) before averaging
 PSNR_CAP = 60.0
 #: --metric name -> probes.csv column
-METRICS = {"vmaf": "vmaf", "psnr": "psnr_y", "ssim": "ssim"}
-_QUALITY_KEYS = {"vmaf": "vmaf", "psnr": "psnr", "psnr_y": "psnr", "ssim": "ssim"}
+METRICS = {"vmaf": "vmaf", "psnr": "psnr_y", "ssim": "ssim", "xpsnr": "xpsnr_y"}
+_QUALITY_KEYS = {"vmaf": "vmaf", "psnr": "psnr", "psnr_y": "psnr", "ssim": "ssim", "xpsnr": "xpsnr",
+                 "xpsnr_y": "xpsnr"}
+#: the PSNR-like columns: +inf (identical frames) is capped at PSNR_CAP
+_PSNR_COLUMNS = ("psnr_y", "xpsnr_y")
+#: the quality columns a ladder reports per rung (duration-weighted), where its probes scored them
+QUALITY_COLUMNS = ("vmaf", "psnr_y", "ssim", "xpsnr_y")
+
+
+def _scored_columns(table: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """Those of ``columns`` that ``table`` has, less an XPSNR column no probe scored (probes made without
+    ``[metrics] xpsnr``)."""
+    return [c for c in columns if c in table.columns
+            and (c != "xpsnr_y" or pd.to_numeric(table[c], errors="coerce").notna().any())]
 REQUIRED_COLUMNS = ("shot", "start_frame", "end_frame", "duration_s", "encoder", "preset", "width", "height",
                     "crf", "bitrate_kbps", "encode_cpu_s")
 #: x264/x265 preset names, fastest first (used only when probes lack preset_rank)
@@ -191,8 +203,8 @@ class LadderSpec:
                     raise ConfigError(f"{where}: rung {i + 1} kbps must be > 0, not {r.kbps!r}")
                 kb.append((r.kbps, r.max_height))
             else:
-                if r.metric not in ("vmaf", "psnr", "ssim"):
-                    raise ConfigError(f"{where}: rung {i + 1} quality metric must be vmaf, psnr or ssim")
+                if r.metric not in METRICS:
+                    raise ConfigError(f"{where}: rung {i + 1} quality metric must be one of {', '.join(METRICS)}")
                 if not math.isfinite(r.quality):
                     raise ConfigError(f"{where}: rung {i + 1} quality target must be finite")
                 qm.add(r.metric)
@@ -258,8 +270,8 @@ class LadderSpec:
 
 _SPEC_KEYS = {"name", "description", "count", "rungs", "min_step", "max_step", "min_kbps", "max_kbps", "peak_ratio",
               "rung",
-              "min_vmaf", "min_psnr", "min_ssim", "max_vmaf", "max_psnr", "max_ssim"}
-_RUNG_KEYS = {"kbps", "max_height", "name", "vmaf", "psnr", "psnr_y", "ssim"}
+              *(f"{pre}_{m}" for pre in ("min", "max") for m in METRICS)}
+_RUNG_KEYS = {"kbps", "max_height", "name", *_QUALITY_KEYS}
 
 
 def _num(v, what):
@@ -306,7 +318,7 @@ def _spec_from_mapping(m: Mapping, where: str) -> LadderSpec:
             kw[nm] = _num(m[nm], f"{where}: {nm}")
     for pre in ("min", "max"):
         kw[f"{pre}_quality"] = tuple((k[4:], _num(m[k], f"{where}: {k}"))
-                                     for k in (f"{pre}_vmaf", f"{pre}_psnr", f"{pre}_ssim") if k in m)
+                                     for k in (f"{pre}_{q}" for q in METRICS) if k in m)
     name = m.get("name", where)
     desc = m.get("description", "")
     if not isinstance(name, str) or not isinstance(desc, str):
@@ -404,6 +416,10 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
     if metric not in METRICS:
         raise OptimizeError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
     qcol = METRICS[metric]
+    if qcol == "xpsnr_y" and ("xpsnr_y" not in probes.columns
+                              or not pd.to_numeric(probes["xpsnr_y"], errors="coerce").notna().any()):
+        raise OptimizeError("the probes have no XPSNR (probes.csv xpsnr_y): probe with --xpsnr, --metric xpsnr "
+                            "or [metrics] xpsnr = true in the grid")
     need = list(REQUIRED_COLUMNS) + [qcol]
     missing = [c for c in need if c not in probes.columns]
     if "bitrate_kbps" in missing and "size_bytes" in probes.columns:
@@ -444,18 +460,17 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
     t = num("encode_cpu_s")
     q = num(qcol)
     capped = {}
-    if "psnr_y" in df.columns:
+    for col in (c for c in _PSNR_COLUMNS if c in df.columns):
         # PSNR of identical frames is +inf: cap it (documented)
-        v = num("psnr_y")
+        v = num(col)
         n_inf = int(np.isposinf(v).sum())
         if n_inf:
             v = np.where(np.isposinf(v), PSNR_CAP, v)
-            capped["psnr_y"] = v
-            if qcol == "psnr_y":
+            capped[col] = v
+            if qcol == col:
                 q = v
-                if n_inf:
-                    warnings.append(f"{n_inf} probe(s) had an infinite psnr_y (identical frames); capped at "
-                                    f"{PSNR_CAP:g} dB")
+                warnings.append(f"{n_inf} probe(s) had an infinite {col} (identical frames); capped at "
+                                f"{PSNR_CAP:g} dB")
     if np.any(t < 0) or np.any(r < 0):
         raise OptimizeError("probes have a negative bitrate or encode CPU time")
     bad = ~(np.isfinite(q) & np.isfinite(r) & np.isfinite(t) & (r > 0) & np.isfinite(dur) & (dur > 0))
@@ -629,7 +644,7 @@ class Ladder:
     def summary(self) -> pd.DataFrame:
         """One row per rung (``summary.csv``), then one per dropped rung."""
         rows = []
-        metric_cols = [c for c in ("vmaf", "psnr_y", "ssim") if self.rungs and c in self.rungs[0].metrics]
+        metric_cols = [c for c in QUALITY_COLUMNS if self.rungs and c in self.rungs[0].metrics]
         for r in self.rungs:
             row = {
                 "rung": r.index, "status": "ok", "name": r.spec.label(), "target_kbps": r.target_kbps,
@@ -682,7 +697,7 @@ class Ladder:
             sub = tab[tab["rung"] == r.index]
             shots = []
             for rec in sub.to_dict("records"):
-                s = {k: rec[k] for k in _SHOT_FIELDS if k in rec}
+                s = {k: rec[k] for k in _SHOT_FIELDS if k in rec and (k != "xpsnr_y" or pd.notna(rec[k]))}
                 if "ffmpeg_args" in rec and isinstance(rec["ffmpeg_args"], (list, tuple)):
                     s["ffmpeg_args"] = list(rec["ffmpeg_args"])
                 shots.append(s)
@@ -723,12 +738,13 @@ class Ladder:
 LADDER_SCHEMA_VERSION = 2
 _SHOT_FIELDS = ("shot", "start_frame", "end_frame", "frames", "duration_s", "encoder", "preset", "encoder_preset",
                 "params", "width", "height", "bit_depth", "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf",
-                "psnr_y", "ssim", "encode_cpu_s")
+                "psnr_y", "ssim", "xpsnr_y", "encode_cpu_s")
 #: ladder.csv columns, in order (those the probes lack are left out)
 LADDER_COLUMNS = ("rung", "target_kbps", "target_quality", "shot", "start_frame", "end_frame", "frames",
                   "duration_s", "encoder", "preset", "preset_rank", "encoder_preset", "params", "width", "height",
                   "bit_depth", "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf", "vmaf_hmean", "vmaf_p5",
-                  "psnr_y", "ssim", "encode_cpu_s", "encode_wall_s", "encode_overhead_cpu_s", "param_sets")
+                  "psnr_y", "ssim", "xpsnr_y", "encode_cpu_s", "encode_wall_s", "encode_overhead_cpu_s",
+                  "param_sets")
 
 
 def _canonical(encoder: str) -> str:
@@ -1193,7 +1209,7 @@ def _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_re
     d = pts.duration
     D = d.sum()
     tab = prep.table
-    metric_cols = [c for c in ("vmaf", "psnr_y", "ssim") if c in tab.columns]
+    metric_cols = _scored_columns(tab, QUALITY_COLUMNS)
     frames = []
     rungs = []
     for new_idx, k in enumerate(order):
@@ -1238,7 +1254,7 @@ def _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_re
                             "skip it (a grid with more CRF values usually avoids this)")
     anchor_table = pd.concat([tab.iloc[prep.row[ar, anchor.choice[k]]].assign(rung=new_idx)
                               for new_idx, k in enumerate(order)], ignore_index=True)
-    cols = [c for c in LADDER_COLUMNS if c in table.columns]
+    cols = _scored_columns(table, LADDER_COLUMNS)
     extra = [c for c in table.columns if c not in cols and c in ("ffmpeg_args",)]
     table = table[cols + extra]
     stats = {"evaluations": sol.evaluations, "greedy_moves": sol.greedy_moves, "mu": sol.mu,

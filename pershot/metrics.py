@@ -1,4 +1,5 @@
-"""Quality of one encode against its source shot: VMAF, PSNR-Y and SSIM in one ffmpeg run.
+"""Quality of one encode against its source shot: VMAF, PSNR-Y and SSIM (and, on request, XPSNR-Y)
+in one ffmpeg run.
 
 The encode is decoded, scaled back to the source's *display* resolution
 (bicubic) and compared with the reference frames (the source shot as
@@ -20,7 +21,12 @@ Pooling (from the per-frame scores, which the probe cache keeps):
   interpolation); ``vmaf_min``;
 * ``psnr_y``: mean of per-frame PSNR-Y, each frame capped at 60 dB (so
   identical frames give 60, never infinity; libvmaf caps 8-bit PSNR the same way);
-* ``ssim``: mean of per-frame SSIM on luma (ffmpeg's ``ssim`` filter, ``Y``).
+* ``ssim``: mean of per-frame SSIM on luma (ffmpeg's ``ssim`` filter, ``Y``);
+* ``xpsnr_y`` (with ``MetricParams(xpsnr=True)``; NaN otherwise): XPSNR-Y, ffmpeg's ``xpsnr``
+  filter (Fraunhofer HHI's perceptually weighted PSNR, used in MPEG and JVET codec tests: each block's
+  squared error weighted by the spatial and temporal activity of the *source*, so the source goes in
+  first), on every frame, each capped at 60 dB, pooled as the filter pools them,
+  ``-20 log10(mean 10^(-x/20))``: the mean of the frames' root weighted squared errors.
 
 ``n_subsample = k`` runs VMAF on frames 0, k, 2k... only, dividing its time by about k.
 """
@@ -29,6 +35,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -62,6 +69,7 @@ class MetricParams:
     n_subsample: int = 1
     scale_flags: str = "bicubic"  #: scaler used to bring the encode back to display size
     threads: int = 1
+    xpsnr: bool = False  #: also score XPSNR-Y (off by default: probes made without it keep their keys)
 
     def __post_init__(self) -> None:
         if not isinstance(self.n_subsample, int) or self.n_subsample < 1:
@@ -72,10 +80,13 @@ class MetricParams:
             raise ConfigError(f"bad VMAF model name {self.vmaf_model!r}")
         if not isinstance(self.threads, int) or self.threads < 1:
             raise ConfigError(f"metric threads must be an integer >= 1, got {self.threads!r}")
+        if not isinstance(self.xpsnr, bool):
+            raise ConfigError(f"xpsnr must be true or false, got {self.xpsnr!r}")
 
     def key(self) -> dict:
+        extra = {"xpsnr": "xpsnr-y/v1"} if self.xpsnr else {}  # without it, the keys made before XPSNR
         return {"vmaf_model": self.vmaf_model, "n_subsample": self.n_subsample, "scale_flags": self.scale_flags,
-                "metric_impl": "libvmaf+psnr+float_ssim/v1"}
+                "metric_impl": "libvmaf+psnr+float_ssim/v1", **extra}
 
 
 @dataclass(frozen=True)
@@ -95,14 +106,19 @@ class Scores:
     ssim_frames: tuple[float, ...]  #: every frame of the shot
     cpu_s: float = 0.0
     wall_s: float = 0.0
+    xpsnr_y: float = float("nan")  #: NaN where not scored
+    xpsnr_y_frames: tuple[float, ...] = ()  #: every frame of the shot, where scored
 
     def pooled(self) -> dict[str, float]:
+        """The pooled scores; ``xpsnr_y`` only where it was scored."""
+        extra = {"xpsnr_y": self.xpsnr_y} if self.xpsnr_y_frames else {}
         return {"vmaf": self.vmaf, "vmaf_hmean": self.vmaf_hmean, "vmaf_p5": self.vmaf_p5, "vmaf_min": self.vmaf_min,
-                "psnr_y": self.psnr_y, "ssim": self.ssim}
+                "psnr_y": self.psnr_y, "ssim": self.ssim, **extra}
 
     def per_frame(self) -> dict[str, list]:
+        extra = {"xpsnr_y": list(self.xpsnr_y_frames)} if self.xpsnr_y_frames else {}
         return {"vmaf_frame": list(self.frame), "vmaf": list(self.vmaf_frames), "psnr_y": list(self.psnr_y_frames),
-                "ssim": list(self.ssim_frames)}
+                "ssim": list(self.ssim_frames), **extra}
 
 
 # ---------------------------------------------------------------- pooling (pure)
@@ -135,18 +151,29 @@ def _finite(v: object, cap: float | None = None) -> float:
     return min(x, cap) if cap is not None else x
 
 
+def xpsnr_pool(values: Sequence[float]) -> float:
+    """XPSNR of a sequence from its frames' (dB), as ffmpeg's ``xpsnr`` filter pools them: the mean of
+    the frames' root weighted squared errors, ``-20 log10(mean 10^(-x/20))`` (an infinite frame adds
+    no error)."""
+    if not values:
+        return float("nan")
+    amp = sum(10.0 ** (-x / 20.0) for x in values) / len(values)
+    return -20.0 * math.log10(amp) if amp > 0 else float("inf")
+
+
 def pool(frames: Sequence[int], vmaf: Sequence[float], psnr_y: Sequence[float], ssim: Sequence[float],
-         cpu_s: float = 0.0, wall_s: float = 0.0) -> Scores:
-    """Pooled scores from per-frame values."""
+         cpu_s: float = 0.0, wall_s: float = 0.0, xpsnr_y: Sequence[float] = ()) -> Scores:
+    """Pooled scores from per-frame values (``xpsnr_y``: empty where not scored)."""
     v = [_finite(x) for x in vmaf]
     p = [_finite(x, PSNR_MAX_8BIT) for x in psnr_y]
     s = [_finite(x) for x in ssim]
+    x = [_finite(f, PSNR_MAX_8BIT) for f in xpsnr_y]
     mean = lambda xs: (sum(xs) / len(xs)) if xs else float("nan")  # noqa: E731
     return Scores(
         vmaf=mean(v), vmaf_hmean=harmonic_mean(v), vmaf_p5=percentile(v, 5.0), vmaf_min=min(v) if v else float("nan"),
         psnr_y=mean(p), ssim=mean(s), frames_scored=len(v),
         frame=tuple(int(f) for f in frames), vmaf_frames=tuple(v), psnr_y_frames=tuple(p), ssim_frames=tuple(s),
-        cpu_s=cpu_s, wall_s=wall_s,
+        cpu_s=cpu_s, wall_s=wall_s, xpsnr_y=xpsnr_pool(x), xpsnr_y_frames=tuple(x),
     )
 
 
@@ -161,6 +188,21 @@ def parse_vmaf_json(text: str) -> tuple[list[int], list[float]]:
     except (ValueError, KeyError, TypeError) as ex:
         raise FFmpegError(f"unreadable libvmaf log: {ex}") from ex
     return out_f, out_v
+
+
+def parse_xpsnr(text: str) -> list[float]:
+    """Per-frame XPSNR-Y from an ``xpsnr`` ``stats_file`` (``n: 1  XPSNR y: 38.7030  XPSNR u: ...``);
+    'inf' kept as inf. The summary line at its end (``XPSNR average, ...``) is not a frame."""
+    out = []
+    for line in text.splitlines():
+        if not line.startswith("n:"):
+            continue
+        m = re.search(r"XPSNR y:\s*(\S+)", line)
+        try:
+            out.append(float(m.group(1)))  # type: ignore[union-attr]
+        except (AttributeError, ValueError) as ex:
+            raise FFmpegError(f"unreadable XPSNR line {line.strip()!r} in metric stats") from ex
+    return out
 
 
 def parse_stats(text: str, field: str) -> list[float]:
@@ -193,9 +235,10 @@ def metric_args(
     bit_depth: int = 8,
 ) -> list[str]:
     """ffmpeg arguments that score ``dist`` (a raw bitstream of ``dist_format``, or ``yuv4mpegpipe``)
-    against the Y4M reference ``ref`` at ``ref_size``: psnr -> ssim -> libvmaf, logs in ``log_dir``
-    (``psnr.log``, ``ssim.log``, ``vmaf.json``). Both are compared at ``bit_depth`` bits, the depth of the
-    encode and of its reference: PSNR's peak is then 1023, and libvmaf scales its features to the depth."""
+    against the Y4M reference ``ref`` at ``ref_size``: psnr -> ssim (-> xpsnr) -> libvmaf, logs in
+    ``log_dir`` (``psnr.log``, ``ssim.log``, ``vmaf.json``; ``xpsnr.log`` where ``params.xpsnr``). Both
+    are compared at ``bit_depth`` bits, the depth of the encode and of its reference: PSNR's (and
+    XPSNR's) peak is then 1023, and libvmaf scales its features to the depth."""
     from .encoders.base import pix_fmt
 
     from .media import _escape_filter_value, input_arg
@@ -204,18 +247,22 @@ def metric_args(
     fr = Fraction(fps)
     rate = f"{fr.numerator}/{fr.denominator}"
     logs = {n: _escape_filter_value(os.path.join(os.path.abspath(os.fspath(log_dir)), n))
-            for n in ("psnr.log", "ssim.log", "vmaf.json")}
+            for n in ("psnr.log", "ssim.log", "vmaf.json", "xpsnr.log")}
     t = params.threads
     fmt = pix_fmt(bit_depth)
     # both inputs get the same colour tags first: the encode signals the source's colour description and
     # the Y4M reference cannot, and ffmpeg would otherwise convert one to the other's matrix before scoring
     same = "setparams=color_primaries=unknown:color_trc=unknown:colorspace=unknown:range=tv"
+    x = params.xpsnr
     graph = (
         f"[0:v:0]{same},scale={w}:{h}:flags={params.scale_flags},setsar=1,format={fmt},settb=1,setpts=N[d0];"
-        f"[1:v:0]{same},format={fmt},setsar=1,settb=1,setpts=N,split=3[r0][r1][r2];"
+        f"[1:v:0]{same},format={fmt},setsar=1,settb=1,setpts=N,split={4 if x else 3}[r0][r1][r2]{'[r3]' if x else ''};"
         f"[d0][r0]psnr=stats_file={logs['psnr.log']}[d1];"
         f"[d1][r1]ssim=stats_file={logs['ssim.log']}[d2];"
-        f"[d2][r2]libvmaf=model=version={params.vmaf_model}"
+        # XPSNR weighs each block by the activity of its first input: the source goes first; its output
+        # (the source again) ends in a nullsink
+        + (f"[d2]split[d3][dx];[r3][dx]xpsnr=stats_file={logs['xpsnr.log']},nullsink;" if x else "")
+        + f"[{'d3' if x else 'd2'}][r2]libvmaf=model=version={params.vmaf_model}"
         f":n_threads={t}:n_subsample={params.n_subsample}"
         f":log_fmt=json:log_path={logs['vmaf.json']}"
     )
@@ -247,18 +294,20 @@ def score(
     check_scorable(*ref_size, name=f"reference {Path(ref).name}")
     with tempfile.TemporaryDirectory(prefix="pershot-metric-", dir=work_dir) as d:
         args = metric_args(dist, dist_format, ref, ref_size, fps, params, d, bit_depth)
-        res = ffmpeg.run(args, what="scoring (psnr/ssim/libvmaf) failed")
+        res = ffmpeg.run(args, what=f"scoring (psnr/ssim{'/xpsnr' if params.xpsnr else ''}/libvmaf) failed")
         try:
             vmaf_text = (Path(d) / "vmaf.json").read_text(encoding="utf-8")
             psnr_text = (Path(d) / "psnr.log").read_text(encoding="utf-8")
             ssim_text = (Path(d) / "ssim.log").read_text(encoding="utf-8")
+            xpsnr_text = (Path(d) / "xpsnr.log").read_text(encoding="utf-8") if params.xpsnr else ""
         except OSError as ex:
             raise FFmpegError(f"a metric filter wrote no log: {ex}", cmd=res.cmd, stderr=res.stderr) from ex
     f, v = parse_vmaf_json(vmaf_text)
     p = parse_stats(psnr_text, "psnr_y")
     s = parse_stats(ssim_text, "Y")
+    x = parse_xpsnr(xpsnr_text)
     expected = len(range(0, frames, params.n_subsample))
-    if len(f) != expected or len(p) != frames or len(s) != frames:
+    if len(f) != expected or len(p) != frames or len(s) != frames or len(x) != (frames if params.xpsnr else 0):
         raise FFmpegError(f"metrics scored {len(p)} frames (VMAF {len(f)}), expected {frames} (VMAF {expected}): "
                           "the encode and the shot differ in length", cmd=res.cmd, stderr=res.stderr)
-    return pool(f, v, p, s, cpu_s=res.cpu_s, wall_s=res.wall_s)
+    return pool(f, v, p, s, cpu_s=res.cpu_s, wall_s=res.wall_s, xpsnr_y=x)

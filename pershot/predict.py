@@ -28,10 +28,10 @@ GROUP = ["shot", "encoder", "rc_mode"]
 #: one grid point inside a group
 POINT = ["shot", "encoder", "rc_mode", "preset", "width", "height", "crf"]
 #: the columns a prediction fills in (the others stay empty)
-PREDICTED_COLUMNS = ("bitrate_kbps", "size_bytes", "vmaf", "psnr_y", "ssim", "encode_cpu_s")
+PREDICTED_COLUMNS = ("bitrate_kbps", "size_bytes", "vmaf", "psnr_y", "ssim", "xpsnr_y", "encode_cpu_s")
 _LOG = ("bitrate_kbps", "encode_cpu_s")  # predicted by ratio
-_ADD = ("vmaf", "psnr_y", "ssim")  # predicted by difference
-_CLIP = {"vmaf": (0.0, 100.0), "psnr_y": (0.0, 60.0), "ssim": (0.0, 1.0)}
+_ADD = ("vmaf", "psnr_y", "ssim", "xpsnr_y")  # predicted by difference
+_CLIP = {"vmaf": (0.0, 100.0), "psnr_y": (0.0, 60.0), "ssim": (0.0, 1.0), "xpsnr_y": (0.0, 60.0)}
 
 
 def _plain(df: pd.DataFrame) -> np.ndarray:

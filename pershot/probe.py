@@ -60,7 +60,7 @@ PROBE_COLUMNS = (
     "shot", "start_frame", "end_frame", "frames", "duration_s",
     "encoder", "preset", "preset_rank", "encoder_preset", "params", "width", "height", "bit_depth", "rc_mode", "crf",
     "size_bytes", "bitrate_kbps",
-    "vmaf", "vmaf_hmean", "vmaf_p5", "vmaf_min", "psnr_y", "ssim",
+    "vmaf", "vmaf_hmean", "vmaf_p5", "vmaf_min", "psnr_y", "ssim", "xpsnr_y",
     "encode_cpu_s", "encode_wall_s", "encode_overhead_cpu_s", "decode_cpu_s", "metric_cpu_s", "metric_wall_s",
     "frames_scored", "n_subsample", "encoder_version", "param_sets", "cached", "key",
 )
@@ -155,6 +155,8 @@ class ProbeResult:
     #: a digest of the encode's parameter sets (SPS/PPS...): encodes with equal ones can share one MP4
     #: sample entry (``hvc1``); "" where unknown (probes cached before pershot recorded it)
     param_sets: str = ""
+    #: XPSNR-Y, where the grid's metrics ask for it (``[metrics] xpsnr = true``); NaN otherwise
+    xpsnr_y: float = float("nan")
 
     def row(self) -> dict[str, Any]:
         return {c: getattr(self, c) for c in PROBE_COLUMNS}
@@ -234,7 +236,7 @@ def _result(shot: Shot, spec: ProbeSpec, data: Mapping[str, Any], n_subsample: i
         metric_cpu_s=float(data["metric_cpu_s"]), metric_wall_s=float(data["metric_wall_s"]),
         frames_scored=int(data["frames_scored"]),
         n_subsample=n_subsample, encoder_version=encoder_version, cached=cached, key=spec.key, per_frame=per_frame,
-        param_sets=str(data.get("param_sets") or ""),
+        param_sets=str(data.get("param_sets") or ""), xpsnr_y=float(data.get("xpsnr_y", "nan")),
     )
 
 
@@ -251,7 +253,8 @@ def _entry(job: ProbeJob, spec: ProbeSpec, data: Mapping[str, Any], per_frame: M
             "threads": p.threads, "gop": p.gop(),
             "metric": job.metric.key(),
         },
-        "result": {**{k: data[k] for k in _RESULT_KEYS}, "param_sets": data.get("param_sets", "")},
+        "result": {**{k: data[k] for k in _RESULT_KEYS}, "param_sets": data.get("param_sets", ""),
+                   **({"xpsnr_y": data["xpsnr_y"]} if "xpsnr_y" in data else {})},
         "per_frame": dict(per_frame),
     }
 
@@ -379,6 +382,9 @@ def plan_probes(
         from .errors import MissingDependencyError
 
         raise MissingDependencyError("this ffmpeg has no libvmaf filter (needed to score probes)")
+    if grid.metric.xpsnr and not ffmpeg.has_filter("xpsnr"):
+        raise ConfigError("this ffmpeg has no xpsnr filter (needed to score XPSNR, asked for by --xpsnr, --metric "
+                          "xpsnr or the grid's [metrics] xpsnr); use another with --ffmpeg")
     check_scorable(info.display_width, info.display_height, name=os.path.basename(info.path))
     check_source(info, grid.bit_depths)
     colour = encode_colour(info)
