@@ -25,6 +25,9 @@ def test_bundled_grids() -> None:
     v = grid.load_grid("variants").encoder("x264")  # the default grid plus variants between its presets
     assert v.presets == x.presets and len(v.variants) == 6 and v.heights == x.heights and v.crf == x.crf
     assert all(var.preset != "veryslow" for var in v.variants)
+    h = grid.load_grid("hdr10")  # HDR10 ladders: x265 at 10 bits, presets of one set of parameter sets, up to 4K
+    assert h.bit_depths == (10,) and [e.encoder for e in h.encoders] == ["x265"]
+    assert h.encoder("x265").presets == ("veryfast", "faster", "fast", "medium", "slow") and max(h.heights) == 2160
 
 
 def test_presets_sorted_fastest_first_and_ranked() -> None:
