@@ -425,6 +425,41 @@ def _stream_index(text: str) -> int:
     return n
 
 
+def _target(text: str) -> tuple[str, tuple[float, ...]]:
+    """``--target METRIC=Q[,Q...]`` -> (metric, qualities)."""
+    import math
+
+    from .ladder import METRICS, _QUALITY_KEYS
+
+    name, sep, values = text.partition("=")
+    metric = _QUALITY_KEYS.get(name.strip().lower())
+    if not sep or metric is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: give METRIC=Q[,Q...] with METRIC one of {', '.join(METRICS)} "
+                                         "(e.g. vmaf=93)")
+    try:
+        qs = tuple(float(v) for v in values.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: the targets must be numbers, e.g. vmaf=80,88,95") from None
+    if not all(math.isfinite(q) for q in qs):
+        raise argparse.ArgumentTypeError(f"{text!r}: the targets must be finite numbers")
+    return metric, qs
+
+
+def _ladder_and_metric(args: argparse.Namespace) -> None:
+    """Resolve ``--target`` into a ladder of quality rungs and the metric it implies (in ``args``)."""
+    target = getattr(args, "target", None)
+    if target is None:
+        args.metric = args.metric or "vmaf"
+        return
+    from .errors import InputError
+
+    metric, qs = target
+    if args.metric not in (None, metric):
+        raise InputError(f"--target {metric}=... goes with --metric {metric}, not --metric {args.metric}")
+    args.metric = metric
+    args.ladder = {"name": f"target-{metric}", "rung": [{metric: q} for q in qs]}
+
+
 def _optimizer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-c", "--complexity", type=_complexity, default=0.1, metavar="C",
                    help="cap the ladder's encode CPU at C x the slowest-preset anchor, 0 < C <= 1 (default 0.1)")
@@ -432,8 +467,12 @@ def _optimizer_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ladder", metavar="TOML", default=None,
                    help="ladder TOML file or bundled name: default, hls (default: presets/ladders/default.toml)")
     g.add_argument("--rungs", type=_positive_int, metavar="N", help="N rungs spaced along the title's global hull")
-    p.add_argument("--metric", choices=["vmaf", "psnr", "ssim", "xpsnr"], default="vmaf",
-                   help="quality metric (default vmaf; xpsnr: XPSNR-Y, which `pershot ladder` then scores)")
+    g.add_argument("--target", type=_target, metavar="METRIC=Q[,Q...]",
+                   help="target-quality rungs instead of a ladder: each the lowest bitrate whose duration-weighted "
+                        "METRIC (vmaf, psnr, ssim, xpsnr) reaches Q, e.g. vmaf=93 or vmaf=80,88,95 (sets --metric)")
+    p.add_argument("--metric", choices=["vmaf", "psnr", "ssim", "xpsnr"], default=None,
+                   help="quality metric (default vmaf, or --target's; xpsnr: XPSNR-Y, which `pershot ladder` then "
+                        "scores)")
     p.add_argument("--encoder", metavar="NAME", help="encoder to build the ladder for when probes hold several")
     p.add_argument("--per-shot-resolution", action="store_true",
                    help="let the resolution change shot by shot inside a rung (default: one resolution per rung)")
@@ -564,6 +603,7 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
     from . import api
     from .grid import load_grid
 
+    _ladder_and_metric(args)
     grid = load_grid(args.grid).with_bit_depth(args.bit_depth).with_xpsnr(args.xpsnr or args.metric == "xpsnr")
     if args.rungs is None:
         api.load_ladder(args.ladder)  # fail on a bad ladder before encoding anything
@@ -732,6 +772,7 @@ def _add_optimize(sub) -> None:
 def _cmd_optimize(args: argparse.Namespace) -> int:
     from . import api
 
+    _ladder_and_metric(args)
     lad = api.optimize(args.probes, args.ladder, args.complexity, args.metric, rungs=args.rungs,
                        encoder=args.encoder, per_shot_resolution=args.per_shot_resolution,
                        peak_ratio=args.peak_ratio, exact=not args.no_exact, objective=args.objective,

@@ -409,6 +409,34 @@ def test_quality_rungs_reach_their_target():
         optimize_ladder(df, spec, 1.0, metric="psnr")
 
 
+def test_cli_target_gives_quality_rungs_and_their_metric(tmp_path, capsys):
+    """``--target vmaf=85,93`` is the ladder of those two quality rungs (the same as a ladder TOML of
+    them) and sets the metric; a contradicting --metric, or a malformed target, fails before any work."""
+    from pershot.cli import main
+
+    df = synthetic_probes(5, seed=4)
+    probes = tmp_path / "probes.csv"
+    df.to_csv(probes, index=False)
+    assert main(["optimize", str(probes), "--target", "vmaf=85,93", "-c", "1", "-o", str(tmp_path / "a"),
+                 "--no-plots", "-q"]) == 0
+    got = pd.read_csv(tmp_path / "a" / "summary.csv")
+    spec = LadderSpec(rungs=(RungSpec(quality=85.0, metric="vmaf"), RungSpec(quality=93.0, metric="vmaf")))
+    want = optimize_ladder(df, spec, 1.0)
+    assert list(got["target_quality"]) == [85.0, 93.0] and (got["quality"] >= got["target_quality"]).all()
+    assert np.allclose(got["bitrate_kbps"], [r.bitrate_kbps for r in want.rungs])
+    assert main(["optimize", str(probes), "--target", "psnr=38", "-c", "1", "-o", str(tmp_path / "b"),
+                 "--no-plots", "-q"]) == 0
+    assert set(pd.read_csv(tmp_path / "b" / "summary.csv")["metric"]) == {"psnr"}
+    capsys.readouterr()
+    assert main(["optimize", str(probes), "--target", "psnr=38", "--metric", "vmaf", "-o", str(tmp_path / "c"),
+                 "-q"]) == 2
+    assert "--metric psnr" in capsys.readouterr().err and not (tmp_path / "c").exists()
+    for bad in ("vmaf", "vmaf=x", "bitrate=3", "vmaf=nan"):
+        with pytest.raises(SystemExit) as ex:
+            main(["optimize", str(probes), "--target", bad, "-o", str(tmp_path / "d"), "-q"])
+        assert ex.value.code == 2
+
+
 def test_out_of_reach_rungs_are_dropped_not_duplicated():
     df = synthetic_probes(3, seed=1)
     spec = LadderSpec.from_kbps([1, 300, 600, 1_000_000, 2_000_000])
