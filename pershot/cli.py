@@ -447,17 +447,21 @@ def _target(text: str) -> tuple[str, tuple[float, ...]]:
 
 def _ladder_and_metric(args: argparse.Namespace) -> None:
     """Resolve ``--target`` into a ladder of quality rungs and the metric it implies (in ``args``)."""
-    target = getattr(args, "target", None)
-    if target is None:
-        args.metric = args.metric or "vmaf"
-        return
     from .errors import InputError
 
+    target = getattr(args, "target", None)
+    if target is None:
+        if getattr(args, "each_shot", False):
+            raise InputError("--each-shot goes with --target (a ladder TOML gives a rung min_shot_<metric>)")
+        args.metric = args.metric or "vmaf"
+        return
     metric, qs = target
     if args.metric not in (None, metric):
         raise InputError(f"--target {metric}=... goes with --metric {metric}, not --metric {args.metric}")
     args.metric = metric
-    args.ladder = {"name": f"target-{metric}", "rung": [{metric: q} for q in qs]}
+    floor = (lambda q: {f"min_shot_{metric}": q}) if args.each_shot else (lambda q: {})
+    args.ladder = {"name": f"target-{metric}" + ("-each-shot" if args.each_shot else ""),
+                   "rung": [{metric: q, **floor(q)} for q in qs]}
 
 
 def _optimizer_args(p: argparse.ArgumentParser) -> None:
@@ -470,6 +474,9 @@ def _optimizer_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--target", type=_target, metavar="METRIC=Q[,Q...]",
                    help="target-quality rungs instead of a ladder: each the lowest bitrate whose duration-weighted "
                         "METRIC (vmaf, psnr, ssim, xpsnr) reaches Q, e.g. vmaf=93 or vmaf=80,88,95 (sets --metric)")
+    p.add_argument("--each-shot", action="store_true",
+                   help="with --target: every shot reaches the target (where it can), not only the title's "
+                        "duration-weighted mean, as Av1an's target-quality mode does for each scene")
     p.add_argument("--metric", choices=["vmaf", "psnr", "ssim", "xpsnr"], default=None,
                    help="quality metric (default vmaf, or --target's; xpsnr: XPSNR-Y, which `pershot ladder` then "
                         "scores)")

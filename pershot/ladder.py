@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -77,6 +77,10 @@ class RungSpec:
     #: encode, see :mod:`pershot.geometry`)
     max_height: int | None = None
     name: str | None = None
+    #: a floor for every shot of the rung (``min_shot_vmaf = 85``): no shot below it where the shot can
+    #: reach it (a shot that cannot gets its best point), in ``min_shot_metric``
+    min_shot_quality: float | None = None
+    min_shot_metric: str | None = None
 
     def label(self) -> str:
         if self.name:
@@ -212,8 +216,15 @@ class LadderSpec:
             if r.max_height is not None and (isinstance(r.max_height, bool) or int(r.max_height) != r.max_height
                                              or r.max_height <= 0):
                 raise ConfigError(f"{where}: rung {i + 1} max_height must be a positive integer")
+        for i, r in enumerate(self.rungs):
+            if r.min_shot_quality is None:
+                continue
+            if r.min_shot_metric not in METRICS or not math.isfinite(r.min_shot_quality):
+                raise ConfigError(f"{where}: rung {i + 1} min_shot_<metric> needs a metric of {', '.join(METRICS)} "
+                                  "and a finite number")
+            qm.add(r.min_shot_metric)
         if len(qm) > 1:
-            raise ConfigError(f"{where}: quality rungs mix metrics {sorted(qm)}")
+            raise ConfigError(f"{where}: quality rungs and shot floors mix metrics {sorted(qm)}")
         if len(set(qs)) != len(qs):
             raise ConfigError(f"{where}: duplicate quality targets")
         rates = [k for k, _ in kb]
@@ -234,9 +245,12 @@ class LadderSpec:
 
     @property
     def quality_metric(self) -> str | None:
+        """The metric of the quality rungs and shot floors (one for the whole ladder), if any."""
         for r in self.rungs:
             if r.quality is not None:
                 return r.metric
+            if r.min_shot_quality is not None:
+                return r.min_shot_metric
         return None
 
     def to_dict(self) -> dict:
@@ -263,6 +277,8 @@ class LadderSpec:
                     x[r.metric] = r.quality
                 if r.max_height is not None:
                     x["max_height"] = int(r.max_height)
+                if r.min_shot_quality is not None:
+                    x[f"min_shot_{r.min_shot_metric}"] = r.min_shot_quality
                 rr.append(x)
             d["rung"] = rr
         return d
@@ -271,7 +287,7 @@ class LadderSpec:
 _SPEC_KEYS = {"name", "description", "count", "rungs", "min_step", "max_step", "min_kbps", "max_kbps", "peak_ratio",
               "rung",
               *(f"{pre}_{m}" for pre in ("min", "max") for m in METRICS)}
-_RUNG_KEYS = {"kbps", "max_height", "name", *_QUALITY_KEYS}
+_RUNG_KEYS = {"kbps", "max_height", "name", *_QUALITY_KEYS, *(f"min_shot_{m}" for m in METRICS)}
 
 
 def _num(v, what):
@@ -298,7 +314,12 @@ def _rung_from_mapping(m: Mapping, where: str, i: int) -> RungSpec:
     name = m.get("name")
     if name is not None and not isinstance(name, str):
         raise ConfigError(f"{where}: rung {i + 1} name must be a string")
-    return RungSpec(kbps=kbps, quality=quality, metric=metric, max_height=mh, name=name)
+    floors = [k for k in m if k.startswith("min_shot_")]
+    if len(floors) > 1:
+        raise ConfigError(f"{where}: rung {i + 1} has several shot floors {floors}")
+    floor = _num(m[floors[0]], f"{where}: rung {i + 1} {floors[0]}") if floors else None
+    return RungSpec(kbps=kbps, quality=quality, metric=metric, max_height=mh, name=name, min_shot_quality=floor,
+                    min_shot_metric=floors[0][len("min_shot_"):] if floors else None)
 
 
 def _spec_from_mapping(m: Mapping, where: str) -> LadderSpec:
@@ -593,6 +614,7 @@ class Rung:
     height: int | None
     peak_kbps: float = float("nan")  # the highest bitrate of any one shot in the rung
     peak_cap_kbps: float | None = None  # the shot bitrate cap the rung was optimized under (``peak_ratio``)
+    worst_quality: float = float("nan")  # the lowest quality of any one shot in the rung (the optimized metric)
 
     @property
     def complexity_ratio(self) -> float:
@@ -651,7 +673,8 @@ class Ladder:
                 "target_quality": r.target_quality, "max_height": r.spec.max_height,
                 "width": r.width, "height": r.height, "bitrate_kbps": r.bitrate_kbps,
                 "peak_kbps": r.peak_kbps, "peak_ratio": r.peak_ratio, "peak_cap_kbps": r.peak_cap_kbps,
-                "quality": r.quality,
+                "quality": r.quality, "min_shot_quality": r.spec.min_shot_quality,
+                "worst_shot_quality": r.worst_quality,
             }
             for c in metric_cols:
                 row[c] = r.metrics[c]
@@ -706,6 +729,7 @@ class Ladder:
                 "target_quality": r.target_quality, "max_height": r.spec.max_height,
                 "width": r.width, "height": r.height, "bitrate_kbps": r.bitrate_kbps, "peak_kbps": r.peak_kbps,
                 "peak_ratio": r.peak_ratio, "peak_cap_kbps": r.peak_cap_kbps, "quality": r.quality,
+                "min_shot_quality": r.spec.min_shot_quality, "worst_shot_quality": r.worst_quality,
                 **{k: v for k, v in r.metrics.items()}, "encode_cpu_s": r.encode_cpu_s,
                 "complexity_ratio": r.complexity_ratio, "shots": shots,
             })
@@ -770,7 +794,8 @@ class _Reach:
     """Per resolution (or, with ``same_group``, per set of parameter sets, each of one resolution) and
     shot: cheapest rate, best quality and their partners (for reach checks)."""
 
-    def __init__(self, pts: RDCPoints, preset_mask: np.ndarray | None = None, same_group: bool = False):
+    def __init__(self, pts: RDCPoints, preset_mask: np.ndarray | None = None, same_group: bool = False,
+                 min_quality: float | None = None):
         valid = pts.valid if preset_mask is None else pts.valid & preset_mask
         label = pts.group if same_group and pts.group is not None else pts.height
         self.heights = np.unique(label[valid])
@@ -781,8 +806,16 @@ class _Reach:
         self.qcheap = np.full((H, S), -np.inf)
         self.qmax = np.full((H, S), -np.inf)
         self.rbest = np.full((H, S), np.inf)
+        #: (H, S): the shot reaches the quality floor at that resolution (all True without a floor)
+        self.at_floor = np.ones((H, S), dtype=bool)
         for j, h in enumerate(self.heights):
             m = valid & (label == h)
+            if min_quality is not None:  # a shot quality floor: the points at or above it, else the best
+                with np.errstate(invalid="ignore"):
+                    above = m & (pts.quality >= min_quality)
+                q = np.where(m, pts.quality, -np.inf)
+                self.at_floor[j] = above.any(axis=1)
+                m = np.where(self.at_floor[j][:, None], above, m & (q >= q.max(axis=1)[:, None]))
             has = m.any(axis=1)
             i = np.argmax(m, axis=1)  # rows are sorted by rate, best quality first among equal rates
             self.rmin[j] = np.where(has, pts.rate[ar, i], np.inf)
@@ -801,6 +834,16 @@ class _Reach:
             return None
         rmin, qc, qm, rb = self.rmin[allowed], self.qcheap[allowed], self.qmax[allowed], self.rbest[allowed]
         d, D = self.d, self.D
+        # under a shot quality floor the solver keeps the resolutions where a shot reaches it, where any
+        # does (per shot), or where every shot does (one resolution per rung): so do these figures
+        fl = self.at_floor[allowed]
+        if per_shot_resolution:
+            keep = np.where(fl.any(axis=0)[None, :], fl, True)
+        else:
+            full = fl.all(axis=1)
+            keep = np.broadcast_to((full if full.any() else np.ones_like(full))[:, None], fl.shape)
+        rmin, rb = np.where(keep, rmin, np.inf), np.where(keep, rb, np.inf)
+        qc, qm = np.where(keep, qc, -np.inf), np.where(keep, qm, -np.inf)
         if per_shot_resolution:
             if not np.isfinite(rmin.min(axis=0)).all():
                 return None
@@ -868,8 +911,9 @@ def _auto_targets(reach: _Reach, spec: LadderSpec, prep: Prepared, same_group: b
 
 
 def _targets(specs: Sequence[RungSpec], peak_ratio: float | None = None) -> list[RungTarget]:
-    return [RungTarget("rate", s.kbps, s.max_height, _shot_cap(s, peak_ratio)) if s.kbps is not None
-            else RungTarget("quality", s.quality, s.max_height) for s in specs]
+    return [RungTarget("rate", s.kbps, s.max_height, _shot_cap(s, peak_ratio), min_quality=s.min_shot_quality)
+            if s.kbps is not None else RungTarget("quality", s.quality, s.max_height, min_quality=s.min_shot_quality)
+            for s in specs]
 
 
 def _shot_cap(s: RungSpec, peak_ratio: float | None) -> float | None:
@@ -1006,17 +1050,27 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
     specs = _auto_targets(reach, spec, prep, same_group) if spec.count is not None else list(spec.rungs)
     dropped: list[DroppedRung] = []
 
-    # 1. reach
+    # 1. reach (under a rung's shot quality floor, what that floor leaves)
+    floored: dict[float, _Reach] = {}
+
+    def reach_of(floor: float | None) -> _Reach:
+        if floor is None:
+            return reach
+        if floor not in floored:
+            floored[floor] = _Reach(pts, same_group=same_group, min_quality=floor)
+        return floored[floor]
+
     kept: list[RungSpec] = []
     for s in specs:
-        rg = reach(per_shot_resolution, s.max_height)
+        rg = reach_of(s.min_shot_quality)(per_shot_resolution, s.max_height)
         if rg is None:
             dropped.append(DroppedRung(s, f"no resolution <= {s.max_height}p was probed for every shot"))
             continue
         rmin, rbest, qbest, qcheap = rg
         if s.kbps is not None:
             if s.kbps < rmin * (1 - 1e-9):
-                dropped.append(DroppedRung(s, f"below the cheapest probes ({rmin:.4g} kbps)"))
+                floor = "" if s.min_shot_quality is None else f" with every shot at {metric} {s.min_shot_quality:g}"
+                dropped.append(DroppedRung(s, f"below the cheapest probes{floor} ({rmin:.4g} kbps)"))
                 continue
             if s.kbps > rbest * (1 + 1e-9):
                 dropped.append(DroppedRung(s, f"above the best probes ({rbest:.4g} kbps reach the top quality)"))
@@ -1025,7 +1079,7 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
             if s.quality > qbest + 1e-12 * qscale:
                 dropped.append(DroppedRung(s, f"above the best probes ({metric} {qbest:.4g})"))
                 continue
-            if s.quality <= qcheap:
+            if s.quality <= qcheap and s.min_shot_quality is None:  # (at a floor: the floor's cheapest)
                 dropped.append(DroppedRung(s, f"below the cheapest probes (they already give {metric} {qcheap:.4g})"))
                 continue
         kept.append(s)
@@ -1061,7 +1115,8 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
                 dropped.append(DroppedRung(kept[k], "not above the rung below it (the source saturates there)"))
                 del kept[k]
             continue
-        anchor_targets = _anchor_targets(_Reach(pts, slow_mask), kept, per_shot_resolution)
+        anchor_targets = _anchor_targets(lambda floor: _Reach(pts, slow_mask, min_quality=floor), kept,
+                                         per_shot_resolution)
         # the anchor is always solved in full (greedy pass and, when small, the exact finish), whatever
         # ``greedy`` and ``exact`` say: one anchor per title keeps complexity ratios comparable across
         # runs, the plain-Lagrangian reference and plots drawn without the finish
@@ -1183,20 +1238,24 @@ def area_weights(rate: np.ndarray) -> np.ndarray:
     return out
 
 
-def _anchor_targets(reach: _Reach, kept, per_shot_resolution) -> list[RungTarget]:
-    """Rung targets for the anchor, clipped into what the slowest preset alone can reach.  Without shot
-    bitrate caps: a cap is a delivery constraint, and the budget it is spent under stays the same."""
+def _anchor_targets(reach_of: "Callable[[float | None], _Reach]", kept, per_shot_resolution) -> list[RungTarget]:
+    """Rung targets for the anchor, clipped into what the slowest preset alone can reach (``reach_of``:
+    its reach under a rung's shot quality floor, which the anchor keeps).  Without shot bitrate caps: a
+    cap is a delivery constraint, and the budget it is spent under stays the same."""
     out = []
     for s in kept:
+        reach = reach_of(s.min_shot_quality)
         rg = reach(per_shot_resolution, s.max_height)
         if rg is None:  # no usable resolution at the slowest preset: use all its points
             rg = reach(True, None)
             s = replace(s, max_height=None)
         rmin, rbest, qbest, qcheap = rg
         if s.kbps is not None:
-            out.append(RungTarget("rate", min(max(s.kbps, rmin), rbest), s.max_height))
+            out.append(RungTarget("rate", min(max(s.kbps, rmin), rbest), s.max_height,
+                                  min_quality=s.min_shot_quality))
         else:
-            out.append(RungTarget("quality", min(max(s.quality, qcheap), qbest), s.max_height))
+            out.append(RungTarget("quality", min(max(s.quality, qcheap), qbest), s.max_height,
+                                  min_quality=s.min_shot_quality))
     return out
 
 
@@ -1235,11 +1294,19 @@ def _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_re
                                 f"(peak_ratio {spec.peak_ratio:g}) even at their cheapest probe: shot(s) "
                                 + ", ".join(str(int(tab.iloc[int(prep.row[i, sol.choice[k, i]])]['shot']))
                                             for i in over[:10]) + (" ..." if over.size > 10 else ""))
+        shot_q = pts.quality[ar, sol.choice[k]]
+        if s.min_shot_quality is not None:
+            short = np.flatnonzero(shot_q < s.min_shot_quality - 1e-9)
+            if short.size:
+                warnings.append(f"rung {s.label()}: {short.size} shot(s) below the {prep.metric} {s.min_shot_quality:g} "
+                                "shot floor even at their best probe at the rung's resolution: shot(s) "
+                                + ", ".join(str(int(tab.iloc[int(prep.row[i, sol.choice[k, i]])]['shot']))
+                                            for i in short[:10]) + (" ..." if short.size > 10 else ""))
         rungs.append(Rung(index=new_idx, spec=s, target_kbps=s.kbps, target_quality=s.quality,
                           bitrate_kbps=float(sol.rate[k]), quality=float(sol.quality[k]), metrics=mets,
                           encode_cpu_s=float(sol.cpu[k]), anchor_cpu_s=float(anchor.cpu[k]),
                           width=int(ws[0]) if len(ws) == 1 else None, height=int(hs[0]) if len(hs) == 1 else None,
-                          peak_kbps=float(shot_rates.max()), peak_cap_kbps=cap))
+                          peak_kbps=float(shot_rates.max()), peak_cap_kbps=cap, worst_quality=float(shot_q.min())))
     table = pd.concat(frames, ignore_index=True)
     if _canonical(prep.encoder) == "x264" and "bit_depth" in table.columns and (pd.to_numeric(table["bit_depth"],
                                                                                   errors="coerce") > 8).any():

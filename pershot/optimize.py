@@ -146,6 +146,9 @@ class RungTarget:
     #: the highest bitrate (kbps) any one shot may take in this rung (a peak cap); a shot whose every
     #: point of a subset is above it keeps only its cheapest point there
     max_rate: float | None = None
+    #: the lowest quality any one shot may have in this rung (a floor); a shot whose every point of a
+    #: subset (under the shot bitrate cap) is below it keeps only its best point there
+    min_quality: float | None = None
     #: how much a unit of this rung's objective counts against the other rungs' (quality gained on a
     #: rate rung, quality-equivalent rate saved on a quality rung); see ``pershot.ladder`` for the
     #: area weights it uses by default
@@ -158,6 +161,8 @@ class RungTarget:
             raise OptimizeError(f"invalid rung target {self.value!r}")
         if self.max_rate is not None and not (math.isfinite(self.max_rate) and self.max_rate > 0):
             raise OptimizeError(f"invalid shot bitrate cap {self.max_rate!r}")
+        if self.min_quality is not None and not math.isfinite(self.min_quality):
+            raise OptimizeError(f"invalid shot quality floor {self.min_quality!r}")
         if not (math.isfinite(self.weight) and self.weight > 0):
             raise OptimizeError(f"invalid rung weight {self.weight!r}")
 
@@ -372,20 +377,47 @@ def _plan(pts: RDCPoints, rungs: Sequence[RungTarget], per_shot_resolution: bool
             out[rows, np.argmax(m[rows], axis=1)] = True  # rows are rate-sorted: the first is the cheapest
         return out
 
+    def floored(m: np.ndarray, min_quality: float | None) -> np.ndarray:
+        """Points of ``m`` at or above the shot quality floor; a shot with none keeps its best point."""
+        if min_quality is None:
+            return m
+        with np.errstate(invalid="ignore"):
+            out = m & (pts.quality >= min_quality)
+        under = m.any(axis=1) & ~out.any(axis=1)
+        if under.any():
+            rows = np.flatnonzero(under)
+            q = np.where(m[rows], pts.quality[rows], -np.inf)
+            out[rows, np.argmax(q, axis=1)] = True
+        return out
+
+    def limited(m: np.ndarray, rt: RungTarget) -> np.ndarray:
+        """``m`` under the rung's shot bitrate cap first (a delivery limit), then its quality floor."""
+        return floored(capped(m, rt.max_rate), rt.min_quality)
+
+    def reaching(cands: list, rt: RungTarget) -> list:
+        """The candidate subsets ``(key, base mask)`` in which every shot can reach the rung's quality
+        floor (under its bitrate cap), where there are any: else all of them (each shot short of the
+        floor then gets its best point)."""
+        if rt.min_quality is None or len(cands) < 2:
+            return cands
+        with np.errstate(invalid="ignore"):
+            full = [bool(((capped(m, rt.max_rate) & (pts.quality >= rt.min_quality)).any(axis=1)
+                          | ~m.any(axis=1)).all()) for _, m in cands]
+        return [c for c, ok in zip(cands, full) if ok] or cands
+
     plans = []
     for rt in rungs:
         cap = rt.max_height if rt.max_height else None
-        mr = rt.max_rate
+        lim = (rt.max_rate, rt.min_quality)
         if same_group:  # parameter sets name the picture size: a group is one resolution too
-            plans.append(_RungPlan(rt, [subset(("g", g, cap, mr), lambda g=g: capped(
-                valid & (pts.group == g) & (True if cap is None else pts.p <= cap), mr)) for g in groups]))
+            cands = [(("g", g, cap, lim), valid & (pts.group == g) & (True if cap is None else pts.p <= cap))
+                     for g in groups]
         elif per_shot_resolution or heights.size == 0:
-            plans.append(_RungPlan(rt, [subset(("cap", cap, mr), lambda: capped(
-                valid if cap is None else valid & (pts.p <= cap), mr))]))
+            cands = [(("cap", cap, lim), valid if cap is None else valid & (pts.p <= cap))]
         else:
-            hs = [int(h) for h, p in zip(heights, classes) if cap is None or p <= cap]
-            plans.append(_RungPlan(rt, [subset(("h", h, mr), lambda h=h: capped(valid & (pts.height == h), mr))
-                                        for h in hs]))
+            cands = [(("h", int(h), lim), valid & (pts.height == h))
+                     for h, p in zip(heights, classes) if cap is None or p <= cap]
+        plans.append(_RungPlan(rt, [subset(key, lambda m=m: limited(m, rt)) for key, m in reaching(cands, rt)]))
     return masks, plans
 
 

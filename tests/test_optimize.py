@@ -437,6 +437,80 @@ def test_cli_target_gives_quality_rungs_and_their_metric(tmp_path, capsys):
         assert ex.value.code == 2
 
 
+def _cheapest_at_floor(df: pd.DataFrame, floor: float, by_height: bool) -> float:
+    """Brute force: the duration-weighted rate of every shot at its cheapest probe reaching ``floor``
+    (per resolution, the best resolution where every shot reaches it)."""
+    ok = df[df["vmaf"] >= floor]
+    d = df.groupby("shot")["duration_s"].first()
+    if not by_height:
+        r = ok.groupby("shot")["bitrate_kbps"].min()
+        return float((r * d).sum() / d.sum())
+    best = np.inf
+    for _, g in ok.groupby("height"):
+        r = g.groupby("shot")["bitrate_kbps"].min()
+        if len(r) == len(d):
+            best = min(best, float((r * d).sum() / d.sum()))
+    return best
+
+
+def test_shot_floors_known_optima():
+    """A quality rung whose floor is its target is each shot at its cheapest probe reaching it (Av1an's
+    target-quality mode, per shot): checked against brute force, with and without one resolution per
+    rung; the same rung without the floor is cheaper on average, with a shot below the target."""
+    df = synthetic_probes(6, seed=7)
+    for psr in (True, False):
+        floored = LadderSpec(rungs=(RungSpec(quality=90.0, metric="vmaf", min_shot_quality=90.0,
+                                             min_shot_metric="vmaf"),))
+        lad = optimize_ladder(df, floored, 1.0, per_shot_resolution=psr)
+        (r,) = lad.rungs
+        assert r.worst_quality >= 90.0 and lad.table["vmaf"].min() >= 90.0
+        assert r.bitrate_kbps == pytest.approx(_cheapest_at_floor(df, 90.0, by_height=not psr), rel=1e-9)
+        free = optimize_ladder(df, LadderSpec(rungs=(RungSpec(quality=90.0, metric="vmaf"),)), 1.0,
+                               per_shot_resolution=psr)
+        assert free.rungs[0].bitrate_kbps < r.bitrate_kbps and free.rungs[0].worst_quality < 90.0
+        s = lad.summary()
+        assert s.loc[0, "min_shot_quality"] == 90.0 and s.loc[0, "worst_shot_quality"] == pytest.approx(r.worst_quality)
+
+
+def test_a_shot_floor_on_a_bitrate_rung_and_in_a_ladder_file():
+    df = synthetic_probes(6, seed=2)
+    spec = LadderSpec.coerce({"rung": [{"kbps": 600}, {"kbps": 2500, "min_shot_vmaf": 88}]})
+    assert spec.rungs[1].min_shot_quality == 88.0 and spec.rungs[1].min_shot_metric == "vmaf"
+    assert LadderSpec.coerce(spec.to_dict()) == spec
+    lad = optimize_ladder(df, spec, 0.5)
+    top = lad.rungs[1]
+    assert top.worst_quality >= 88.0 and top.bitrate_kbps <= 2500 * (1 + 1e-9)
+    # one rung, no budget: a floor above the free rung's worst shot binds, and costs mean quality
+    free = optimize_ladder(df, LadderSpec.coerce({"rung": [{"kbps": 2500}]}), 1.0)
+    floor = free.rungs[0].worst_quality + 0.5
+    one = optimize_ladder(df, LadderSpec.coerce({"rung": [{"kbps": 2500, "min_shot_vmaf": floor}]}), 1.0)
+    assert one.rungs[0].worst_quality >= floor and one.rungs[0].bitrate_kbps <= 2500 * (1 + 1e-9)
+    assert free.rungs[0].quality >= one.rungs[0].quality - 1e-9
+    # a floor out of reach of the rung's bitrate: dropped with the reason
+    low = optimize_ladder(df, LadderSpec.coerce({"rung": [{"kbps": 600, "min_shot_vmaf": 97}, {"kbps": 2500}]}), 1.0)
+    assert [d.spec.kbps for d in low.dropped] == [600.0] and "every shot at vmaf 97" in low.dropped[0].reason
+    with pytest.raises(ConfigError, match="--metric vmaf"):
+        optimize_ladder(df, spec, 0.5, metric="psnr")
+    with pytest.raises(ConfigError, match="mix metrics"):
+        LadderSpec.coerce({"rung": [{"vmaf": 90}, {"kbps": 2500, "min_shot_psnr": 40}]})
+    with pytest.raises(ConfigError, match="several shot floors"):
+        LadderSpec.coerce({"rung": [{"kbps": 2500, "min_shot_psnr": 40, "min_shot_vmaf": 80}]})
+
+
+def test_cli_each_shot(tmp_path, capsys):
+    from pershot.cli import main
+
+    df = synthetic_probes(5, seed=4)
+    probes = tmp_path / "probes.csv"
+    df.to_csv(probes, index=False)
+    assert main(["optimize", str(probes), "--target", "vmaf=90", "--each-shot", "-c", "1", "-o",
+                 str(tmp_path / "a"), "--no-plots", "-q"]) == 0
+    assert pd.read_csv(tmp_path / "a" / "ladder.csv")["vmaf"].min() >= 90.0
+    capsys.readouterr()
+    assert main(["optimize", str(probes), "--each-shot", "-o", str(tmp_path / "b"), "-q"]) == 2
+    assert "--each-shot goes with --target" in capsys.readouterr().err
+
+
 def test_out_of_reach_rungs_are_dropped_not_duplicated():
     df = synthetic_probes(3, seed=1)
     spec = LadderSpec.from_kbps([1, 300, 600, 1_000_000, 2_000_000])
