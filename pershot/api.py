@@ -448,7 +448,7 @@ def ladder(
 
 
 def encode_renditions(
-    ladder: "str | _os.PathLike | dict",
+    ladder: "str | _os.PathLike | dict | Sequence[str | _os.PathLike | dict]",
     out_dir: "str | _os.PathLike",
     *,
     source: "str | _os.PathLike | None" = None,
@@ -474,13 +474,25 @@ def encode_renditions(
     cut to the span of the video and starting with it; default: video only. ``crop``/``tonemap``:
     as the probes had them (see :func:`run_probes`), for a ladder that does not record them (one
     written by ``pershot optimize``). ``hls``: also package the renditions as HLS in
-    ``out_dir/hls/master.m3u8`` (MPEG-TS segments; H.264 ladders of one resolution per rung).
-    ``dash``: also package them as MPEG-DASH in ``out_dir/dash/manifest.mpd`` (fragmented-MP4
-    segments; x264, x265 or SVT-AV1 ladders of one resolution per rung). A VFR source's renditions
-    keep its frames' own times, unless ``cfr``: then they are evenly spaced at its average rate.
-    """
-    from .renditions import encode_renditions as _encode
+    ``out_dir/hls/master.m3u8`` (H.264: MPEG-TS segments; HEVC and AV1: fragmented MP4; ladders of one
+    resolution per rung). ``dash``: also package them as MPEG-DASH in ``out_dir/dash/manifest.mpd``
+    (fragmented-MP4 segments; x264, x265 or SVT-AV1 ladders of one resolution per rung). A VFR
+    source's renditions keep its frames' own times, unless ``cfr``: then they are evenly spaced at
+    its average rate.
 
+    ``ladder`` can also be a list of ladders of one title, one per codec (an x264 ladder beside an
+    x265 one, made from the same shots): each is encoded into ``out_dir/<encoder>/`` and, with
+    ``hls``, all go into one master playlist (:func:`pershot.renditions.encode_ladders`).
+    """
+    from .renditions import encode_ladders, encode_renditions as _encode
+
+    if isinstance(ladder, (list, tuple)):
+        if rungs is not None:
+            from .errors import InputError
+
+            raise InputError("several ladders are encoded whole: rungs picks rungs of one ladder")
+        return encode_ladders(ladder, out_dir, source=source, executor=executor, jobs=jobs, progress=progress,
+                              audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr)
     return _encode(ladder, out_dir, source=source, rungs=rungs, executor=executor, jobs=jobs, progress=progress,
                    audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr)
 

@@ -681,9 +681,12 @@ def _rung_list(text: str) -> list[int]:
 
 def _add_encode(sub) -> None:
     p = sub.add_parser("encode", help="encode a ladder.json's renditions: one file per rung -> OUT/")
-    p.add_argument("ladder", help="ladder.json written by `pershot ladder` or `pershot optimize`")
+    p.add_argument("ladder", nargs="+",
+                   help="ladder.json written by `pershot ladder` or `pershot optimize`; several (one per codec, "
+                        "from the same shots, e.g. x264 and x265) go to OUT/<encoder>/ and, with --hls, into one "
+                        "master playlist")
     p.add_argument("-o", "--out", default=None, metavar="DIR",
-                   help="output folder (default: renditions/ beside the ladder.json)")
+                   help="output folder (default: renditions/ beside the (first) ladder.json)")
     p.add_argument("--source", metavar="VIDEO", help="the video (default: the path the ladder.json records)")
     p.add_argument("--rungs", type=_rung_list, metavar="LIST", help="only these rungs, e.g. 0,3,5 (default: all)")
     p.add_argument("-j", "--jobs", type=int, default=None, help="parallel shot jobs (default: CPU count)")
@@ -719,8 +722,9 @@ def _audio_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
 def _cmd_encode(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    out = Path(args.out) if args.out else Path(args.ladder).parent / "renditions"
-    _encode(Path(args.ladder), out, args.source, args.rungs, args)
+    ladders = [Path(x) for x in args.ladder]
+    out = Path(args.out) if args.out else ladders[0].parent / "renditions"
+    _encode(ladders[0] if len(ladders) == 1 else ladders, out, args.source, args.rungs, args)
     return 0
 
 
@@ -743,7 +747,8 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
             res_s = "audio" if r.kind == "audio" else f"{r.width}x{r.height}" if r.height else "per shot"
             print(f"{r.rung:>4} {res_s:>9} {r.frames:>7} {r.bitrate_kbps:>9.1f} {r.ladder_kbps:>11.1f} "
                   f"{r.encode_cpu_s:>8.2f}  {r.path}")
-    _eprint(f"renditions: {out}/ ({len(res)} files, renditions.csv)")
+    several = isinstance(ladder, (list, tuple))
+    _eprint(f"renditions: {out}/ ({len(res)} files, renditions.csv{' in each encoder folder' if several else ''})")
     if getattr(args, "hls", False):
         from .hls import in_band_rungs
 

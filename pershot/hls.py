@@ -20,6 +20,7 @@ taken from the first shot, would get wrong.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from dataclasses import dataclass
@@ -144,46 +145,66 @@ def several_sequence_headers(renditions: Sequence) -> list[int]:
                   and av1_stream(r.path).sequence_headers > 1)
 
 
+#: the codecs HLS packages, in the order a master playlist lists them (H.264 first: every device plays it)
+HLS_CODECS = ("h264", "hevc", "av1")
+
+
+def _codec_plan(videos: Sequence, kind: str) -> tuple["list[str | None] | None", list[str]]:
+    """(sample entries, or None for MPEG-TS; codec string per rung) of one codec's rungs."""
+    from .bitstream import av1_stream
+
+    if kind == "hevc":  # hvc1 needs one set of parameter sets, all in the initialization segment
+        pairs = [hevc_entry_and_codec(r.path) for r in videos]
+        return [e for e, _ in pairs], [c for _, c in pairs]
+    if kind == "av1":  # fragmented MP4, the muxer's av01 sample entry
+        return [None] * len(videos), [av1_stream(r.path).codec for r in videos]
+    return None, [avc_codec_string(h264_sps(r.path)) for r in videos]
+
+
 def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | float | None" = None,
             segment_s: float = DEFAULT_SEGMENT_S) -> Path:
     """Package :class:`pershot.renditions.Rendition` rows (video rungs, and the audio one if there)
     as HLS in ``out_dir`` (replaced whole when done); return the master playlist's path. ``fps``: the
-    source's frame rate, for ``FRAME-RATE`` (a joined rendition's MP4 timing does not give it exactly)."""
+    source's frame rate, for ``FRAME-RATE`` (a joined rendition's MP4 timing does not give it exactly).
+
+    The rungs of one ladder (one codec) go to ``rungNN/``, with the audio in ``audio/``. Rungs of
+    several codecs (one ladder each, as :func:`pershot.renditions.encode_ladders` makes them: H.264
+    beside HEVC, as Apple's HLS authoring spec asks of an HEVC title) go to ``h264/rungNN/``,
+    ``hevc/rungNN/``, ``av1/rungNN/``, sharing one audio group; their segments must line up (the
+    ladders were made from the same shots), and the master lists every variant, H.264's first."""
     import av
 
     from . import ffmpeg
-    from .bitstream import av1_stream, codec_of, colour_of
+    from .bitstream import codec_of, colour_of
 
     videos, audio = split_renditions(renditions, segment_s, "HLS")
-    codecs = {}  # before anything is written: an unfit rendition fails here
-    kinds = {r.rung: codec_of(r.path) for r in videos}
-    for r in videos:
-        if kinds[r.rung] not in ("h264", "hevc", "av1"):
-            raise InputError(f"rung {r.rung} is {kinds[r.rung]}: HLS packaging is for H.264, HEVC and AV1 "
+    kinds = [codec_of(r.path) for r in videos]  # before anything is written: an unfit rendition fails here
+    for r, k in zip(videos, kinds):
+        if k not in HLS_CODECS:
+            raise InputError(f"rung {r.rung} is {k}: HLS packaging is for H.264, HEVC and AV1 "
                              "ladders (x264, x265, SVT-AV1)")
-    if len(set(kinds.values())) > 1:
-        raise InputError(f"the rungs use different codecs ({', '.join(sorted(set(kinds.values())))}): "
-                         "HLS packaging needs one")
-    entries: "list[str | None] | None" = None
-    if kinds[videos[0].rung] == "hevc":
-        entries = []
-        for r in videos:  # hvc1 needs one set of parameter sets, all in the initialization segment
-            entry, codecs[r.rung] = hevc_entry_and_codec(r.path)
-            entries.append(entry)
-    elif kinds[videos[0].rung] == "av1":
-        entries = [None] * len(videos)  # fragmented MP4, the muxer's av01 sample entry
-        for r in videos:
-            codecs[r.rung] = av1_stream(r.path).codec
-    else:
-        for r in videos:
-            codecs[r.rung] = avc_codec_string(h264_sps(r.path))
+    groups = [(k, [r for r, kk in zip(videos, kinds) if kk == k]) for k in HLS_CODECS if k in kinds]
+    for k, rs in groups:
+        if len({r.rung for r in rs}) != len(rs):
+            raise InputError(f"the {k} rungs repeat rung numbers: HLS packages one ladder per codec")
+    several = len(groups) > 1
+    plans = {k: _codec_plan(rs, k) for k, rs in groups}
     out = Path(out_dir)
     with atomic_dir(out) as tmp:
-        names = [(f"rung{r.rung:02d}", r.path) for r in videos]
-        ffmpeg.run(package_args(names, audio.path if audio else None, tmp, segment_s, entries),
-                   what="HLS packaging failed")
+        placed = []  # (folder name under out, rendition, codec string)
+        for k, rs in groups:
+            entries, codecs = plans[k]
+            base = tmp / k if several else tmp
+            names = [(f"rung{r.rung:02d}", r.path) for r in rs]
+            # one ladder: its audio in the same run; several: the audio on its own, below
+            ffmpeg.run(package_args(names, audio.path if audio and not several else None, base, segment_s, entries),
+                       what="HLS packaging failed")
+            placed += [(f"{k}/{n}" if several else n, r, c) for (n, _), r, c in zip(names, rs, codecs)]
         # version 7 for fragmented MP4 (EXT-X-MAP), as ffmpeg writes the media playlists
-        lines = ["#EXTM3U", f"#EXT-X-VERSION:{3 if entries is None else 7}", "#EXT-X-INDEPENDENT-SEGMENTS"]
+        fmp4 = any(plans[k][0] is not None for k, _ in groups)
+        if audio is not None and several:  # fragmented MP4 beside HEVC or AV1, as one ladder of theirs has it
+            ffmpeg.run(audio_package_args(audio.path, tmp, segment_s, fmp4), what="HLS packaging of the audio failed")
+        lines = ["#EXTM3U", f"#EXT-X-VERSION:{7 if fmp4 else 3}", "#EXT-X-INDEPENDENT-SEGMENTS"]
         a_peak = a_avg = 0.0
         codecs_audio = ""
         if audio is not None:
@@ -194,23 +215,49 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
                          f'AUTOSELECT=YES,CHANNELS="{ch}",URI="audio/index.m3u8"')
             codecs_audio = "," + AAC_LC
         rows = []
-        for (name, _), r in zip(names, videos):
+        first = None
+        tol = 0.5 / float(fps) if fps else 0.02  # half a frame
+        for name, r, codec in placed:
             seg = read_playlist(tmp / name / "index.m3u8")
             if not seg.items:
                 raise InputError(f"rung {r.rung}: no HLS segment was written")
+            # where the segments start (the last one's length varies with the rung's last frame duration)
+            cuts = list(itertools.accumulate([0.0] + [d for _, d in seg.items][:-1]))
+            if first is None:
+                first = (name, cuts)
+            elif len(cuts) != len(first[1]) or any(abs(a - b) > tol for a, b in zip(cuts, first[1])):
+                raise InputError(f"HLS variant {name}'s segments do not line up with {first[0]}'s: ladders packaged "
+                                 "together must come from the same shots (one shots.csv)")
             peak, avg = seg.rates_bps()
             rate = f",FRAME-RATE={float(fps):.3f}" if fps else ""
-            codec = codecs[r.rung]
             vrange = colour_of(r.path).video_range  # HDR variants say so; SDR is what a player assumes
             rate += f",VIDEO-RANGE={vrange}" if vrange != "SDR" else ""
-            rows.append((peak + a_peak, (
+            rows.append((name.split("/")[0] if several else "", peak + a_peak, (
                 f"#EXT-X-STREAM-INF:BANDWIDTH={round(peak + a_peak)},AVERAGE-BANDWIDTH={round(avg + a_avg)},"
                 f'RESOLUTION={r.width}x{r.height}{rate},CODECS="{codec}{codecs_audio}"'
                 + (',AUDIO="audio"' if audio is not None else ""), f"{name}/index.m3u8")))
-        for _, (inf, uri) in sorted(rows, key=lambda x: x[0]):
+        order = {k: i for i, k in enumerate(HLS_CODECS)}
+        for _, _, (inf, uri) in sorted(rows, key=lambda x: (order.get(x[0], -1), x[1])):
             lines += [inf, uri]
         (tmp / "master.m3u8").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out / "master.m3u8"
+
+
+def audio_package_args(audio: str, out_dir: str | os.PathLike, segment_s: float = DEFAULT_SEGMENT_S,
+                       fmp4: bool = True) -> list[str]:
+    """ffmpeg arguments cutting the audio rendition alone into ``out_dir/audio/`` (segments of
+    ``segment_s``: fragmented MP4, as beside HEVC or AV1 video, or MPEG-TS), for a master playlist whose
+    video variants were packaged apart."""
+    from .media import input_arg
+
+    out = os.fspath(out_dir)
+    kind = ["-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4"] if fmp4 else [
+        "-hls_segment_type", "mpegts"]
+    return ["-y", "-v", "error", "-i", input_arg(audio), "-map", "0:a:0", "-c", "copy", "-f", "hls",
+            "-hls_time", f"{segment_s:g}", "-hls_playlist_type", "vod", *kind,
+            "-var_stream_map", "a:0,agroup:audio,default:yes,name:audio",
+            "-hls_segment_filename", os.path.join(out, "%v", "seg_%05d." + ("m4s" if fmp4 else "ts")),
+            os.path.join(out, "%v", "index.m3u8")]
 
 
 def _quoted(s: str) -> str:

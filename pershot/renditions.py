@@ -607,6 +607,15 @@ def _check_packaging(doc: Mapping[str, Any], rungs: Sequence[int] | None, hls: b
                          "encoder for the whole ladder")
 
 
+def _source_times(info, cfr: bool):
+    """The source's own frame timing for its renditions to keep (a VFR source), or None: constant rate
+    (a CFR source, ``cfr``, or timestamps that repeat or go back, which give no timing to keep)."""
+    times = frame_index(info.path, info.stream) if info.is_vfr and not cfr else None
+    if times is not None and any(b <= a for a, b in zip(times.pts, times.pts[1:])):
+        return None
+    return times
+
+
 def encode_renditions(
     ladder: "str | os.PathLike | Mapping[str, Any]",
     out_dir: str | os.PathLike,
@@ -685,9 +694,7 @@ def encode_renditions(
             ex.close()
     order = {j.shot: k for k, j in enumerate(plan)}
     results: list[Rendition] = []
-    times = frame_index(info.path, info.stream) if info.is_vfr and not cfr else None  # the source's own timing
-    if times is not None and any(b <= a for a, b in zip(times.pts, times.pts[1:])):
-        times = None  # timestamps that repeat or go back give no timing to keep: constant rate
+    times = _source_times(info, cfr)
     for r in doc["rungs"]:
         rung = int(r["rung"])
         parts = sorted((o for o in outputs if o.rung == rung), key=lambda o: order[o.shot])
@@ -743,4 +750,68 @@ def encode_renditions(
         from .dash import package as package_dash
 
         package_dash(results, out / "dash", fps=info.fps)
+    return results
+
+
+def encode_ladders(
+    ladders: Sequence["str | os.PathLike | Mapping[str, Any]"],
+    out_dir: str | os.PathLike,
+    *,
+    source: str | os.PathLike | None = None,
+    hls: bool = True,
+    dash: bool = False,
+    audio: str | int | None = None,
+    cfr: bool = False,
+    **kw: Any,
+) -> list[Rendition]:
+    """Encode several ladders of one title, one per codec (an x264 ladder beside an x265 or SVT-AV1
+    one, made from the same shots), into ``out_dir/<encoder>/`` (as :func:`encode_renditions` does for
+    one), the audio rendition once (in the first ladder's folder), and with ``hls`` package them all
+    in ``out_dir/hls/``: one master playlist whose variants are every codec's rungs (see
+    :func:`pershot.hls.package`), as Apple's HLS authoring spec asks for H.264 beside HEVC. ``kw`` go
+    to :func:`encode_renditions` (executor, jobs, progress, crop, tonemap, work_dir). Everything is
+    checked before any encode: one encoder per ladder and a different codec each, the same video and
+    the same shots; DASH packages one ladder (package each alone)."""
+    from . import encoders as _encoders
+    from .media import probe_source
+
+    if dash:
+        raise InputError("DASH packaging takes one ladder: package each ladder on its own (several ladders go "
+                         "together in one HLS master playlist)")
+    if "rungs" in kw:
+        raise InputError("several ladders are encoded whole: --rungs picks rungs of one ladder")
+    docs = [load_ladder_json(x) if isinstance(x, (str, os.PathLike)) else x for x in ladders]
+    for d in docs:
+        check_ladder_doc(d)
+    if len(docs) < 2:
+        raise InputError("give two ladders or more to encode together (or encode one alone)")
+    encoders: list[str] = []
+    for i, d in enumerate(docs):
+        encs = {str((s.get("encode") or {}).get("ffmpeg_encoder")) for r in d["rungs"] for s in r.get("shots") or []}
+        if len(encs) != 1:
+            raise InputError(f"ladder {i + 1} uses {', '.join(sorted(encs)) or 'no encoder'}: one encoder per ladder")
+        encoders.append(encs.pop())
+    if len(set(encoders)) != len(encoders):
+        raise InputError(f"the ladders' encoders repeat ({', '.join(encoders)}): one ladder per codec")
+    spans = [sorted({(int(s["start_frame"]), int(s["end_frame"])) for r in d["rungs"] for s in r["shots"]})
+             for d in docs]
+    paths = {str((d.get("source") or {}).get("path")) for d in docs}
+    if any(sp != spans[0] for sp in spans) or (source is None and len(paths) > 1):
+        raise InputError("the ladders come from different videos or shots: ladders encoded together need one "
+                         "source and one shots.csv (their segments must line up)")
+    for d in docs:
+        _check_packaging(d, None, hls=hls)
+    out = Path(out_dir)
+    names = [_encoders.canonical_name(enc) for enc in encoders]  # the folders: x264/, x265/, svtav1/
+    results: list[Rendition] = []
+    for i, (d, name) in enumerate(zip(docs, names)):
+        results += encode_renditions(d, out / name, source=source, audio=audio if i == 0 else None, cfr=cfr, **kw)
+    if hls:
+        from .hls import package
+
+        src = source if source is not None else (docs[0].get("source") or {}).get("path")
+        stream = (docs[0].get("source") or {}).get("stream") if source is None else None
+        info = probe_source(src, stream if isinstance(stream, int) else None)
+        times = _source_times(info, cfr)
+        package(results, out / "hls", fps=peak_rate(times) if times is not None else info.fps)
     return results

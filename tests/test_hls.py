@@ -281,3 +281,57 @@ def test_an_hdr_av1_rung_names_its_colour_in_the_codec_string(tmp_path: Path):
     lines = [ln for ln in text.splitlines() if ln.startswith("#EXT-X-STREAM-INF")]
     assert any('CODECS="av01.0.00M.08"' in ln and "VIDEO-RANGE" not in ln for ln in lines)
     assert any('CODECS="av01.0.00M.10.0.110.09.16.09.0"' in ln and "VIDEO-RANGE=PQ" in ln for ln in lines)
+
+
+def test_one_master_playlist_for_an_x264_and_an_x265_ladder(media_dir: Path, tmp_path: Path, capsys):
+    """Two ladders of one title, one per codec, from one probe run: encoded into x264/ and x265/, the
+    audio once, and one master playlist listing every variant (H.264 first, then HEVC), one audio
+    group, segments cut at the same frames in every variant; every variant plays whole."""
+    import av
+
+    from pershot.cli import main
+    from pershot.hls import in_band_rungs
+
+    src, shots = _two_shots(media_dir, tmp_path)
+    with_audio = tmp_path / "av.mp4"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(src), "-f", "lavfi", "-i", "sine=frequency=440:duration=3",
+                "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-shortest", str(with_audio)],
+               what="adding audio failed")
+    grid = {"name": "two", "heights": [144, 90], "crf": [26, 34],
+            "encoders": {"x264": {"presets": ["veryfast"]}, "x265": {"presets": ["medium"]}}}
+    for enc in ("x264", "x265"):
+        api.ladder(with_audio, grid=grid, complexity=1.0, rungs=2, out_dir=tmp_path / enc, shots=shots, jobs=1,
+                   plots=False, encoder=enc)
+    out = tmp_path / "r"
+    assert main(["encode", str(tmp_path / "x264" / "ladder.json"), str(tmp_path / "x265" / "ladder.json"),
+                 "--hls", "--audio", "aac:64", "-o", str(out), "-j", "1", "-q"]) == 0
+    master = out / "hls" / "master.m3u8"
+    lines = master.read_text().splitlines()
+    uris = [u for inf, u in zip(lines, lines[1:]) if inf.startswith("#EXT-X-STREAM-INF")]
+    infs = [ln for ln in lines if ln.startswith("#EXT-X-STREAM-INF")]
+    assert [u.split("/")[0] for u in uris] == ["h264", "h264", "hevc", "hevc"] and in_band_rungs(master) == []
+    assert all('CODECS="avc1.' in i for i in infs[:2]) and all('CODECS="hvc1.' in i for i in infs[2:])
+    assert all(',mp4a.40.2"' in i and 'AUDIO="audio"' in i for i in infs) and "#EXT-X-VERSION:7" in lines
+    assert sum(ln.startswith("#EXT-X-MEDIA:TYPE=AUDIO") for ln in lines) == 1
+    assert (out / "x264" / "renditions.csv").is_file() and (out / "x265" / "renditions.csv").is_file()
+    assert list(out.glob("*/audio_aac64.m4a")) == [out / "x264" / "audio_aac64.m4a"]
+    cuts = {tuple(round(d, 3) for _, d in read_playlist(master.parent / u).items) for u in uris}
+    assert len(cuts) == 1  # the same segment boundaries in every variant
+    for u in uris:
+        with av.open(str(master.parent / u)) as c:
+            assert sum(1 for _ in c.decode(video=0)) == 60
+    aud = read_playlist(master.parent / "audio" / "index.m3u8")
+    assert aud.items and abs(sum(d for _, d in aud.items) - 2.002) < 0.1
+    # bad input, before any encode: one ladder twice, --rungs, --dash, ladders of other shots
+    capsys.readouterr()
+    one = str(tmp_path / "x264" / "ladder.json")
+    for extra, msg in (([one], "one ladder per codec"), (["--rungs", "0"], "encoded whole"),
+                       (["--dash"], "DASH packaging takes one ladder")):
+        args = ["encode", one, str(tmp_path / "x265" / "ladder.json")]
+        args = args[:2] + extra if extra == [one] else args + extra
+        assert main(args + ["-o", str(tmp_path / "bad"), "-q"]) == InputError.exit_code
+        assert msg in capsys.readouterr().err and not (tmp_path / "bad" / "x264").exists()
+    api.ladder(with_audio, grid=grid, complexity=1.0, rungs=2, out_dir=tmp_path / "other", jobs=1, plots=False,
+               encoder="x265", shots=[Shot(index=0, start_frame=0, end_frame=60, start_s=0.0, end_s=2.002)])
+    with pytest.raises(InputError, match="same shots|one shots.csv"):
+        api.encode_renditions([one, tmp_path / "other" / "ladder.json"], tmp_path / "bad", hls=True)
