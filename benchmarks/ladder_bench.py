@@ -164,6 +164,15 @@ def add_run_args(ap: argparse.ArgumentParser, name: str) -> None:
     ap.add_argument("--out", default=str(RESULTS / name), help="results path stem")
 
 
+def run_args(doc: str, name: str, argv=None) -> tuple[argparse.Namespace, Path]:
+    """(arguments, work folder) of a ladder-clip benchmark that takes only :func:`add_run_args`'s options;
+    ``doc``: the script's docstring (its first paragraph is the help's description)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    add_run_args(ap, name)
+    args = ap.parse_args(argv)
+    return args, work_dir(args)
+
+
 def work_dir(args: argparse.Namespace) -> Path:
     """``args.work``, created if missing."""
     work = Path(args.work)

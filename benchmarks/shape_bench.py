@@ -25,7 +25,6 @@ Prints a table and writes benchmarks/results/shape_bench.csv and .json (atomical
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -73,10 +72,7 @@ def literal_classes(info) -> list[int]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    lb.add_run_args(ap, "shape_bench")
-    args = ap.parse_args(argv)
-    work = lb.work_dir(args)
+    args, work = lb.run_args(__doc__, "shape_bench", argv)
     rows = []
     for name in SOURCES:
         src = make_source(name, work)

@@ -21,7 +21,6 @@ Prints a table; writes benchmarks/results/target_bench.csv and .json (atomically
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -57,10 +56,7 @@ def one(prep, target: float, floor: bool, complexity: float, psr: bool) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    lb.add_run_args(ap, "target_bench")
-    args = ap.parse_args(argv)
-    work = lb.work_dir(args)
+    args, work = lb.run_args(__doc__, "target_bench", argv)
     rows = []
     for name in ("testvideo", "photos"):
         if name == "testvideo":

@@ -90,26 +90,34 @@ def test_unescape_removes_emulation_prevention():
     assert unescape(bytes([0, 3, 0, 0, 3])) == bytes([0, 3, 0, 0])
 
 
-def test_packaging_checks_before_any_encode():
+@pytest.mark.parametrize("fmt", ["hls", "dash"])
+def test_packaging_checks_before_any_encode(fmt):
+    """HLS and DASH package x264, x265 and SVT-AV1 ladders of one encoder and one resolution per rung."""
     def shot(i, w=160, h=90):
         return {"shot": i, "width": w, "height": h, "encode": {"ffmpeg_encoder": "libx265"}}
 
+    kw = {fmt: True}
     doc = {"rungs": [{"rung": 0, "shots": [shot(0), shot(1)]}, {"rung": 1, "shots": [shot(0, 256, 144)]}]}
-    _check_packaging(doc, None, dash=True)  # HEVC is fine for DASH
-    _check_packaging(doc, None, hls=True, dash=True)  # and for HLS (fragmented MP4)
+    _check_packaging(doc, None, **kw)  # HEVC: fragmented MP4
+    _check_packaging(doc, None, hls=True, dash=True)
+    av1 = copy.deepcopy(doc)
+    for r in av1["rungs"]:
+        for sh in r["shots"]:
+            sh["encode"] = {"ffmpeg_encoder": "libsvtav1"}
+    _check_packaging(av1, None, **kw)  # AV1 too
     mixed = copy.deepcopy(doc)
     mixed["rungs"][0]["shots"][1].update(width=256, height=144)
-    with pytest.raises(InputError, match="DASH packaging needs one resolution"):
-        _check_packaging(mixed, None, dash=True)
+    with pytest.raises(InputError, match=f"{fmt.upper()} packaging needs one resolution"):
+        _check_packaging(mixed, None, **kw)
     two = copy.deepcopy(doc)
     two["rungs"][1]["shots"][0]["encode"]["ffmpeg_encoder"] = "libsvtav1"
     with pytest.raises(InputError, match="one encoder"):
-        _check_packaging(two, None, dash=True)
-    _check_packaging(two, [1], dash=True)  # rungs not asked for are not checked
+        _check_packaging(two, None, **kw)
+    _check_packaging(two, [1], **kw)  # rungs not asked for are not checked
     vp9 = copy.deepcopy(doc)
     vp9["rungs"][0]["shots"][0]["encode"]["ffmpeg_encoder"] = "libvpx-vp9"
     with pytest.raises(InputError, match="x264, x265 and SVT-AV1"):
-        _check_packaging(vp9, None, dash=True)
+        _check_packaging(vp9, None, **kw)
     _check_packaging(vp9, None)  # nothing asked, nothing checked
 
 

@@ -1,7 +1,6 @@
 """HLS packaging: segments cut at shot starts without re-encoding, a master playlist with true figures."""
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,6 @@ from conftest import cut
 from pershot import api, ffmpeg
 from pershot.errors import InputError
 from pershot.hls import avc_codec_string, h264_sps, read_playlist
-from pershot.renditions import _check_packaging
 from pershot.shots import Shot
 
 #: ultrafast (Constrained Baseline) and medium (High): rungs can mix H.264 profiles
@@ -33,33 +31,6 @@ def test_read_playlist(tmp_path: Path):
     seg = read_playlist(pl)
     assert [(p.name, d) for p, d in seg.items] == [("a.ts", 2.0), ("b.ts", 0.5)]
     assert seg.rates_bps() == (8000.0, 12000 / 2.5)  # peak: 500 B in 0.5 s; average: 1,500 B in 2.5 s
-
-
-def test_hls_needs_h264_rungs_of_one_resolution():
-    shot = {"shot": 0, "width": 160, "height": 90, "encode": {"ffmpeg_encoder": "libx264"}}
-    doc = {"rungs": [{"rung": 0, "shots": [dict(shot), dict(shot, shot=1)]}]}
-    _check_packaging(doc, None, hls=True)
-    mixed = copy.deepcopy(doc)
-    mixed["rungs"][0]["shots"][1].update(width=256, height=144)
-    with pytest.raises(InputError, match="one resolution"):
-        _check_packaging(mixed, None, hls=True)
-    hevc = copy.deepcopy(doc)
-    for sh in hevc["rungs"][0]["shots"]:
-        sh["encode"]["ffmpeg_encoder"] = "libx265"
-    _check_packaging(hevc, None, hls=True)  # HEVC goes to fragmented MP4
-    av1 = copy.deepcopy(doc)
-    for sh in av1["rungs"][0]["shots"]:
-        sh["encode"]["ffmpeg_encoder"] = "libsvtav1"
-    _check_packaging(av1, None, hls=True)  # AV1 goes to fragmented MP4 too
-    vp9 = copy.deepcopy(doc)
-    vp9["rungs"][0]["shots"][0]["encode"]["ffmpeg_encoder"] = "libvpx-vp9"
-    with pytest.raises(InputError, match="x264, x265 and SVT-AV1"):
-        _check_packaging(vp9, None, hls=True)
-    _check_packaging(vp9, [1], hls=True)  # rungs not asked for are not checked
-    mixed_enc = copy.deepcopy(av1)
-    mixed_enc["rungs"][0]["shots"][1]["encode"] = {"ffmpeg_encoder": "libx265"}
-    with pytest.raises(InputError, match="one encoder"):
-        _check_packaging(mixed_enc, None, hls=True)
 
 
 def _frames(ts_files) -> int:
