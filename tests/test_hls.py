@@ -7,7 +7,7 @@ import pytest
 from conftest import cut
 
 from pershot import api, ffmpeg
-from pershot.errors import InputError
+from pershot.errors import InfeasibleError, InputError
 from pershot.hls import avc_codec_string, h264_sps, read_playlist
 from pershot.shots import Shot
 
@@ -143,8 +143,11 @@ def test_one_set_of_parameter_sets_per_rung_gives_hvc1_rungs(media_dir: Path, tm
     grid = {"name": "hevc2", "heights": [144, 90], "crf": [26, 32, 38],
             "encoders": {"x265": {"presets": ["ultrafast", "medium"]}}}
     out = tmp_path / "lad"
-    lad = api.ladder(src, grid=grid, complexity=0.4, rungs=3, out_dir=out, shots=shots, jobs=1, plots=False,
-                     same_parameter_sets=True)
+    kw = dict(grid=grid, rungs=3, out_dir=out, shots=shots, jobs=1, plots=False, same_parameter_sets=True)
+    try:  # a budget that makes rungs mix presets; measured CPU times can put its edge just above 0.4
+        lad = api.ladder(src, complexity=0.4, **kw)
+    except InfeasibleError as ex:
+        lad = api.ladder(src, complexity=min(1.0, ex.min_feasible or 1.0), **kw)
     probes = lad.prepared.table
     assert probes["param_sets"].str.startswith("ps").all()
     per = probes.groupby(["shot", "preset", "height"])["param_sets"].nunique()
