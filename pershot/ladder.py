@@ -1115,8 +1115,14 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
                 dropped.append(DroppedRung(kept[k], "not above the rung below it (the source saturates there)"))
                 del kept[k]
             continue
-        anchor_targets = _anchor_targets(lambda floor: _Reach(pts, slow_mask, min_quality=floor), kept,
-                                         per_shot_resolution)
+        anchor_reach: dict = {}
+
+        def anchor_reach_of(floor: float | None) -> _Reach:
+            if floor not in anchor_reach:
+                anchor_reach[floor] = _Reach(pts, slow_mask, min_quality=floor)
+            return anchor_reach[floor]
+
+        anchor_targets = _anchor_targets(anchor_reach_of, kept, per_shot_resolution)
         # the anchor is always solved in full (greedy pass and, when small, the exact finish), whatever
         # ``greedy`` and ``exact`` say: one anchor per title keeps complexity ratios comparable across
         # runs, the plain-Lagrangian reference and plots drawn without the finish

@@ -395,29 +395,34 @@ def _plan(pts: RDCPoints, rungs: Sequence[RungTarget], per_shot_resolution: bool
         return floored(capped(m, rt.max_rate), rt.min_quality)
 
     def reaching(cands: list, rt: RungTarget) -> list:
-        """The candidate subsets ``(key, base mask)`` in which every shot can reach the rung's quality
-        floor (under its bitrate cap), where there are any: else all of them (each shot short of the
-        floor then gets its best point)."""
+        """The candidate subsets ``(key, base mask maker)`` in which every shot can reach the rung's
+        quality floor (under its bitrate cap), where there are any: else all of them (each shot short
+        of the floor then gets its best point)."""
         if rt.min_quality is None or len(cands) < 2:
             return cands
-        with np.errstate(invalid="ignore"):
-            full = [bool(((capped(m, rt.max_rate) & (pts.quality >= rt.min_quality)).any(axis=1)
-                          | ~m.any(axis=1)).all()) for _, m in cands]
+        full = []
+        for _, base in cands:
+            m = base()
+            with np.errstate(invalid="ignore"):
+                full.append(bool(((capped(m, rt.max_rate) & (pts.quality >= rt.min_quality)).any(axis=1)
+                                  | ~m.any(axis=1)).all()))
         return [c for c, ok in zip(cands, full) if ok] or cands
 
     plans = []
     for rt in rungs:
         cap = rt.max_height if rt.max_height else None
         lim = (rt.max_rate, rt.min_quality)
+        # candidate subsets: (key, maker of the base mask), made only when a key is new (or a floor asks)
         if same_group:  # parameter sets name the picture size: a group is one resolution too
-            cands = [(("g", g, cap, lim), valid & (pts.group == g) & (True if cap is None else pts.p <= cap))
-                     for g in groups]
+            cands = [(("g", g, cap, lim),
+                      lambda g=g: valid & (pts.group == g) & (True if cap is None else pts.p <= cap)) for g in groups]
         elif per_shot_resolution or heights.size == 0:
-            cands = [(("cap", cap, lim), valid if cap is None else valid & (pts.p <= cap))]
+            cands = [(("cap", cap, lim), lambda: valid if cap is None else valid & (pts.p <= cap))]
         else:
-            cands = [(("h", int(h), lim), valid & (pts.height == h))
+            cands = [(("h", int(h), lim), lambda h=h: valid & (pts.height == h))
                      for h, p in zip(heights, classes) if cap is None or p <= cap]
-        plans.append(_RungPlan(rt, [subset(key, lambda m=m: limited(m, rt)) for key, m in reaching(cands, rt)]))
+        plans.append(_RungPlan(rt, [subset(key, lambda base=base: limited(base(), rt))
+                                    for key, base in reaching(cands, rt)]))
     return masks, plans
 
 
