@@ -47,13 +47,6 @@ _QUALITY_KEYS = {"vmaf": "vmaf", "psnr": "psnr", "psnr_y": "psnr", "ssim": "ssim
 _PSNR_COLUMNS = ("psnr_y", "xpsnr_y")
 #: the quality columns a ladder reports per rung (duration-weighted), where its probes scored them
 QUALITY_COLUMNS = ("vmaf", "psnr_y", "ssim", "xpsnr_y")
-
-
-def _scored_columns(table: pd.DataFrame, columns: Sequence[str]) -> list[str]:
-    """Those of ``columns`` that ``table`` has, less an XPSNR column no probe scored (probes made without
-    ``[metrics] xpsnr``)."""
-    return [c for c in columns if c in table.columns
-            and (c != "xpsnr_y" or pd.to_numeric(table[c], errors="coerce").notna().any())]
 REQUIRED_COLUMNS = ("shot", "start_frame", "end_frame", "duration_s", "encoder", "preset", "width", "height",
                     "crf", "bitrate_kbps", "encode_cpu_s")
 #: x264/x265 preset names, fastest first (used only when probes lack preset_rank)
@@ -61,6 +54,13 @@ _X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium
                  "placebo")
 DEFAULT_MIN_STEP = 1.5
 DEFAULT_MAX_STEP = 2.0
+
+
+def _scored_columns(table: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """Those of ``columns`` that ``table`` has, less an XPSNR column no probe scored (probes made without
+    ``[metrics] xpsnr``)."""
+    return [c for c in columns if c in table.columns
+            and (c != "xpsnr_y" or pd.to_numeric(table[c], errors="coerce").notna().any())]
 
 
 # --------------------------------------------------------------------------- spec
