@@ -684,7 +684,7 @@ def _add_encode(sub) -> None:
     p.add_argument("ladder", nargs="+",
                    help="ladder.json written by `pershot ladder` or `pershot optimize`; several (one per codec, "
                         "from the same shots, e.g. x264 and x265) go to OUT/<encoder>/ and, with --hls, into one "
-                        "master playlist")
+                        "master playlist (with --dash, one manifest)")
     p.add_argument("-o", "--out", default=None, metavar="DIR",
                    help="output folder (default: renditions/ beside the (first) ladder.json)")
     p.add_argument("--source", metavar="VIDEO", help="the video (default: the path the ladder.json records)")

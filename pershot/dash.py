@@ -21,6 +21,9 @@ What ffmpeg's manifest gets wrong here, and this module rewrites:
 * ``maxSegmentDuration`` and ``minBufferTime``: the longest segment actually cut (a segment ends
   at the first shot start after the target, so it can be longer than the target).
 
+Several ladders of one title, one per codec (:func:`pershot.renditions.encode_ladders`), get one
+video adaptation set per codec, H.264's first, their segments checked to start at the same frames.
+
 AV1: SVT-AV1's presets signal different coding tools in their sequence headers, so a rung that
 mixes presets carries several; they travel in band (dav1d plays such a rung from any segment,
 tested), while the ``av1C`` record of the initialization segment holds the first shot's.
@@ -110,12 +113,14 @@ def _timeline(rep: ET.Element, adapt: ET.Element, folder: Path) -> Timeline:
 
 
 def package_args(videos: Sequence[str], audio: str | None, out_dir: str | os.PathLike,
-                 entry: "str | Sequence[str] | None", segment_s: float = DEFAULT_SEGMENT_S) -> list[str]:
+                 entry: "str | Sequence[str | None] | None", segment_s: float = DEFAULT_SEGMENT_S,
+                 sets: "Sequence[Sequence[int]] | None" = None) -> list[str]:
     """ffmpeg arguments cutting the renditions (one path per rung, and the audio file) into
     fragmented-MP4 segments and a manifest ``out_dir/manifest.mpd`` (no re-encoding): one
-    adaptation set for the rungs, one for the audio. ``entry``: the video sample entry (``avc3``,
-    ``hev1``; None for the muxer's own, AV1's ``av01``), or one per rung (``hvc1`` drops the rung's
-    in-band parameter sets: see :func:`pershot.bitstream.entry_args`)."""
+    adaptation set for the rungs (or, with ``sets``, one per list of video indices: one per codec),
+    one for the audio. ``entry``: the video sample entry (``avc3``, ``hev1``; None for the muxer's
+    own, AV1's ``av01``), or one per rung (``hvc1`` drops the rung's in-band parameter sets: see
+    :func:`pershot.bitstream.entry_args`)."""
     from .bitstream import entry_args
     from .hls import input_args
 
@@ -124,10 +129,16 @@ def package_args(videos: Sequence[str], audio: str | None, out_dir: str | os.Pat
         args += ["-tag:v", entry]
     elif entry:
         for i, e in enumerate(entry):
-            args += entry_args(i, e)
-    sets = "id=0,streams=v" + (" id=1,streams=a" if audio else "")
+            if e:
+                args += entry_args(i, e)
+    if sets is None:
+        spec = "id=0,streams=v"
+    else:
+        spec = " ".join(f"id={j},streams={','.join(map(str, idx))}" for j, idx in enumerate(sets))
+    n_sets = 1 if sets is None else len(sets)
+    spec += f" id={n_sets},streams=a" if audio else ""
     return args + ["-f", "dash", "-seg_duration", f"{segment_s:g}", "-use_template", "1", "-use_timeline", "1",
-                   "-single_file", "0", "-adaptation_sets", sets,
+                   "-single_file", "0", "-adaptation_sets", spec,
                    "-init_seg_name", "init-$RepresentationID$.mp4",
                    "-media_seg_name", "chunk-$RepresentationID$-$Number%05d$.m4s",
                    os.path.join(os.fspath(out_dir), "manifest.mpd")]
@@ -141,39 +152,55 @@ class DashPackage:
     mixed_sequence_headers: tuple[int, ...] = ()
 
 
+#: the codecs DASH packages, in the order of their adaptation sets
+DASH_CODECS = ("h264", "hevc", "av1")
+
+
 def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | float | None" = None,
             segment_s: float = DEFAULT_SEGMENT_S) -> DashPackage:
     """Package :class:`pershot.renditions.Rendition` rows (video rungs, and the audio one if there)
     as MPEG-DASH in ``out_dir`` (replaced whole when done). ``fps``: the source's frame rate, for
-    the adaptation set's ``frameRate``."""
+    the adaptation set's ``frameRate``. Rungs of several codecs (one ladder each, as
+    :func:`pershot.renditions.encode_ladders` makes them) get one video adaptation set per codec,
+    H.264's first; a player takes the set whose ``codecs`` it plays."""
     from .bitstream import av1_stream, codec_of, codec_string, hevc_entry_and_codec
     from .hls import split_renditions
 
     videos, audio = split_renditions(renditions, segment_s, "DASH")
-    codecs: dict[int, str] = {}  # before anything is written: an unfit rendition fails here
-    entries: dict[int, str | None] = {}  # HEVC: hvc1 where a rung has one set of parameter sets
-    kinds = set()
+    kinds = [codec_of(r.path) for r in videos]  # before anything is written: an unfit rendition fails here
+    for r, k in zip(videos, kinds):
+        if k not in DASH_CODECS:
+            raise InputError(f"rung {r.rung} is {k}: DASH packaging is for x264, x265 and SVT-AV1 ladders")
+    groups = [[r for r, kk in zip(videos, kinds) if kk == k] for k in DASH_CODECS if k in kinds]
+    for rs in groups:
+        if len({r.rung for r in rs}) != len(rs):
+            raise InputError("the rungs of one codec repeat rung numbers: DASH packages one ladder per codec")
+    ordered = [r for rs in groups for r in rs]  # the output's stream order: codec by codec
+    kind_of = {id(r): k for r, k in zip(videos, kinds)}
+    codecs: list[str] = []
+    entries: list[str | None] = []  # HEVC: hvc1 where a rung has one set of parameter sets
     mixed = []
-    for r in videos:
-        kind = codec_of(r.path)
-        kinds.add(kind)
+    for r in ordered:
+        kind = kind_of[id(r)]
         if kind == "av1":  # one read of the stream gives its codec string and its sequence headers
             st = av1_stream(r.path)
-            codecs[r.rung] = st.codec
+            entry, codec = None, st.codec
             if st.sequence_headers > 1:
                 mixed.append(r.rung)
-        elif kind == "hevc":  # hvc1 where the rung has one set of parameter sets
-            entries[r.rung], codecs[r.rung] = hevc_entry_and_codec(r.path)
+        elif kind == "hevc":
+            entry, codec = hevc_entry_and_codec(r.path)
         else:
-            entries[r.rung] = _ENTRIES.get(kind)
-            codecs[r.rung] = codec_string(r.path, entries[r.rung])
-    if len(kinds) > 1:
-        raise InputError(f"the rungs use different codecs ({', '.join(sorted(kinds))}): one adaptation set needs one")
-    kind = kinds.pop()
+            entry = _ENTRIES.get(kind)
+            codec = codec_string(r.path, entry)
+        entries.append(entry)
+        codecs.append(codec)
+    sets, i = [], 0
+    for rs in groups:
+        sets.append(list(range(i, i + len(rs))))
+        i += len(rs)
     out = Path(out_dir)
     with atomic_dir(out) as tmp:
-        entry = [entries[r.rung] for r in videos] if kind == "hevc" else _ENTRIES.get(kind)
-        _write_package(tmp, videos, audio, codecs, entry, fps, segment_s)
+        _write_package(tmp, ordered, audio, codecs, entries, fps, segment_s, sets if len(groups) > 1 else None)
     return DashPackage(manifest=out / "manifest.mpd", mixed_sequence_headers=tuple(mixed))
 
 
@@ -198,14 +225,17 @@ def colour_properties(colour) -> list[tuple[str, str, int]]:
     return out
 
 
-def _write_package(tmp: Path, videos: Sequence, audio, codecs: dict[int, str], entry: "str | Sequence[str] | None",
-                   fps: "Fraction | float | None", segment_s: float) -> None:
-    """Cut the segments into ``tmp`` and write the manifest with pershot's own figures."""
+def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], entries: Sequence[str | None],
+                   fps: "Fraction | float | None", segment_s: float,
+                   sets: "Sequence[Sequence[int]] | None" = None) -> None:
+    """Cut the segments into ``tmp`` and write the manifest with pershot's own figures. ``codecs`` and
+    ``entries``: per video, in the order of ``videos`` (the output's stream order); ``sets``: the
+    video adaptation sets as lists of video indices (None: one set of them all)."""
     from . import ffmpeg
     from .bitstream import colour_of
 
-    ffmpeg.run(package_args([r.path for r in videos], audio.path if audio else None, tmp, entry, segment_s),
-               what="DASH packaging failed")
+    ffmpeg.run(package_args([r.path for r in videos], audio.path if audio else None, tmp, list(entries), segment_s,
+                            sets), what="DASH packaging failed")
     mpd_path = tmp / "manifest.mpd"
     for prefix, uri in (("", MPD_NS), ("xsi", "http://www.w3.org/2001/XMLSchema-instance"),
                         ("xlink", "http://www.w3.org/1999/xlink")):
@@ -222,25 +252,31 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: dict[int, str], e
                           f"{len(videos) + (1 if audio else 0)}")
     longest = max(max(t.durations) for _, t in timelines)
     min_buffer = longest
-    video_lines = []
-    for i, (rep, tl) in enumerate(timelines):
+    video_lines: dict[int, Timeline] = {}  # by video index: a representation's id is its output stream's
+    for rep, tl in timelines:
         missing = [f.name for f in tl.files if not f.is_file()]
         if missing:
             raise FFmpegError(f"DASH packaging: segment {missing[0]} of representation {rep.get('id')} is missing")
         bits = [f.stat().st_size * 8.0 for f in tl.files]
         rep.set("bandwidth", str(int(-(-min_bandwidth(bits, tl.starts, min_buffer) // 1))))
-        if i < len(videos):
-            rep.set("codecs", codecs[videos[i].rung])
-            video_lines.append(tl)
+        i = int(rep.get("id", -1))
+        if 0 <= i < len(videos):
+            rep.set("codecs", codecs[i])
+            video_lines[i] = tl
+    if len(video_lines) != len(videos):
+        raise FFmpegError("the DASH manifest's representation ids are not the video streams'")
     ref = video_lines[0]
-    for r, tl in zip(videos, video_lines):  # the switch points must be the same frames in every rung
+    for i, r in enumerate(videos):  # the switch points must be the same frames in every rung
+        tl = video_lines[i]
         if len(tl.starts) != len(ref.starts) or any(abs(a - b) > 1e-3 for a, b in zip(tl.starts, ref.starts)):
             raise FFmpegError(f"DASH packaging: rung {r.rung}'s segments do not line up with rung {videos[0].rung}'s "
                               "(renditions joined by an ffmpeg without the setts bitstream filter keep each "
-                              "shot's own decode delay; `pershot doctor` says whether it has it)")
-    colour = colour_properties(colour_of(videos[0].path))
+                              "shot's own decode delay, and ladders packaged together must come from one "
+                              "shots.csv; `pershot doctor` says whether this ffmpeg has setts)")
     for a in sets:
         if a.get("contentType") == "video":
+            first = a.find("d:Representation", _NS)
+            colour = colour_properties(colour_of(videos[int(first.get("id", 0)) if first is not None else 0].path))
             for i, (tag, scheme, value) in enumerate(colour):
                 e = ET.Element(f"{{{MPD_NS}}}{tag}", {"schemeIdUri": scheme, "value": str(value)})
                 e.tail = a.text  # the indentation of the set's children
@@ -252,7 +288,7 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: dict[int, str], e
         if a.get("contentType") == "video" and fps:
             f = Fraction(fps).limit_denominator(100000)
             a.set("frameRate", f"{f.numerator}/{f.denominator}" if f.denominator != 1 else str(f.numerator))
-    end = max(t.starts[-1] + t.durations[-1] for t in video_lines)
+    end = max(t.starts[-1] + t.durations[-1] for t in video_lines.values())
     root.set("mediaPresentationDuration", iso_duration(end))  # ffmpeg writes it to a tenth of a second
     root.set("minBufferTime", iso_duration(min_buffer))
     root.set("maxSegmentDuration", iso_duration(longest))

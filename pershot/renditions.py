@@ -768,16 +768,14 @@ def encode_ladders(
     one, made from the same shots), into ``out_dir/<encoder>/`` (as :func:`encode_renditions` does for
     one), the audio rendition once (in the first ladder's folder), and with ``hls`` package them all
     in ``out_dir/hls/``: one master playlist whose variants are every codec's rungs (see
-    :func:`pershot.hls.package`), as Apple's HLS authoring spec asks for H.264 beside HEVC. ``kw`` go
-    to :func:`encode_renditions` (executor, jobs, progress, crop, tonemap, work_dir). Everything is
-    checked before any encode: one encoder per ladder and a different codec each, the same video and
-    the same shots; DASH packages one ladder (package each alone)."""
+    :func:`pershot.hls.package`), as Apple's HLS authoring spec asks for H.264 beside HEVC; with
+    ``dash``, one manifest in ``out_dir/dash/`` with a video adaptation set per codec (see
+    :func:`pershot.dash.package`). ``kw`` go to :func:`encode_renditions` (executor, jobs, progress,
+    crop, tonemap, work_dir). Everything is checked before any encode: one encoder per ladder and a
+    different codec each, the same video and the same shots."""
     from . import encoders as _encoders
     from .media import probe_source
 
-    if dash:
-        raise InputError("DASH packaging takes one ladder: package each ladder on its own (several ladders go "
-                         "together in one HLS master playlist)")
     if "rungs" in kw:
         raise InputError("several ladders are encoded whole: --rungs picks rungs of one ladder")
     docs = [load_ladder_json(x) if isinstance(x, (str, os.PathLike)) else x for x in ladders]
@@ -800,18 +798,23 @@ def encode_ladders(
         raise InputError("the ladders come from different videos or shots: ladders encoded together need one "
                          "source and one shots.csv (their segments must line up)")
     for d in docs:
-        _check_packaging(d, None, hls=hls)
+        _check_packaging(d, None, hls=hls, dash=dash)
     out = Path(out_dir)
     names = [_encoders.canonical_name(enc) for enc in encoders]  # the folders: x264/, x265/, svtav1/
     results: list[Rendition] = []
     for i, (d, name) in enumerate(zip(docs, names)):
         results += encode_renditions(d, out / name, source=source, audio=audio if i == 0 else None, cfr=cfr, **kw)
-    if hls:
-        from .hls import package
-
+    if hls or dash:
         src = source if source is not None else (docs[0].get("source") or {}).get("path")
         stream = (docs[0].get("source") or {}).get("stream") if source is None else None
         info = probe_source(src, stream if isinstance(stream, int) else None)
+    if hls:
+        from .hls import package
+
         times = _source_times(info, cfr)
         package(results, out / "hls", fps=peak_rate(times) if times is not None else info.fps)
+    if dash:
+        from .dash import package as package_dash
+
+        package_dash(results, out / "dash", fps=info.fps)
     return results

@@ -260,8 +260,10 @@ def test_an_hdr_av1_rung_names_its_colour_in_the_codec_string(tmp_path: Path):
 def test_one_master_playlist_for_an_x264_and_an_x265_ladder(media_dir: Path, tmp_path: Path, capsys):
     """Two ladders of one title, one per codec, from one probe run: encoded into x264/ and x265/, the
     audio once, and one master playlist listing every variant (H.264 first, then HEVC), one audio
-    group, segments cut at the same frames in every variant; every variant plays whole."""
+    group, segments cut at the same frames in every variant; every variant plays whole. DASH: one
+    manifest, a video adaptation set per codec."""
     import av
+    from test_dash import _decode, _representations
 
     from pershot.cli import main
     from pershot.hls import in_band_rungs
@@ -278,7 +280,7 @@ def test_one_master_playlist_for_an_x264_and_an_x265_ladder(media_dir: Path, tmp
                    plots=False, encoder=enc)
     out = tmp_path / "r"
     assert main(["encode", str(tmp_path / "x264" / "ladder.json"), str(tmp_path / "x265" / "ladder.json"),
-                 "--hls", "--audio", "aac:64", "-o", str(out), "-j", "1", "-q"]) == 0
+                 "--hls", "--dash", "--audio", "aac:64", "-o", str(out), "-j", "1", "-q"]) == 0
     master = out / "hls" / "master.m3u8"
     lines = master.read_text().splitlines()
     uris = [u for inf, u in zip(lines, lines[1:]) if inf.startswith("#EXT-X-STREAM-INF")]
@@ -296,11 +298,18 @@ def test_one_master_playlist_for_an_x264_and_an_x265_ladder(media_dir: Path, tmp
             assert sum(1 for _ in c.decode(video=0)) == 60
     aud = read_playlist(master.parent / "audio" / "index.m3u8")
     assert aud.items and abs(sum(d for _, d in aud.items) - 2.002) < 0.1
-    # bad input, before any encode: one ladder twice, --rungs, --dash, ladders of other shots
+    root, reps = _representations(out / "dash" / "manifest.mpd")
+    sets = root.findall("{urn:mpeg:dash:schema:mpd:2011}Period/{urn:mpeg:dash:schema:mpd:2011}AdaptationSet")
+    assert [a.get("contentType") for a in sets] == ["video", "video", "audio"]
+    videos = [(rep.get("codecs"), starts, init, files) for kind, rep, starts, _, init, files in reps
+              if kind == "video"]
+    assert [c.split(".")[0] for c, *_ in videos] == ["avc3", "avc3", "hvc1", "hvc1"]
+    assert len({tuple(st) for _, st, _, _ in videos}) == 1  # the same switch points in every set
+    assert all(_decode(init, files) == 60 for _, _, init, files in videos)
+    # bad input, before any encode: one ladder twice, --rungs, ladders of other shots
     capsys.readouterr()
     one = str(tmp_path / "x264" / "ladder.json")
-    for extra, msg in (([one], "one ladder per codec"), (["--rungs", "0"], "encoded whole"),
-                       (["--dash"], "DASH packaging takes one ladder")):
+    for extra, msg in (([one], "one ladder per codec"), (["--rungs", "0"], "encoded whole")):
         args = ["encode", one, str(tmp_path / "x265" / "ladder.json")]
         args = args[:2] + extra if extra == [one] else args + extra
         assert main(args + ["-o", str(tmp_path / "bad"), "-q"]) == InputError.exit_code
