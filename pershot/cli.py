@@ -480,7 +480,10 @@ def _optimizer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metric", choices=["vmaf", "psnr", "ssim", "xpsnr"], default=None,
                    help="quality metric (default vmaf, or --target's; xpsnr: XPSNR-Y, which `pershot ladder` then "
                         "scores)")
-    p.add_argument("--encoder", metavar="NAME", help="encoder to build the ladder for when probes hold several")
+    p.add_argument("--encoder", metavar="NAME[,NAME...]",
+                   help="encoder to build the ladder for when probes hold several; `pershot ladder` takes several "
+                        "(x264,x265): one ladder each in OUT/<encoder>/, from one probe run, and with --encode "
+                        "one HLS master / DASH manifest for them all")
     p.add_argument("--per-shot-resolution", action="store_true",
                    help="let the resolution change shot by shot inside a rung (default: one resolution per rung)")
     p.add_argument("--peak-ratio", type=_peak_ratio, metavar="R", default=None,
@@ -640,32 +643,54 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
     from . import encoders
     from .ladder import default_encoder
 
-    ladder_encoder = encoders.canonical_name(args.encoder or default_encoder([e.encoder for e in grid.encoders]))
-    same_ps = True if args.same_parameter_sets else (None if args.hls and ladder_encoder in ("x265", "svtav1")
-                                                        else False)
+    from pathlib import Path
+
+    from .errors import ConfigError
+
+    names = [n.strip() for n in (args.encoder or "").split(",") if n.strip()]
+    several = len(names) > 1  # one ladder per encoder, each in OUT/<encoder>/, from one probe run
+    in_grid = [e.encoder for e in grid.encoders]
+    ladder_encoders = [encoders.canonical_name(n) for n in names] or [default_encoder(in_grid)]
+    if several:
+        missing = [n for n in ladder_encoders if n not in in_grid]
+        if missing or len(set(ladder_encoders)) != len(ladder_encoders):
+            raise ConfigError(f"--encoder {args.encoder}: give each encoder once, each in the grid "
+                              f"(grid {grid.name} has {', '.join(in_grid)})")
     executor = _executor_from_args(args)
+    ladders = []
     try:
-        lad = api.ladder(args.input, args.complexity, args.ladder, rungs=args.rungs, metric=args.metric, grid=grid,
-                         out_dir=args.out, encoder=args.encoder, per_shot_resolution=args.per_shot_resolution,
-                         peak_ratio=args.peak_ratio, exact=not args.no_exact, objective=args.objective,
-                         plots=not args.no_plots, shots=args.shots, detector=args.detector,
-                         min_shot_s=args.min_shot, max_shot_s=args.max_shot or None, threshold=args.threshold,
-                         executor=executor, cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar,
-                         thumbnails=thumbs, stream=args.stream, tonemap=args.tonemap, crop=args.crop,
-                         sparse=args.sparse, same_parameter_sets=same_ps)
+        for i, enc in enumerate(ladder_encoders):
+            out = Path(args.out) / enc if several else Path(args.out)
+            # the shots of the first ladder serve the others, whose probes are then all in the cache
+            shots = args.shots if i == 0 else str(Path(args.out) / ladder_encoders[0] / "shots.csv")
+            same_ps = True if args.same_parameter_sets else (None if args.hls and enc in ("x265", "svtav1")
+                                                                else False)
+            lad = api.ladder(args.input, args.complexity, args.ladder, rungs=args.rungs, metric=args.metric,
+                             grid=grid, out_dir=out, encoder=enc if names else None,
+                             per_shot_resolution=args.per_shot_resolution, peak_ratio=args.peak_ratio,
+                             exact=not args.no_exact, objective=args.objective, plots=not args.no_plots,
+                             shots=shots, detector=args.detector, min_shot_s=args.min_shot,
+                             max_shot_s=args.max_shot or None, threshold=args.threshold, executor=executor,
+                             cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar,
+                             thumbnails=thumbs if i == 0 else False, stream=args.stream, tonemap=args.tonemap,
+                             crop=args.crop, sparse=args.sparse, same_parameter_sets=same_ps)
+            ladders.append((lad, out))
     finally:
         shot_bar.close()
         bar.close()
         executor.close()
-    sp = lad.stats.get("sparse")
-    if sp and not args.quiet:
-        _eprint(f"sparse probes: {sp['measured']} of the grid's {sp['grid_points']} points measured "
-                f"({100.0 * sp['measured'] / max(sp['grid_points'], 1):.0f}%), {sp['rounds']} round(s) after the skeleton")
-    _print_ladder(lad, args.out, args.quiet)
+    for lad, out in ladders:
+        sp = lad.stats.get("sparse")
+        if sp and not args.quiet:
+            _eprint(f"sparse probes: {sp['measured']} of the grid's {sp['grid_points']} points measured "
+                    f"({100.0 * sp['measured'] / max(sp['grid_points'], 1):.0f}%), {sp['rounds']} round(s) after "
+                    "the skeleton")
+        if several and not args.quiet:
+            print(f"== {lad.encoder} ladder")
+        _print_ladder(lad, out, args.quiet)
     if args.encode:
-        from pathlib import Path
-
-        _encode(Path(args.out) / "ladder.json", Path(args.out) / "renditions", None, None, args)
+        paths = [out / "ladder.json" for _, out in ladders]
+        _encode(paths if several else paths[0], Path(args.out) / "renditions", None, None, args)
     return 0
 
 

@@ -262,6 +262,8 @@ def test_one_master_playlist_for_an_x264_and_an_x265_ladder(media_dir: Path, tmp
     audio once, and one master playlist listing every variant (H.264 first, then HEVC), one audio
     group, segments cut at the same frames in every variant; every variant plays whole. DASH: one
     manifest, a video adaptation set per codec."""
+    import json
+
     import av
     from test_dash import _decode, _representations
 
@@ -275,12 +277,19 @@ def test_one_master_playlist_for_an_x264_and_an_x265_ladder(media_dir: Path, tmp
                what="adding audio failed")
     grid = {"name": "two", "heights": [144, 90], "crf": [26, 34],
             "encoders": {"x264": {"presets": ["veryfast"]}, "x265": {"presets": ["medium"]}}}
-    for enc in ("x264", "x265"):
-        api.ladder(with_audio, grid=grid, complexity=1.0, rungs=2, out_dir=tmp_path / enc, shots=shots, jobs=1,
-                   plots=False, encoder=enc)
-    out = tmp_path / "r"
-    assert main(["encode", str(tmp_path / "x264" / "ladder.json"), str(tmp_path / "x265" / "ladder.json"),
-                 "--hls", "--dash", "--audio", "aac:64", "-o", str(out), "-j", "1", "-q"]) == 0
+    from pershot.shots import write_shots_csv
+
+    write_shots_csv(shots, tmp_path / "shots.csv")
+    (tmp_path / "grid.toml").write_text('name = "two"\nheights = [144, 90]\ncrf = [26, 34]\n'
+                                        '[encoders.x264]\npresets = ["veryfast"]\n'
+                                        '[encoders.x265]\npresets = ["medium"]\n')
+    # one run: a ladder per encoder (OUT/x264/, OUT/x265/), their renditions packaged together
+    assert main(["ladder", str(with_audio), "--grid", str(tmp_path / "grid.toml"), "--encoder", "x264,x265",
+                 "--shots", str(tmp_path / "shots.csv"), "--rungs", "2", "-c", "1", "--no-plots", "--encode",
+                 "--hls", "--dash", "--audio", "aac:64", "-o", str(tmp_path), "-j", "1", "-q"]) == 0
+    assert json.loads((tmp_path / "x265" / "ladder.json").read_text())["encoder"] == "x265"
+    assert (tmp_path / "x264" / "probes.csv").is_file() and (tmp_path / "x265" / "summary.csv").is_file()
+    out = tmp_path / "renditions"
     master = out / "hls" / "master.m3u8"
     lines = master.read_text().splitlines()
     uris = [u for inf, u in zip(lines, lines[1:]) if inf.startswith("#EXT-X-STREAM-INF")]
@@ -309,6 +318,9 @@ def test_one_master_playlist_for_an_x264_and_an_x265_ladder(media_dir: Path, tmp
     # bad input, before any encode: one ladder twice, --rungs, ladders of other shots
     capsys.readouterr()
     one = str(tmp_path / "x264" / "ladder.json")
+    assert main(["ladder", str(with_audio), "--grid", str(tmp_path / "grid.toml"), "--encoder", "x264,svtav1",
+                 "-o", str(tmp_path / "bad"), "-q"]) == 4  # not in the grid: before any work
+    assert "x264, x265" in capsys.readouterr().err and not (tmp_path / "bad").exists()
     for extra, msg in (([one], "one ladder per codec"), (["--rungs", "0"], "encoded whole")):
         args = ["encode", one, str(tmp_path / "x265" / "ladder.json")]
         args = args[:2] + extra if extra == [one] else args + extra
