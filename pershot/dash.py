@@ -31,6 +31,7 @@ tested), while the ``av1C`` record of the initialization segment holds the first
 """
 from __future__ import annotations
 
+import itertools
 import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -152,10 +153,6 @@ class DashPackage:
     mixed_sequence_headers: tuple[int, ...] = ()
 
 
-#: the codecs DASH packages, in the order of their adaptation sets
-DASH_CODECS = ("h264", "hevc", "av1")
-
-
 def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | float | None" = None,
             segment_s: float = DEFAULT_SEGMENT_S) -> DashPackage:
     """Package :class:`pershot.renditions.Rendition` rows (video rungs, and the audio one if there)
@@ -163,25 +160,16 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     the adaptation set's ``frameRate``. Rungs of several codecs (one ladder each, as
     :func:`pershot.renditions.encode_ladders` makes them) get one video adaptation set per codec,
     H.264's first; a player takes the set whose ``codecs`` it plays."""
-    from .bitstream import av1_stream, codec_of, codec_string, hevc_entry_and_codec
-    from .hls import split_renditions
+    from .bitstream import av1_stream, codec_string, hevc_entry_and_codec
+    from .hls import codec_groups, split_renditions
 
     videos, audio = split_renditions(renditions, segment_s, "DASH")
-    kinds = [codec_of(r.path) for r in videos]  # before anything is written: an unfit rendition fails here
-    for r, k in zip(videos, kinds):
-        if k not in DASH_CODECS:
-            raise InputError(f"rung {r.rung} is {k}: DASH packaging is for x264, x265 and SVT-AV1 ladders")
-    groups = [[r for r, kk in zip(videos, kinds) if kk == k] for k in DASH_CODECS if k in kinds]
-    for rs in groups:
-        if len({r.rung for r in rs}) != len(rs):
-            raise InputError("the rungs of one codec repeat rung numbers: DASH packages one ladder per codec")
-    ordered = [r for rs in groups for r in rs]  # the output's stream order: codec by codec
-    kind_of = {id(r): k for r, k in zip(videos, kinds)}
+    groups = codec_groups(videos, "DASH")  # before anything is written: an unfit rendition fails here
+    ordered = [(k, r) for k, rs in groups for r in rs]  # the output's stream order: codec by codec
     codecs: list[str] = []
     entries: list[str | None] = []  # HEVC: hvc1 where a rung has one set of parameter sets
     mixed = []
-    for r in ordered:
-        kind = kind_of[id(r)]
+    for kind, r in ordered:
         if kind == "av1":  # one read of the stream gives its codec string and its sequence headers
             st = av1_stream(r.path)
             entry, codec = None, st.codec
@@ -194,13 +182,12 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
             codec = codec_string(r.path, entry)
         entries.append(entry)
         codecs.append(codec)
-    sets, i = [], 0
-    for rs in groups:
-        sets.append(list(range(i, i + len(rs))))
-        i += len(rs)
+    ends = list(itertools.accumulate(len(rs) for _, rs in groups))  # each set: its rungs' stream indices
+    sets = [list(range(end - len(rs), end)) for end, (_, rs) in zip(ends, groups)]
     out = Path(out_dir)
     with atomic_dir(out) as tmp:
-        _write_package(tmp, ordered, audio, codecs, entries, fps, segment_s, sets if len(groups) > 1 else None)
+        _write_package(tmp, [r for _, r in ordered], audio, codecs, entries, fps, segment_s,
+                       sets if len(groups) > 1 else None)
     return DashPackage(manifest=out / "manifest.mpd", mixed_sequence_headers=tuple(mixed))
 
 

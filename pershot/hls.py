@@ -145,8 +145,27 @@ def several_sequence_headers(renditions: Sequence) -> list[int]:
                   and av1_stream(r.path).sequence_headers > 1)
 
 
-#: the codecs HLS packages, in the order a master playlist lists them (H.264 first: every device plays it)
-HLS_CODECS = ("h264", "hevc", "av1")
+#: the codecs HLS and DASH package, in the order a master playlist lists them and a manifest's adaptation
+#: sets come (H.264 first: every device plays it)
+PACKAGED_CODECS = ("h264", "hevc", "av1")
+
+
+def codec_groups(videos: Sequence, what: str) -> list[tuple[str, list]]:
+    """The video rungs grouped by codec, in :data:`PACKAGED_CODECS` order: ``(codec, rungs)`` each.
+    InputError for another codec, or for rung numbers repeated within one (one ladder per codec).
+    ``what``: the packaging, for the messages (HLS, DASH)."""
+    from .bitstream import codec_of
+
+    kinds = [codec_of(r.path) for r in videos]
+    for r, k in zip(videos, kinds):
+        if k not in PACKAGED_CODECS:
+            raise InputError(f"rung {r.rung} is {k}: {what} packaging is for H.264, HEVC and AV1 ladders "
+                             "(x264, x265 and SVT-AV1)")
+    groups = [(k, [r for r, kk in zip(videos, kinds) if kk == k]) for k in PACKAGED_CODECS if k in kinds]
+    for k, rs in groups:
+        if len({r.rung for r in rs}) != len(rs):
+            raise InputError(f"the {k} rungs repeat rung numbers: {what} packages one ladder per codec")
+    return groups
 
 
 def _codec_plan(videos: Sequence, kind: str) -> tuple["list[str | None] | None", list[str]]:
@@ -175,18 +194,10 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     import av
 
     from . import ffmpeg
-    from .bitstream import codec_of, colour_of
+    from .bitstream import colour_of
 
     videos, audio = split_renditions(renditions, segment_s, "HLS")
-    kinds = [codec_of(r.path) for r in videos]  # before anything is written: an unfit rendition fails here
-    for r, k in zip(videos, kinds):
-        if k not in HLS_CODECS:
-            raise InputError(f"rung {r.rung} is {k}: HLS packaging is for H.264, HEVC and AV1 "
-                             "ladders (x264, x265, SVT-AV1)")
-    groups = [(k, [r for r, kk in zip(videos, kinds) if kk == k]) for k in HLS_CODECS if k in kinds]
-    for k, rs in groups:
-        if len({r.rung for r in rs}) != len(rs):
-            raise InputError(f"the {k} rungs repeat rung numbers: HLS packages one ladder per codec")
+    groups = codec_groups(videos, "HLS")  # before anything is written: an unfit rendition fails here
     several = len(groups) > 1
     plans = {k: _codec_plan(rs, k) for k, rs in groups}
     out = Path(out_dir)
@@ -236,7 +247,7 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
                 f"#EXT-X-STREAM-INF:BANDWIDTH={round(peak + a_peak)},AVERAGE-BANDWIDTH={round(avg + a_avg)},"
                 f'RESOLUTION={r.width}x{r.height}{rate},CODECS="{codec}{codecs_audio}"'
                 + (',AUDIO="audio"' if audio is not None else ""), f"{name}/index.m3u8")))
-        order = {k: i for i, k in enumerate(HLS_CODECS)}
+        order = {k: i for i, k in enumerate(PACKAGED_CODECS)}
         for _, _, (inf, uri) in sorted(rows, key=lambda x: (order.get(x[0], -1), x[1])):
             lines += [inf, uri]
         (tmp / "master.m3u8").write_text("\n".join(lines) + "\n", encoding="utf-8")
