@@ -616,7 +616,7 @@ def _source_times(info, cfr: bool):
     return times
 
 
-def encode_renditions(
+def _encode_ladder(
     ladder: "str | os.PathLike | Mapping[str, Any]",
     out_dir: str | os.PathLike,
     *,
@@ -632,20 +632,9 @@ def encode_renditions(
     hls: bool = False,
     dash: bool = False,
     cfr: bool = False,
-) -> list[Rendition]:
-    """Encode a ladder's rungs into ``out_dir`` (``rung00_360p.mp4``..., and ``renditions.csv``).
-
-    ``ladder``: a ladder.json path or its parsed document. ``source``: the video
-    (default: the path recorded in ladder.json). ``rungs``: which rungs (default all).
-    ``audio``: ``"aac[:KBPS]"`` also writes ``audio_aac<KBPS>.m4a`` from the source's first audio
-    stream, in step with the video renditions (see :func:`audio_args`); default none.
-    ``crop``/``tonemap``: as the probes had them, for a ladder that does not record them (one from
-    ``pershot optimize``); a ladder.json from ``pershot ladder`` records its own, which win.
-    ``hls``: also package them as HLS in ``out_dir/hls/`` (``master.m3u8``; see :mod:`pershot.hls`).
-    ``dash``: also package them as MPEG-DASH in ``out_dir/dash/`` (``manifest.mpd``; see :mod:`pershot.dash`).
-    A VFR source's renditions keep its frames' own times (:func:`retime`), unless ``cfr``: then
-    frames are evenly spaced at the source's average rate.
-    """
+) -> "tuple[list[Rendition], float, Fraction]":
+    """:func:`encode_renditions` without the packaging: (the renditions, the frame rate HLS's
+    ``FRAME-RATE`` gives them, the source's frame rate). ``hls``/``dash``: only checked for."""
     import pandas as pd
 
     from .atomic import atomic_path
@@ -741,15 +730,40 @@ def encode_renditions(
     with atomic_path(out / "renditions.csv") as t:
         pd.DataFrame([x.as_dict() for x in results], columns=list(RENDITION_COLUMNS)).to_csv(t, index=False)
     shutil.rmtree(tmp, ignore_errors=True)  # every rung is joined: the shot encodes are no longer needed
+    # FRAME-RATE is the highest rate of the variant: a VFR rendition's busiest second
+    return results, (peak_rate(times) if times is not None else info.fps), info.fps
+
+
+def _package(results: Sequence[Rendition], out: Path, hls: bool, dash: bool, hls_fps, fps) -> None:
+    """Package renditions as HLS in ``out/hls/`` and/or MPEG-DASH in ``out/dash/``."""
     if hls:
         from .hls import package
 
-        # FRAME-RATE is the highest rate of the variant: a VFR rendition's busiest second
-        package(results, out / "hls", fps=peak_rate(times) if times is not None else info.fps)
+        package(results, out / "hls", fps=hls_fps)
     if dash:
         from .dash import package as package_dash
 
-        package_dash(results, out / "dash", fps=info.fps)
+        package_dash(results, out / "dash", fps=fps)
+
+
+def encode_renditions(ladder: "str | os.PathLike | Mapping[str, Any]", out_dir: str | os.PathLike, *,
+                      hls: bool = False, dash: bool = False, **kw: Any) -> list[Rendition]:
+    """Encode a ladder's rungs into ``out_dir`` (``rung00_360p.mp4``..., and ``renditions.csv``).
+
+    ``ladder``: a ladder.json path or its parsed document. ``source``: the video
+    (default: the path recorded in ladder.json). ``rungs``: which rungs (default all).
+    ``audio``: ``"aac[:KBPS]"`` also writes ``audio_aac<KBPS>.m4a`` from the source's first audio
+    stream, in step with the video renditions (see :func:`audio_args`); default none.
+    ``crop``/``tonemap``: as the probes had them, for a ladder that does not record them (one from
+    ``pershot optimize``); a ladder.json from ``pershot ladder`` records its own, which win.
+    ``hls``: also package them as HLS in ``out_dir/hls/`` (``master.m3u8``; see :mod:`pershot.hls`).
+    ``dash``: also package them as MPEG-DASH in ``out_dir/dash/`` (``manifest.mpd``; see :mod:`pershot.dash`).
+    A VFR source's renditions keep its frames' own times (:func:`retime`), unless ``cfr``: then
+    frames are evenly spaced at the source's average rate. The other options (``executor``, ``jobs``,
+    ``progress``, ``work_dir``): see :func:`_encode_ladder`, whose keywords ``kw`` are.
+    """
+    results, hls_fps, fps = _encode_ladder(ladder, out_dir, hls=hls, dash=dash, **kw)
+    _package(results, Path(out_dir), hls, dash, hls_fps, fps)
     return results
 
 
@@ -771,10 +785,9 @@ def encode_ladders(
     :func:`pershot.hls.package`), as Apple's HLS authoring spec asks for H.264 beside HEVC; with
     ``dash``, one manifest in ``out_dir/dash/`` with a video adaptation set per codec (see
     :func:`pershot.dash.package`). ``kw`` go to :func:`encode_renditions` (executor, jobs, progress,
-    crop, tonemap, work_dir). Everything is checked before any encode: one encoder per ladder and a
+    crop, tonemap, work_dir), ladder by ladder. Everything is checked before any encode: one encoder per ladder and a
     different codec each, the same video and the same shots."""
     from . import encoders as _encoders
-    from .media import probe_source
 
     if "rungs" in kw:
         raise InputError("several ladders are encoded whole: --rungs picks rungs of one ladder")
@@ -802,19 +815,9 @@ def encode_ladders(
     out = Path(out_dir)
     names = [_encoders.canonical_name(enc) for enc in encoders]  # the folders: x264/, x265/, svtav1/
     results: list[Rendition] = []
-    for i, (d, name) in enumerate(zip(docs, names)):
-        results += encode_renditions(d, out / name, source=source, audio=audio if i == 0 else None, cfr=cfr, **kw)
-    if hls or dash:
-        src = source if source is not None else (docs[0].get("source") or {}).get("path")
-        stream = (docs[0].get("source") or {}).get("stream") if source is None else None
-        info = probe_source(src, stream if isinstance(stream, int) else None)
-    if hls:
-        from .hls import package
-
-        times = _source_times(info, cfr)
-        package(results, out / "hls", fps=peak_rate(times) if times is not None else info.fps)
-    if dash:
-        from .dash import package as package_dash
-
-        package_dash(results, out / "dash", fps=info.fps)
+    for i, (d, name) in enumerate(zip(docs, names)):  # one source: its frame rates are every ladder's
+        res, hls_fps, fps = _encode_ladder(d, out / name, source=source, audio=audio if i == 0 else None,
+                                           cfr=cfr, **kw)
+        results += res
+    _package(results, out, hls, dash, hls_fps, fps)
     return results
