@@ -864,6 +864,20 @@ class _Reach:
         return float(R.min()), float(RB.max()), float(QB.max()), float(QC[i])
 
 
+def _reaches(pts: RDCPoints, preset_mask: np.ndarray | None = None,
+             same_group: bool = False) -> "Callable[[float | None], _Reach]":
+    """The :class:`_Reach` of the points under each shot quality floor (None: none), each built once,
+    when first asked for."""
+    made: dict[float | None, _Reach] = {}
+
+    def reach_of(floor: float | None) -> _Reach:
+        if floor not in made:
+            made[floor] = _Reach(pts, preset_mask, same_group, min_quality=floor)
+        return made[floor]
+
+    return reach_of
+
+
 def _auto_targets(reach: _Reach, spec: LadderSpec, prep: Prepared, same_group: bool = False) -> list[RungSpec]:
     rng = reach(True, None)  # the title's range, over every point (its global hull)
     assert rng is not None
@@ -1044,22 +1058,14 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
     warnings = list(prep.warnings) + ([note] if note else [])
     pts = prep.points
     qscale = max(float(np.abs(pts.quality[pts.valid]).max()), 1.0)
-    reach = _Reach(pts, same_group=same_group)
+    reach_of = _reaches(pts, same_group=same_group)
+    reach = reach_of(None)
     if same_group:  # a set of parameter sets names one picture size
         per_shot_resolution = False
     specs = _auto_targets(reach, spec, prep, same_group) if spec.count is not None else list(spec.rungs)
     dropped: list[DroppedRung] = []
 
     # 1. reach (under a rung's shot quality floor, what that floor leaves)
-    floored: dict[float, _Reach] = {}
-
-    def reach_of(floor: float | None) -> _Reach:
-        if floor is None:
-            return reach
-        if floor not in floored:
-            floored[floor] = _Reach(pts, same_group=same_group, min_quality=floor)
-        return floored[floor]
-
     kept: list[RungSpec] = []
     for s in specs:
         rg = reach_of(s.min_shot_quality)(per_shot_resolution, s.max_height)
@@ -1115,14 +1121,7 @@ def _optimize_once(prep: Prepared, spec: LadderSpec, complexity: float, per_shot
                 dropped.append(DroppedRung(kept[k], "not above the rung below it (the source saturates there)"))
                 del kept[k]
             continue
-        anchor_reach: dict = {}
-
-        def anchor_reach_of(floor: float | None) -> _Reach:
-            if floor not in anchor_reach:
-                anchor_reach[floor] = _Reach(pts, slow_mask, min_quality=floor)
-            return anchor_reach[floor]
-
-        anchor_targets = _anchor_targets(anchor_reach_of, kept, per_shot_resolution)
+        anchor_targets = _anchor_targets(_reaches(pts, slow_mask), kept, per_shot_resolution)
         # the anchor is always solved in full (greedy pass and, when small, the exact finish), whatever
         # ``greedy`` and ``exact`` say: one anchor per title keeps complexity ratios comparable across
         # runs, the plain-Lagrangian reference and plots drawn without the finish
