@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .errors import FFmpegError, MissingDependencyError
+from .errors import ConfigError, FFmpegError, MissingDependencyError
 
 ENV_VAR = "PERSHOT_FFMPEG"
 _explicit: str | None = None
@@ -234,6 +234,37 @@ def encoder_pix_fmts(name: str) -> frozenset[str]:
     """The pixel formats encoder ``name`` takes in this ffmpeg (``ffmpeg -h encoder=NAME``; cached):
     an x264 or x265 built for 8 bits alone lacks ``yuv420p10le``."""
     return _encoder_pix_fmts(ffmpeg_path(), name)
+
+
+#: libvmaf's usual built-in models, named in the error for one that does not load
+BUILTIN_VMAF_MODELS = ("vmaf_v0.6.1", "vmaf_v0.6.1neg", "vmaf_4k_v0.6.1", "vmaf_4k_v0.6.1neg")
+
+
+@functools.lru_cache(maxsize=32)
+def _vmaf_model_error(path: str, model: str) -> str:
+    """"" when libvmaf loads built-in ``model`` (scoring two tiny frames), else the last line ffmpeg wrote."""
+    res = run_cmd([path, "-hide_banner", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=10",
+                   "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=10",
+                   "-lavfi", f"[0:v][1:v]libvmaf=model=version={model}:n_threads=1", "-frames:v", "2", "-f", "null",
+                   "-"], check=False, what="libvmaf model check")
+    if res.returncode == 0:
+        return ""
+    lines = [ln.strip() for ln in res.stderr.splitlines() if ln.strip()]
+    return lines[-1] if lines else f"exit code {res.returncode}"
+
+
+def check_vmaf_model(model: str) -> None:
+    """Raise ConfigError unless this ffmpeg's libvmaf loads built-in model version ``model`` (cached per
+    ffmpeg binary and model; two 64x64 frames, well under a second)."""
+    err = _vmaf_model_error(ffmpeg_path(), model)
+    if err:
+        raise ConfigError(f"this ffmpeg's libvmaf has no built-in VMAF model {model!r} ({err}); the usual ones are "
+                          f"{', '.join(BUILTIN_VMAF_MODELS)}, or 'auto' (the default: by the source's size)")
+
+
+def vmaf_models() -> tuple[str, ...]:
+    """Those of :data:`BUILTIN_VMAF_MODELS` this ffmpeg's libvmaf loads (``pershot doctor``)."""
+    return tuple(m for m in BUILTIN_VMAF_MODELS if not _vmaf_model_error(ffmpeg_path(), m))
 
 
 def has_filter(name: str) -> bool:

@@ -11,7 +11,7 @@ A grid is a TOML file (``presets/grid-*.toml``)::
     keyint = 0                       # max GOP in frames; 0 = one keyframe per shot, at its start
 
     [metrics]
-    vmaf_model = "vmaf_v0.6.1"       # libvmaf built-in model
+    vmaf_model = "auto"              # libvmaf built-in model; auto: vmaf_4k_v0.6.1 for a 4K source, else vmaf_v0.6.1
     n_subsample = 1                  # score every n-th frame (faster probes)
     scale = "bicubic"                # scaler back to the source's display size
     xpsnr = false                    # also score XPSNR-Y (probes.csv xpsnr_y; --metric xpsnr turns it on)

@@ -382,6 +382,7 @@ class Prepared:
     warnings: tuple = ()
     anchor: int = -1  # index in presets of the complexity anchor: the slowest plain preset (-1: the last)
     variants: frozenset = frozenset()  # the configurations in presets that are grid variants
+    vmaf_model: str = ""  # the libvmaf model behind the probes' VMAF (probes.csv vmaf_model; "" unknown or mixed)
 
     @property
     def anchor_preset(self) -> str:
@@ -466,6 +467,10 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
         if len(depths) > 1:  # a rung mixing them would change profile (Main to Main 10) mid-stream
             raise OptimizeError(f"probes hold {encoder} at {' and '.join(map(str, depths))} bits: a ladder has one "
                                 "bit depth (keep the rows of one in probes.csv)")
+    models = sorted({str(m) for m in df["vmaf_model"].dropna() if str(m)}) if "vmaf_model" in df.columns else []
+    if len(models) > 1 and metric == "vmaf":  # the models' scales differ: one shot's 90 is not another's
+        raise OptimizeError(f"probes of {encoder} were scored by VMAF models {' and '.join(models)}: a ladder compares "
+                            "shots on one model (probe them again with one [metrics] vmaf_model)")
     if "encoder_preset" in df.columns or "params" in df.columns:  # empty options read back from CSV as NaN
         df = df.assign(encoder_preset=encoder_presets(df), params=encoder_params(df))
 
@@ -591,7 +596,7 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
     })
     return Prepared(points=pts, row=row, table=df, shots=shots, metric=metric, quality_column=qcol,
                     encoder=encoder, presets=presets, warnings=tuple(warnings), anchor=anchor,
-                    variants=frozenset(str(n) for n in names[~plain]))
+                    variants=frozenset(str(n) for n in names[~plain]), vmaf_model=models[0] if len(models) == 1 else "")
 
 
 # --------------------------------------------------------------------------- results
@@ -738,6 +743,7 @@ class Ladder:
             "schema_version": LADDER_SCHEMA_VERSION,
             "pershot_version": __version__,
             "metric": self.metric,
+            "vmaf_model": (self.prepared.vmaf_model or None) if self.prepared is not None else None,
             "encoder": self.encoder,
             "per_shot_resolution": self.per_shot_resolution,
             "objective": {"name": self.objective, "weights": list(self.weights)},

@@ -4,8 +4,7 @@ in one ffmpeg run.
 The encode is decoded, scaled back to the source's *display* resolution
 (bicubic) and compared with the reference frames (the source shot as
 displayed, 4:2:0 at the encode's bit depth). One filter graph chains ffmpeg's ``psnr`` and
-``ssim`` filters (every frame) and ``libvmaf`` (default model, every
-``n_subsample``-th frame). Frames are paired by index: both streams get
+``ssim`` filters (every frame) and ``libvmaf`` (every ``n_subsample``-th frame). Frames are paired by index: both streams get
 timestamps ``0, 1, 2...``.
 
 Why not libvmaf's own ``float_ssim`` feature: measured here, it costs about
@@ -29,6 +28,14 @@ Pooling (from the per-frame scores, which the probe cache keeps):
   ``-20 log10(mean 10^(-x/20))``: the mean of the frames' root weighted squared errors.
 
 ``n_subsample = k`` runs VMAF on frames 0, k, 2k... only, dividing its time by about k.
+
+VMAF model: ``auto`` (the default) scores a source whose picture is 4K class (1800p and up: 3840x2160,
+4096x2160, a 3840x1600 scope film, 2160x3840 upright) with ``vmaf_4k_v0.6.1``, the model Netflix trained
+for a 4K display seen from 1.5 screen heights, and anything smaller with ``vmaf_v0.6.1`` (a 1080p display
+at 3 screen heights). Scoring happens at the source's display size, so the model follows the source:
+``auto-neg`` does the same with the two "no enhancement gain" models. Any other name is a libvmaf
+built-in model version, used as given (:func:`pershot.ffmpeg.check_vmaf_model` proves it loads).
+A probe's cache key holds the model it was scored with, never ``auto``.
 """
 from __future__ import annotations
 
@@ -43,7 +50,13 @@ from typing import Sequence
 
 from .errors import ConfigError, FFmpegError
 
-DEFAULT_VMAF_MODEL = "vmaf_v0.6.1"
+#: the model chosen by the source's size (see the module docstring)
+DEFAULT_VMAF_MODEL = "auto"
+#: ``auto``/``auto-neg`` -> (model below 4K, model at 4K)
+AUTO_VMAF_MODELS = {"auto": ("vmaf_v0.6.1", "vmaf_4k_v0.6.1"), "auto-neg": ("vmaf_v0.6.1neg", "vmaf_4k_v0.6.1neg")}
+#: pictures of this resolution class and up (see :func:`pershot.geometry.size_class`) get the 4K model:
+#: nearer 2160p than 1440p
+VMAF_4K_MIN_CLASS = 1800
 #: libvmaf's PSNR cap for 8-bit video (identical frames)
 PSNR_MAX_8BIT = 60.0
 SCALE_FLAGS = ("bicubic", "bilinear", "lanczos", "spline", "area", "neighbor")
@@ -83,7 +96,21 @@ class MetricParams:
         if not isinstance(self.xpsnr, bool):
             raise ConfigError(f"xpsnr must be true or false, got {self.xpsnr!r}")
 
+    def for_display(self, width: int, height: int) -> "MetricParams":
+        """These parameters for a source displayed at ``width`` x ``height``: ``auto`` (``auto-neg``)
+        becomes the model for that size (see the module docstring); a named model stays."""
+        pair = AUTO_VMAF_MODELS.get(self.vmaf_model)
+        if pair is None:
+            return self
+        from dataclasses import replace
+
+        from .geometry import size_class
+
+        return replace(self, vmaf_model=pair[1] if size_class(width, height) >= VMAF_4K_MIN_CLASS else pair[0])
+
     def key(self) -> dict:
+        if self.vmaf_model in AUTO_VMAF_MODELS:
+            raise ValueError("a probe key needs the VMAF model chosen for the source (MetricParams.for_display)")
         extra = {"xpsnr": "xpsnr-y/v1"} if self.xpsnr else {}  # without it, the keys made before XPSNR
         return {"vmaf_model": self.vmaf_model, "n_subsample": self.n_subsample, "scale_flags": self.scale_flags,
                 "metric_impl": "libvmaf+psnr+float_ssim/v1", **extra}
@@ -292,6 +319,7 @@ def score(
     from . import ffmpeg
 
     check_scorable(*ref_size, name=f"reference {Path(ref).name}")
+    params = params.for_display(*ref_size)
     with tempfile.TemporaryDirectory(prefix="pershot-metric-", dir=work_dir) as d:
         args = metric_args(dist, dist_format, ref, ref_size, fps, params, d, bit_depth)
         res = ffmpeg.run(args, what=f"scoring (psnr/ssim{'/xpsnr' if params.xpsnr else ''}/libvmaf) failed")

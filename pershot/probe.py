@@ -62,7 +62,7 @@ PROBE_COLUMNS = (
     "size_bytes", "bitrate_kbps",
     "vmaf", "vmaf_hmean", "vmaf_p5", "vmaf_min", "psnr_y", "ssim", "xpsnr_y",
     "encode_cpu_s", "encode_wall_s", "encode_overhead_cpu_s", "decode_cpu_s", "metric_cpu_s", "metric_wall_s",
-    "frames_scored", "n_subsample", "encoder_version", "param_sets", "cached", "key",
+    "frames_scored", "n_subsample", "vmaf_model", "encoder_version", "param_sets", "cached", "key",
 )
 
 _RESULT_KEYS = ("size_bytes", "vmaf", "vmaf_hmean", "vmaf_p5", "vmaf_min", "psnr_y", "ssim", "encode_cpu_s",
@@ -148,6 +148,7 @@ class ProbeResult:
     metric_wall_s: float
     frames_scored: int
     n_subsample: int
+    vmaf_model: str  #: the libvmaf model that scored it (``auto`` chooses by the source's size)
     encoder_version: str
     cached: bool
     key: str
@@ -203,7 +204,7 @@ def probe_key(info: SourceInfo, shot: Shot, p: EncodeParams, metric: MetricParam
             "fps": f"{Fraction(p.fps).numerator}/{Fraction(p.fps).denominator}", "threads": p.threads,
             "gop": p.gop(), "extra": [list(x) for x in p.extra],
         },
-        "metric": metric.key(),
+        "metric": metric.for_display(info.display_width, info.display_height).key(),
         "reference": {"width": info.display_width, "height": info.display_height, "rotation": info.rotation},
     })
 
@@ -219,7 +220,7 @@ def bitrate_kbps(size_bytes: int, duration_s: float) -> float:
     return size_bytes * 8.0 / duration_s / 1000.0 if duration_s > 0 else float("nan")
 
 
-def _result(shot: Shot, spec: ProbeSpec, data: Mapping[str, Any], n_subsample: int, encoder_version: str,
+def _result(shot: Shot, spec: ProbeSpec, data: Mapping[str, Any], metric: MetricParams, encoder_version: str,
             cached: bool, per_frame: Mapping[str, Any] | None) -> ProbeResult:
     p = spec.encode
     size = int(data["size_bytes"])
@@ -235,7 +236,7 @@ def _result(shot: Shot, spec: ProbeSpec, data: Mapping[str, Any], n_subsample: i
         encode_overhead_cpu_s=float(data["encode_overhead_cpu_s"]), decode_cpu_s=float(data["decode_cpu_s"]),
         metric_cpu_s=float(data["metric_cpu_s"]), metric_wall_s=float(data["metric_wall_s"]),
         frames_scored=int(data["frames_scored"]),
-        n_subsample=n_subsample, encoder_version=encoder_version, cached=cached, key=spec.key, per_frame=per_frame,
+        n_subsample=metric.n_subsample, vmaf_model=metric.vmaf_model, encoder_version=encoder_version, cached=cached, key=spec.key, per_frame=per_frame,
         param_sets=str(data.get("param_sets") or ""), xpsnr_y=float(data.get("xpsnr_y", "nan")),
     )
 
@@ -262,7 +263,7 @@ def _entry(job: ProbeJob, spec: ProbeSpec, data: Mapping[str, Any], per_frame: M
 def _from_entry(shot: Shot, spec: ProbeSpec, metric: MetricParams, entry: Mapping[str, Any]) -> ProbeResult | None:
     """A cached result as a row of this run (shot number and preset rank are the run's own)."""
     try:
-        return _result(shot, spec, entry["result"], metric.n_subsample,
+        return _result(shot, spec, entry["result"], metric,
                        entry.get("params", {}).get("encoder_version", ""), True, entry.get("per_frame"))
     except (KeyError, TypeError, ValueError):
         return None  # an entry from an older layout: measure again
@@ -321,7 +322,7 @@ def run_job(job: ProbeJob) -> list[ProbeResult]:
             per_frame = sc.per_frame()
             if cache is not None:
                 cache.put(spec.key, _entry(job, spec, data, per_frame, version))
-            out.append(_result(shot, spec, data, job.metric.n_subsample, version, False, per_frame))
+            out.append(_result(shot, spec, data, job.metric, version, False, per_frame))
     return out
 
 
@@ -386,6 +387,8 @@ def plan_probes(
         raise ConfigError("this ffmpeg has no xpsnr filter (needed to score XPSNR, asked for by --xpsnr, --metric "
                           "xpsnr or the grid's [metrics] xpsnr); use another with --ffmpeg")
     check_scorable(info.display_width, info.display_height, name=os.path.basename(info.path))
+    metric = grid.metric.for_display(info.display_width, info.display_height)  # "auto": the model for its size
+    ffmpeg.check_vmaf_model(metric.vmaf_model)
     check_source(info, grid.bit_depths)
     colour = encode_colour(info)
     hdr = encode_hdr(info)
@@ -412,7 +415,7 @@ def plan_probes(
                                          keyint=grid.keyint, extra=params, colour=colour, bit_depth=e.bit_depth,
                                          hdr=hdr)
                         encoders.get(e.encoder).check(p)
-                        key = probe_key(info, shot, p, grid.metric, versions[e.encoder], ffv, by_count)
+                        key = probe_key(info, shot, p, metric, versions[e.encoder], ffv, by_count)
                         specs.append(ProbeSpec(key=key, encode=p, preset_rank=e.preset_rank(name),
                                                config=name if name != preset else ""))
             if not specs:
@@ -420,7 +423,7 @@ def plan_probes(
             total += len(specs)
             for sp in specs:
                 entry = cache.get(sp.key) if cache is not None else None
-                res = _from_entry(shot, sp, grid.metric, entry) if entry else None
+                res = _from_entry(shot, sp, metric, entry) if entry else None
                 if res is not None:
                     cached.append(res)
                 else:
@@ -443,6 +446,7 @@ def jobs_for(
     """Jobs measuring ``points`` (of a plan of ``grid``): one per (shot, resolution), in the points' order;
     a group larger than ``max_probes_per_job`` is dealt round-robin into equal jobs; biggest jobs first."""
     versions = tuple(sorted({e.encoder: encoders.version(e.encoder) for e in grid.encoders}.items()))
+    metric = grid.metric.for_display(info.display_width, info.display_height)
     cache_dir = str(cache.base) if cache is not None else None
     groups: dict[tuple[int, int, int, int], tuple[Shot, list[ProbeSpec]]] = {}
     for shot, sp in points:
@@ -453,7 +457,7 @@ def jobs_for(
         n_jobs = -(-len(specs) // max(1, max_probes_per_job))
         for part in range(n_jobs):
             jobs.append(ProbeJob(source=info, shot=shot, width=w, height=h, probes=tuple(specs[part::n_jobs]),
-                                 metric=grid.metric, encoder_versions=versions, cache_dir=cache_dir,
+                                 metric=metric, encoder_versions=versions, cache_dir=cache_dir,
                                  work_dir=work_dir, bit_depth=depth))
     # biggest jobs first: better packing on a pool
     jobs.sort(key=lambda j: -(j.shot.frames * j.width * j.height * len(j.probes)))

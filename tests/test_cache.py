@@ -53,7 +53,9 @@ def test_probe_keys_follow_the_encoders_argument_revision() -> None:
                "encoder": enc, "encoder_version": "v",
                "encode": {"preset": preset, "rc_mode": "crf", "value": 30.0, "width": 320, "height": 180,
                           "fps": "24/1", "threads": 1, "gop": 48, "extra": []},
-               "metric": MetricParams().key(), "reference": {"width": 320, "height": 180, "rotation": 0}}
+               # the metric part as written before the VMAF model could be "auto": keys stay the same
+               "metric": {"vmaf_model": "vmaf_v0.6.1", "n_subsample": 1, "scale_flags": "bicubic",
+                          "metric_impl": "libvmaf+psnr+float_ssim/v1"}, "reference": {"width": 320, "height": 180, "rotation": 0}}
         legacy = make_key(doc)
         got = probe_key(info, shot, p, MetricParams(), "v", "ff")
         if rev is None:

@@ -37,7 +37,7 @@ def test_metric_params_validation() -> None:
         metrics.MetricParams(scale_flags="magic")
     with pytest.raises(ConfigError):
         metrics.MetricParams(vmaf_model="x:y")
-    assert metrics.MetricParams().key() != metrics.MetricParams(n_subsample=2).key()
+    assert metrics.MetricParams("vmaf_v0.6.1").key() != metrics.MetricParams("vmaf_v0.6.1", n_subsample=2).key()
 
 
 def test_parsers() -> None:

@@ -39,9 +39,10 @@ def test_parse_and_pool():
 
 def test_probe_keys_without_xpsnr_are_unchanged():
     """Probes cached before XPSNR existed are still found; asking for XPSNR gives keys of their own."""
-    assert metrics.MetricParams().key() == {"vmaf_model": "vmaf_v0.6.1", "n_subsample": 1, "scale_flags": "bicubic",
-                                            "metric_impl": "libvmaf+psnr+float_ssim/v1"}
-    assert metrics.MetricParams(xpsnr=True).key() != metrics.MetricParams().key()
+    plain = metrics.MetricParams().for_display(1920, 1080)
+    assert plain.key() == {"vmaf_model": "vmaf_v0.6.1", "n_subsample": 1, "scale_flags": "bicubic",
+                           "metric_impl": "libvmaf+psnr+float_ssim/v1"}
+    assert metrics.MetricParams(xpsnr=True).for_display(1920, 1080).key() != plain.key()
     with pytest.raises(ConfigError):
         metrics.MetricParams(xpsnr="yes")  # type: ignore[arg-type]
 
