@@ -32,6 +32,7 @@ _EXPORTS = {
     "bd_rate": "pershot.bdrate",
     "bd_quality": "pershot.bdrate",
     "versus_fixed": "pershot.baselines",
+    "compare_ladders": "pershot.api",
     # image codecs
     "code_image": "pershot.api",
     "decode_image": "pershot.api",

@@ -462,6 +462,7 @@ def encode_renditions(
     hls: bool = False,
     dash: bool = False,
     cfr: bool = False,
+    verify: bool = False,
 ) -> list:
     """Run a ladder's encodes and join each rung into one file in ``out_dir`` (see :mod:`pershot.renditions`).
 
@@ -478,7 +479,10 @@ def encode_renditions(
     resolution per rung). ``dash``: also package them as MPEG-DASH in ``out_dir/dash/manifest.mpd``
     (fragmented-MP4 segments; x264, x265 or SVT-AV1 ladders of one resolution per rung). A VFR
     source's renditions keep its frames' own times, unless ``cfr``: then they are evenly spaced at
-    its average rate.
+    its average rate. ``verify``: score each rung's file against the source, every frame, as the probes
+    were scored (:mod:`pershot.verify`); the rows (and renditions.csv) then carry the measured ``vmaf``,
+    ``psnr_y``, ``ssim`` and ``worst_shot_vmaf`` beside the ladder's ``ladder_vmaf``, ``ladder_psnr_y``
+    and ``ladder_ssim``.
 
     ``ladder`` can also be a list of ladders of one title, one per codec (an x264 ladder beside an
     x265 one, made from the same shots): each is encoded into ``out_dir/<encoder>/`` and, with
@@ -492,9 +496,29 @@ def encode_renditions(
 
             raise InputError("several ladders are encoded whole: rungs picks rungs of one ladder")
         return encode_ladders(ladder, out_dir, source=source, executor=executor, jobs=jobs, progress=progress,
-                              audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr)
+                              audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr, verify=verify)
     return _encode(ladder, out_dir, source=source, rungs=rungs, executor=executor, jobs=jobs, progress=progress,
-                   audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr)
+                   audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr, verify=verify)
+
+
+def compare_ladders(ladders: "Sequence[str | _os.PathLike | dict | Ladder]",
+                    names: "Sequence[str] | None" = None) -> "pandas.DataFrame":
+    """Ladders of one title side by side (see :mod:`pershot.compare`): the BD-rate of each against the
+    first in VMAF, PSNR-Y, SSIM (and XPSNR-Y where scored), its BD-VMAF, and its encode CPU over the
+    first's. ``ladders``: ladder.json paths, their parsed documents or :class:`Ladder` objects;
+    ``names`` label the rows (default: the paths, or "ladder N")."""
+    from .compare import compare_ladders as _compare
+    from .renditions import load_ladder_json
+
+    docs, labels = [], []
+    for i, x in enumerate(ladders):
+        if isinstance(x, (str, _os.PathLike)):
+            docs.append(load_ladder_json(x))
+            labels.append(_os.fspath(x))
+        else:
+            docs.append(x)
+            labels.append(f"ladder {i + 1}")
+    return _compare(docs, list(names) if names is not None else labels)
 
 
 if TYPE_CHECKING:  # pragma: no cover

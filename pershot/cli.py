@@ -604,6 +604,7 @@ def _add_ladder(sub) -> None:
                    help="also encode the renditions (one file per rung) into OUT/renditions/")
     _audio_arg(p, "with --encode: ")
     _hls_arg(p, "with --encode: ")
+    _verify_arg(p, "with --encode: ")
     _dry_run_arg(p)
     _common(p)
     _exec_args(p)
@@ -625,10 +626,10 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
     if args.audio is not None and not args.encode:
         raise InputError("--audio goes with --encode (or give it to `pershot encode`)")
     parse_audio(args.audio)
-    for flag, on in (("--hls", args.hls), ("--dash", args.dash), ("--cfr", args.cfr)):
+    for flag, on in (("--hls", args.hls), ("--dash", args.dash), ("--cfr", args.cfr), ("--verify", args.verify)):
         if on and not args.encode:
             raise InputError(f"{flag} goes with --encode (or give it to `pershot encode`)")
-        if on and args.per_shot_resolution and flag != "--cfr":
+        if on and args.per_shot_resolution and flag in ("--hls", "--dash"):
             raise InputError(f"{flag} needs one resolution per rung: it does not go with --per-shot-resolution")
     if args.dry_run:
         return _dry_run(args, grid)
@@ -689,6 +690,12 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
         if several and not args.quiet:
             print(f"== {lad.encoder} ladder")
         _print_ladder(lad, out, args.quiet)
+    if several and not args.quiet:
+        from . import api
+
+        print("== the ladders compared")
+        _print_comparison(api.compare_ladders([out / "ladder.json" for _, out in ladders],
+                                              names=[lad.encoder for lad, _ in ladders]))
     if args.encode:
         paths = [out / "ladder.json" for _, out in ladders]
         _encode(paths if several else paths[0], Path(args.out) / "renditions", None, None, args)
@@ -720,10 +727,17 @@ def _add_encode(sub) -> None:
     p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (with --executor dask)")
     _audio_arg(p)
     _hls_arg(p)
+    _verify_arg(p)
     _tonemap_arg(p)
     _crop_arg(p)
     _common(p)
     p.set_defaults(func=_cmd_encode)
+
+
+def _verify_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    p.add_argument("--verify", action="store_true",
+                   help=f"{prefix}score each rendition against the source, every frame, as the probes were, and "
+                        "report its VMAF, PSNR-Y and SSIM beside the ladder's (renditions.csv)")
 
 
 def _hls_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
@@ -763,16 +777,26 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
         res = api.encode_renditions(ladder, out, source=source, rungs=rungs, executor=executor, progress=bar,
                                     audio=getattr(args, "audio", None), crop=getattr(args, "crop", None),
                                     tonemap=getattr(args, "tonemap", None), hls=getattr(args, "hls", False),
-                                    dash=getattr(args, "dash", False), cfr=getattr(args, "cfr", False))
+                                    dash=getattr(args, "dash", False), cfr=getattr(args, "cfr", False),
+                                    verify=getattr(args, "verify", False))
     finally:
         bar.close()
         executor.close()
+    verified = getattr(args, "verify", False)
     if not args.quiet:
-        print(f"{'rung':>4} {'res':>9} {'frames':>7} {'kbps':>9} {'ladder kbps':>11} {'cpu s':>8}  file")
+        head = f" {'VMAF':>6} {'ladder':>6} {'PSNR-Y':>6} {'ladder':>6}" if verified else ""
+        print(f"{'rung':>4} {'res':>9} {'frames':>7} {'kbps':>9} {'ladder kbps':>11} {'cpu s':>8}{head}  file")
         for r in res:
             res_s = "audio" if r.kind == "audio" else f"{r.width}x{r.height}" if r.height else "per shot"
+            q = (f" {r.vmaf:>6.2f} {r.ladder_vmaf:>6.2f} {r.psnr_y:>6.2f} {r.ladder_psnr_y:>6.2f}"
+                 if verified and r.kind == "video" else " " * len(head))
             print(f"{r.rung:>4} {res_s:>9} {r.frames:>7} {r.bitrate_kbps:>9.1f} {r.ladder_kbps:>11.1f} "
-                  f"{r.encode_cpu_s:>8.2f}  {r.path}")
+                  f"{r.encode_cpu_s:>8.2f}{q}  {r.path}")
+    if verified:
+        from .verify import mismatches
+
+        for line in mismatches(res):
+            _eprint(f"pershot: warning: {line}")
     several = isinstance(ladder, (list, tuple))
     _eprint(f"renditions: {out}/ ({len(res)} files, renditions.csv{' in each encoder folder' if several else ''})")
     if getattr(args, "hls", False):
@@ -796,6 +820,51 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
                     "(their shots come from SVT-AV1 presets that signal different tools), while the initialization "
                     "segment's av1C holds the first: strict players may refuse them; a ladder made with "
                     "--same-parameter-sets, or a grid of presets within one of 0-2, 3-5, 6-8 and 9-13, keeps one")
+
+
+def _add_compare(sub) -> None:
+    p = sub.add_parser("compare", help="ladders of one title side by side: BD-rate against the first, encode CPU")
+    p.add_argument("ladders", nargs="+", metavar="LADDER_JSON",
+                   help="two ladder.json files or more, the first the reference (e.g. out/x264/ladder.json "
+                        "out/x265/ladder.json)")
+    p.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    _common(p)
+    p.set_defaults(func=_cmd_compare)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from . import api
+
+    table = api.compare_ladders(args.ladders)
+    if args.csv:
+        from .atomic import write_text
+
+        write_text(args.csv, table.to_csv(index=False))
+    _print_comparison(table)
+    return 0
+
+
+def _print_comparison(table) -> None:
+    """The table of :func:`pershot.compare.compare_ladders`, one line per ladder, then its notes."""
+    import math
+
+    def pct(v) -> str:
+        return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:+.1f}%"
+
+    print(f"{'ladder':<28} {'encoder':>8} {'rungs':>5} {'kbps':>15} {'cpu x':>6} {'BD VMAF':>8} {'BD PSNR':>8} "
+          f"{'BD SSIM':>8} {'dVMAF':>6}")
+    for r in table.itertuples(index=False):
+        name = r.ladder if len(r.ladder) <= 28 else "…" + r.ladder[-27:]
+        kbps = f"{r.min_kbps:.0f}-{r.max_kbps:.0f}" if r.rungs else "-"
+        cpu = "n/a" if math.isnan(r.cpu_vs_first) else f"{r.cpu_vs_first:.2f}"
+        dq = "n/a" if math.isnan(r.bd_vmaf) else f"{r.bd_vmaf:+.2f}"
+        print(f"{name:<28} {str(r.encoder):>8} {r.rungs:>5} {kbps:>15} {cpu:>6} {pct(r.bd_rate_vmaf):>8} "
+              f"{pct(r.bd_rate_psnr_y):>8} {pct(r.bd_rate_ssim):>8} {dq:>6}")
+    for r in table.itertuples(index=False):
+        if r.note:
+            _eprint(f"pershot: note: {r.ladder}: {r.note}")
+    _eprint("BD-rates against the first ladder (negative: fewer bits at equal quality); cpu x: encode CPU over the "
+            "first's; dVMAF: BD-VMAF points at equal bitrate")
 
 
 def _add_optimize(sub) -> None:

@@ -975,6 +975,36 @@ class Extracted:
     seeked: bool
 
 
+def shown_filters(info: SourceInfo, idx: FrameIndex, start_frame: int, end_frame: int, by_count: bool = False,
+                  bit_depth: int = 8) -> list[str]:
+    """The filters that take the decoded stream to frames [start_frame, end_frame) as displayed, timed from
+    0: trim (by timestamp, or by position with ``by_count``), deinterlace, tone-map, rotate, crop.
+    :func:`sized_filter` then scales them."""
+    if by_count:
+        trim = f"trim=start_frame={start_frame}"
+        if end_frame < len(idx):
+            trim += f":end_frame={end_frame}"
+    else:
+        trim = f"trim=start_pts={idx.pts[start_frame]}"
+        if end_frame < len(idx):
+            trim += f":end_pts={idx.pts[end_frame]}"
+    return [trim, "setpts=PTS-STARTPTS", *deinterlace_filters(info), *tonemap_filters(info, bit_depth),
+            *rotation_filters(info.rotation), *crop_filters(info)]
+
+
+def sized_filter(info: SourceInfo, width: int, height: int, bit_depth: int = 8) -> str:
+    """Scale :func:`shown_filters`' frames to ``width`` x ``height`` as pershot's encoders and metrics
+    take them: bicubic, square pixels, 4:2:0 of ``bit_depth`` bits in limited range (a full-range source
+    converted; an RGB one with the BT.709 matrix; the tone-mapping chain already ends in BT.709)."""
+    if info.tonemap:
+        rng = ""  # the tone-mapping chain ends in BT.709 limited range
+    elif info.rgb:
+        rng = ":out_color_matrix=bt709:out_range=tv"  # what encode_colour says; swscale's default is BT.601
+    else:
+        rng = ":out_range=tv" if info.full_range else ""  # full range is converted to limited (what players expect)
+    return f"scale={width}:{height}:flags=bicubic{rng},setsar=1,format={pix_fmt(bit_depth)}"
+
+
 def extract_args(
     info: SourceInfo,
     idx: FrameIndex,
@@ -1007,31 +1037,15 @@ def extract_args(
         t = float((idx.pts[k] - idx.pts[0]) * idx.time_base)
         args += ["-ss", f"{max(0.0, t - 0.001):.6f}", "-noaccurate_seek"]
     args += ["-copyts", "-i", input_arg(info.path), "-an", "-sn", "-dn", "-filter_threads", "1"]
-    if by_count:
-        trim = f"trim=start_frame={start_frame}"
-        if end_frame < len(idx):
-            trim += f":end_frame={end_frame}"
-    else:
-        trim = f"trim=start_pts={idx.pts[start_frame]}"
-        if end_frame < len(idx):
-            trim += f":end_pts={idx.pts[end_frame]}"
-    chain = [trim, "setpts=PTS-STARTPTS", *deinterlace_filters(info), *tonemap_filters(info, bit_depth),
-             *rotation_filters(info.rotation), *crop_filters(info)]
-    if info.tonemap:
-        rng = ""  # the tone-mapping chain ends in BT.709 limited range
-    elif info.rgb:
-        rng = ":out_color_matrix=bt709:out_range=tv"  # what encode_colour says; swscale's default is BT.601
-    else:
-        rng = ":out_range=tv" if info.full_range else ""  # full range is converted to limited (what players expect)
+    chain = shown_filters(info, idx, start_frame, end_frame, by_count, bit_depth)
     n = len(outputs)
-    fmt = pix_fmt(bit_depth)
     graph = f"[0:{idx.stream_index}]{','.join(chain)}"  # the indexed stream (0:v:0 may be cover art)
     if n > 1:
         graph += f",split={n}" + "".join(f"[s{i}]" for i in range(n)) + ";"
     else:
         graph += "[s0];"
     for i, (w, h, _) in enumerate(outputs):
-        graph += f"[s{i}]scale={w}:{h}:flags=bicubic{rng},setsar=1,format={fmt}[o{i}]"
+        graph += f"[s{i}]{sized_filter(info, w, h, bit_depth)}[o{i}]"
         if i < n - 1:
             graph += ";"
     args += ["-filter_complex", graph]

@@ -46,7 +46,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from .errors import ConfigError, FFmpegError
 
@@ -251,6 +251,48 @@ def parse_stats(text: str, field: str) -> list[float]:
 # ---------------------------------------------------------------- the ffmpeg run
 
 
+def metric_graph(
+    ref_size: tuple[int, int],
+    params: MetricParams,
+    log_dir: str | os.PathLike,
+    bit_depth: int = 8,
+    ref_input: str = "[1:v:0]",
+    ref_filters: Sequence[str] = (),
+) -> str:
+    """The scoring filter graph: input 0's first video stream (the encode) scaled to ``ref_size``, against
+    ``ref_input`` (input 1's first video stream: a Y4M reference; or the source itself, brought to its
+    displayed frames by ``ref_filters``): psnr -> ssim (-> xpsnr) -> libvmaf, logs in ``log_dir``
+    (``psnr.log``, ``ssim.log``, ``vmaf.json``; ``xpsnr.log`` where ``params.xpsnr``). Both are compared
+    at ``bit_depth`` bits, the depth of the encode and of its reference: PSNR's (and XPSNR's) peak is
+    then 1023, and libvmaf scales its features to the depth. Frames are paired by index."""
+    from .encoders.base import pix_fmt
+
+    from .media import _escape_filter_value
+
+    w, h = ref_size
+    logs = {n: _escape_filter_value(os.path.join(os.path.abspath(os.fspath(log_dir)), n))
+            for n in ("psnr.log", "ssim.log", "vmaf.json", "xpsnr.log")}
+    fmt = pix_fmt(bit_depth)
+    # both inputs get the same colour tags first: the encode signals the source's colour description and
+    # the Y4M reference cannot, and ffmpeg would otherwise convert one to the other's matrix before scoring
+    same = "setparams=color_primaries=unknown:color_trc=unknown:colorspace=unknown:range=tv"
+    x = params.xpsnr
+    ref_chain = ",".join([*ref_filters, same])
+    return (
+        f"[0:v:0]{same},scale={w}:{h}:flags={params.scale_flags},setsar=1,format={fmt},settb=1,setpts=N[d0];"
+        f"{ref_input}{ref_chain},format={fmt},setsar=1,settb=1,setpts=N,split={4 if x else 3}[r0][r1][r2]"
+        f"{'[r3]' if x else ''};"
+        f"[d0][r0]psnr=stats_file={logs['psnr.log']}[d1];"
+        f"[d1][r1]ssim=stats_file={logs['ssim.log']}[d2];"
+        # XPSNR weighs each block by the activity of its first input: the source goes first; its output
+        # (the source again) ends in a nullsink
+        + (f"[d2]split[d3][dx];[r3][dx]xpsnr=stats_file={logs['xpsnr.log']},nullsink;" if x else "")
+        + f"[{'d3' if x else 'd2'}][r2]libvmaf=model=version={params.vmaf_model}"
+        f":n_threads={params.threads}:n_subsample={params.n_subsample}"
+        f":log_fmt=json:log_path={logs['vmaf.json']}"
+    )
+
+
 def metric_args(
     dist: str | os.PathLike,
     dist_format: str,
@@ -262,42 +304,17 @@ def metric_args(
     bit_depth: int = 8,
 ) -> list[str]:
     """ffmpeg arguments that score ``dist`` (a raw bitstream of ``dist_format``, or ``yuv4mpegpipe``)
-    against the Y4M reference ``ref`` at ``ref_size``: psnr -> ssim (-> xpsnr) -> libvmaf, logs in
-    ``log_dir`` (``psnr.log``, ``ssim.log``, ``vmaf.json``; ``xpsnr.log`` where ``params.xpsnr``). Both
-    are compared at ``bit_depth`` bits, the depth of the encode and of its reference: PSNR's (and
-    XPSNR's) peak is then 1023, and libvmaf scales its features to the depth."""
-    from .encoders.base import pix_fmt
+    against the Y4M reference ``ref`` at ``ref_size`` (see :func:`metric_graph`)."""
+    from .media import input_arg
 
-    from .media import _escape_filter_value, input_arg
-
-    w, h = ref_size
     fr = Fraction(fps)
     rate = f"{fr.numerator}/{fr.denominator}"
-    logs = {n: _escape_filter_value(os.path.join(os.path.abspath(os.fspath(log_dir)), n))
-            for n in ("psnr.log", "ssim.log", "vmaf.json", "xpsnr.log")}
     t = params.threads
-    fmt = pix_fmt(bit_depth)
-    # both inputs get the same colour tags first: the encode signals the source's colour description and
-    # the Y4M reference cannot, and ffmpeg would otherwise convert one to the other's matrix before scoring
-    same = "setparams=color_primaries=unknown:color_trc=unknown:colorspace=unknown:range=tv"
-    x = params.xpsnr
-    graph = (
-        f"[0:v:0]{same},scale={w}:{h}:flags={params.scale_flags},setsar=1,format={fmt},settb=1,setpts=N[d0];"
-        f"[1:v:0]{same},format={fmt},setsar=1,settb=1,setpts=N,split={4 if x else 3}[r0][r1][r2]{'[r3]' if x else ''};"
-        f"[d0][r0]psnr=stats_file={logs['psnr.log']}[d1];"
-        f"[d1][r1]ssim=stats_file={logs['ssim.log']}[d2];"
-        # XPSNR weighs each block by the activity of its first input: the source goes first; its output
-        # (the source again) ends in a nullsink
-        + (f"[d2]split[d3][dx];[r3][dx]xpsnr=stats_file={logs['xpsnr.log']},nullsink;" if x else "")
-        + f"[{'d3' if x else 'd2'}][r2]libvmaf=model=version={params.vmaf_model}"
-        f":n_threads={t}:n_subsample={params.n_subsample}"
-        f":log_fmt=json:log_path={logs['vmaf.json']}"
-    )
     return [
         "-y", "-v", "error", "-threads", str(t),
         "-r", rate, "-f", dist_format, "-i", input_arg(dist),
         "-r", rate, "-f", "yuv4mpegpipe", "-i", input_arg(ref),
-        "-filter_threads", str(t), "-filter_complex", graph,
+        "-filter_threads", str(t), "-filter_complex", metric_graph(ref_size, params, log_dir, bit_depth),
         "-f", "null", "-",
     ]
 
@@ -314,15 +331,22 @@ def score(
     bit_depth: int = 8,
 ) -> Scores:
     """Score one encode (``frames`` frames) against the reference; checks every frame was scored."""
+    check_scorable(*ref_size, name=f"reference {Path(ref).name}")
+    params = params.for_display(*ref_size)
+    return run_scoring(lambda d: metric_args(dist, dist_format, ref, ref_size, fps, params, d, bit_depth), frames,
+                       params, work_dir)
+
+
+def run_scoring(make_args: "Callable[[str], list[str]]", frames: int, params: MetricParams,
+                work_dir: str | os.PathLike | None = None) -> Scores:
+    """Run the scoring command ``make_args(log_dir)`` (its graph from :func:`metric_graph`, ``params`` with
+    a named VMAF model) and pool its logs; checks every one of ``frames`` frames was scored."""
     import tempfile
 
     from . import ffmpeg
 
-    check_scorable(*ref_size, name=f"reference {Path(ref).name}")
-    params = params.for_display(*ref_size)
     with tempfile.TemporaryDirectory(prefix="pershot-metric-", dir=work_dir) as d:
-        args = metric_args(dist, dist_format, ref, ref_size, fps, params, d, bit_depth)
-        res = ffmpeg.run(args, what=f"scoring (psnr/ssim{'/xpsnr' if params.xpsnr else ''}/libvmaf) failed")
+        res = ffmpeg.run(make_args(d), what=f"scoring (psnr/ssim{'/xpsnr' if params.xpsnr else ''}/libvmaf) failed")
         try:
             vmaf_text = (Path(d) / "vmaf.json").read_text(encoding="utf-8")
             psnr_text = (Path(d) / "psnr.log").read_text(encoding="utf-8")

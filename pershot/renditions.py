@@ -23,6 +23,9 @@ Finished shot encodes are kept in ``OUT/.pershot-renditions-work/`` (each
 written whole, named by what made it) until every rung is joined, so a re-run
 after a crash or Ctrl-C encodes only what is missing; with a Dask cluster, that
 folder must be on storage every worker sees.
+
+``verify``: each rung's file is then scored against the source (:mod:`pershot.verify`), and
+renditions.csv gives the measured VMAF, PSNR-Y and SSIM beside the ladder's.
 """
 from __future__ import annotations
 
@@ -41,9 +44,11 @@ from .encoders.base import args_bit_depth, colour_args
 from .geometry import describe
 from .media import (FrameIndex, HdrMetadata, SourceInfo, check_source, check_temp_space, encode_colour, encode_hdr,
                     extract_shot, frame_index, input_arg, temp_dir, y4m_bytes)
+from .verify import VERIFY_COLUMNS
 
 RENDITION_COLUMNS = ("rung", "name", "path", "container", "width", "height", "frames", "duration_s", "size_bytes",
-                     "bitrate_kbps", "ladder_kbps", "encode_cpu_s", "kind")
+                     "bitrate_kbps", "ladder_kbps", "encode_cpu_s", "kind",
+                     *VERIFY_COLUMNS)  # with verify (see pershot.verify): empty otherwise
 #: the audio rendition (``--audio aac[:KBPS]``): AAC-LC at this many kbps unless told
 AUDIO_DEFAULT_KBPS = 128
 
@@ -104,6 +109,16 @@ class Rendition:
     encode_cpu_s: float  #: CPU seconds of the rung's encode processes
     #: "video" (a rung), or "audio": the one audio rendition (rung -1, no size or frames)
     kind: str = "video"
+    #: with ``verify``: the file scored against the source (see :class:`pershot.verify.RungScore`); NaN otherwise
+    vmaf: float = float("nan")
+    psnr_y: float = float("nan")
+    ssim: float = float("nan")
+    worst_shot_vmaf: float = float("nan")
+    ladder_vmaf: float = float("nan")
+    ladder_psnr_y: float = float("nan")
+    ladder_ssim: float = float("nan")
+    vmaf_model: str = ""
+    verify_cpu_s: float = float("nan")
 
     def as_dict(self) -> dict[str, Any]:
         return {c: getattr(self, c) for c in RENDITION_COLUMNS}
@@ -632,9 +647,11 @@ def _encode_ladder(
     hls: bool = False,
     dash: bool = False,
     cfr: bool = False,
+    verify: bool = False,
 ) -> "tuple[list[Rendition], float, Fraction]":
     """:func:`encode_renditions` without the packaging: (the renditions, the frame rate HLS's
-    ``FRAME-RATE`` gives them, the source's frame rate). ``hls``/``dash``: only checked for."""
+    ``FRAME-RATE`` gives them, the source's frame rate). ``hls``/``dash``: only checked for.
+    ``verify``: score each rung's file against the source (:mod:`pershot.verify`), a job per rung."""
     import pandas as pd
 
     from .atomic import atomic_path
@@ -718,6 +735,17 @@ def _encode_ladder(
             width=w, height=h, frames=frames, duration_s=dur, size_bytes=size,
             bitrate_kbps=size * 8.0 / dur / 1000.0, ladder_kbps=float(r.get("bitrate_kbps") or "nan"),
             encode_cpu_s=sum(p.cpu_s for p in parts)))
+    if verify:
+        from .verify import run_verify, verify_jobs
+
+        checks_plan = verify_jobs(doc, info, results, work_dir)
+        vex = make_executor("local", jobs) if own else executor
+        try:
+            checks = {c.rung: c for _, c in vex.map(run_verify, checks_plan)}
+        finally:
+            if own:
+                vex.close()
+        results = [dataclasses.replace(x, **checks[x.rung].as_dict()) if x.rung in checks else x for x in results]
     if kbps is not None and a_stream is not None:
         name = f"audio_aac{kbps}.m4a"
         with atomic_path(out / name) as t:
