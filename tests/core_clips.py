@@ -67,3 +67,14 @@ def edit_list(src: Path, dst: Path, start_s: float = 0.5) -> Path:
     """``src`` stream-copied from ``start_s``: the MP4 keeps the GOP's leading packets, hidden by an edit list."""
     ffmpeg.run(["-y", "-v", "error", "-ss", f"{start_s}", "-i", str(src), "-c", "copy", str(dst)])
     return dst
+
+
+def interlaced_clip(media_dir: Path, dst: Path, start_frame: int = 200) -> Path:
+    """60 frames of testvideo.mp4 from ``start_frame`` (from 200: a fade up to a photograph) at 320x180,
+    woven into 30 interlaced frames, top field first."""
+    ffmpeg.run(["-y", "-v", "error", "-i", str(media_dir / "testvideo.mp4"), "-vf",
+                f"trim=start_frame={start_frame}:end_frame={start_frame + 60},setpts=PTS-STARTPTS,scale=320:180,"
+                "interlace=scan=tff",
+                "-c:v", "libx264", "-flags", "+ildct+ilme", "-x264-params", "tff=1", "-crf", "14", str(dst)],
+               what="making an interlaced clip failed")
+    return dst

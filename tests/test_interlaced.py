@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import cut
+from core_clips import interlaced_clip
 
 from pershot import ffmpeg
 from pershot.encoders import EncodeParams
@@ -28,19 +29,10 @@ def _frames(path: str, w: int, h: int) -> list[np.ndarray]:
     return [np.frombuffer(f[:w * h], np.uint8).reshape(h, w) for f in data.split(b"FRAME\n")[1:]]
 
 
-def _interlaced_clip(media_dir: Path, dst: Path) -> Path:
-    """Frames 200-259 of testvideo.mp4 (a fade up to a photograph) woven into 30 interlaced frames, top field first."""
-    ffmpeg.run(["-y", "-v", "error", "-i", str(media_dir / "testvideo.mp4"), "-vf",
-                "trim=start_frame=200:end_frame=260,setpts=PTS-STARTPTS,scale=320:180,interlace=scan=tff",
-                "-c:v", "libx264", "-flags", "+ildct+ilme", "-x264-params", "tff=1", "-crf", "14", str(dst)],
-               what="making an interlaced clip failed")
-    return dst
-
-
 def test_interlaced_source_is_deinterlaced_frame_for_frame(media_dir: Path, tmp_path: Path):
     import av
 
-    clip = _interlaced_clip(media_dir, tmp_path / "tff.mp4")
+    clip = interlaced_clip(media_dir, tmp_path / "tff.mp4")
     info = probe_source(clip)
     assert info.interlaced and info.frame_count == 30
     ex = extract_shot(info, 4, 24, tmp_path / "y4m", [(160, 90)])
@@ -75,7 +67,7 @@ def test_an_ffmpeg_without_bwdif_is_one_clear_error(media_dir: Path, tmp_path: P
     from pershot.grid import load_grid
     from pershot.probe import plan_probes
 
-    info = probe_source(_interlaced_clip(media_dir, tmp_path / "tff.mp4"))
+    info = probe_source(interlaced_clip(media_dir, tmp_path / "tff.mp4"))
     shot = Shot(index=0, start_frame=0, end_frame=30, start_s=0.0, end_s=1.0)
     real = ffmpeg.ffmpeg_info()
     monkeypatch.setattr(ffmpeg, "ffmpeg_info", lambda: dataclasses.replace(real, filters=real.filters - {"bwdif"}))

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import cut
+from core_clips import interlaced_clip
 
 from pershot import api, cli
 from pershot.media import probe_source, with_crop
@@ -103,3 +104,14 @@ def test_cli_verify(made, tmp_path: Path, capsys):
     assert "PSNR-Y" in out and "ladder" in out
     assert cli.main(["ladder", str(clip), "--verify", "-o", str(tmp_path / "x")]) == 2  # --verify needs --encode
     assert "--verify goes with --encode" in capsys.readouterr().err
+
+
+def test_an_interlaced_title_is_deinterlaced_shot_by_shot_as_its_probes_were(media_dir: Path, tmp_path: Path):
+    # testvideo's cut at frame 180 falls at interlaced frame 10: bwdif across it would see the other shot
+    clip = interlaced_clip(media_dir, tmp_path / "tff.mp4", start_frame=160)
+    out = tmp_path / "lad"
+    api.ladder(clip, complexity=1.0, rungs=2, grid=dict(GRID, heights=[180]), out_dir=out, jobs=2, plots=False)
+    doc = json.loads((out / "ladder.json").read_text())
+    assert len(doc["rungs"][0]["shots"]) == 2 and doc["source"]["interlaced"]
+    rows = api.encode_renditions(out / "ladder.json", tmp_path / "r", verify=True, jobs=2)
+    assert all(r.psnr_y == pytest.approx(r.ladder_psnr_y, abs=2e-3) for r in rows) and mismatches(rows) == []
