@@ -8,10 +8,14 @@ Sources (probed with the core pipeline, through the probe cache: a second run en
   to keep the probe run short on 2 shared cores;
 * ``photos``: a multi-shot clip built here from real photographs shipped with scikit-image, each
   animated with ffmpeg's zoompan (zooms and pans over an upscaled canvas), joined with known cut
-  frames, 640x360 at 24 fps.
+  frames, 640x360 at 24 fps;
+* ``mixed`` (with ``--sources mixed``; not in the issue's pair): six 2 s shots of very different
+  difficulty, ffmpeg's ``testsrc2``, ``mandelbrot``, ``life`` and ``cellauto``, a panned and a still
+  photograph, 640x360 at 24 fps (the clip of ``peak_bench.py``): how the figures carry over to content
+  whose shots differ a lot.
 
 Grid: all nine x264 presets, ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, veryslow
-x 4 heights (photos: 360, 288, 216, 144; testvideo: 270, 216, 180, 144) x 11 CRFs (18, 20, 23, 25, ..., 40, 43), VMAF
+x 4 heights (photos, mixed: 360, 288, 216, 144; testvideo: 270, 216, 180, 144) x 11 CRFs (18, 20, 23, 25, ..., 40, 43), VMAF
 on every 2nd frame, one thread per encode.
 
 Analyses, per source, on 8-rung ladders spaced along the title's hull (one resolution per rung): from VMAF 40
@@ -40,6 +44,7 @@ Prints a table and writes benchmarks/results/ladder_bench.csv and .json (atomica
     nice python benchmarks/ladder_bench.py --variants --skip-speed --out benchmarks/results/ladder_bench_variants
     nice python benchmarks/ladder_bench.py --sources photos --heights 360,324,288,252,216,180,144 --skip-speed \
         --out benchmarks/results/ladder_bench_photos_7heights
+    nice python benchmarks/ladder_bench.py --sources mixed --skip-speed --out benchmarks/results/ladder_bench_mixed
 """
 from __future__ import annotations
 
@@ -81,6 +86,10 @@ GRIDS = {
     "photos": {"name": "bench-ladder-360", "description": "x264 9 presets ultrafast..veryslow x 4 heights x 11 CRFs",
                "heights": [360, 288, 216, 144], "crf": CRFS, "threads": 1, "keyint": 0,
                "metrics": {"n_subsample": 2}, "encoders": {"x264": {"presets": PRESETS}}},
+    # six shots of very different difficulty (MIXED_SHOTS), 640x360
+    "mixed": {"name": "bench-ladder-360", "description": "x264 9 presets ultrafast..veryslow x 4 heights x 11 CRFs",
+              "heights": [360, 288, 216, 144], "crf": CRFS, "threads": 1, "keyint": 0,
+              "metrics": {"n_subsample": 2}, "encoders": {"x264": {"presets": PRESETS}}},
     # testvideo.mp4 downscaled to 480x270
     "testvideo": {"name": "bench-ladder-270", "description": "x264 9 presets ultrafast..veryslow x 4 heights x 11 CRFs",
                   "heights": [270, 216, 180, 144], "crf": CRFS, "threads": 1, "keyint": 0,
@@ -111,6 +120,14 @@ PHOTO_SHOTS = [
     ("immunohistochemistry", 40, "pan_right"),
 ]
 FPS = 24
+MIXED_SHOTS = [  # shots of very different difficulty: (kind, ffmpeg lavfi source or scikit-image picture, frames)
+    ("lavfi", "testsrc2=s=640x360:r=24", 48),
+    ("photo", "coffee", 48),
+    ("lavfi", "mandelbrot=s=640x360:r=24", 48),
+    ("lavfi", "life=s=640x360:r=24:mold=10:ratio=0.1:death_color=#C83232:life_color=#00ff00", 48),
+    ("still", "astronaut", 48),
+    ("lavfi", "cellauto=s=640x360:r=24:rule=110", 48),
+]
 
 
 # --------------------------------------------------------------------------- sources
@@ -156,6 +173,38 @@ def join_parts(parts: list[Path], dst: Path, what: str) -> None:
                    what=f"joining the {what} shots failed")
 
 
+def build_mixed_clip(dst: Path) -> tuple[Path, list[Shot]]:
+    """Six 2 s shots of very different difficulty (MIXED_SHOTS), 640x360 at FPS, and their known shots."""
+    def part_args(i: int, d: Path) -> list[str]:
+        kind, src, n = MIXED_SHOTS[i]
+        if kind == "lavfi":
+            return ["-f", "lavfi", "-i", src]
+        img = _photo(src, d / f"{i}.png")
+        vf = _motion("pan_right", n) if kind == "photo" else \
+            f"scale=640:360:force_original_aspect_ratio=increase,crop=640:360,fps={FPS},format=yuv420p"
+        return ["-loop", "1", "-i", str(img), "-vf", vf] if kind == "still" else ["-i", str(img), "-vf", vf]
+
+    return _build_clip(dst, [n for _k, _s, n in MIXED_SHOTS], part_args, "mixed")
+
+
+def _build_clip(dst: Path, frames: list[int], part_args, what: str) -> tuple[Path, list[Shot]]:
+    """A clip of ``len(frames)`` shots (unless ``dst`` is already there): shot ``i`` is ffmpeg's output of
+    ``part_args(i, tmpdir)`` (input arguments), ``frames[i]`` frames, losslessly kept until
+    :func:`join_parts` joins them; returns the clip and its known shots."""
+    shots = known_shots(frames)
+    if dst.is_file():
+        return dst, shots
+    with tempfile.TemporaryDirectory(prefix=f"pershot-{what}-") as d:
+        parts = []
+        for i, n in enumerate(frames):
+            part = Path(d) / f"{i}.mkv"
+            ffmpeg.run(["-y", "-v", "error", *part_args(i, Path(d)), "-frames:v", str(n), "-pix_fmt", "yuv420p",
+                        "-c:v", "ffv1", str(part)], what=f"making {what} shot {i} failed")
+            parts.append(part)
+        join_parts(parts, dst, what)
+    return dst, shots
+
+
 def add_run_args(ap: argparse.ArgumentParser, name: str) -> None:
     """The options every ladder-clip benchmark takes: -j, --work (where the clips are kept) and --out
     (results path stem, default benchmarks/results/NAME)."""
@@ -191,19 +240,11 @@ def write_results(stem: Path, doc: dict, rows: pd.DataFrame) -> None:
 
 def build_photo_clip(dst: Path) -> tuple[Path, list[Shot]]:
     """The multi-shot clip from photographs; returns it and its known shots."""
-    shots = known_shots([n for _name, n, _kind in PHOTO_SHOTS])
-    if dst.is_file():
-        return dst, shots
-    with tempfile.TemporaryDirectory(prefix="pershot-photos-") as d:
-        parts = []
-        for i, (name, n, kind) in enumerate(PHOTO_SHOTS):
-            img = _photo(name, Path(d) / f"{i}.png")
-            part = Path(d) / f"{i}.mkv"
-            ffmpeg.run(["-y", "-v", "error", "-i", str(img), "-vf", _motion(kind, n), "-frames:v", str(n),
-                        "-c:v", "ffv1", str(part)], what=f"animating {name} failed")
-            parts.append(part)
-        join_parts(parts, dst, "photo")
-    return dst, shots
+    def part_args(i: int, d: Path) -> list[str]:
+        name, n, kind = PHOTO_SHOTS[i]
+        return ["-i", str(_photo(name, d / f"{i}.png")), "-vf", _motion(kind, n)]
+
+    return _build_clip(dst, [n for _name, n, _kind in PHOTO_SHOTS], part_args, "photo")
 
 
 def testvideo_small(dst: Path, height: int = 270) -> Path:
@@ -493,7 +534,7 @@ def _flat(results: dict) -> pd.DataFrame:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sources", nargs="*", default=["testvideo", "photos"], choices=["testvideo", "photos"])
+    ap.add_argument("--sources", nargs="*", default=["testvideo", "photos"], choices=["testvideo", "photos", "mixed"])
     add_run_args(ap, "ladder_bench")
     ap.add_argument("--quick", action="store_true", help="a tiny grid (smoke test of the script)")
     ap.add_argument("--skip-speed", action="store_true")
@@ -513,6 +554,8 @@ def main(argv=None) -> int:
         for name in args.sources:
             if name == "testvideo":
                 src, shots = testvideo_small(work / "testvideo270.mp4"), None
+            elif name == "mixed":
+                src, shots = build_mixed_clip(work / "mixed360.mp4")
             else:
                 src, shots = build_photo_clip(work / "photos360.mp4")
             grid = QUICK_GRID if args.quick else dict(GRIDS[name])

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -42,47 +41,15 @@ sys.path.insert(0, str(HERE))
 
 import ladder_bench as lb  # noqa: E402
 
-from pershot import api, ffmpeg  # noqa: E402
+from pershot import api  # noqa: E402
 from pershot.ladder import optimize_ladder, prepare  # noqa: E402
-from pershot.shots import Shot  # noqa: E402
 
 RATIOS = (None, 3.0, 2.0, 1.5)
 COMPLEXITIES = (1.0, 0.1)
-FPS = 24
-MIXED_SHOTS = [  # (kind, ffmpeg lavfi source or scikit-image picture, frames)
-    ("lavfi", "testsrc2=s=640x360:r=24", 48),
-    ("photo", "coffee", 48),
-    ("lavfi", "mandelbrot=s=640x360:r=24", 48),
-    ("lavfi", "life=s=640x360:r=24:mold=10:ratio=0.1:death_color=#C83232:life_color=#00ff00", 48),
-    ("still", "astronaut", 48),
-    ("lavfi", "cellauto=s=640x360:r=24:rule=110", 48),
-]
 MIXED_GRID = {"name": "bench-peak-mixed", "description": "x264 4 presets x 3 heights x 6 CRFs",
               "heights": [360, 270, 180], "crf": [18, 23, 28, 33, 38, 43], "threads": 1, "keyint": 0,
               "metrics": {"n_subsample": 2},
               "encoders": {"x264": {"presets": ["ultrafast", "veryfast", "medium", "veryslow"]}}}
-
-
-def build_mixed_clip(dst: Path) -> tuple[Path, list[Shot]]:
-    shots = lb.known_shots([n for _k, _s, n in MIXED_SHOTS])
-    if dst.is_file():
-        return dst, shots
-    with tempfile.TemporaryDirectory(prefix="pershot-mixed-") as d:
-        parts = []
-        for i, (kind, src, n) in enumerate(MIXED_SHOTS):
-            part = Path(d) / f"{i}.mkv"
-            if kind == "lavfi":
-                args = ["-f", "lavfi", "-i", src]
-            else:
-                img = lb._photo(src, Path(d) / f"{i}.png")
-                vf = lb._motion("pan_right", n) if kind == "photo" else \
-                    f"scale=640:360:force_original_aspect_ratio=increase,crop=640:360,fps={FPS},format=yuv420p"
-                args = ["-loop", "1", "-i", str(img), "-vf", vf] if kind == "still" else ["-i", str(img), "-vf", vf]
-            ffmpeg.run(["-y", "-v", "error", *args, "-frames:v", str(n), "-pix_fmt", "yuv420p", "-c:v", "ffv1",
-                        str(part)], what=f"making mixed shot {i} failed")
-            parts.append(part)
-        lb.join_parts(parts, dst, "mixed")
-    return dst, shots
 
 
 def analyse(name: str, probes: pd.DataFrame) -> list[dict]:
@@ -140,7 +107,7 @@ def main(argv=None) -> int:
         elif name == "photos":
             (src, shots), grid = lb.build_photo_clip(work / "photos360.mp4"), lb.GRIDS["photos"]
         else:
-            (src, shots), grid = build_mixed_clip(work / "mixed360.mp4"), MIXED_GRID
+            (src, shots), grid = lb.build_mixed_clip(work / "mixed360.mp4"), MIXED_GRID
         grids[name] = grid
         t0 = time.perf_counter()
         run = api.run_probes(src, grid, shots=shots, jobs=args.jobs, cache=True)

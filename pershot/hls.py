@@ -17,6 +17,14 @@ rendition's, ``AVERAGE-BANDWIDTH`` the same with averages, and ``CODECS`` covers
 rung: its shots can have come from different presets and so from different H.264 profiles (x264
 ultrafast writes Constrained Baseline, the others High), which ffmpeg's own master playlist,
 taken from the first shot, would get wrong.
+
+Every variant also gets an I-frame playlist (``iframes.m3u8``, ``EXT-X-I-FRAMES-ONLY``) for trick play
+(scrubbing, fast forward), listed in the master with ``EXT-X-I-FRAME-STREAM-INF``: byte ranges of the
+variant's own segments, so no media is copied (:func:`iframe_playlist`). In MPEG-TS every key frame
+is listed (each shot's first frame), its range starting at the PAT that ffmpeg's muxer writes before
+each key frame so that it decodes alone; in fragmented MP4, the key frame each segment starts with
+(the muxer writes one fragment per segment, and a later key frame's range would start at a fragment
+whose first sample is another picture).
 """
 from __future__ import annotations
 
@@ -33,7 +41,7 @@ from .bitstream import avc_codec_string, entry_args, h264_sps, hevc_entry_and_co
 from .errors import InputError
 
 __all__ = ["Segments", "read_playlist", "package_args", "package", "in_band_rungs", "several_sequence_headers",
-           "avc_codec_string", "h264_sps"]
+           "avc_codec_string", "h264_sps", "iframe_playlist", "ts_keyframes", "fmp4_first_sample"]
 
 #: the segment duration aimed at, in seconds (Apple's HLS authoring spec: 6)
 DEFAULT_SEGMENT_S = 6.0
@@ -210,7 +218,8 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
             # one ladder: its audio in the same run; several: the audio on its own, below
             ffmpeg.run(package_args(names, audio.path if audio and not several else None, base, segment_s, entries),
                        what="HLS packaging failed")
-            placed += [(f"{k}/{n}" if several else n, r, c) for (n, _), r, c in zip(names, rs, codecs)]
+            placed += [(f"{k}/{n}" if several else n, r, c, entries is not None)
+                       for (n, _), r, c in zip(names, rs, codecs)]
         # version 7 for fragmented MP4 (EXT-X-MAP), as ffmpeg writes the media playlists
         fmp4 = any(plans[k][0] is not None for k, _ in groups)
         if audio is not None and several:  # fragmented MP4 beside HEVC or AV1, as one ladder of theirs has it
@@ -228,7 +237,7 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
         rows = []
         first = None
         tol = 0.5 / float(fps) if fps else 0.02  # half a frame
-        for name, r, codec in placed:
+        for name, r, codec, in_fmp4 in placed:
             seg = read_playlist(tmp / name / "index.m3u8")
             if not seg.items:
                 raise InputError(f"rung {r.rung}: no HLS segment was written")
@@ -243,13 +252,21 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
             rate = f",FRAME-RATE={float(fps):.3f}" if fps else ""
             vrange = colour_of(r.path).video_range  # HDR variants say so; SDR is what a player assumes
             rate += f",VIDEO-RANGE={vrange}" if vrange != "SDR" else ""
+            # trick play: the variant's key frames, as byte ranges of its own segments
+            text, i_peak, i_avg = iframe_playlist(seg, in_fmp4)
+            (tmp / name / "iframes.m3u8").write_text(text, encoding="utf-8")
+            irange = f",VIDEO-RANGE={vrange}" if vrange != "SDR" else ""
             rows.append((name.split("/")[0] if several else "", peak + a_peak, (
                 f"#EXT-X-STREAM-INF:BANDWIDTH={round(peak + a_peak)},AVERAGE-BANDWIDTH={round(avg + a_avg)},"
                 f'RESOLUTION={r.width}x{r.height}{rate},CODECS="{codec}{codecs_audio}"'
-                + (',AUDIO="audio"' if audio is not None else ""), f"{name}/index.m3u8")))
+                + (',AUDIO="audio"' if audio is not None else ""), f"{name}/index.m3u8"),
+                f"#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={round(i_peak)},AVERAGE-BANDWIDTH={round(i_avg)},"
+                f'RESOLUTION={r.width}x{r.height},CODECS="{codec}"{irange},URI="{name}/iframes.m3u8"'))
         order = {k: i for i, k in enumerate(PACKAGED_CODECS)}
-        for _, _, (inf, uri) in sorted(rows, key=lambda x: (order.get(x[0], -1), x[1])):
+        ranked = sorted(rows, key=lambda x: (order.get(x[0], -1), x[1]))
+        for _, _, (inf, uri), _ in ranked:
             lines += [inf, uri]
+        lines += [x[3] for x in ranked]  # the I-frame variants, in the same order
         (tmp / "master.m3u8").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out / "master.m3u8"
 
@@ -269,6 +286,148 @@ def audio_package_args(audio: str, out_dir: str | os.PathLike, segment_s: float 
             "-var_stream_map", "a:0,agroup:audio,default:yes,name:audio",
             "-hls_segment_filename", os.path.join(out, "%v", "seg_%05d." + ("m4s" if fmp4 else "ts")),
             os.path.join(out, "%v", "index.m3u8")]
+
+
+# ---------------------------------------------------------------- I-frame playlists (trick play)
+
+TS_PACKET = 188
+
+
+def _pes_pts(pes: bytes) -> int | None:
+    """The PTS (90 kHz ticks) in a PES packet header, or None."""
+    if len(pes) < 14 or pes[:3] != b"\x00\x00\x01" or not pes[7] & 0x80:
+        return None
+    b = pes[9:14]
+    return ((b[0] >> 1) & 7) << 30 | b[1] << 22 | (b[2] >> 1) << 15 | b[3] << 7 | b[4] >> 1
+
+
+def ts_keyframes(path: str | os.PathLike) -> list[tuple[int, int, int | None]]:
+    """The key frames of an MPEG-TS segment holding one video stream: ``(offset, length, pts)`` each,
+    the byte range running from the PAT that ffmpeg's muxer writes before every key frame (so the range
+    plays on its own) to the end of the key frame's PES packet; pts in 90 kHz ticks."""
+    data = Path(path).read_bytes()
+    n = len(data) // TS_PACKET
+    starts = []  # (packet index, is key, pts, the last PAT's packet index) of each video PES
+    last_pat = None
+    for k in range(n):
+        pkt = data[k * TS_PACKET:(k + 1) * TS_PACKET]
+        if pkt[0] != 0x47:
+            raise InputError(f"{Path(path).name} is not MPEG-TS (no sync byte at packet {k})")
+        pid = ((pkt[1] & 0x1F) << 8) | pkt[2]
+        afc = (pkt[3] >> 4) & 3
+        if not pkt[1] & 0x40 or afc == 2:  # no payload unit starts here
+            continue
+        payload = pkt[4 + (1 + pkt[4] if afc == 3 else 0):]
+        if pid == 0:
+            last_pat = k
+        elif payload[:3] == b"\x00\x00\x01" and payload[3] & 0xF0 == 0xE0:  # a video PES starts
+            key = afc == 3 and pkt[4] > 0 and bool(pkt[5] & 0x40)  # its random_access_indicator
+            starts.append((k, key, _pes_pts(payload), last_pat))
+    out = []
+    for j, (k, key, pts, pat) in enumerate(starts):
+        if key:
+            first = pat if pat is not None and (j == 0 or pat > starts[j - 1][0]) else k
+            end = starts[j + 1][0] if j + 1 < len(starts) else n
+            out.append((first * TS_PACKET, (end - first) * TS_PACKET, pts))
+    return out
+
+
+def _boxes(data: bytes, start: int = 0, end: int | None = None):
+    """(type, offset, size) of the ISO-BMFF boxes in ``data[start:end]``."""
+    import struct
+
+    end = len(data) if end is None else end
+    off = start
+    while off + 8 <= end:
+        size, typ = struct.unpack(">I4s", data[off:off + 8])
+        if size == 1:
+            size = struct.unpack(">Q", data[off + 8:off + 16])[0]
+        elif size == 0:
+            size = end - off
+        if size < 8:
+            break
+        yield typ.decode("latin-1"), off, size
+        off += size
+
+
+def fmp4_first_sample(path: str | os.PathLike) -> tuple[int, int]:
+    """``(offset, length)`` of a fragmented-MP4 segment's first fragment up to the end of its first
+    sample (the key frame a segment starts with): the ``moof`` box, then the ``mdat`` through that sample."""
+    import struct
+
+    data = Path(path).read_bytes()
+    moof = next(((o, n) for t, o, n in _boxes(data) if t == "moof"), None)
+    if moof is None:
+        raise InputError(f"{Path(path).name} has no moof box: not a fragmented-MP4 segment")
+    mo, mn = moof
+    for t, o, n in _boxes(data, mo + 8, mo + mn):
+        if t != "traf":
+            continue
+        tfhd_default = None
+        base = mo  # default-base-is-moof (what ffmpeg writes)
+        for tt, oo, nn in _boxes(data, o + 8, o + n):
+            if tt == "tfhd":
+                flags = int.from_bytes(data[oo + 9:oo + 12], "big")
+                q = oo + 16  # past the track ID
+                if flags & 0x1:
+                    base = struct.unpack(">Q", data[q:q + 8])[0]
+                    q += 8
+                q += 4 if flags & 0x2 else 0
+                q += 4 if flags & 0x8 else 0
+                if flags & 0x10:
+                    tfhd_default = struct.unpack(">I", data[q:q + 4])[0]
+            elif tt == "trun":
+                flags = int.from_bytes(data[oo + 9:oo + 12], "big")
+                q = oo + 16  # past the sample count
+                data_offset = struct.unpack(">i", data[q:q + 4])[0] if flags & 0x1 else 0
+                q += 4 if flags & 0x1 else 0
+                q += 4 if flags & 0x4 else 0  # first-sample-flags
+                q += 4 if flags & 0x100 else 0  # sample duration
+                size = struct.unpack(">I", data[q:q + 4])[0] if flags & 0x200 else tfhd_default
+                if size is None:
+                    break
+                start = base + data_offset
+                return mo, start + size - mo
+    raise InputError(f"{Path(path).name}: no sample size in its first fragment")
+
+
+def iframe_playlist(seg: Segments, fmp4: bool) -> tuple[str, float, float]:
+    """An ``EXT-X-I-FRAMES-ONLY`` media playlist over a variant's own segments (byte ranges, no copy of
+    the media), with its (peak, average) bit rate: MPEG-TS, every key frame (each shot's first frame),
+    each range from the PAT before it; fragmented MP4, the key frame each segment starts with, its
+    range the first fragment's ``moof`` through that sample, with the variant's ``EXT-X-MAP``."""
+    lines = [ln for ln in seg.playlist.read_text(encoding="utf-8").splitlines()]
+    init = next((ln for ln in lines if ln.startswith("#EXT-X-MAP:")), None)
+    entries = []  # (uri, offset, length, start seconds)
+    times = list(itertools.accumulate([0.0] + [d for _, d in seg.items]))
+    end = times[-1]
+    for (p, d), t0 in zip(seg.items, times):
+        if fmp4:
+            off, n = fmp4_first_sample(p)
+            entries.append([p.name, off, n, t0])
+        else:
+            keys = ts_keyframes(p)
+            if not keys:
+                raise InputError(f"HLS segment {p.name} has no key frame")
+            base_pts = keys[0][2]
+            for off, n, pts in keys:
+                dt = (pts - base_pts) / 90000.0 if pts is not None and base_pts is not None else 0.0
+                entries.append([p.name, off, n, t0 + dt])
+    spans = [b[3] - a[3] for a, b in zip(entries, entries[1:])] + [end - entries[-1][3]] if entries else []
+    target = max(1, max((int(x + 0.5) for x in spans), default=1))  # EXTINF rounded to the nearest integer
+    out = ["#EXTM3U", f"#EXT-X-VERSION:{7 if fmp4 else 4}", f"#EXT-X-TARGETDURATION:{target}",
+           "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-I-FRAMES-ONLY"]
+    if init:
+        out.append(init)
+    rates = []
+    for (uri, off, n, _), span in zip(entries, spans):
+        out += [f"#EXTINF:{span:.6f},", f"#EXT-X-BYTERANGE:{n}@{off}", uri]
+        if span > 0:
+            rates.append((n * 8.0, span))
+    out.append("#EXT-X-ENDLIST")
+    peak = max((b / d for b, d in rates), default=0.0)
+    avg = sum(b for b, _ in rates) / sum(d for _, d in rates) if rates else 0.0
+    return "\n".join(out) + "\n", peak, avg
 
 
 def _quoted(s: str) -> str:

@@ -1,8 +1,10 @@
 """HLS packaging: segments cut at shot starts without re-encoding, a master playlist with true figures."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import av
 import pytest
 from conftest import cut
 
@@ -34,13 +36,46 @@ def test_read_playlist(tmp_path: Path):
 
 
 def _frames(ts_files) -> int:
-    import av
 
     n = 0
     for f in ts_files:
         with av.open(str(f)) as c:
             n += sum(1 for _ in c.decode(video=0))
     return n
+
+
+def _iframe_starts(master: Path) -> dict[str, list[float]]:
+    """Check a master's I-frame playlists (one per variant, same codec and size; each entry a byte range
+    of the variant's segments that decodes alone to one key frame, the spans adding up to the variant's
+    length) and return each one's key frame times (seconds from the start), by variant URI."""
+    lines = master.read_text().splitlines()
+    variants = {u: inf for inf, u in zip(lines, lines[1:]) if inf.startswith("#EXT-X-STREAM-INF")}
+    iframes = [ln for ln in lines if ln.startswith("#EXT-X-I-FRAME-STREAM-INF")]
+    assert len(iframes) == len(variants)
+    out = {}
+    for ln in iframes:
+        uri = ln.split('URI="')[1].rstrip('"')
+        v = uri.replace("iframes.m3u8", "index.m3u8")
+        attrs = lambda x: (x.split("RESOLUTION=")[1].split(",")[0], x.split('CODECS="')[1].split(",")[0].rstrip('"'))
+        assert attrs(ln) == attrs(variants[v])
+        text = (master.parent / uri).read_text().splitlines()
+        assert "#EXT-X-I-FRAMES-ONLY" in text
+        init = next((x.split('URI="')[1].rstrip('"') for x in text if x.startswith("#EXT-X-MAP:")), None)
+        t, starts = 0.0, []
+        for inf, rng, seg in zip(text, text[1:], text[2:]):
+            if not inf.startswith("#EXTINF:"):
+                continue
+            n, off = (int(x) for x in rng.split(":")[1].split("@"))
+            head = (master.parent / uri).parent
+            data = ((head / init).read_bytes() if init else b"") + (head / seg).read_bytes()[off:off + n]
+            with av.open(io.BytesIO(data)) as c:
+                frames = list(c.decode(video=0))
+            assert len(frames) == 1 and frames[0].key_frame  # one picture, decodable alone
+            starts.append(round(t, 3))
+            t += float(inf[8:].split(",")[0])
+        assert t == pytest.approx(sum(d for _, d in read_playlist(master.parent / v).items), abs=1e-3)
+        out[v] = starts
+    return out
 
 
 def test_hls_package_of_a_ladder_with_audio(media_dir: Path, tmp_path: Path):
@@ -56,6 +91,9 @@ def test_hls_package_of_a_ladder_with_audio(media_dir: Path, tmp_path: Path):
     api.ladder(src, grid=GRID, complexity=0.6, rungs=3, out_dir=out, shots=shots, jobs=1, plots=False)
     res = api.encode_renditions(out / "ladder.json", out / "r", jobs=1, audio="aac:64", hls=True)
     assert (out / "r" / "hls" / "master.m3u8").is_file()
+    # trick play: one 3 s segment per variant, each shot's first frame an entry of its I-frame playlist
+    starts = _iframe_starts(out / "r" / "hls" / "master.m3u8")
+    assert len(starts) == 3 and all(st == pytest.approx([0.0, 1.5015], abs=2e-3) for st in starts.values())
     # again with 1 s segments: the 3 s clip then gives two, cut at the second shot's start
     from pershot.hls import package
 
@@ -103,7 +141,6 @@ def test_hls_of_an_hevc_ladder_is_fmp4_hvc1_where_a_rung_has_one_set_of_paramete
     (ultrafast and medium write different ones); every variant plays every frame."""
     import json
 
-    import av
 
     from pershot.bitstream import _length_prefixed
     from pershot.hls import in_band_rungs
@@ -157,7 +194,8 @@ def test_one_set_of_parameter_sets_per_rung_gives_hvc1_rungs(media_dir: Path, tm
     assert (lad.table.groupby("rung")["param_sets"].nunique() == 1).all()
     api.encode_renditions(out / "ladder.json", out / "r", jobs=1, hls=True)
     master = out / "r" / "hls" / "master.m3u8"
-    assert in_band_rungs(master) == [] and master.read_text().count('CODECS="hvc1.') == len(lad.rungs)
+    infs = [ln for ln in master.read_text().splitlines() if ln.startswith("#EXT-X-STREAM-INF")]
+    assert in_band_rungs(master) == [] and sum('CODECS="hvc1.' in ln for ln in infs) == len(lad.rungs)
 
 
 def test_cli_rendition_options_fail_before_any_work(tmp_path: Path, capsys):
@@ -190,7 +228,6 @@ def test_hls_of_an_av1_ladder_keeps_one_sequence_header_per_rung(media_dir: Path
     write different ones); a rung that mixes them is packaged too, plays whole, and is named."""
     import json
 
-    import av
 
     from pershot.bitstream import av1_stream
     from pershot.cli import main
@@ -213,7 +250,9 @@ def test_hls_of_an_av1_ladder_keeps_one_sequence_header_per_rung(media_dir: Path
     assert probes["param_sets"].nunique() == 2  # presets 12 and 8 differ
     master = out / "renditions" / "hls" / "master.m3u8"
     text = master.read_text()
-    assert "#EXT-X-VERSION:7" in text and text.count('CODECS="av01.0.') == 2
+    infs = [ln for ln in text.splitlines() if ln.startswith("#EXT-X-STREAM-INF")]
+    assert "#EXT-X-VERSION:7" in text and sum('CODECS="av01.0.' in ln for ln in infs) == 2
+    assert all(st == [0.0] for st in _iframe_starts(master).values())  # trick play: a key frame decodes alone
     for rung in (0, 1):
         playlist = master.parent / f"rung{rung:02d}" / "index.m3u8"
         assert "#EXT-X-MAP:URI=" in playlist.read_text()
@@ -264,7 +303,6 @@ def test_one_master_playlist_for_an_x264_and_an_x265_ladder(media_dir: Path, tmp
     manifest, a video adaptation set per codec."""
     import json
 
-    import av
     from test_dash import _decode, _representations
 
     from pershot.cli import main
@@ -302,6 +340,10 @@ def test_one_master_playlist_for_an_x264_and_an_x265_ladder(media_dir: Path, tmp
     assert list(out.glob("*/audio_aac64.m4a")) == [out / "x264" / "audio_aac64.m4a"]
     cuts = {tuple(round(d, 3) for _, d in read_playlist(master.parent / u).items) for u in uris}
     assert len(cuts) == 1  # the same segment boundaries in every variant
+    # trick play: MPEG-TS lists every shot's key frame; fragmented MP4 the one its segment starts with
+    starts = _iframe_starts(master)
+    assert all(starts[u] == pytest.approx([0.0, 1.001], abs=2e-3) for u in uris[:2])
+    assert all(starts[u] == [0.0] for u in uris[2:])
     for u in uris:
         with av.open(str(master.parent / u)) as c:
             assert sum(1 for _ in c.decode(video=0)) == 60
