@@ -463,6 +463,7 @@ def encode_renditions(
     dash: bool = False,
     cfr: bool = False,
     verify: bool = False,
+    verify_progress: "Callable[[int, int], None] | None" = None,
 ) -> list:
     """Run a ladder's encodes and join each rung into one file in ``out_dir`` (see :mod:`pershot.renditions`).
 
@@ -482,7 +483,7 @@ def encode_renditions(
     its average rate. ``verify``: score each rung's file against the source, every frame, as the probes
     were scored (:mod:`pershot.verify`); the rows (and renditions.csv) then carry the measured ``vmaf``,
     ``psnr_y``, ``ssim`` and ``worst_shot_vmaf`` beside the ladder's ``ladder_vmaf``, ``ladder_psnr_y``
-    and ``ladder_ssim``.
+    and ``ladder_ssim``; ``verify_progress(done, total)`` is called as each rung's check finishes.
 
     ``ladder`` can also be a list of ladders of one title, one per codec (an x264 ladder beside an
     x265 one, made from the same shots): each is encoded into ``out_dir/<encoder>/`` and, with
@@ -496,9 +497,11 @@ def encode_renditions(
 
             raise InputError("several ladders are encoded whole: rungs picks rungs of one ladder")
         return encode_ladders(ladder, out_dir, source=source, executor=executor, jobs=jobs, progress=progress,
-                              audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr, verify=verify)
+                              audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr, verify=verify,
+                              verify_progress=verify_progress)
     return _encode(ladder, out_dir, source=source, rungs=rungs, executor=executor, jobs=jobs, progress=progress,
-                   audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr, verify=verify)
+                   audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr, verify=verify,
+                   verify_progress=verify_progress)
 
 
 def compare_ladders(ladders: "Sequence[str | _os.PathLike | dict | Ladder]",

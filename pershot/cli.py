@@ -772,15 +772,17 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
     from . import api
 
     bar = _Bar("renditions", "shot", args.quiet)
+    vbar = _Bar("verify", "rung", args.quiet)
     executor = _executor_from_args(args)
     try:
         res = api.encode_renditions(ladder, out, source=source, rungs=rungs, executor=executor, progress=bar,
                                     audio=getattr(args, "audio", None), crop=getattr(args, "crop", None),
                                     tonemap=getattr(args, "tonemap", None), hls=getattr(args, "hls", False),
                                     dash=getattr(args, "dash", False), cfr=getattr(args, "cfr", False),
-                                    verify=getattr(args, "verify", False))
+                                    verify=getattr(args, "verify", False), verify_progress=vbar)
     finally:
         bar.close()
+        vbar.close()
         executor.close()
     verified = getattr(args, "verify", False)
     if not args.quiet:

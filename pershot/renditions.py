@@ -648,10 +648,12 @@ def _encode_ladder(
     dash: bool = False,
     cfr: bool = False,
     verify: bool = False,
+    verify_progress: Callable[[int, int], None] | None = None,
 ) -> "tuple[list[Rendition], float, Fraction]":
     """:func:`encode_renditions` without the packaging: (the renditions, the frame rate HLS's
     ``FRAME-RATE`` gives them, the source's frame rate). ``hls``/``dash``: only checked for.
-    ``verify``: score each rung's file against the source (:mod:`pershot.verify`), a job per rung."""
+    ``verify``: score each rung's file against the source (:mod:`pershot.verify`), a job per rung, with
+    ``verify_progress(done, total)`` called as each finishes."""
     import pandas as pd
 
     from .atomic import atomic_path
@@ -741,7 +743,11 @@ def _encode_ladder(
         checks_plan = verify_jobs(doc, info, results, work_dir)
         vex = make_executor("local", jobs) if own else executor
         try:
-            checks = {c.rung: c for _, c in vex.map(run_verify, checks_plan)}
+            checks = {}
+            for i, (_, c) in enumerate(vex.map(run_verify, checks_plan)):
+                checks[c.rung] = c
+                if verify_progress:
+                    verify_progress(i + 1, len(checks_plan))
         finally:
             if own:
                 vex.close()

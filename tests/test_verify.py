@@ -34,9 +34,10 @@ def test_renditions_measure_what_the_ladder_predicted(made, tmp_path: Path):
     clip, lad = made
     doc = json.loads(lad.read_text())
     assert len({(s["start_frame"], s["end_frame"]) for r in doc["rungs"] for s in r["shots"]}) == 2
-    rows = api.encode_renditions(lad, tmp_path / "r", verify=True, jobs=2)
+    calls = []
+    rows = api.encode_renditions(lad, tmp_path / "r", verify=True, jobs=2, verify_progress=lambda *a: calls.append(a))
     csv = pd.read_csv(tmp_path / "r" / "renditions.csv")
-    assert len(rows) == len(csv) == len(doc["rungs"])
+    assert len(rows) == len(csv) == len(doc["rungs"]) and calls[-1] == (len(rows), len(rows))
     for r in rows:
         # the frames are the probes' own: PSNR-Y and SSIM agree to rounding; VMAF within its tolerance
         # (its motion feature sees across the cut now, and the probes scored every 2nd frame)
