@@ -464,6 +464,7 @@ def encode_renditions(
     cfr: bool = False,
     verify: bool = False,
     verify_progress: "Callable[[int, int], None] | None" = None,
+    segment_s: "float | None" = None,
 ) -> list:
     """Run a ladder's encodes and join each rung into one file in ``out_dir`` (see :mod:`pershot.renditions`).
 
@@ -484,6 +485,8 @@ def encode_renditions(
     were scored (:mod:`pershot.verify`); the rows (and renditions.csv) then carry the measured ``vmaf``,
     ``psnr_y``, ``ssim`` and ``worst_shot_vmaf`` beside the ladder's ``ladder_vmaf``, ``ladder_psnr_y``
     and ``ladder_ssim``; ``verify_progress(done, total)`` is called as each rung's check finishes.
+    ``segment_s``: the HLS/DASH segment duration aimed at (default 6 s); segments start at key frames, so
+    they last at least that long and end at the next shot start (or GOP start, with a grid ``keyint``).
 
     ``ladder`` can also be a list of ladders of one title, one per codec (an x264 ladder beside an
     x265 one, made from the same shots): each is encoded into ``out_dir/<encoder>/`` and, with
@@ -498,10 +501,10 @@ def encode_renditions(
             raise InputError("several ladders are encoded whole: rungs picks rungs of one ladder")
         return encode_ladders(ladder, out_dir, source=source, executor=executor, jobs=jobs, progress=progress,
                               audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr, verify=verify,
-                              verify_progress=verify_progress)
+                              verify_progress=verify_progress, segment_s=segment_s)
     return _encode(ladder, out_dir, source=source, rungs=rungs, executor=executor, jobs=jobs, progress=progress,
                    audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr, verify=verify,
-                   verify_progress=verify_progress)
+                   verify_progress=verify_progress, segment_s=segment_s)
 
 
 def compare_ladders(ladders: "Sequence[str | _os.PathLike | dict | Ladder]",

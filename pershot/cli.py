@@ -626,7 +626,9 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
     if args.audio is not None and not args.encode:
         raise InputError("--audio goes with --encode (or give it to `pershot encode`)")
     parse_audio(args.audio)
-    for flag, on in (("--hls", args.hls), ("--dash", args.dash), ("--cfr", args.cfr), ("--verify", args.verify)):
+    _check_segment_args(args)
+    for flag, on in (("--hls", args.hls), ("--dash", args.dash), ("--cfr", args.cfr), ("--verify", args.verify),
+                     ("--segment-seconds", args.segment_seconds is not None)):
         if on and not args.encode:
             raise InputError(f"{flag} goes with --encode (or give it to `pershot encode`)")
         if on and args.per_shot_resolution and flag in ("--hls", "--dash"):
@@ -751,6 +753,9 @@ def _hls_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
     p.add_argument("--dash", action="store_true",
                    help=f"{prefix}also package the renditions as MPEG-DASH: OUT/dash/manifest.mpd, fragmented-MP4 "
                         "segments cut at shot starts (x264, x265 or SVT-AV1 ladders, one resolution per rung)")
+    p.add_argument("--segment-seconds", type=float, default=None, metavar="S",
+                   help=f"{prefix}the HLS/DASH segment duration aimed at (default 6; a segment starts at a key frame: "
+                        "a shot start, or a GOP start with a grid keyint)")
 
 
 def _audio_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
@@ -768,9 +773,21 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_segment_args(args: argparse.Namespace) -> None:
+    """--segment-seconds: a positive duration, with --hls or --dash (exit 2 before any work)."""
+    from .errors import InputError
+    from .renditions import check_segment_s
+
+    seconds = getattr(args, "segment_seconds", None)
+    check_segment_s(seconds)
+    if seconds is not None and not (getattr(args, "hls", False) or getattr(args, "dash", False)):
+        raise InputError("--segment-seconds goes with --hls or --dash")
+
+
 def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
     from . import api
 
+    _check_segment_args(args)
     bar = _Bar("renditions", "shot", args.quiet)
     vbar = _Bar("verify", "rung", args.quiet)
     executor = _executor_from_args(args)
@@ -779,7 +796,8 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
                                     audio=getattr(args, "audio", None), crop=getattr(args, "crop", None),
                                     tonemap=getattr(args, "tonemap", None), hls=getattr(args, "hls", False),
                                     dash=getattr(args, "dash", False), cfr=getattr(args, "cfr", False),
-                                    verify=getattr(args, "verify", False), verify_progress=vbar)
+                                    verify=getattr(args, "verify", False), verify_progress=vbar,
+                                    segment_s=getattr(args, "segment_seconds", None))
     finally:
         bar.close()
         vbar.close()

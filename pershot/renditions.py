@@ -768,20 +768,33 @@ def _encode_ladder(
     return results, (peak_rate(times) if times is not None else info.fps), info.fps
 
 
-def _package(results: Sequence[Rendition], out: Path, hls: bool, dash: bool, hls_fps, fps) -> None:
-    """Package renditions as HLS in ``out/hls/`` and/or MPEG-DASH in ``out/dash/``."""
+def _package(results: Sequence[Rendition], out: Path, hls: bool, dash: bool, hls_fps, fps,
+             segment_s: float | None = None) -> None:
+    """Package renditions as HLS in ``out/hls/`` and/or MPEG-DASH in ``out/dash/`` (segments aiming at
+    ``segment_s`` seconds; None: each packager's default, 6 s)."""
+    seg = {} if segment_s is None else {"segment_s": float(segment_s)}
     if hls:
         from .hls import package
 
-        package(results, out / "hls", fps=hls_fps)
+        package(results, out / "hls", fps=hls_fps, **seg)
     if dash:
         from .dash import package as package_dash
 
-        package_dash(results, out / "dash", fps=fps)
+        package_dash(results, out / "dash", fps=fps, **seg)
+
+
+def check_segment_s(segment_s: float | None) -> None:
+    """InputError for a segment duration that is not a positive, finite number of seconds."""
+    import math
+
+    if segment_s is not None and not (isinstance(segment_s, (int, float)) and math.isfinite(segment_s)
+                                      and segment_s > 0):
+        raise InputError(f"the segment duration must be a number of seconds > 0, got {segment_s!r}")
 
 
 def encode_renditions(ladder: "str | os.PathLike | Mapping[str, Any]", out_dir: str | os.PathLike, *,
-                      hls: bool = False, dash: bool = False, **kw: Any) -> list[Rendition]:
+                      hls: bool = False, dash: bool = False, segment_s: float | None = None,
+                      **kw: Any) -> list[Rendition]:
     """Encode a ladder's rungs into ``out_dir`` (``rung00_360p.mp4``..., and ``renditions.csv``).
 
     ``ladder``: a ladder.json path or its parsed document. ``source``: the video
@@ -792,12 +805,14 @@ def encode_renditions(ladder: "str | os.PathLike | Mapping[str, Any]", out_dir: 
     ``pershot optimize``); a ladder.json from ``pershot ladder`` records its own, which win.
     ``hls``: also package them as HLS in ``out_dir/hls/`` (``master.m3u8``; see :mod:`pershot.hls`).
     ``dash``: also package them as MPEG-DASH in ``out_dir/dash/`` (``manifest.mpd``; see :mod:`pershot.dash`).
+    ``segment_s``: the segment duration HLS and DASH aim at (default 6 s; segments start at key frames).
     A VFR source's renditions keep its frames' own times (:func:`retime`), unless ``cfr``: then
     frames are evenly spaced at the source's average rate. The other options (``executor``, ``jobs``,
     ``progress``, ``work_dir``): see :func:`_encode_ladder`, whose keywords ``kw`` are.
     """
+    check_segment_s(segment_s)
     results, hls_fps, fps = _encode_ladder(ladder, out_dir, hls=hls, dash=dash, **kw)
-    _package(results, Path(out_dir), hls, dash, hls_fps, fps)
+    _package(results, Path(out_dir), hls, dash, hls_fps, fps, segment_s)
     return results
 
 
@@ -810,6 +825,7 @@ def encode_ladders(
     dash: bool = False,
     audio: str | int | None = None,
     cfr: bool = False,
+    segment_s: float | None = None,
     **kw: Any,
 ) -> list[Rendition]:
     """Encode several ladders of one title, one per codec (an x264 ladder beside an x265 or SVT-AV1
@@ -825,6 +841,7 @@ def encode_ladders(
 
     if "rungs" in kw:
         raise InputError("several ladders are encoded whole: --rungs picks rungs of one ladder")
+    check_segment_s(segment_s)
     docs = [load_ladder_json(x) if isinstance(x, (str, os.PathLike)) else x for x in ladders]
     for d in docs:
         check_ladder_doc(d)
@@ -853,5 +870,5 @@ def encode_ladders(
         res, hls_fps, fps = _encode_ladder(d, out / name, source=source, audio=audio if i == 0 else None,
                                            cfr=cfr, **kw)
         results += res
-    _package(results, out, hls, dash, hls_fps, fps)
+    _package(results, out, hls, dash, hls_fps, fps, segment_s)
     return results

@@ -372,3 +372,28 @@ def test_one_master_playlist_for_an_x264_and_an_x265_ladder(media_dir: Path, tmp
                encoder="x265", shots=[Shot(index=0, start_frame=0, end_frame=60, start_s=0.0, end_s=2.002)])
     with pytest.raises(InputError, match="same shots|one shots.csv"):
         api.encode_renditions([one, tmp_path / "other" / "ladder.json"], tmp_path / "bad", hls=True)
+
+
+def test_segment_duration_option(media_dir: Path, tmp_path: Path, capsys):
+    """--segment-seconds: segments aim at it, starting at key frames (here the shot starts, 1.001 s apart)."""
+    from pershot.cli import main
+
+    src, shots = _two_shots(media_dir, tmp_path)
+    out = tmp_path / "lad"
+    api.ladder(src, grid=GRID, complexity=1.0, rungs=2, out_dir=out, shots=shots, jobs=1, plots=False)
+    lad = str(out / "ladder.json")
+    assert main(["encode", lad, "-o", str(tmp_path / "a"), "--rungs", "0", "--hls", "--dash", "-j", "1", "-q"]) == 0
+    assert len(read_playlist(tmp_path / "a" / "hls" / "rung00" / "index.m3u8").items) == 1  # 6 s: one segment
+    assert main(["encode", lad, "-o", str(tmp_path / "b"), "--rungs", "0", "--hls", "--dash", "--segment-seconds",
+                 "0.5", "-j", "1", "-q"]) == 0
+    seg = read_playlist(tmp_path / "b" / "hls" / "rung00" / "index.m3u8")
+    assert [round(d, 3) for _, d in seg.items] == [1.001, 1.001]  # a segment per shot: its key frame starts it
+    # DASH too: two segments of 1.001 s (90090 ticks at 90 kHz), against one of the whole 2 s by default
+    assert '<S t="0" d="90090" r="1" />' in (tmp_path / "b" / "dash" / "manifest.mpd").read_text()
+    assert '<S t="0" d="180180" />' in (tmp_path / "a" / "dash" / "manifest.mpd").read_text()
+    capsys.readouterr()
+    for bad in (["--segment-seconds", "0"], ["--segment-seconds", "nan"], ["--segment-seconds", "2"]):
+        extra = ["--hls"] if bad[1] != "2" else []
+        assert main(["encode", lad, "-o", str(tmp_path / "c"), *extra, *bad, "-q"]) == 2
+        assert "segment" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()  # refused before any encode
