@@ -465,6 +465,7 @@ def encode_renditions(
     verify: bool = False,
     verify_progress: "Callable[[int, int], None] | None" = None,
     segment_s: "float | None" = None,
+    audio_stream: "int | str | None" = None,
 ) -> list:
     """Run a ladder's encodes and join each rung into one file in ``out_dir`` (see :mod:`pershot.renditions`).
 
@@ -474,7 +475,9 @@ def encode_renditions(
     (MPEG-TS where a rung's resolution changes shot by shot) and ``renditions.csv``; returns the
     :class:`pershot.renditions.Rendition` rows.
     ``audio``: ``"aac"`` or ``"aac:KBPS"`` also writes one audio rendition (``audio_aac128.m4a``),
-    cut to the span of the video and starting with it; default: video only. ``crop``/``tonemap``:
+    cut to the span of the video and starting with it; default: video only. ``audio_stream``: which of
+    the source's audio streams (0 = its first, the default; or a language tag such as ``"fra"``); the
+    rendition keeps its language tag, and HLS (``LANGUAGE``) and DASH (``lang``) say it. ``crop``/``tonemap``:
     as the probes had them (see :func:`run_probes`), for a ladder that does not record them (one
     written by ``pershot optimize``). ``hls``: also package the renditions as HLS in
     ``out_dir/hls/master.m3u8`` (H.264: MPEG-TS segments; HEVC and AV1: fragmented MP4; ladders of one
@@ -501,10 +504,12 @@ def encode_renditions(
             raise InputError("several ladders are encoded whole: rungs picks rungs of one ladder")
         return encode_ladders(ladder, out_dir, source=source, executor=executor, jobs=jobs, progress=progress,
                               audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr, verify=verify,
-                              verify_progress=verify_progress, segment_s=segment_s)
+                              verify_progress=verify_progress, segment_s=segment_s,
+                              audio_pick=audio_stream)
     return _encode(ladder, out_dir, source=source, rungs=rungs, executor=executor, jobs=jobs, progress=progress,
                    audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr, verify=verify,
-                   verify_progress=verify_progress, segment_s=segment_s)
+                   verify_progress=verify_progress, segment_s=segment_s,
+                   audio_pick=audio_stream)
 
 
 def compare_ladders(ladders: "Sequence[str | _os.PathLike | dict | Ladder]",

@@ -627,6 +627,8 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
         raise InputError("--audio goes with --encode (or give it to `pershot encode`)")
     parse_audio(args.audio)
     _check_segment_args(args)
+    if args.audio_stream is not None and args.audio is None:
+        raise InputError("--audio-stream goes with --audio")
     for flag, on in (("--hls", args.hls), ("--dash", args.dash), ("--cfr", args.cfr), ("--verify", args.verify),
                      ("--segment-seconds", args.segment_seconds is not None)):
         if on and not args.encode:
@@ -762,6 +764,9 @@ def _audio_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
     p.add_argument("--audio", nargs="?", const="aac", default=None, metavar="aac[:KBPS]",
                    help=f"{prefix}also write one audio rendition from the source's first audio stream, in step "
                         "with the video renditions: AAC-LC, 128 kbps unless given (default: video only)")
+    p.add_argument("--audio-stream", default=None, metavar="N|LANG",
+                   help=f"{prefix}with --audio: the N-th audio stream of the source (0 = the first, the default) "
+                        "or the first tagged with language LANG (e.g. fra)")
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
@@ -771,6 +776,38 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else ladders[0].parent / "renditions"
     _encode(ladders[0] if len(ladders) == 1 else ladders, out, args.source, args.rungs, args)
     return 0
+
+
+def _audio_note(ladder, source, args: argparse.Namespace) -> None:
+    """With --audio and no --audio-stream, warn when the source has several audio streams (only one is
+    encoded); --audio-stream without --audio is an error (exit 2)."""
+    from .errors import InputError
+
+    pick = getattr(args, "audio_stream", None)
+    if getattr(args, "audio", None) is None:
+        if pick is not None:
+            raise InputError("--audio-stream goes with --audio")
+        return
+    if pick is not None:
+        return
+    import json
+
+    from .renditions import audio_streams
+
+    first = ladder[0] if isinstance(ladder, (list, tuple)) else ladder
+    try:
+        path = source or (json.loads(open(first, encoding="utf-8").read()).get("source") or {}).get("path")
+        found = audio_streams(path) if path else []
+    except Exception:  # only a warning: the encode itself reports an unreadable ladder or source
+        return
+    if len(found) > 1:
+        names = ", ".join(f"{i} ({a['language'] or 'untagged'})" for i, a in enumerate(found))
+        _eprint(f"pershot: warning: the source has {len(found)} audio streams ({names}); the audio rendition is "
+                "made from the first: --audio-stream N or LANG picks another")
+
+
+def _audio_pick(text: "str | None") -> "int | str | None":
+    return int(text) if text is not None and text.isdigit() else text
 
 
 def _check_segment_args(args: argparse.Namespace) -> None:
@@ -788,6 +825,7 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
     from . import api
 
     _check_segment_args(args)
+    _audio_note(ladder, source, args)
     bar = _Bar("renditions", "shot", args.quiet)
     vbar = _Bar("verify", "rung", args.quiet)
     executor = _executor_from_args(args)
@@ -797,7 +835,8 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
                                     tonemap=getattr(args, "tonemap", None), hls=getattr(args, "hls", False),
                                     dash=getattr(args, "dash", False), cfr=getattr(args, "cfr", False),
                                     verify=getattr(args, "verify", False), verify_progress=vbar,
-                                    segment_s=getattr(args, "segment_seconds", None))
+                                    segment_s=getattr(args, "segment_seconds", None),
+                                    audio_stream=_audio_pick(getattr(args, "audio_stream", None)))
     finally:
         bar.close()
         vbar.close()

@@ -268,7 +268,14 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
                 e = ET.Element(f"{{{MPD_NS}}}{tag}", {"schemeIdUri": scheme, "value": str(value)})
                 e.tail = a.text  # the indentation of the set's children
                 a.insert(i, e)
+    lang = ""
+    if audio is not None:
+        from .renditions import audio_streams
+
+        lang = audio_streams(audio.path)[0]["language"]
     for a in sets:
+        if a.get("contentType") == "audio" and lang:
+            a.set("lang", lang)  # the source stream's language tag, carried by the rendition
         # ffmpeg claims bitstream switching (one decoder fed segments of any rung without a new
         # initialization segment); drop the claim: a player then re-initialises at a switch, which is always safe
         a.attrib.pop("bitstreamSwitching", None)

@@ -231,8 +231,12 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
             a_peak, a_avg = read_playlist(tmp / "audio" / "index.m3u8").rates_bps()
             with av.open(audio.path) as c:
                 ch = int(c.streams.audio[0].codec_context.channels or 2)
-            lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="{_quoted(audio.name)}",DEFAULT=YES,'
-                         f'AUTOSELECT=YES,CHANNELS="{ch}",URI="audio/index.m3u8"')
+            from .renditions import audio_streams
+
+            lang = audio_streams(audio.path)[0]["language"]  # the source stream's tag, carried by the rendition
+            lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="{_quoted(audio.name)}",'
+                         + (f'LANGUAGE="{_quoted(lang)}",' if lang else "")
+                         + f'DEFAULT=YES,AUTOSELECT=YES,CHANNELS="{ch}",URI="audio/index.m3u8"')
             codecs_audio = "," + AAC_LC
         rows = []
         first = None

@@ -467,7 +467,8 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
         if len(depths) > 1:  # a rung mixing them would change profile (Main to Main 10) mid-stream
             raise OptimizeError(f"probes hold {encoder} at {' and '.join(map(str, depths))} bits: a ladder has one "
                                 "bit depth (keep the rows of one in probes.csv)")
-    models = sorted({str(m) for m in df["vmaf_model"].dropna() if str(m)}) if "vmaf_model" in df.columns else []
+    models = (sorted(m for m in pd.unique(df["vmaf_model"].dropna().astype(str)) if m)
+              if "vmaf_model" in df.columns else [])
     if len(models) > 1 and metric == "vmaf":  # the models' scales differ: one shot's 90 is not another's
         raise OptimizeError(f"probes of {encoder} were scored by VMAF models {' and '.join(models)}: a ladder compares "
                             "shots on one model (probe them again with one [metrics] vmaf_model)")

@@ -522,20 +522,39 @@ def parse_audio(spec: "str | int | None") -> int | None:
 
 
 def audio_streams(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """The file's audio streams: index (as ffprobe numbers them), codec, sample rate, channels."""
+    """The file's audio streams: index (as ffprobe numbers them), codec, sample rate, channels, and the
+    language (ISO 639-2 as the container tags it; "" where untagged or ``und``) and title tags."""
     import av
+
+    def tag(st, key: str) -> str:
+        v = str((st.metadata or {}).get(key) or "").strip()
+        return "" if v.lower() in ("und", "unknown") else v
 
     with av.open(os.fspath(path)) as c:
         return [{"index": int(st.index), "codec": st.codec_context.name if st.codec_context else "unknown",
                  "sample_rate": int(st.codec_context.sample_rate or 0) if st.codec_context else 0,
-                 "channels": int(st.codec_context.channels or 0) if st.codec_context else 0}
+                 "channels": int(st.codec_context.channels or 0) if st.codec_context else 0,
+                 "language": tag(st, "language"), "title": tag(st, "title")}
                 for st in c.streams if st.type == "audio"]
 
 
-def audio_stream(path: str | os.PathLike) -> int | None:
-    """The index in the file of its first audio stream (None when it has none)."""
+def audio_stream(path: str | os.PathLike, pick: "int | str | None" = None) -> int | None:
+    """The index in the file of the audio stream to encode (None when it has none): its first, or with
+    ``pick`` the N-th audio stream (0 = the first) or the first tagged with language ``pick`` ("fra").
+    InputError where ``pick`` matches none, naming those there are."""
     found = audio_streams(path)
-    return found[0]["index"] if found else None
+    if pick is None or not found:
+        return found[0]["index"] if found else None
+    if isinstance(pick, int) or str(pick).isdigit():
+        n = int(pick)
+        if 0 <= n < len(found):
+            return found[n]["index"]
+    else:
+        for a in found:
+            if a["language"].lower() == str(pick).lower():
+                return a["index"]
+    have = ", ".join(f"{i} ({a['language'] or 'untagged'})" for i, a in enumerate(found))
+    raise InputError(f"{Path(path).name} has no audio stream {pick!r} (its audio streams: {have})")
 
 
 def audio_args(info: SourceInfo, stream: int, kbps: int, dst: str | os.PathLike) -> list[str]:
@@ -649,11 +668,13 @@ def _encode_ladder(
     cfr: bool = False,
     verify: bool = False,
     verify_progress: Callable[[int, int], None] | None = None,
+    audio_pick: "int | str | None" = None,
 ) -> "tuple[list[Rendition], float, Fraction]":
     """:func:`encode_renditions` without the packaging: (the renditions, the frame rate HLS's
     ``FRAME-RATE`` gives them, the source's frame rate). ``hls``/``dash``: only checked for.
     ``verify``: score each rung's file against the source (:mod:`pershot.verify`), a job per rung, with
-    ``verify_progress(done, total)`` called as each finishes."""
+    ``verify_progress(done, total)`` called as each finishes. ``audio_pick``: which audio stream the audio
+    rendition comes from (see :func:`audio_stream`; default the first)."""
     import pandas as pd
 
     from .atomic import atomic_path
@@ -677,7 +698,7 @@ def _encode_ladder(
     info = with_crop(info, made.get("crop") or (crop if "crop" not in made else None))
     _check_packaging(doc, rungs, hls=hls, dash=dash)
     kbps = parse_audio(audio)
-    a_stream = audio_stream(info.path) if kbps is not None else None
+    a_stream = audio_stream(info.path, audio_pick) if kbps is not None else None
     if kbps is not None and a_stream is None:
         raise InputError(f"{Path(info.path).name} has no audio stream (asked for an audio rendition)")
     out = Path(out_dir)
@@ -757,8 +778,9 @@ def _encode_ladder(
         with atomic_path(out / name) as t:
             r = ffmpeg.run(audio_args(info, a_stream, kbps, t), what="encoding the audio rendition failed")
             dur, size = _audio_payload(t)
+        lang = next((a["language"] for a in audio_streams(info.path) if a["index"] == a_stream), "")
         results.append(Rendition(
-            rung=-1, name=f"audio aac {kbps} kbps", path=str(out / name), container="mp4", width=0, height=0,
+            rung=-1, name=f"audio aac {kbps} kbps" + (f" ({lang})" if lang else ""), path=str(out / name), container="mp4", width=0, height=0,
             frames=0, duration_s=dur, size_bytes=size, bitrate_kbps=size * 8.0 / dur / 1000.0 if dur > 0 else 0.0,
             ladder_kbps=float("nan"), encode_cpu_s=r.cpu_s, kind="audio"))
     with atomic_path(out / "renditions.csv") as t:

@@ -106,3 +106,52 @@ def test_info_says_how_far_a_vfr_source_strays_from_even_spacing(media_dir: Path
     assert "renditions keep each frame's time, while --cfr would move a frame by up to 4" in capsys.readouterr().out
     assert main(["info", str(cfr), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["vfr_drift_s"] == 0.0
+
+
+def _dominant_hz(path: str) -> float:
+    import av
+
+    with av.open(path) as c:
+        st = c.streams.audio[0]
+        a = np.concatenate([f.to_ndarray().mean(axis=0) for f in c.decode(st)])
+        rate = st.rate
+    spec = np.abs(np.fft.rfft(a))
+    return float(np.fft.rfftfreq(len(a), 1 / rate)[int(np.argmax(spec))])
+
+
+def test_the_audio_stream_is_picked_by_number_or_language_and_its_tag_travels(media_dir: Path, tmp_path: Path,
+                                                                              capsys):
+    """A source with two audio languages (440 Hz tagged eng, 880 Hz tagged fra): the first by default, with a
+    warning naming both; --audio-stream fra (or 1) takes the other; HLS and DASH say its language."""
+    from pershot.cli import main
+
+    video = cut(media_dir / "testvideo.mp4", tmp_path / "v.mp4", start_frame=240, frames=60, height=90)
+    src = tmp_path / "two.mp4"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(video), "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
+                "-f", "lavfi", "-i", "sine=frequency=880:duration=2", "-map", "0:v", "-map", "1:a", "-map", "2:a",
+                "-c:v", "copy", "-c:a", "aac", "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra",
+                str(src)], what="muxing a two-language clip failed")
+    out = tmp_path / "lad"
+    api.ladder(src, grid=GRID, complexity=1.0, rungs=1, out_dir=out, jobs=1, plots=False,
+               shots=[Shot(index=0, start_frame=0, end_frame=60, start_s=0.0, end_s=60 * 1001 / 30000)])
+    lad = str(out / "ladder.json")
+    assert main(["encode", lad, "-o", str(tmp_path / "a"), "--audio", "-j", "1", "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "2 audio streams (0 (eng), 1 (fra))" in err and "--audio-stream" in err
+    assert _dominant_hz(str(tmp_path / "a" / "audio_aac128.m4a")) == pytest.approx(440, abs=5)
+    for pick in ("fra", "1"):
+        dst = tmp_path / f"b{pick}"
+        assert main(["encode", lad, "-o", str(dst), "--audio", "aac:64", "--audio-stream", pick, "--hls", "--dash",
+                     "-j", "1", "-q"]) == 0
+        assert "warning" not in capsys.readouterr().err
+        assert _dominant_hz(str(dst / "audio_aac64.m4a")) == pytest.approx(880, abs=5)
+        master = (dst / "hls" / "master.m3u8").read_text()
+        assert 'LANGUAGE="fra"' in master and 'NAME="audio aac 64 kbps (fra)"' in master
+        assert 'contentType="audio"' in (mpd := (dst / "dash" / "manifest.mpd").read_text()) and 'lang="fra"' in mpd
+    # bad picks, before any encode
+    assert main(["encode", lad, "-o", str(tmp_path / "c"), "--audio", "--audio-stream", "deu", "-q"]) == 2
+    assert "no audio stream 'deu' (its audio streams: 0 (eng), 1 (fra))" in capsys.readouterr().err
+    assert main(["encode", lad, "-o", str(tmp_path / "c"), "--audio", "--audio-stream", "2", "-q"]) == 2
+    assert main(["encode", lad, "-o", str(tmp_path / "c"), "--audio-stream", "1", "-q"]) == 2
+    assert "--audio-stream goes with --audio" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()

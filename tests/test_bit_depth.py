@@ -223,7 +223,8 @@ def test_hdr_ladder_keeps_pq_and_mastering_metadata(media_dir: Path, tmp_path: P
         assert got.bit_depth == 10 and got.hdr_transfer == "smpte2084" and got.hdr_metadata == P3
         assert colour_of(r.path) == Colour(9, 16, 9)
     master = (out / "renditions" / "hls" / "master.m3u8").read_text()
-    assert master.count("VIDEO-RANGE=PQ") == 2
+    # the variants and their I-frame playlists (trick play) alike
+    assert master.count("VIDEO-RANGE=PQ") == 4 and master.count("#EXT-X-I-FRAME-STREAM-INF:") == 2
     mpd = (out / "renditions" / "dash" / "manifest.mpd").read_text()
     assert 'EssentialProperty schemeIdUri="urn:mpeg:mpegB:cicp:TransferCharacteristics" value="16"' in mpd
 
