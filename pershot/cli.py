@@ -265,7 +265,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
                                    "them)" if box else "none found"))
     aud = doc["audio"]
     print("audio: " + ("; ".join(f"stream {a['index']}: {a['codec']} {a['sample_rate']} Hz, {a['channels']} ch"
-                                 for a in aud) + " (--audio encodes the first)" if aud else "none"))
+                                 + (f", {a['language']}" if a.get("language") else "")
+                                 + (f" \"{a['title']}\"" if a.get("title") else "") for a in aud)
+                       + (" (--audio encodes the first; --audio-stream N or LANG picks another)" if len(aud) > 1
+                          else " (--audio encodes it)") if aud else "none"))
     return 0
 
 
