@@ -24,6 +24,13 @@ What ffmpeg's manifest gets wrong here, and this module rewrites:
 Several ladders of one title, one per codec (:func:`pershot.renditions.encode_ladders`), get one
 video adaptation set per codec, H.264's first, their segments checked to start at the same frames.
 
+Trick mode: each video adaptation set gets a companion set of key frames only, for fast forward and
+scrubbing, as DASH-IF's guidelines describe it (an ``EssentialProperty``
+``http://dashif.org/guidelines/trickmode`` whose value is the main set's id, so a player that does not
+know it skips the set; ``codingDependency="false"``, ``maxPlayoutRate``): the key frames (each shot's
+first frame) of one rung, the lowest at 360p or more (else the highest), copied without re-encoding,
+each lasting until the next (:func:`keyframe_track`).
+
 AV1: SVT-AV1's presets signal different coding tools in their sequence headers, so a rung that
 mixes presets carries several; they travel in band (dav1d plays such a rung from any segment,
 tested), while the ``av1C`` record of the initialization segment holds the first shot's.
@@ -113,6 +120,44 @@ def _timeline(rep: ET.Element, adapt: ET.Element, folder: Path) -> Timeline:
     return Timeline(tuple(starts), tuple(durs), tuple(files))
 
 
+#: DASH-IF's trick-mode scheme (an adaptation set of key frames for a main set)
+TRICKMODE = "http://dashif.org/guidelines/trickmode"
+
+
+def keyframe_track(src: str | os.PathLike, dst: str | os.PathLike) -> tuple[int, float]:
+    """Copy the key frames of ``src``'s video (stream copy, no re-encoding) into the MP4 ``dst``, each
+    lasting until the next and the last until the end of the video, decoded in presentation order;
+    returns (key frames, seconds)."""
+    import av
+
+    with av.open(os.fspath(src)) as inp, av.open(os.fspath(dst), "w", format="mp4") as out:
+        ist = inp.streams.video[0]
+        ost = out.add_stream_from_template(ist, opaque=True)  # the codec by id: no decoder lookup (libdav1d)
+        keys, end = [], None
+        for p in inp.demux(ist):
+            if p.size and p.pts is not None:
+                e = p.pts + (p.duration or 0)
+                end = e if end is None else max(end, e)
+                if p.is_keyframe:
+                    keys.append(p)
+        if not keys:
+            raise InputError(f"{Path(src).name} has no key frame")
+        for p, nxt in zip(keys, keys[1:] + [None]):
+            p.duration = (nxt.pts if nxt is not None else end) - p.pts
+            p.dts = p.pts  # intra pictures only: nothing is reordered
+            p.stream = ost
+            out.mux(p)
+        seconds = float((end - keys[0].pts) * ist.time_base)
+    return len(keys), seconds
+
+
+def trick_rung(rungs: Sequence) -> int:
+    """The position in ``rungs`` (one codec's :class:`~pershot.renditions.Rendition` rows) of the rung whose
+    key frames make the trick-mode track: the lowest at 360p or more (else the highest)."""
+    order = sorted(range(len(rungs)), key=lambda i: (rungs[i].height, rungs[i].bitrate_kbps))
+    return next((i for i in order if rungs[i].height >= 360), order[-1])
+
+
 def package_args(videos: Sequence[str], audio: str | None, out_dir: str | os.PathLike,
                  entry: "str | Sequence[str | None] | None", segment_s: float = DEFAULT_SEGMENT_S,
                  sets: "Sequence[Sequence[int]] | None" = None) -> list[str]:
@@ -154,12 +199,15 @@ class DashPackage:
 
 
 def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | float | None" = None,
-            segment_s: float = DEFAULT_SEGMENT_S) -> DashPackage:
+            segment_s: float = DEFAULT_SEGMENT_S, trick: bool = True) -> DashPackage:
     """Package :class:`pershot.renditions.Rendition` rows (video rungs, and the audio one if there)
     as MPEG-DASH in ``out_dir`` (replaced whole when done). ``fps``: the source's frame rate, for
     the adaptation set's ``frameRate``. Rungs of several codecs (one ladder each, as
     :func:`pershot.renditions.encode_ladders` makes them) get one video adaptation set per codec,
-    H.264's first; a player takes the set whose ``codecs`` it plays."""
+    H.264's first; a player takes the set whose ``codecs`` it plays. ``trick``: each video set also gets a
+    trick-mode set of key frames (see the module docstring)."""
+    import tempfile
+
     from .bitstream import av1_stream, codec_string, hevc_entry_and_codec
     from .hls import codec_groups, split_renditions
 
@@ -185,10 +233,29 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     ends = list(itertools.accumulate(len(rs) for _, rs in groups))  # each set: its rungs' stream indices
     sets = [list(range(end - len(rs), end)) for end, (_, rs) in zip(ends, groups)]
     out = Path(out_dir)
-    with atomic_dir(out) as tmp:
+    with tempfile.TemporaryDirectory(prefix="pershot-trick-") as td, atomic_dir(out) as tmp:
+        tricks = []
+        if trick:  # (key-frame file, its main set, the video it comes from, key frames, seconds) per set
+            for j, idx in enumerate(sets):
+                src = idx[trick_rung([ordered[i][1] for i in idx])]
+                path = Path(td) / f"trick{j}.mp4"
+                n, seconds = keyframe_track(ordered[src][1].path, path)
+                tricks.append(Trick(str(path), j, src, n, seconds))
         _write_package(tmp, [r for _, r in ordered], audio, codecs, entries, fps, segment_s,
-                       sets if len(groups) > 1 else None)
+                       sets if len(groups) > 1 or tricks else None, tricks)
     return DashPackage(manifest=out / "manifest.mpd", mixed_sequence_headers=tuple(mixed))
+
+
+@dataclass(frozen=True)
+class Trick:
+    """A trick-mode track: its key-frame file, the main video set it serves (index), the video (index in
+    the package's order) it was cut from, and its key frames and seconds."""
+
+    path: str
+    main_set: int
+    video: int
+    keyframes: int
+    seconds: float
 
 
 #: the MPD descriptors of the colour description (ISO/IEC 23091-2 code points), as DASH-IF's
@@ -214,15 +281,21 @@ def colour_properties(colour) -> list[tuple[str, str, int]]:
 
 def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], entries: Sequence[str | None],
                    fps: "Fraction | float | None", segment_s: float,
-                   sets: "Sequence[Sequence[int]] | None" = None) -> None:
+                   sets: "Sequence[Sequence[int]] | None" = None, tricks: Sequence[Trick] = ()) -> None:
     """Cut the segments into ``tmp`` and write the manifest with pershot's own figures. ``codecs`` and
     ``entries``: per video, in the order of ``videos`` (the output's stream order); ``sets``: the
-    video adaptation sets as lists of video indices (None: one set of them all)."""
+    video adaptation sets as lists of video indices (None: one set of them all); ``tricks``: trick-mode
+    tracks, each in a set of its own after the video sets (streams after the videos')."""
     from . import ffmpeg
     from .bitstream import colour_of
 
-    ffmpeg.run(package_args([r.path for r in videos], audio.path if audio else None, tmp, list(entries), segment_s,
-                            sets), what="DASH packaging failed")
+    n = len(videos)
+    all_sets = [list(x) for x in sets] if sets is not None else None
+    if tricks:
+        all_sets = (all_sets or [list(range(n))]) + [[n + k] for k in range(len(tricks))]
+    ffmpeg.run(package_args([r.path for r in videos] + [t.path for t in tricks], audio.path if audio else None, tmp,
+                            list(entries) + [entries[t.video] for t in tricks], segment_s, all_sets),
+               what="DASH packaging failed")
     mpd_path = tmp / "manifest.mpd"
     for prefix, uri in (("", MPD_NS), ("xsi", "http://www.w3.org/2001/XMLSchema-instance"),
                         ("xlink", "http://www.w3.org/1999/xlink")):
@@ -234,9 +307,9 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
     for a in sets:
         for rep in a.findall("d:Representation", _NS):
             timelines.append((rep, _timeline(rep, a, tmp)))
-    if len(timelines) != len(videos) + (1 if audio else 0):
+    if len(timelines) != n + len(tricks) + (1 if audio else 0):
         raise FFmpegError(f"the DASH manifest has {len(timelines)} representations, expected "
-                          f"{len(videos) + (1 if audio else 0)}")
+                          f"{n + len(tricks) + (1 if audio else 0)}")
     longest = max(max(t.durations) for _, t in timelines)
     min_buffer = longest
     video_lines: dict[int, Timeline] = {}  # by video index: a representation's id is its output stream's
@@ -247,9 +320,15 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
         bits = [f.stat().st_size * 8.0 for f in tl.files]
         rep.set("bandwidth", str(int(-(-min_bandwidth(bits, tl.starts, min_buffer) // 1))))
         i = int(rep.get("id", -1))
-        if 0 <= i < len(videos):
+        if 0 <= i < n:
             rep.set("codecs", codecs[i])
             video_lines[i] = tl
+        elif n <= i < n + len(tricks):  # a trick-mode track: its rung's codecs, key frames only
+            t = tricks[i - n]
+            rep.set("codecs", codecs[t.video])
+            rep.set("codingDependency", "false")
+            if fps and t.seconds > 0:  # how much faster than normal its pictures can be shown
+                rep.set("maxPlayoutRate", str(max(1, round(float(fps) * t.seconds / t.keyframes))))
     if len(video_lines) != len(videos):
         raise FFmpegError("the DASH manifest's representation ids are not the video streams'")
     ref = video_lines[0]
@@ -260,10 +339,24 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
                               "(renditions joined by an ffmpeg without the setts bitstream filter keep each "
                               "shot's own decode delay, and ladders packaged together must come from one "
                               "shots.csv; `pershot doctor` says whether this ffmpeg has setts)")
+    trick_sets = {}  # adaptation set element -> its Trick
+    for a in sets:
+        first = a.find("d:Representation", _NS)
+        i = int(first.get("id", -1)) if first is not None else -1
+        if n <= i < n + len(tricks):
+            trick_sets[a] = tricks[i - n]
+    for a, t in trick_sets.items():  # DASH-IF: the main set's id; a player that does not know it skips the set
+        e = ET.Element(f"{{{MPD_NS}}}EssentialProperty", {"schemeIdUri": TRICKMODE, "value": str(t.main_set)})
+        e.tail = a.text
+        a.insert(0, e)
+        if t.seconds > 0:
+            rate = Fraction(t.keyframes / t.seconds).limit_denominator(1000)
+            a.set("frameRate", f"{rate.numerator}/{rate.denominator}" if rate.denominator != 1 else str(rate.numerator))
     for a in sets:
         if a.get("contentType") == "video":
             first = a.find("d:Representation", _NS)
-            colour = colour_properties(colour_of(videos[int(first.get("id", 0)) if first is not None else 0].path))
+            i = int(first.get("id", 0)) if first is not None else 0
+            colour = colour_properties(colour_of(videos[tricks[i - n].video if i >= n else i].path))
             for i, (tag, scheme, value) in enumerate(colour):
                 e = ET.Element(f"{{{MPD_NS}}}{tag}", {"schemeIdUri": scheme, "value": str(value)})
                 e.tail = a.text  # the indentation of the set's children
@@ -279,7 +372,7 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
         # ffmpeg claims bitstream switching (one decoder fed segments of any rung without a new
         # initialization segment); drop the claim: a player then re-initialises at a switch, which is always safe
         a.attrib.pop("bitstreamSwitching", None)
-        if a.get("contentType") == "video" and fps:
+        if a.get("contentType") == "video" and fps and a not in trick_sets:
             f = Fraction(fps).limit_denominator(100000)
             a.set("frameRate", f"{f.numerator}/{f.denominator}" if f.denominator != 1 else str(f.numerator))
     end = max(t.starts[-1] + t.durations[-1] for t in video_lines.values())

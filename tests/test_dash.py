@@ -16,7 +16,7 @@ from conftest import cut
 from pershot import api, ffmpeg
 from pershot.bitstream import (Av1Sequence, HevcProfile, av1_sequence, av1_stream, codec_string, hevc_codec_string,
                                hevc_entry_and_codec, hevc_profiles, unescape)
-from pershot.dash import _NS, iso_duration, min_bandwidth
+from pershot.dash import _NS, TRICKMODE, iso_duration, min_bandwidth
 from pershot.errors import InputError
 from pershot.renditions import _check_packaging, concat_list, join_args, reorder_depth, uniform_dts
 from pershot.shots import Shot
@@ -197,6 +197,7 @@ def _representations(mpd: Path):
     root = ET.parse(mpd).getroot()
     out = []
     for a in root.findall("d:Period/d:AdaptationSet", _NS):
+        trick = any(e.get("schemeIdUri") == TRICKMODE for e in a.findall("d:EssentialProperty", _NS))
         for rep in a.findall("d:Representation", _NS):
             tpl = rep.find("d:SegmentTemplate", _NS)
             ss = tpl.findall("d:SegmentTimeline/d:S", _NS)
@@ -213,8 +214,34 @@ def _representations(mpd: Path):
                 "$Number%05d$", f"{n:05d}") for n in range(int(tpl.get("startNumber", "1")),
                                                            int(tpl.get("startNumber", "1")) + len(starts))]
             init = mpd.parent / tpl.get("initialization").replace("$RepresentationID$", rid)
-            out.append((a.get("contentType"), rep, starts, durs, init, files))
+            out.append(("trick" if trick else a.get("contentType"), rep, starts, durs, init, files))
     return root, out
+
+
+def _check_trick(root, reps, main_reps, shot_starts) -> None:
+    """One trick-mode set per main video set (DASH-IF's EssentialProperty naming the main set's id): key
+    frames only, one per shot, each decodable, its timeline spanning the presentation."""
+    import av
+
+    sets = root.findall("d:Period/d:AdaptationSet", _NS)
+    mains = [a for a in sets if a.get("contentType") == "video"
+             and not any(e.get("schemeIdUri") == TRICKMODE for e in a.findall("d:EssentialProperty", _NS))]
+    tricks = [x for x in reps if x[0] == "trick"]
+    assert len(tricks) == len(mains) >= 1
+    values = sorted(e.get("value") for a in sets for e in a.findall("d:EssentialProperty", _NS)
+                    if e.get("schemeIdUri") == TRICKMODE)
+    assert values == sorted(a.get("id") for a in mains)
+    total = sum(main_reps[0][3])
+    for _, rep, starts, durs, init, files in tricks:
+        assert rep.get("codingDependency") == "false" and int(rep.get("maxPlayoutRate")) >= 1
+        assert rep.get("codecs") in {m[1].get("codecs") for m in main_reps}
+        assert sum(durs) == pytest.approx(total, abs=2e-3)
+        data = init.read_bytes() + b"".join(f.read_bytes() for f in files)
+        with av.open(io.BytesIO(data)) as c:
+            st = c.streams.video[0]
+            frames = [(float(f.pts * st.time_base), f.key_frame) for f in c.decode(st)]
+        assert [k for _, k in frames] == [True] * len(shot_starts)
+        assert [t for t, _ in frames] == pytest.approx(shot_starts, abs=2e-3)
 
 
 def _decode(init: Path, files) -> int:
@@ -262,6 +289,7 @@ def test_dash_package_of_a_ladder_with_audio(media_dir: Path, tmp_path: Path):
     assert arep.get("codecs") == "mp4a.40.2" and sum(adurs) == pytest.approx(3.003, abs=0.05)
     assert all(f.is_file() for f in afiles) and ainit.is_file()
     assert not (out / "r" / "dash.part").exists()
+    _check_trick(root, reps, vids, [0.0, 1.5015])
 
 
 def test_dash_package_of_hevc_and_av1(media_dir: Path, tmp_path: Path):
@@ -277,7 +305,9 @@ def test_dash_package_of_hevc_and_av1(media_dir: Path, tmp_path: Path):
         from pershot.dash import package
 
         pkg = package(res, out / "r" / "dash", fps=FPS, segment_s=1.0)
-        _, reps = _representations(pkg.manifest)
+        root, reps = _representations(pkg.manifest)
+        _check_trick(root, reps, [x for x in reps if x[0] == "video"], [0.0, 1.5015])
+        reps = [x for x in reps if x[0] == "video"]
         for r, (_, rep, starts, _, init, files) in zip(sorted(res, key=lambda r: r.rung), reps):
             # HEVC: hvc1 where the rung's shots share one set of parameter sets (Safari's MSE needs it)
             want = hevc_entry_and_codec(r.path)[0] if enc == "x265" else None

@@ -351,7 +351,9 @@ def test_one_master_playlist_for_an_x264_and_an_x265_ladder(media_dir: Path, tmp
     assert aud.items and abs(sum(d for _, d in aud.items) - 2.002) < 0.1
     root, reps = _representations(out / "dash" / "manifest.mpd")
     sets = root.findall("{urn:mpeg:dash:schema:mpd:2011}Period/{urn:mpeg:dash:schema:mpd:2011}AdaptationSet")
-    assert [a.get("contentType") for a in sets] == ["video", "video", "audio"]
+    main_sets = [a for a in sets if not a.findall("{urn:mpeg:dash:schema:mpd:2011}EssentialProperty")]
+    assert [a.get("contentType") for a in main_sets] == ["video", "video", "audio"]
+    assert sum(kind == "trick" for kind, *_ in reps) == 2  # a trick-mode set for each codec's video set
     videos = [(rep.get("codecs"), starts, init, files) for kind, rep, starts, _, init, files in reps
               if kind == "video"]
     assert [c.split(".")[0] for c, *_ in videos] == ["avc3", "avc3", "hvc1", "hvc1"]
