@@ -766,7 +766,8 @@ def _hls_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
 def _audio_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
     p.add_argument("--audio", nargs="?", const="aac", default=None, metavar="aac[:KBPS]",
                    help=f"{prefix}also write one audio rendition from the source's first audio stream, in step "
-                        "with the video renditions: AAC-LC, 128 kbps unless given (default: video only)")
+                        "with the video renditions: AAC-LC, 128 kbps unless given (64 kbps a channel beyond stereo: 384 for "
+                        "5.1) (default: video only)")
     p.add_argument("--audio-stream", default=None, metavar="N|LANG",
                    help=f"{prefix}with --audio: the N-th audio stream of the source (0 = the first, the default) "
                         "or the first tagged with language LANG (e.g. fra)")

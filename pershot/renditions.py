@@ -502,6 +502,12 @@ def retime(path: str | os.PathLike, times: Sequence[int], time_base: Fraction, c
 # ---------------------------------------------------------------- audio
 
 
+def default_audio_kbps(channels: int) -> int:
+    """The AAC-LC bitrate of an audio rendition when none is asked for: :data:`AUDIO_DEFAULT_KBPS` up to
+    stereo, 64 kbps a channel beyond (384 for 5.1, 512 at most)."""
+    return AUDIO_DEFAULT_KBPS if channels <= 2 else min(512, 64 * int(channels))
+
+
 def parse_audio(spec: "str | int | None") -> int | None:
     """``None``/``"none"``: no audio rendition; ``"aac"``: AAC-LC at :data:`AUDIO_DEFAULT_KBPS`;
     ``"aac:96"`` (or ``96``): at 96 kbps. Returns the kbps, or None."""
@@ -701,6 +707,8 @@ def _encode_ladder(
     a_stream = audio_stream(info.path, audio_pick) if kbps is not None else None
     if kbps is not None and a_stream is None:
         raise InputError(f"{Path(info.path).name} has no audio stream (asked for an audio rendition)")
+    if kbps is not None and not (isinstance(audio, int) or ":" in str(audio)):  # no bitrate asked for
+        kbps = default_audio_kbps(next(a["channels"] for a in audio_streams(info.path) if a["index"] == a_stream))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmp = (out / WORK_DIR).resolve()

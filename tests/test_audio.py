@@ -9,7 +9,7 @@ from conftest import cut
 
 from pershot import api, ffmpeg
 from pershot.errors import InputError
-from pershot.renditions import AUDIO_DEFAULT_KBPS, parse_audio
+from pershot.renditions import AUDIO_DEFAULT_KBPS, default_audio_kbps, parse_audio
 from pershot.shots import Shot
 
 GRID = {"name": "audio", "heights": [90], "crf": [32], "encoders": {"x264": {"presets": ["veryfast"]}}}
@@ -20,6 +20,7 @@ TONE = "aevalsrc=exprs='if(between(t,0.5,0.7),0.5*sin(2*PI*1000*t),0)':sample_ra
 def test_parse_audio():
     assert parse_audio(None) is None and parse_audio("none") is None and parse_audio("") is None
     assert parse_audio("aac") == AUDIO_DEFAULT_KBPS == 128
+    assert [default_audio_kbps(c) for c in (1, 2, 6, 8, 12)] == [128, 128, 384, 512, 512]
     assert parse_audio("aac:96") == 96 and parse_audio(64) == 64
     for bad, msg in (("mp3", "none or aac"), ("aac:x", "whole number"), ("aac:8", r"\[16, 512\]"), (True, "aac")):
         with pytest.raises(InputError, match=msg):
@@ -155,3 +156,23 @@ def test_the_audio_stream_is_picked_by_number_or_language_and_its_tag_travels(me
     assert main(["encode", lad, "-o", str(tmp_path / "c"), "--audio-stream", "1", "-q"]) == 2
     assert "--audio-stream goes with --audio" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+def test_a_surround_source_gets_a_surround_bitrate_unless_told(media_dir: Path, tmp_path: Path):
+    import av
+
+    video = cut(media_dir / "testvideo.mp4", tmp_path / "v.mp4", start_frame=240, frames=30, height=90)
+    src = tmp_path / "51.mp4"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(video), "-f", "lavfi", "-i", "sine=frequency=300:duration=1",
+                "-filter_complex", "[1:a]pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0[a]", "-map", "0:v", "-map", "[a]",
+                "-c:v", "copy", "-c:a", "aac", "-b:a", "384k", str(src)], what="muxing a 5.1 clip failed")
+    out = tmp_path / "lad"
+    api.ladder(src, grid=GRID, complexity=1.0, rungs=1, out_dir=out, jobs=1, plots=False,
+               shots=[Shot(index=0, start_frame=0, end_frame=30, start_s=0.0, end_s=30 * 1001 / 30000)])
+    (aud,) = [r for r in api.encode_renditions(out / "ladder.json", out / "r", jobs=1, audio="aac") if r.kind == "audio"]
+    assert Path(aud.path).name == "audio_aac384.m4a"
+    with av.open(aud.path) as c:
+        assert c.streams.audio[0].codec_context.channels == 6
+    (aud,) = [r for r in api.encode_renditions(out / "ladder.json", out / "r2", jobs=1, audio="aac:192")
+              if r.kind == "audio"]
+    assert Path(aud.path).name == "audio_aac192.m4a"  # a bitrate asked for is kept
