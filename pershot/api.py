@@ -465,7 +465,7 @@ def encode_renditions(
     verify: bool = False,
     verify_progress: "Callable[[int, int], None] | None" = None,
     segment_s: "float | None" = None,
-    audio_stream: "int | str | None" = None,
+    audio_stream: "int | str | Sequence[int | str] | None" = None,
 ) -> list:
     """Run a ladder's encodes and join each rung into one file in ``out_dir`` (see :mod:`pershot.renditions`).
 
@@ -476,8 +476,10 @@ def encode_renditions(
     :class:`pershot.renditions.Rendition` rows.
     ``audio``: ``"aac"`` or ``"aac:KBPS"`` also writes one audio rendition (``audio_aac128.m4a``),
     cut to the span of the video and starting with it; default: video only. ``audio_stream``: which of
-    the source's audio streams (0 = its first, the default; or a language tag such as ``"fra"``); the
-    rendition keeps its language tag, and HLS (``LANGUAGE``) and DASH (``lang``) say it. ``crop``/``tonemap``:
+    the source's audio streams (0 = its first, the default; or a language tag such as ``"fra"``), a list of
+    those (``["eng", "fra"]``: an audio rendition each, rungs -1, -2...), or ``"all"``; each rendition
+    keeps its language tag, and HLS (``LANGUAGE``; one audio group, the first the default) and DASH
+    (``lang``; an adaptation set each, the first with Role ``main``) say it. ``crop``/``tonemap``:
     as the probes had them (see :func:`run_probes`), for a ladder that does not record them (one
     written by ``pershot optimize``). ``hls``: also package the renditions as HLS in
     ``out_dir/hls/master.m3u8`` (H.264: MPEG-TS segments; HEVC and AV1: fragmented MP4; ladders of one

@@ -768,9 +768,10 @@ def _audio_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
                    help=f"{prefix}also write one audio rendition from the source's first audio stream, in step "
                         "with the video renditions: AAC-LC, 128 kbps unless given (64 kbps a channel beyond stereo: 384 for "
                         "5.1) (default: video only)")
-    p.add_argument("--audio-stream", default=None, metavar="N|LANG",
-                   help=f"{prefix}with --audio: the N-th audio stream of the source (0 = the first, the default) "
-                        "or the first tagged with language LANG (e.g. fra)")
+    p.add_argument("--audio-stream", default=None, metavar="N|LANG|all",
+                   help=f"{prefix}with --audio: the N-th audio stream of the source (0 = the first, the default), "
+                        "the first tagged with language LANG (e.g. fra), a comma-separated list of those (eng,fra: "
+                        "an audio rendition each, one HLS audio group, a DASH adaptation set each), or all")
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
@@ -810,8 +811,13 @@ def _audio_note(ladder, source, args: argparse.Namespace) -> None:
                 "made from the first: --audio-stream N or LANG picks another")
 
 
-def _audio_pick(text: "str | None") -> "int | str | None":
-    return int(text) if text is not None and text.isdigit() else text
+def _audio_pick(text: "str | None") -> "int | str | list | None":
+    """--audio-stream: N, LANG, all, or a comma-separated list of N and LANG."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    picks = [int(p) if p.isdigit() else p for p in parts]
+    return picks if len(picks) > 1 else picks[0] if picks else text
 
 
 def _check_segment_args(args: argparse.Namespace) -> None:

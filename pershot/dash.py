@@ -158,7 +158,7 @@ def trick_rung(rungs: Sequence) -> int:
     return next((i for i in order if rungs[i].height >= 360), order[-1])
 
 
-def package_args(videos: Sequence[str], audio: str | None, out_dir: str | os.PathLike,
+def package_args(videos: Sequence[str], audio: "str | Sequence[str] | None", out_dir: str | os.PathLike,
                  entry: "str | Sequence[str | None] | None", segment_s: float = DEFAULT_SEGMENT_S,
                  sets: "Sequence[Sequence[int]] | None" = None) -> list[str]:
     """ffmpeg arguments cutting the renditions (one path per rung, and the audio file) into
@@ -166,7 +166,8 @@ def package_args(videos: Sequence[str], audio: str | None, out_dir: str | os.Pat
     adaptation set for the rungs (or, with ``sets``, one per list of video indices: one per codec),
     one for the audio. ``entry``: the video sample entry (``avc3``, ``hev1``; None for the muxer's
     own, AV1's ``av01``), or one per rung (``hvc1`` drops the rung's in-band parameter sets: see
-    :func:`pershot.bitstream.entry_args`)."""
+    :func:`pershot.bitstream.entry_args`). Several audio files (one per language) get an adaptation set
+    each."""
     from .bitstream import entry_args
     from .hls import input_args
 
@@ -182,7 +183,9 @@ def package_args(videos: Sequence[str], audio: str | None, out_dir: str | os.Pat
     else:
         spec = " ".join(f"id={j},streams={','.join(map(str, idx))}" for j, idx in enumerate(sets))
     n_sets = 1 if sets is None else len(sets)
-    spec += f" id={n_sets},streams=a" if audio else ""
+    audios = [] if not audio else [audio] if isinstance(audio, (str, os.PathLike)) else list(audio)
+    # one adaptation set per audio rendition (a language each), after the video streams
+    spec += "".join(f" id={n_sets + k},streams={len(videos) + k}" for k in range(len(audios)))
     return args + ["-f", "dash", "-seg_duration", f"{segment_s:g}", "-use_template", "1", "-use_timeline", "1",
                    "-single_file", "0", "-adaptation_sets", spec,
                    "-init_seg_name", "init-$RepresentationID$.mp4",
@@ -211,7 +214,7 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     from .bitstream import av1_stream, codec_string, hevc_entry_and_codec
     from .hls import codec_groups, split_renditions
 
-    videos, audio = split_renditions(renditions, segment_s, "DASH")
+    videos, audio = split_renditions(renditions, segment_s, "DASH")  # audio: a list, the first the default
     groups = codec_groups(videos, "DASH")  # before anything is written: an unfit rendition fails here
     ordered = [(k, r) for k, rs in groups for r in rs]  # the output's stream order: codec by codec
     codecs: list[str] = []
@@ -293,7 +296,7 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
     all_sets = [list(x) for x in sets] if sets is not None else None
     if tricks:
         all_sets = (all_sets or [list(range(n))]) + [[n + k] for k in range(len(tricks))]
-    ffmpeg.run(package_args([r.path for r in videos] + [t.path for t in tricks], audio.path if audio else None, tmp,
+    ffmpeg.run(package_args([r.path for r in videos] + [t.path for t in tricks], [a.path for a in audio], tmp,
                             list(entries) + [entries[t.video] for t in tricks], segment_s, all_sets),
                what="DASH packaging failed")
     mpd_path = tmp / "manifest.mpd"
@@ -307,9 +310,9 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
     for a in sets:
         for rep in a.findall("d:Representation", _NS):
             timelines.append((rep, _timeline(rep, a, tmp)))
-    if len(timelines) != n + len(tricks) + (1 if audio else 0):
+    if len(timelines) != n + len(tricks) + len(audio):
         raise FFmpegError(f"the DASH manifest has {len(timelines)} representations, expected "
-                          f"{n + len(tricks) + (1 if audio else 0)}")
+                          f"{n + len(tricks) + len(audio)}")
     longest = max(max(t.durations) for _, t in timelines)
     min_buffer = longest
     video_lines: dict[int, Timeline] = {}  # by video index: a representation's id is its output stream's
@@ -361,14 +364,20 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
                 e = ET.Element(f"{{{MPD_NS}}}{tag}", {"schemeIdUri": scheme, "value": str(value)})
                 e.tail = a.text  # the indentation of the set's children
                 a.insert(i, e)
-    lang = ""
-    if audio is not None:
-        from .renditions import audio_streams
+    from .renditions import audio_streams
 
-        lang = audio_streams(audio.path)[0]["language"]
     for a in sets:
-        if a.get("contentType") == "audio" and lang:
-            a.set("lang", lang)  # the source stream's language tag, carried by the rendition
+        first = a.find("d:Representation", _NS)
+        k = int(first.get("id", -1)) - n - len(tricks) if first is not None else -1
+        if a.get("contentType") == "audio" and 0 <= k < len(audio):
+            lang = audio_streams(audio[k].path)[0]["language"]  # the source stream's tag, carried by the rendition
+            if lang:
+                a.set("lang", lang)
+            if len(audio) > 1:  # which to play first: DASH's Role, "main" for the default rendition
+                role = ET.Element(f"{{{MPD_NS}}}Role", {"schemeIdUri": "urn:mpeg:dash:role:2011",
+                                                        "value": "main" if k == 0 else "alternate"})
+                role.tail = a.text
+                a.insert(list(a).index(first), role)  # after any descriptors, before the representation
         # ffmpeg claims bitstream switching (one decoder fed segments of any rung without a new
         # initialization segment); drop the claim: a player then re-initialises at a switch, which is always safe
         a.attrib.pop("bitstreamSwitching", None)

@@ -77,8 +77,8 @@ def read_playlist(path: str | os.PathLike) -> Segments:
     return Segments(playlist=p, items=tuple(items))
 
 
-def split_renditions(renditions: Sequence, segment_s: float, what: str) -> tuple[list, object]:
-    """(video rungs by rung number, the audio rendition or None) of what a packager is given;
+def split_renditions(renditions: Sequence, segment_s: float, what: str) -> tuple[list, list]:
+    """(video rungs by rung number, the audio renditions, the first the default) of what a packager is given;
     InputError for a segment duration that is not positive, no video rung, or a rung whose
     resolution changes shot by shot."""
     if not segment_s > 0:
@@ -90,27 +90,40 @@ def split_renditions(renditions: Sequence, segment_s: float, what: str) -> tuple
         if not r.height:
             raise InputError(f"rung {r.rung} changes resolution shot by shot: {what} packaging needs one resolution "
                              "per rung (a ladder without --per-shot-resolution)")
-    return videos, next((r for r in renditions if r.kind == "audio"), None)
+    return videos, sorted((r for r in renditions if r.kind == "audio"), key=lambda r: -r.rung)  # -1, -2...
 
 
-def input_args(videos: Sequence[str], audio: str | None) -> list[str]:
-    """ffmpeg arguments that read the rung files and the audio file, and map their streams in that
-    order (video of each rung, then the audio): what a packager's output starts from."""
+def _audio_list(audio: "str | Sequence[str] | None") -> list[str]:
+    return [] if not audio else [audio] if isinstance(audio, (str, os.PathLike)) else list(audio)
+
+
+def audio_folder(k: int) -> str:
+    """The folder of the k-th audio rendition in an HLS package: ``audio``, then ``audio1``, ``audio2``..."""
+    return "audio" if k == 0 else f"audio{k}"
+
+
+def input_args(videos: Sequence[str], audio: "str | Sequence[str] | None") -> list[str]:
+    """ffmpeg arguments that read the rung files and the audio file(s), and map their streams in that
+    order (video of each rung, then each audio): what a packager's output starts from."""
     from .media import input_arg
 
+    audios = _audio_list(audio)
     args = ["-y", "-v", "error"]
-    for p in videos:
+    for p in [*videos, *audios]:
         args += ["-i", input_arg(p)]
-    if audio:
-        args += ["-i", input_arg(audio)]
     for i in range(len(videos)):
         args += ["-map", f"{i}:v:0"]
-    if audio:
-        args += ["-map", f"{len(videos)}:a:0"]
+    for k in range(len(audios)):
+        args += ["-map", f"{len(videos) + k}:a:0"]
     return args
 
 
-def package_args(videos: Sequence[tuple[str, str]], audio: str | None, out_dir: str | os.PathLike,
+def _audio_stream_map(n: int) -> str:
+    """``var_stream_map`` entries of ``n`` audio renditions in one group, the first the default."""
+    return " ".join(f"a:{k},agroup:audio,{'default:yes,' if k == 0 else ''}name:{audio_folder(k)}" for k in range(n))
+
+
+def package_args(videos: Sequence[tuple[str, str]], audio: "str | Sequence[str] | None", out_dir: str | os.PathLike,
                  segment_s: float = DEFAULT_SEGMENT_S, entries: "Sequence[str | None] | None" = None) -> list[str]:
     """ffmpeg arguments cutting the renditions (``(name, path)`` per rung, and the audio file) into
     segments and one media playlist each under ``out_dir/NAME/`` (no re-encoding): MPEG-TS, or with
@@ -125,7 +138,7 @@ def package_args(videos: Sequence[tuple[str, str]], audio: str | None, out_dir: 
     group = ",agroup:audio" if audio else ""
     vsm = " ".join(f"v:{i}{group},name:{n}" for i, (n, _) in enumerate(videos))
     if audio:
-        vsm += " a:0,agroup:audio,default:yes,name:audio"
+        vsm += " " + _audio_stream_map(len(_audio_list(audio)))
     out = os.fspath(out_dir)
     kind = ["-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4"] if fmp4 else [
         "-hls_segment_type", "mpegts"]
@@ -204,7 +217,8 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     from . import ffmpeg
     from .bitstream import colour_of
 
-    videos, audio = split_renditions(renditions, segment_s, "HLS")
+    videos, audios = split_renditions(renditions, segment_s, "HLS")
+    apaths = [a.path for a in audios]
     groups = codec_groups(videos, "HLS")  # before anything is written: an unfit rendition fails here
     several = len(groups) > 1
     plans = {k: _codec_plan(rs, k) for k, rs in groups}
@@ -216,27 +230,30 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
             base = tmp / k if several else tmp
             names = [(f"rung{r.rung:02d}", r.path) for r in rs]
             # one ladder: its audio in the same run; several: the audio on its own, below
-            ffmpeg.run(package_args(names, audio.path if audio and not several else None, base, segment_s, entries),
+            ffmpeg.run(package_args(names, apaths if not several else None, base, segment_s, entries),
                        what="HLS packaging failed")
             placed += [(f"{k}/{n}" if several else n, r, c, entries is not None)
                        for (n, _), r, c in zip(names, rs, codecs)]
         # version 7 for fragmented MP4 (EXT-X-MAP), as ffmpeg writes the media playlists
         fmp4 = any(plans[k][0] is not None for k, _ in groups)
-        if audio is not None and several:  # fragmented MP4 beside HEVC or AV1, as one ladder of theirs has it
-            ffmpeg.run(audio_package_args(audio.path, tmp, segment_s, fmp4), what="HLS packaging of the audio failed")
+        if audios and several:  # fragmented MP4 beside HEVC or AV1, as one ladder of theirs has it
+            ffmpeg.run(audio_package_args(apaths, tmp, segment_s, fmp4), what="HLS packaging of the audio failed")
         lines = ["#EXTM3U", f"#EXT-X-VERSION:{7 if fmp4 else 3}", "#EXT-X-INDEPENDENT-SEGMENTS"]
         a_peak = a_avg = 0.0
         codecs_audio = ""
-        if audio is not None:
-            a_peak, a_avg = read_playlist(tmp / "audio" / "index.m3u8").rates_bps()
+        from .renditions import audio_streams
+
+        for k, audio in enumerate(audios):  # one group; the first is the default; a variant's BANDWIDTH
+            # counts the most demanding of them
+            peak, avg = read_playlist(tmp / audio_folder(k) / "index.m3u8").rates_bps()
+            a_peak, a_avg = max(a_peak, peak), max(a_avg, avg)
             with av.open(audio.path) as c:
                 ch = int(c.streams.audio[0].codec_context.channels or 2)
-            from .renditions import audio_streams
-
             lang = audio_streams(audio.path)[0]["language"]  # the source stream's tag, carried by the rendition
             lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="{_quoted(audio.name)}",'
                          + (f'LANGUAGE="{_quoted(lang)}",' if lang else "")
-                         + f'DEFAULT=YES,AUTOSELECT=YES,CHANNELS="{ch}",URI="audio/index.m3u8"')
+                         + f'DEFAULT={"YES" if k == 0 else "NO"},AUTOSELECT=YES,CHANNELS="{ch}",'
+                         f'URI="{audio_folder(k)}/index.m3u8"')
             codecs_audio = "," + AAC_LC
         rows = []
         first = None
@@ -263,7 +280,7 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
             rows.append((name.split("/")[0] if several else "", peak + a_peak, (
                 f"#EXT-X-STREAM-INF:BANDWIDTH={round(peak + a_peak)},AVERAGE-BANDWIDTH={round(avg + a_avg)},"
                 f'RESOLUTION={r.width}x{r.height}{rate},CODECS="{codec}{codecs_audio}"'
-                + (',AUDIO="audio"' if audio is not None else ""), f"{name}/index.m3u8"),
+                + (',AUDIO="audio"' if audios else ""), f"{name}/index.m3u8"),
                 f"#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={round(i_peak)},AVERAGE-BANDWIDTH={round(i_avg)},"
                 f'RESOLUTION={r.width}x{r.height},CODECS="{codec}"{irange},URI="{name}/iframes.m3u8"'))
         order = {k: i for i, k in enumerate(PACKAGED_CODECS)}
@@ -275,19 +292,18 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     return out / "master.m3u8"
 
 
-def audio_package_args(audio: str, out_dir: str | os.PathLike, segment_s: float = DEFAULT_SEGMENT_S,
-                       fmp4: bool = True) -> list[str]:
-    """ffmpeg arguments cutting the audio rendition alone into ``out_dir/audio/`` (segments of
-    ``segment_s``: fragmented MP4, as beside HEVC or AV1 video, or MPEG-TS), for a master playlist whose
-    video variants were packaged apart."""
-    from .media import input_arg
-
+def audio_package_args(audio: "str | Sequence[str]", out_dir: str | os.PathLike,
+                       segment_s: float = DEFAULT_SEGMENT_S, fmp4: bool = True) -> list[str]:
+    """ffmpeg arguments cutting the audio rendition(s) alone into ``out_dir/audio/`` (``audio1/``...;
+    segments of ``segment_s``: fragmented MP4, as beside HEVC or AV1 video, or MPEG-TS), for a master
+    playlist whose video variants were packaged apart."""
     out = os.fspath(out_dir)
+    audios = _audio_list(audio)
     kind = ["-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4"] if fmp4 else [
         "-hls_segment_type", "mpegts"]
-    return ["-y", "-v", "error", "-i", input_arg(audio), "-map", "0:a:0", "-c", "copy", "-f", "hls",
+    return [*input_args([], audios), "-c", "copy", "-f", "hls",
             "-hls_time", f"{segment_s:g}", "-hls_playlist_type", "vod", *kind,
-            "-var_stream_map", "a:0,agroup:audio,default:yes,name:audio",
+            "-var_stream_map", _audio_stream_map(len(audios)),
             "-hls_segment_filename", os.path.join(out, "%v", "seg_%05d." + ("m4s" if fmp4 else "ts")),
             os.path.join(out, "%v", "index.m3u8")]
 

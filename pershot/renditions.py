@@ -544,6 +544,23 @@ def audio_streams(path: str | os.PathLike) -> list[dict[str, Any]]:
                 for st in c.streams if st.type == "audio"]
 
 
+def audio_picks(path: str | os.PathLike, pick: "int | str | Sequence[int | str] | None" = None) -> list[int]:
+    """The indices in the file of the audio streams to encode: ``[]`` when it has none; its first alone
+    (``pick`` None); every one (``"all"``); or each of a list of picks (see :func:`audio_stream`; a
+    stream picked twice is encoded once)."""
+    if isinstance(pick, str) and pick.lower() == "all":
+        return [a["index"] for a in audio_streams(path)]
+    if pick is None or isinstance(pick, (int, str)):
+        one = audio_stream(path, pick)
+        return [] if one is None else [one]
+    out: list[int] = []
+    for p in pick:
+        i = audio_stream(path, p)
+        if i is not None and i not in out:
+            out.append(i)
+    return out
+
+
 def audio_stream(path: str | os.PathLike, pick: "int | str | None" = None) -> int | None:
     """The index in the file of the audio stream to encode (None when it has none): its first, or with
     ``pick`` the N-th audio stream (0 = the first) or the first tagged with language ``pick`` ("fra").
@@ -704,11 +721,11 @@ def _encode_ladder(
     info = with_crop(info, made.get("crop") or (crop if "crop" not in made else None))
     _check_packaging(doc, rungs, hls=hls, dash=dash)
     kbps = parse_audio(audio)
-    a_stream = audio_stream(info.path, audio_pick) if kbps is not None else None
-    if kbps is not None and a_stream is None:
+    a_streams = audio_picks(info.path, audio_pick) if kbps is not None else []
+    if kbps is not None and not a_streams:
         raise InputError(f"{Path(info.path).name} has no audio stream (asked for an audio rendition)")
-    if kbps is not None and not (isinstance(audio, int) or ":" in str(audio)):  # no bitrate asked for
-        kbps = default_audio_kbps(next(a["channels"] for a in audio_streams(info.path) if a["index"] == a_stream))
+    found = {a["index"]: a for a in audio_streams(info.path)} if a_streams else {}
+    asked = kbps is not None and (isinstance(audio, int) or ":" in str(audio))  # else by each stream's channels
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmp = (out / WORK_DIR).resolve()
@@ -781,14 +798,18 @@ def _encode_ladder(
             if own:
                 vex.close()
         results = [dataclasses.replace(x, **checks[x.rung].as_dict()) if x.rung in checks else x for x in results]
-    if kbps is not None and a_stream is not None:
-        name = f"audio_aac{kbps}.m4a"
+    for k, a_stream in enumerate(a_streams):  # one rendition per audio stream asked for, rung -1, -2...
+        lang = found[a_stream]["language"]
+        a_kbps = kbps if asked else default_audio_kbps(found[a_stream]["channels"])
+        # one stream keeps the plain name; several are told apart by language (else by position)
+        tag = "" if len(a_streams) == 1 else f"_{k}" + (f"_{lang}" if lang else "")
+        name = f"audio_aac{a_kbps}{tag}.m4a"
         with atomic_path(out / name) as t:
-            r = ffmpeg.run(audio_args(info, a_stream, kbps, t), what="encoding the audio rendition failed")
+            r = ffmpeg.run(audio_args(info, a_stream, a_kbps, t), what="encoding the audio rendition failed")
             dur, size = _audio_payload(t)
-        lang = next((a["language"] for a in audio_streams(info.path) if a["index"] == a_stream), "")
         results.append(Rendition(
-            rung=-1, name=f"audio aac {kbps} kbps" + (f" ({lang})" if lang else ""), path=str(out / name), container="mp4", width=0, height=0,
+            rung=-1 - k, name=f"audio aac {a_kbps} kbps" + (f" ({lang})" if lang else ""), path=str(out / name),
+            container="mp4", width=0, height=0,
             frames=0, duration_s=dur, size_bytes=size, bitrate_kbps=size * 8.0 / dur / 1000.0 if dur > 0 else 0.0,
             ladder_kbps=float("nan"), encode_cpu_s=r.cpu_s, kind="audio"))
     with atomic_path(out / "renditions.csv") as t:

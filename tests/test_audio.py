@@ -149,6 +149,24 @@ def test_the_audio_stream_is_picked_by_number_or_language_and_its_tag_travels(me
         master = (dst / "hls" / "master.m3u8").read_text()
         assert 'LANGUAGE="fra"' in master and 'NAME="audio aac 64 kbps (fra)"' in master
         assert 'contentType="audio"' in (mpd := (dst / "dash" / "manifest.mpd").read_text()) and 'lang="fra"' in mpd
+    # every language at once: an audio rendition each; one HLS audio group, the first the default; a DASH
+    # adaptation set each, the first the main one
+    dst = tmp_path / "all"
+    assert main(["encode", lad, "-o", str(dst), "--audio", "--audio-stream", "all", "--hls", "--dash", "-j", "1",
+                 "-q"]) == 0
+    auds = sorted(dst.glob("audio_aac*.m4a"))
+    assert [p.name for p in auds] == ["audio_aac128_0_eng.m4a", "audio_aac128_1_fra.m4a"]
+    assert [_dominant_hz(str(p)) for p in auds] == [pytest.approx(440, abs=5), pytest.approx(880, abs=5)]
+    media = [ln for ln in (dst / "hls" / "master.m3u8").read_text().splitlines() if ln.startswith("#EXT-X-MEDIA")]
+    assert len(media) == 2 and 'LANGUAGE="eng",DEFAULT=YES' in media[0] and 'LANGUAGE="fra",DEFAULT=NO' in media[1]
+    assert [_dominant_hz(str(dst / "hls" / d / "index.m3u8")) for d in ("audio", "audio1")] == [
+        pytest.approx(440, abs=5), pytest.approx(880, abs=5)]
+    mpd = (dst / "dash" / "manifest.mpd").read_text()
+    assert mpd.count('contentType="audio"') == 2 and 'lang="eng"' in mpd and 'lang="fra"' in mpd
+    assert 'value="main"' in mpd and 'value="alternate"' in mpd
+    import pandas as pd
+
+    assert sorted(pd.read_csv(dst / "renditions.csv").query("kind == 'audio'")["rung"]) == [-2, -1]
     # bad picks, before any encode
     assert main(["encode", lad, "-o", str(tmp_path / "c"), "--audio", "--audio-stream", "deu", "-q"]) == 2
     assert "no audio stream 'deu' (its audio streams: 0 (eng), 1 (fra))" in capsys.readouterr().err
