@@ -49,7 +49,8 @@ from .verify import VERIFY_COLUMNS
 RENDITION_COLUMNS = ("rung", "name", "path", "container", "width", "height", "frames", "duration_s", "size_bytes",
                      "bitrate_kbps", "ladder_kbps", "encode_cpu_s", "kind",
                      *VERIFY_COLUMNS)  # with verify (see pershot.verify): empty otherwise
-#: the audio rendition (``--audio aac[:KBPS]``): AAC-LC at this many kbps unless told
+#: the audio rendition (``--audio aac[:KBPS]``): AAC-LC at this many kbps unless told (up to stereo: see
+#: :func:`default_audio_kbps`)
 AUDIO_DEFAULT_KBPS = 128
 
 
@@ -107,7 +108,7 @@ class Rendition:
     bitrate_kbps: float  #: size_bytes * 8 / duration_s / 1000
     ladder_kbps: float  #: what the ladder predicted from its probes
     encode_cpu_s: float  #: CPU seconds of the rung's encode processes
-    #: "video" (a rung), or "audio": the one audio rendition (rung -1, no size or frames)
+    #: "video" (a rung), or "audio": an audio rendition (rung -1, then -2... for more languages; no frames)
     kind: str = "video"
     #: with ``verify``: the file scored against the source (see :class:`pershot.verify.RungScore`); NaN otherwise
     vmaf: float = float("nan")
@@ -696,8 +697,8 @@ def _encode_ladder(
     """:func:`encode_renditions` without the packaging: (the renditions, the frame rate HLS's
     ``FRAME-RATE`` gives them, the source's frame rate). ``hls``/``dash``: only checked for.
     ``verify``: score each rung's file against the source (:mod:`pershot.verify`), a job per rung, with
-    ``verify_progress(done, total)`` called as each finishes. ``audio_pick``: which audio stream the audio
-    rendition comes from (see :func:`audio_stream`; default the first)."""
+    ``verify_progress(done, total)`` called as each finishes. ``audio_pick``: which audio stream(s) the
+    audio renditions come from (see :func:`audio_picks`; default the first)."""
     import pandas as pd
 
     from .atomic import atomic_path
