@@ -545,18 +545,20 @@ def audio_streams(path: str | os.PathLike) -> list[dict[str, Any]]:
                 for st in c.streams if st.type == "audio"]
 
 
-def audio_picks(path: str | os.PathLike, pick: "int | str | Sequence[int | str] | None" = None) -> list[int]:
+def audio_picks(path: str | os.PathLike, pick: "int | str | Sequence[int | str] | None" = None,
+                found: "Sequence[Mapping[str, Any]] | None" = None) -> list[int]:
     """The indices in the file of the audio streams to encode: ``[]`` when it has none; its first alone
     (``pick`` None); every one (``"all"``); or each of a list of picks (see :func:`audio_stream`; a
-    stream picked twice is encoded once)."""
+    stream picked twice is encoded once). ``found``: the file's :func:`audio_streams`, where already read."""
+    found = list(audio_streams(path) if found is None else found)
     if isinstance(pick, str) and pick.lower() == "all":
-        return [a["index"] for a in audio_streams(path)]
+        return [a["index"] for a in found]
     if pick is None or isinstance(pick, (int, str)):
-        one = audio_stream(path, pick)
+        one = _pick_audio(path, found, pick)
         return [] if one is None else [one]
     out: list[int] = []
     for p in pick:
-        i = audio_stream(path, p)
+        i = _pick_audio(path, found, p)
         if i is not None and i not in out:
             out.append(i)
     return out
@@ -566,7 +568,11 @@ def audio_stream(path: str | os.PathLike, pick: "int | str | None" = None) -> in
     """The index in the file of the audio stream to encode (None when it has none): its first, or with
     ``pick`` the N-th audio stream (0 = the first) or the first tagged with language ``pick`` ("fra").
     InputError where ``pick`` matches none, naming those there are."""
-    found = audio_streams(path)
+    return _pick_audio(path, audio_streams(path), pick)
+
+
+def _pick_audio(path: str | os.PathLike, found: Sequence[Mapping[str, Any]], pick: "int | str | None") -> int | None:
+    """:func:`audio_stream` over the file's audio streams ``found``."""
     if pick is None or not found:
         return found[0]["index"] if found else None
     if isinstance(pick, int) or str(pick).isdigit():
@@ -674,6 +680,53 @@ def _source_times(info, cfr: bool):
     return times
 
 
+def _join_rungs(doc: Mapping[str, Any], info: SourceInfo, outputs: Sequence[ShotOutput], plan: Sequence[ShotJob],
+                out: Path, tmp: Path, cfr: bool) -> "tuple[list[Rendition], FrameIndex | None]":
+    """Join each rung's shot encodes into one file in ``out`` (checked frame for frame): the renditions,
+    and the source's frame times where the renditions keep them (:func:`_source_times`)."""
+    from .atomic import atomic_path
+    from . import ffmpeg
+
+    order = {j.shot: k for k, j in enumerate(plan)}
+    results: list[Rendition] = []
+    times = _source_times(info, cfr)
+    for r in doc["rungs"]:
+        rung = int(r["rung"])
+        parts = sorted((o for o in outputs if o.rung == rung), key=lambda o: order[o.shot])
+        if not parts:
+            continue
+        shots = r["shots"]
+        sizes = {(int(s["width"]), int(s["height"])) for s in shots}
+        frames = sum(int(s["end_frame"]) - int(s["start_frame"]) for s in shots)
+        inter, _, tag = _SHOT_FORMATS.get(parts[0].stream, _OTHER_FORMAT)
+        if len(sizes) == 1:
+            container, ext = "mp4", "mp4"
+        else:  # the size changes within the rung: a container whose stream may change size
+            container, ext = ("mpegts", "ts") if inter == "mpegts" else ("matroska", "mkv")
+        w, h = next(iter(sizes)) if len(sizes) == 1 else (0, 0)
+        name = f"rung{rung:02d}_{describe(w, h)}.{ext}"
+        lst = os.path.join(tmp, f"rung{rung:02d}.txt")
+        Path(lst).write_text(concat_list([p.path for p in parts]), encoding="utf-8")
+        dts = uniform_dts(max(reorder_depth(p.path) for p in parts), info.fps) if ffmpeg.has_bsf("setts") else None
+        with atomic_path(out / name) as t:
+            ffmpeg.run(join_args(lst, str(t), container, tag, dts), what=f"joining rung {rung} failed")
+            if times is not None:
+                rt = rendition_times(times, [(int(s["start_frame"]), int(s["end_frame"])) for s in shots])
+                retime(t, rt, times.time_base, container, tag)
+                dur = float(rt[-1] * times.time_base)
+            else:
+                dur = frames / float(info.fps)
+            got, size = _video_payload(t)
+            if got != frames:
+                raise FFmpegError(f"rung {rung}: the joined file has {got} frames, the ladder {frames}")
+        results.append(Rendition(
+            rung=rung, name=str(r.get("name") or f"rung {rung}"), path=str(out / name), container=container,
+            width=w, height=h, frames=frames, duration_s=dur, size_bytes=size,
+            bitrate_kbps=size * 8.0 / dur / 1000.0, ladder_kbps=float(r.get("bitrate_kbps") or "nan"),
+            encode_cpu_s=sum(p.cpu_s for p in parts)))
+    return results, times
+
+
 def _encode_ladder(
     ladder: "str | os.PathLike | Mapping[str, Any]",
     out_dir: str | os.PathLike,
@@ -722,10 +775,11 @@ def _encode_ladder(
     info = with_crop(info, made.get("crop") or (crop if "crop" not in made else None))
     _check_packaging(doc, rungs, hls=hls, dash=dash)
     kbps = parse_audio(audio)
-    a_streams = audio_picks(info.path, audio_pick) if kbps is not None else []
+    listed = audio_streams(info.path) if kbps is not None else []
+    a_streams = audio_picks(info.path, audio_pick, listed) if kbps is not None else []
     if kbps is not None and not a_streams:
         raise InputError(f"{Path(info.path).name} has no audio stream (asked for an audio rendition)")
-    found = {a["index"]: a for a in audio_streams(info.path)} if a_streams else {}
+    found = {a["index"]: a for a in listed}
     asked = kbps is not None and (isinstance(audio, int) or ":" in str(audio))  # else by each stream's channels
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -744,61 +798,21 @@ def _encode_ladder(
             outputs.extend(res)
             if progress:
                 progress(i + 1, len(plan))
-    finally:
-        if own:
-            ex.close()
-    order = {j.shot: k for k, j in enumerate(plan)}
-    results: list[Rendition] = []
-    times = _source_times(info, cfr)
-    for r in doc["rungs"]:
-        rung = int(r["rung"])
-        parts = sorted((o for o in outputs if o.rung == rung), key=lambda o: order[o.shot])
-        if not parts:
-            continue
-        shots = r["shots"]
-        sizes = {(int(s["width"]), int(s["height"])) for s in shots}
-        frames = sum(int(s["end_frame"]) - int(s["start_frame"]) for s in shots)
-        inter, _, tag = _SHOT_FORMATS.get(parts[0].stream, _OTHER_FORMAT)
-        if len(sizes) == 1:
-            container, ext = "mp4", "mp4"
-        else:  # the size changes within the rung: a container whose stream may change size
-            container, ext = ("mpegts", "ts") if inter == "mpegts" else ("matroska", "mkv")
-        w, h = next(iter(sizes)) if len(sizes) == 1 else (0, 0)
-        name = f"rung{rung:02d}_{describe(w, h)}.{ext}"
-        lst = os.path.join(tmp, f"rung{rung:02d}.txt")
-        Path(lst).write_text(concat_list([p.path for p in parts]), encoding="utf-8")
-        dts = uniform_dts(max(reorder_depth(p.path) for p in parts), info.fps) if ffmpeg.has_bsf("setts") else None
-        with atomic_path(out / name) as t:
-            ffmpeg.run(join_args(lst, str(t), container, tag, dts), what=f"joining rung {rung} failed")
-            if times is not None:
-                rt = rendition_times(times, [(int(s["start_frame"]), int(s["end_frame"])) for s in shots])
-                retime(t, rt, times.time_base, container, tag)
-                dur = float(rt[-1] * times.time_base)
-            else:
-                dur = frames / float(info.fps)
-            got, size = _video_payload(t)
-            if got != frames:
-                raise FFmpegError(f"rung {rung}: the joined file has {got} frames, the ladder {frames}")
-        results.append(Rendition(
-            rung=rung, name=str(r.get("name") or f"rung {rung}"), path=str(out / name), container=container,
-            width=w, height=h, frames=frames, duration_s=dur, size_bytes=size,
-            bitrate_kbps=size * 8.0 / dur / 1000.0, ladder_kbps=float(r.get("bitrate_kbps") or "nan"),
-            encode_cpu_s=sum(p.cpu_s for p in parts)))
-    if verify:
-        from .verify import run_verify, verify_jobs
+        results, times = _join_rungs(doc, info, outputs, plan, out, tmp, cfr)
+        if verify:  # on the same executor as the encodes
+            from .verify import run_verify, verify_jobs
 
-        checks_plan = verify_jobs(doc, info, results, work_dir)
-        vex = make_executor("local", jobs) if own else executor
-        try:
+            checks_plan = verify_jobs(doc, info, results, work_dir)
             checks = {}
-            for i, (_, c) in enumerate(vex.map(run_verify, checks_plan)):
+            for i, (_, c) in enumerate(ex.map(run_verify, checks_plan)):
                 checks[c.rung] = c
                 if verify_progress:
                     verify_progress(i + 1, len(checks_plan))
-        finally:
-            if own:
-                vex.close()
-        results = [dataclasses.replace(x, **checks[x.rung].as_dict()) if x.rung in checks else x for x in results]
+            results = [dataclasses.replace(x, **checks[x.rung].as_dict()) if x.rung in checks else x
+                       for x in results]
+    finally:
+        if own:
+            ex.close()
     for k, a_stream in enumerate(a_streams):  # one rendition per audio stream asked for, rung -1, -2...
         lang = found[a_stream]["language"]
         a_kbps = kbps if asked else default_audio_kbps(found[a_stream]["channels"])
