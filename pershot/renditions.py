@@ -548,7 +548,7 @@ def audio_streams(path: str | os.PathLike) -> list[dict[str, Any]]:
 def audio_picks(path: str | os.PathLike, pick: "int | str | Sequence[int | str] | None" = None,
                 found: "Sequence[Mapping[str, Any]] | None" = None) -> list[int]:
     """The indices in the file of the audio streams to encode: ``[]`` when it has none; its first alone
-    (``pick`` None); every one (``"all"``); or each of a list of picks (see :func:`audio_stream`; a
+    (``pick`` None); every one (``"all"``); or each of a list of picks (see :func:`_pick_audio`; a
     stream picked twice is encoded once). ``found``: the file's :func:`audio_streams`, where already read."""
     found = list(audio_streams(path) if found is None else found)
     if isinstance(pick, str) and pick.lower() == "all":
@@ -564,15 +564,10 @@ def audio_picks(path: str | os.PathLike, pick: "int | str | Sequence[int | str] 
     return out
 
 
-def audio_stream(path: str | os.PathLike, pick: "int | str | None" = None) -> int | None:
-    """The index in the file of the audio stream to encode (None when it has none): its first, or with
-    ``pick`` the N-th audio stream (0 = the first) or the first tagged with language ``pick`` ("fra").
-    InputError where ``pick`` matches none, naming those there are."""
-    return _pick_audio(path, audio_streams(path), pick)
-
-
 def _pick_audio(path: str | os.PathLike, found: Sequence[Mapping[str, Any]], pick: "int | str | None") -> int | None:
-    """:func:`audio_stream` over the file's audio streams ``found``."""
+    """The index in the file of one audio stream among its audio streams ``found`` (None when it has none):
+    its first, or with ``pick`` the N-th audio stream (0 = the first) or the first tagged with language
+    ``pick`` ("fra"). InputError where ``pick`` matches none, naming those there are."""
     if pick is None or not found:
         return found[0]["index"] if found else None
     if isinstance(pick, int) or str(pick).isdigit():
