@@ -74,6 +74,8 @@ def compare_ladders(ladders: Sequence[Any], names: Sequence[str] | None = None) 
         raise InputError("one name per ladder")
     ref = docs[0]
     titles = [_title(d) for d in docs]
+    ref_cpu = float(sum(float(r.get("encode_cpu_s") or 0.0) for r in ref.get("rungs") or []))
+    ref_curves = {field: _curve(ref, field) for field in COMPARE_METRICS}
     rows = []
     for i, (d, name) in enumerate(zip(docs, names)):
         notes: list[str] = []
@@ -81,7 +83,6 @@ def compare_ladders(ladders: Sequence[Any], names: Sequence[str] | None = None) 
         r_rates, r_vmaf = _curve(d, "vmaf")
         rates = [float(r["bitrate_kbps"]) for r in rungs if isinstance(r.get("bitrate_kbps"), (int, float))]
         cpu = float(sum(float(r.get("encode_cpu_s") or 0.0) for r in rungs))
-        ref_cpu = float(sum(float(r.get("encode_cpu_s") or 0.0) for r in ref.get("rungs") or []))
         row: dict[str, Any] = {
             "ladder": name, "encoder": d.get("encoder"), "rungs": len(rungs),
             "min_kbps": min(rates) if rates else math.nan, "max_kbps": max(rates) if rates else math.nan,
@@ -98,7 +99,7 @@ def compare_ladders(ladders: Sequence[Any], names: Sequence[str] | None = None) 
             if i == 0:
                 value = 0.0 if len(_curve(d, field)[0]) >= 2 else None
             elif same_title and not (field == "vmaf" and len(models) > 1):
-                a, b = _curve(ref, field), _curve(d, field)
+                a, b = ref_curves[field], _curve(d, field)
                 if len(a[0]) >= 2 and len(b[0]) >= 2:
                     try:
                         value = 100.0 * bd_rate(a, b)
@@ -113,9 +114,9 @@ def compare_ladders(ladders: Sequence[Any], names: Sequence[str] | None = None) 
         bdq = math.nan
         if i == 0:
             bdq = 0.0 if len(r_vmaf) >= 2 else math.nan
-        elif same_title and len(models) <= 1 and len(r_vmaf) >= 2 and len(_curve(ref, "vmaf")[0]) >= 2:
+        elif same_title and len(models) <= 1 and len(r_vmaf) >= 2 and len(ref_curves["vmaf"][0]) >= 2:
             try:
-                bdq = bd_quality(_curve(ref, "vmaf"), (r_rates, r_vmaf))
+                bdq = bd_quality(ref_curves["vmaf"], (r_rates, r_vmaf))
             except PershotError:
                 pass
         row["bd_vmaf"] = bdq

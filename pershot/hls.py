@@ -212,8 +212,6 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     beside HEVC, as Apple's HLS authoring spec asks of an HEVC title) go to ``h264/rungNN/``,
     ``hevc/rungNN/``, ``av1/rungNN/``, sharing one audio group; their segments must line up (the
     ladders were made from the same shots), and the master lists every variant, H.264's first."""
-    import av
-
     from . import ffmpeg
     from .bitstream import colour_of
 
@@ -247,9 +245,8 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
             # counts the most demanding of them
             peak, avg = read_playlist(tmp / audio_folder(k) / "index.m3u8").rates_bps()
             a_peak, a_avg = max(a_peak, peak), max(a_avg, avg)
-            with av.open(audio.path) as c:
-                ch = int(c.streams.audio[0].codec_context.channels or 2)
-            lang = audio_streams(audio.path)[0]["language"]  # the source stream's tag, carried by the rendition
+            tags = audio_streams(audio.path)[0]  # its channels, and the source stream's language tag it carries
+            ch, lang = tags["channels"] or 2, tags["language"]
             lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="{_quoted(audio.name)}",'
                          + (f'LANGUAGE="{_quoted(lang)}",' if lang else "")
                          + f'DEFAULT={"YES" if k == 0 else "NO"},AUTOSELECT=YES,CHANNELS="{ch}",'

@@ -45,8 +45,6 @@ class VerifyJob:
     source: SourceInfo
     rung: int
     path: str
-    width: int  #: 0 where the rung's resolution changes shot by shot
-    height: int
     shots: tuple[tuple[int, int], ...]  #: (start_frame, end_frame) of each shot, in order, contiguous
     durations: tuple[float, ...]  #: each shot's duration, the ladder's weights
     bit_depth: int
@@ -108,8 +106,7 @@ def verify_jobs(doc: Mapping[str, Any], info: SourceInfo, renditions: Sequence[A
         durations = tuple(_num(s.get("duration_s")) for s in r["shots"])
         if not all(d > 0 for d in durations):  # a hand-made ladder without durations: weigh by frames
             durations = tuple(float(b - a) for a, b in spans)
-        jobs.append(VerifyJob(source=info, rung=rend.rung, path=rend.path, width=rend.width, height=rend.height,
-                              shots=spans, durations=durations, bit_depth=max(depths), params=params,
+        jobs.append(VerifyJob(source=info, rung=rend.rung, path=rend.path, shots=spans, durations=durations, bit_depth=max(depths), params=params,
                               ladder=(_num(r.get("vmaf")), _num(r.get("psnr_y")), _num(r.get("ssim"))),
                               work_dir=work_dir))
     return jobs
