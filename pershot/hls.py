@@ -57,10 +57,15 @@ class Segments:
 
     def rates_bps(self) -> tuple[float, float]:
         """(peak, average) bit rate over the segments, bytes on disk (TS overhead included)."""
-        sizes = [(p.stat().st_size * 8.0, d) for p, d in self.items]
-        peak = max((b / d for b, d in sizes if d > 0), default=0.0)
-        total = sum(d for _, d in sizes)
-        return peak, (sum(b for b, _ in sizes) / total if total > 0 else 0.0)
+        return peak_and_average([(p.stat().st_size * 8.0, d) for p, d in self.items])
+
+
+def peak_and_average(bits_seconds: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """(peak, average) bit rate of pieces given as (bits, seconds): the highest of bits / seconds (pieces of
+    no duration aside), and all the bits over all the time."""
+    peak = max((b / d for b, d in bits_seconds if d > 0), default=0.0)
+    total = sum(d for _, d in bits_seconds)
+    return peak, (sum(b for b, _ in bits_seconds) / total if total > 0 else 0.0)
 
 
 def read_playlist(path: str | os.PathLike) -> Segments:
@@ -413,12 +418,12 @@ def iframe_playlist(seg: Segments, fmp4: bool) -> tuple[str, float, float]:
     the media), with its (peak, average) bit rate: MPEG-TS, every key frame (each shot's first frame),
     each range from the PAT before it; fragmented MP4, the key frame each segment starts with, its
     range the first fragment's ``moof`` through that sample, with the variant's ``EXT-X-MAP``."""
-    lines = [ln for ln in seg.playlist.read_text(encoding="utf-8").splitlines()]
-    init = next((ln for ln in lines if ln.startswith("#EXT-X-MAP:")), None)
+    init = next((ln for ln in seg.playlist.read_text(encoding="utf-8").splitlines()
+                 if ln.startswith("#EXT-X-MAP:")), None)
     entries = []  # (uri, offset, length, start seconds)
     times = list(itertools.accumulate([0.0] + [d for _, d in seg.items]))
     end = times[-1]
-    for (p, d), t0 in zip(seg.items, times):
+    for (p, _), t0 in zip(seg.items, times):
         if fmp4:
             off, n = fmp4_first_sample(p)
             entries.append([p.name, off, n, t0])
@@ -436,14 +441,10 @@ def iframe_playlist(seg: Segments, fmp4: bool) -> tuple[str, float, float]:
            "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-I-FRAMES-ONLY"]
     if init:
         out.append(init)
-    rates = []
     for (uri, off, n, _), span in zip(entries, spans):
         out += [f"#EXTINF:{span:.6f},", f"#EXT-X-BYTERANGE:{n}@{off}", uri]
-        if span > 0:
-            rates.append((n * 8.0, span))
     out.append("#EXT-X-ENDLIST")
-    peak = max((b / d for b, d in rates), default=0.0)
-    avg = sum(b for b, _ in rates) / sum(d for _, d in rates) if rates else 0.0
+    peak, avg = peak_and_average([(e[2] * 8.0, span) for e, span in zip(entries, spans) if span > 0])
     return "\n".join(out) + "\n", peak, avg
 
 
