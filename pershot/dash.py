@@ -245,7 +245,7 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
                 n, seconds = keyframe_track(ordered[src][1].path, path)
                 tricks.append(Trick(str(path), j, src, n, seconds))
         _write_package(tmp, [r for _, r in ordered], audio, codecs, entries, fps, segment_s,
-                       sets if len(groups) > 1 or tricks else None, tricks)
+                       sets if len(groups) > 1 else None, tricks)
     return DashPackage(manifest=out / "manifest.mpd", mixed_sequence_headers=tuple(mixed))
 
 
@@ -259,6 +259,11 @@ class Trick:
     video: int
     keyframes: int
     seconds: float
+
+
+def _rate(f: Fraction) -> str:
+    """A frame rate as the MPD writes it: ``30000/1001``, or ``25``."""
+    return f"{f.numerator}/{f.denominator}" if f.denominator != 1 else str(f.numerator)
 
 
 #: the MPD descriptors of the colour description (ISO/IEC 23091-2 code points), as DASH-IF's
@@ -342,33 +347,29 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
                               "(renditions joined by an ffmpeg without the setts bitstream filter keep each "
                               "shot's own decode delay, and ladders packaged together must come from one "
                               "shots.csv; `pershot doctor` says whether this ffmpeg has setts)")
-    trick_sets = {}  # adaptation set element -> its Trick
+    from .renditions import audio_streams
+
+    # each set by the output stream of its first representation: videos 0..n-1, tricks, then the audio
+    first_id = {}
     for a in sets:
         first = a.find("d:Representation", _NS)
-        i = int(first.get("id", -1)) if first is not None else -1
-        if n <= i < n + len(tricks):
-            trick_sets[a] = tricks[i - n]
+        first_id[a] = int(first.get("id", -1)) if first is not None else -1
+    trick_sets = {a: tricks[i - n] for a, i in first_id.items() if n <= i < n + len(tricks)}
     for a, t in trick_sets.items():  # DASH-IF: the main set's id; a player that does not know it skips the set
         e = ET.Element(f"{{{MPD_NS}}}EssentialProperty", {"schemeIdUri": TRICKMODE, "value": str(t.main_set)})
         e.tail = a.text
         a.insert(0, e)
         if t.seconds > 0:
-            rate = Fraction(t.keyframes / t.seconds).limit_denominator(1000)
-            a.set("frameRate", f"{rate.numerator}/{rate.denominator}" if rate.denominator != 1 else str(rate.numerator))
+            a.set("frameRate", _rate(Fraction(t.keyframes / t.seconds).limit_denominator(1000)))
     for a in sets:
+        i = first_id[a]
         if a.get("contentType") == "video":
-            first = a.find("d:Representation", _NS)
-            i = int(first.get("id", 0)) if first is not None else 0
-            colour = colour_properties(colour_of(videos[tricks[i - n].video if i >= n else i].path))
-            for i, (tag, scheme, value) in enumerate(colour):
+            colour = colour_properties(colour_of(videos[tricks[i - n].video if i >= n else max(i, 0)].path))
+            for j, (tag, scheme, value) in enumerate(colour):
                 e = ET.Element(f"{{{MPD_NS}}}{tag}", {"schemeIdUri": scheme, "value": str(value)})
                 e.tail = a.text  # the indentation of the set's children
-                a.insert(i, e)
-    from .renditions import audio_streams
-
-    for a in sets:
-        first = a.find("d:Representation", _NS)
-        k = int(first.get("id", -1)) - n - len(tricks) if first is not None else -1
+                a.insert(j, e)
+        k = i - n - len(tricks)
         if a.get("contentType") == "audio" and 0 <= k < len(audio):
             lang = audio_streams(audio[k].path)[0]["language"]  # the source stream's tag, carried by the rendition
             if lang:
@@ -377,13 +378,13 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
                 role = ET.Element(f"{{{MPD_NS}}}Role", {"schemeIdUri": "urn:mpeg:dash:role:2011",
                                                         "value": "main" if k == 0 else "alternate"})
                 role.tail = a.text
-                a.insert(list(a).index(first), role)  # after any descriptors, before the representation
+                # after any descriptors, before the representation
+                a.insert(list(a).index(a.find("d:Representation", _NS)), role)
         # ffmpeg claims bitstream switching (one decoder fed segments of any rung without a new
         # initialization segment); drop the claim: a player then re-initialises at a switch, which is always safe
         a.attrib.pop("bitstreamSwitching", None)
         if a.get("contentType") == "video" and fps and a not in trick_sets:
-            f = Fraction(fps).limit_denominator(100000)
-            a.set("frameRate", f"{f.numerator}/{f.denominator}" if f.denominator != 1 else str(f.numerator))
+            a.set("frameRate", _rate(Fraction(fps).limit_denominator(100000)))
     end = max(t.starts[-1] + t.durations[-1] for t in video_lines.values())
     root.set("mediaPresentationDuration", iso_duration(end))  # ffmpeg writes it to a tenth of a second
     root.set("minBufferTime", iso_duration(min_buffer))
