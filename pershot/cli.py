@@ -795,13 +795,11 @@ def _audio_note(ladder, source, args: argparse.Namespace) -> None:
         return
     if pick is not None:
         return
-    import json
-
-    from .renditions import audio_streams
+    from .renditions import audio_streams, load_ladder_json
 
     first = ladder[0] if isinstance(ladder, (list, tuple)) else ladder
     try:
-        path = source or (json.loads(open(first, encoding="utf-8").read()).get("source") or {}).get("path")
+        path = source or (load_ladder_json(first).get("source") or {}).get("path")
         found = audio_streams(path) if path else []
     except Exception:  # only a warning: the encode itself reports an unreadable ladder or source
         return
