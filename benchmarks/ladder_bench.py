@@ -15,8 +15,8 @@ Sources (probed with the core pipeline, through the probe cache: a second run en
   whose shots differ a lot.
 
 Grid: all nine x264 presets, ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, veryslow
-x 4 heights (photos, mixed: 360, 288, 216, 144; testvideo: 270, 216, 180, 144) x 11 CRFs (18, 20, 23, 25, ..., 40, 43), VMAF
-on every 2nd frame, one thread per encode.
+x 4 heights (photos, mixed: 360, 288, 216, 144; testvideo: 270, 216, 180, 144) x 11 CRFs (18, 20, 23, 25, ...,
+40, 43), VMAF on every 2nd frame, one thread per encode.
 
 Analyses, per source, on 8-rung ladders spaced along the title's hull (one resolution per rung): from VMAF 40
 to VMAF 95 (primary), and from VMAF 40 to the title's best probe:

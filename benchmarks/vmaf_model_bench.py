@@ -111,8 +111,8 @@ def main() -> int:
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(out.with_suffix(".csv"), df.to_csv(index=False))
-    write_text(out.with_suffix(".json"), json.dumps({"grid": GRID, "by_height": rows, "ladders": ladders, "targets": targets,
-                                                           "wall_s": wall}, indent=1))
+    write_text(out.with_suffix(".json"), json.dumps({"grid": GRID, "by_height": rows, "ladders": ladders,
+                                                     "targets": targets, "wall_s": wall}, indent=1))
     return 0
 
 

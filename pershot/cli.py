@@ -176,9 +176,10 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         detail = "filter available" if ok else "filter missing"
         if ok and flt == "libvmaf":  # prove it runs, with the models "auto" picks from (HD and 4K)
             models = ffmpeg.vmaf_models()
-            ok = {"vmaf_v0.6.1", "vmaf_4k_v0.6.1"} <= set(models)
-            detail = (f"filter runs (models {', '.join(models)})" if ok else
-                      f"filter lacks built-in model(s) {', '.join(sorted({'vmaf_v0.6.1', 'vmaf_4k_v0.6.1'} - set(models)))}")
+            lacking = sorted({"vmaf_v0.6.1", "vmaf_4k_v0.6.1"} - set(models))
+            ok = not lacking
+            detail = f"filter runs (models {', '.join(models)})" if ok else \
+                f"filter lacks built-in model(s) {', '.join(lacking)}"
         line(flt, detail, ok=ok)
         if required and not ok:
             missing.append(flt)
@@ -766,8 +767,8 @@ def _hls_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
 def _audio_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
     p.add_argument("--audio", nargs="?", const="aac", default=None, metavar="aac[:KBPS]",
                    help=f"{prefix}also write one audio rendition from the source's first audio stream, in step "
-                        "with the video renditions: AAC-LC, 128 kbps unless given (64 kbps a channel beyond stereo: 384 for "
-                        "5.1) (default: video only)")
+                        "with the video renditions: AAC-LC, 128 kbps unless given (64 kbps a channel beyond "
+                        "stereo: 384 for 5.1) (default: video only)")
     p.add_argument("--audio-stream", default=None, metavar="N|LANG|all",
                    help=f"{prefix}with --audio: the N-th audio stream of the source (0 = the first, the default), "
                         "the first tagged with language LANG (e.g. fra), a comma-separated list of those (eng,fra: "

@@ -95,7 +95,8 @@ def _calibration_job(info: SourceInfo, plan: Plan, grid: Grid, sample: Shot, siz
                     key = probe_key(info, sample, p, plan.jobs[0].metric, "calibration", "calibration")
                     probes.append(ProbeSpec(key=key, encode=p, preset_rank=e.preset_rank(name),
                                             config=name if name != preset else ""))
-    job = ProbeJob(source=info, shot=sample, width=size[0], height=size[1], probes=tuple(probes), metric=plan.jobs[0].metric,
+    job = ProbeJob(source=info, shot=sample, width=size[0], height=size[1], probes=tuple(probes),
+                   metric=plan.jobs[0].metric,
                    encoder_versions=plan.jobs[0].encoder_versions, cache_dir=None, work_dir=plan.jobs[0].work_dir,
                    bit_depth=max(grid.bit_depths))  # an encode of another depth converts the frames itself
     return job, values

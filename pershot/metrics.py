@@ -4,8 +4,8 @@ in one ffmpeg run.
 The encode is decoded, scaled back to the source's *display* resolution
 (bicubic) and compared with the reference frames (the source shot as
 displayed, 4:2:0 at the encode's bit depth). One filter graph chains ffmpeg's ``psnr`` and
-``ssim`` filters (every frame) and ``libvmaf`` (every ``n_subsample``-th frame). Frames are paired by index: both streams get
-timestamps ``0, 1, 2...``.
+``ssim`` filters (every frame) and ``libvmaf`` (every ``n_subsample``-th frame).
+Frames are paired by index: both streams get timestamps ``0, 1, 2...``.
 
 Why not libvmaf's own ``float_ssim`` feature: measured here, it costs about
 3 s of CPU for 150 frames at 360p, 30 times ffmpeg's ``ssim`` filter and three

@@ -236,7 +236,8 @@ def _result(shot: Shot, spec: ProbeSpec, data: Mapping[str, Any], metric: Metric
         encode_overhead_cpu_s=float(data["encode_overhead_cpu_s"]), decode_cpu_s=float(data["decode_cpu_s"]),
         metric_cpu_s=float(data["metric_cpu_s"]), metric_wall_s=float(data["metric_wall_s"]),
         frames_scored=int(data["frames_scored"]),
-        n_subsample=metric.n_subsample, vmaf_model=metric.vmaf_model, encoder_version=encoder_version, cached=cached, key=spec.key, per_frame=per_frame,
+        n_subsample=metric.n_subsample, vmaf_model=metric.vmaf_model, encoder_version=encoder_version, cached=cached,
+        key=spec.key, per_frame=per_frame,
         param_sets=str(data.get("param_sets") or ""), xpsnr_y=float(data.get("xpsnr_y", "nan")),
     )
 

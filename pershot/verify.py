@@ -106,7 +106,8 @@ def verify_jobs(doc: Mapping[str, Any], info: SourceInfo, renditions: Sequence[A
         durations = tuple(_num(s.get("duration_s")) for s in r["shots"])
         if not all(d > 0 for d in durations):  # a hand-made ladder without durations: weigh by frames
             durations = tuple(float(b - a) for a, b in spans)
-        jobs.append(VerifyJob(source=info, rung=rend.rung, path=rend.path, shots=spans, durations=durations, bit_depth=max(depths), params=params,
+        jobs.append(VerifyJob(source=info, rung=rend.rung, path=rend.path, shots=spans, durations=durations,
+                              bit_depth=max(depths), params=params,
                               ladder=(_num(r.get("vmaf")), _num(r.get("psnr_y")), _num(r.get("ssim"))),
                               work_dir=work_dir))
     return jobs

@@ -55,7 +55,8 @@ def test_probe_keys_follow_the_encoders_argument_revision() -> None:
                           "fps": "24/1", "threads": 1, "gop": 48, "extra": []},
                # the metric part as written before the VMAF model could be "auto": keys stay the same
                "metric": {"vmaf_model": "vmaf_v0.6.1", "n_subsample": 1, "scale_flags": "bicubic",
-                          "metric_impl": "libvmaf+psnr+float_ssim/v1"}, "reference": {"width": 320, "height": 180, "rotation": 0}}
+                          "metric_impl": "libvmaf+psnr+float_ssim/v1"},
+               "reference": {"width": 320, "height": 180, "rotation": 0}}
         legacy = make_key(doc)
         got = probe_key(info, shot, p, MetricParams(), "v", "ff")
         if rev is None:

@@ -53,7 +53,8 @@ def test_cache_keys_hold_the_model_used():
     p = EncodeParams("x264", "medium", "crf", 30, 640, 360, Fraction(24), 48)
     hd, uhd = _info(1920, 1080), _info(3840, 2160)
     # an HD source keeps the keys probes had when the default model was named vmaf_v0.6.1
-    assert probe_key(hd, shot, p, MetricParams(), "v", "f") == probe_key(hd, shot, p, MetricParams("vmaf_v0.6.1"), "v", "f")
+    assert probe_key(hd, shot, p, MetricParams(), "v", "f") == probe_key(hd, shot, p, MetricParams("vmaf_v0.6.1"),
+                                                                         "v", "f")
     k4 = probe_key(uhd, shot, p, MetricParams(), "v", "f")
     assert k4 == probe_key(uhd, shot, p, MetricParams("vmaf_4k_v0.6.1"), "v", "f")
     assert k4 != probe_key(uhd, shot, p, MetricParams("vmaf_v0.6.1"), "v", "f")
