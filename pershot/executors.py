@@ -66,6 +66,7 @@ class SerialExecutor(Executor):
 
 _in_job = False
 _terminating = False
+_interrupted = False  #: a Ctrl-C reached this worker during its current job
 
 
 def _worker_init() -> None:
@@ -73,22 +74,33 @@ def _worker_init() -> None:
 
     Inside a job it unwinds like Ctrl-C (ffmpeg.run kills its child, temporary
     folders are removed), then the worker exits at once with ``os._exit``: a
-    normal exit would wait for the parent to drain the result queue.
+    normal exit would wait for the parent to drain the result queue. Where the
+    Ctrl-C itself reached the worker first (a terminal signals the whole process
+    group), its unwinding is already under way: the SIGTERM that follows within
+    milliseconds does not raise a second interrupt in the middle of that cleanup
+    (which could skip removing a temporary file); the worker exits once it is done.
     """
+
+    def _int(signum, frame):  # noqa: ANN001
+        global _interrupted
+        _interrupted = True
+        raise KeyboardInterrupt
 
     def _term(signum, frame):  # noqa: ANN001
         global _terminating
         _terminating = True
-        if _in_job:
+        if not _in_job:
+            os._exit(1)
+        if not _interrupted:
             raise KeyboardInterrupt
-        os._exit(1)
 
+    signal.signal(signal.SIGINT, _int)
     signal.signal(signal.SIGTERM, _term)
 
 
 def _call_in_worker(fn: Callable[[T], R], item: T) -> R:
-    global _in_job
-    _in_job = True
+    global _in_job, _interrupted
+    _in_job, _interrupted = True, False
     try:
         return fn(item)
     except KeyboardInterrupt:
