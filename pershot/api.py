@@ -466,6 +466,8 @@ def encode_renditions(
     verify_progress: "Callable[[int, int], None] | None" = None,
     segment_s: "float | None" = None,
     audio_stream: "int | str | Sequence[int | str] | None" = None,
+    subtitles: "int | str | Sequence[int | str] | None" = None,
+    subtitle_files: "Sequence[str | _os.PathLike | tuple] | None" = None,
 ) -> list:
     """Run a ladder's encodes and join each rung into one file in ``out_dir`` (see :mod:`pershot.renditions`).
 
@@ -492,6 +494,12 @@ def encode_renditions(
     and ``ladder_ssim``; ``verify_progress(done, total)`` is called as each rung's check finishes.
     ``segment_s``: the HLS/DASH segment duration aimed at (default 6 s); segments start at key frames, so
     they last at least that long and end at the next shot start (or GOP start, with a grid ``keyint``).
+    ``subtitles``: the source's text subtitle streams to carry as WebVTT (``subtitles.vtt``; several:
+    ``subtitles_0_eng.vtt``...), in step with the video: ``"all"``, the N-th subtitle stream, the first
+    of a language (``"fra"`` or ``"fr"``), or a list of those; ``subtitle_files``: subtitle files to carry
+    too (``"film.srt"``, ``"film.srt:fr"`` or ``(path, lang)``; SubRip, WebVTT, ASS..., timed from the
+    title's first frame). Their rows are kind ``subtitles`` (rungs -101, -102...); HLS gets a ``SUBTITLES``
+    group (segmented WebVTT), DASH a ``text/vtt`` adaptation set each (see :mod:`pershot.subtitles`).
 
     ``ladder`` can also be a list of ladders of one title, one per codec (an x264 ladder beside an
     x265 one, made from the same shots): each is encoded into ``out_dir/<encoder>/`` and, with
@@ -507,11 +515,11 @@ def encode_renditions(
         return encode_ladders(ladder, out_dir, source=source, executor=executor, jobs=jobs, progress=progress,
                               audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr, verify=verify,
                               verify_progress=verify_progress, segment_s=segment_s,
-                              audio_pick=audio_stream)
+                              audio_pick=audio_stream, subtitles=subtitles, subtitle_files=subtitle_files)
     return _encode(ladder, out_dir, source=source, rungs=rungs, executor=executor, jobs=jobs, progress=progress,
                    audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr, verify=verify,
                    verify_progress=verify_progress, segment_s=segment_s,
-                   audio_pick=audio_stream)
+                   audio_pick=audio_stream, subtitles=subtitles, subtitle_files=subtitle_files)
 
 
 def compare_ladders(ladders: "Sequence[str | _os.PathLike | dict | Ladder]",

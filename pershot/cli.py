@@ -207,7 +207,8 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _add_info(sub) -> None:
-    p = sub.add_parser("info", help="what pershot sees in a video: size, rate, colour, HDR, interlacing, audio")
+    p = sub.add_parser("info", help="what pershot sees in a video: size, rate, colour, HDR, interlacing, audio, "
+                                    "subtitles")
     p.add_argument("input", help="video file (a name starting with '-' goes after --)")
     p.add_argument("--stream", type=_stream_index, default=None, metavar="N",
                    help="the video stream with index N in the file (default: the one ffmpeg picks)")
@@ -222,7 +223,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     from . import api
     from .media import detect_crop, encode_colour, source_class, timing_drift_s
+    import dataclasses
+
     from .renditions import audio_streams
+    from .subtitles import subtitle_streams
 
     info = api.probe_source(args.input, args.stream)
     doc = {"path": info.path, "codec": info.codec, "width": info.width, "height": info.height,
@@ -234,6 +238,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
            "colour": dict(info.colour), "encode_colour": dict(encode_colour(info)), "hdr": info.hdr_transfer,
            "hdr_metadata": info.hdr_metadata.as_dict() if info.hdr_metadata else None,
            "interlaced": info.interlaced, "audio": audio_streams(info.path),
+           "subtitles": [dataclasses.asdict(s) for s in subtitle_streams(info.path)],
            "vfr_drift_s": round(timing_drift_s(info), 6)}
     if args.borders:
         box = detect_crop(info)
@@ -270,6 +275,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
                                  + (f" \"{a['title']}\"" if a.get("title") else "") for a in aud)
                        + (" (--audio encodes the first; --audio-stream N or LANG picks another)" if len(aud) > 1
                           else " (--audio encodes it)") if aud else "none"))
+    subs = doc["subtitles"]
+    print("subtitles: " + ("; ".join(f"stream {s['index']}: {s['codec']}" + ("" if s["text"] else " (pictures)")
+                                     + (f", {s['language']}" if s["language"] else "")
+                                     + (", forced" if s["forced"] else "")
+                                     + (f" \"{s['title']}\"" if s["title"] else "") for s in subs)
+                           + (" (--subtitles carries the text ones as WebVTT)" if any(s["text"] for s in subs) else "")
+                           if subs else "none"))
     return 0
 
 
@@ -634,11 +646,14 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
     if args.audio_stream is not None and args.audio is None:
         raise InputError("--audio-stream goes with --audio")
     for flag, on in (("--hls", args.hls), ("--dash", args.dash), ("--cfr", args.cfr), ("--verify", args.verify),
-                     ("--segment-seconds", args.segment_seconds is not None)):
+                     ("--segment-seconds", args.segment_seconds is not None),
+                     ("--subtitles", args.subtitles is not None), ("--subtitle-file", bool(args.subtitle_file))):
         if on and not args.encode:
             raise InputError(f"{flag} goes with --encode (or give it to `pershot encode`)")
         if on and args.per_shot_resolution and flag in ("--hls", "--dash"):
             raise InputError(f"{flag} needs one resolution per rung: it does not go with --per-shot-resolution")
+    if args.encode:
+        _subtitle_check(None, None, args, input_path=args.input, note=False)
     if args.dry_run:
         return _dry_run(args, grid)
     thumbs: "bool | dict" = False
@@ -773,6 +788,15 @@ def _audio_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
                    help=f"{prefix}with --audio: the N-th audio stream of the source (0 = the first, the default), "
                         "the first tagged with language LANG (e.g. fra), a comma-separated list of those (eng,fra: "
                         "an audio rendition each, one HLS audio group, a DASH adaptation set each), or all")
+    p.add_argument("--subtitles", nargs="?", const="all", default=None, metavar="N|LANG|all",
+                   help=f"{prefix}also carry the source's text subtitle streams as WebVTT, in step with the video "
+                        "(HLS: a SUBTITLES group; DASH: a text/vtt set each): all of them (the default with the "
+                        "flag alone), the N-th subtitle stream, the first in language LANG, or a comma-separated "
+                        "list of those")
+    p.add_argument("--subtitle-file", action="append", default=None, metavar="FILE[:LANG]",
+                   help=f"{prefix}also carry this subtitle file (SubRip, WebVTT, ASS..., UTF-8; timed from the "
+                        "video's first frame), its language given after a colon or read from its name "
+                        "(film.fr.srt); repeat for more")
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
@@ -810,6 +834,39 @@ def _audio_note(ladder, source, args: argparse.Namespace) -> None:
                 "made from the first: --audio-stream N or LANG picks another")
 
 
+def _subtitle_check(ladder, source, args: argparse.Namespace, input_path=None, note: bool = True) -> None:
+    """Before any work: the subtitle files are there and readable, and --subtitles names streams the source
+    has (exit 2 otherwise). With --hls or --dash and no subtitles asked for, a note when the source has
+    text subtitle streams."""
+    from .subtitles import check_pick, parse_sidecar, subtitle_picks, subtitle_streams
+
+    pick = _audio_pick(getattr(args, "subtitles", None))
+    check_pick(pick)
+    for f in getattr(args, "subtitle_file", None) or ():
+        parse_sidecar(f)
+    path = input_path or source
+    if path is None:
+        from .renditions import load_ladder_json
+
+        first = ladder[0] if isinstance(ladder, (list, tuple)) else ladder
+        try:
+            path = (load_ladder_json(first).get("source") or {}).get("path")
+        except Exception:  # the encode itself reports an unreadable ladder
+            return
+    if not path:
+        return
+    try:
+        found = subtitle_streams(path)
+    except Exception:  # the encode itself reports an unreadable source
+        return
+    if pick is not None:
+        subtitle_picks(path, pick, found)
+    elif note and (getattr(args, "hls", False) or getattr(args, "dash", False)) and any(s.text for s in found):
+        names = ", ".join(s.describe(i) for i, s in enumerate(found) if s.text)
+        _eprint(f"pershot: note: the source has text subtitles ({names}): --subtitles carries them into the "
+                "package")
+
+
 def _audio_pick(text: "str | None") -> "int | str | list | None":
     """--audio-stream: N, LANG, all, or a comma-separated list of N and LANG."""
     if text is None:
@@ -835,6 +892,7 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
 
     _check_segment_args(args)
     _audio_note(ladder, source, args)
+    _subtitle_check(ladder, source, args)
     bar = _Bar("renditions", "shot", args.quiet)
     vbar = _Bar("verify", "rung", args.quiet)
     executor = _executor_from_args(args)
@@ -845,7 +903,9 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
                                     dash=getattr(args, "dash", False), cfr=getattr(args, "cfr", False),
                                     verify=getattr(args, "verify", False), verify_progress=vbar,
                                     segment_s=getattr(args, "segment_seconds", None),
-                                    audio_stream=_audio_pick(getattr(args, "audio_stream", None)))
+                                    audio_stream=_audio_pick(getattr(args, "audio_stream", None)),
+                                    subtitles=_audio_pick(getattr(args, "subtitles", None)),
+                                    subtitle_files=getattr(args, "subtitle_file", None))
     finally:
         bar.close()
         vbar.close()
@@ -855,7 +915,7 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
         head = f" {'VMAF':>6} {'ladder':>6} {'PSNR-Y':>6} {'ladder':>6}" if verified else ""
         print(f"{'rung':>4} {'res':>9} {'frames':>7} {'kbps':>9} {'ladder kbps':>11} {'cpu s':>8}{head}  file")
         for r in res:
-            res_s = "audio" if r.kind == "audio" else f"{r.width}x{r.height}" if r.height else "per shot"
+            res_s = r.kind if r.kind != "video" else f"{r.width}x{r.height}" if r.height else "per shot"
             q = (f" {r.vmaf:>6.2f} {r.ladder_vmaf:>6.2f} {r.psnr_y:>6.2f} {r.ladder_psnr_y:>6.2f}"
                  if verified and r.kind == "video" else " " * len(head))
             print(f"{r.rung:>4} {res_s:>9} {r.frames:>7} {r.bitrate_kbps:>9.1f} {r.ladder_kbps:>11.1f} "

@@ -48,6 +48,7 @@ from typing import Sequence
 
 from .atomic import atomic_dir
 from .errors import FFmpegError, InputError
+from .languages import bcp47
 
 #: the segment duration aimed at, in seconds (as for HLS)
 DEFAULT_SEGMENT_S = 6.0
@@ -212,9 +213,10 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     import tempfile
 
     from .bitstream import av1_stream, codec_string, hevc_entry_and_codec
-    from .hls import codec_groups, split_renditions
+    from .hls import codec_groups, split_renditions, subtitle_renditions
 
     videos, audio = split_renditions(renditions, segment_s, "DASH")  # audio: a list, the first the default
+    subs = subtitle_renditions(renditions)
     groups = codec_groups(videos, "DASH")  # before anything is written: an unfit rendition fails here
     ordered = [(k, r) for k, rs in groups for r in rs]  # the output's stream order: codec by codec
     codecs: list[str] = []
@@ -245,8 +247,29 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
                 n, seconds = keyframe_track(ordered[src][1].path, path)
                 tricks.append(Trick(str(path), j, src, n, seconds))
         _write_package(tmp, [r for _, r in ordered], audio, codecs, entries, fps, segment_s,
-                       sets if len(groups) > 1 else None, tricks)
+                       sets if len(groups) > 1 else None, tricks, subs)
     return DashPackage(manifest=out / "manifest.mpd", mixed_sequence_headers=tuple(mixed))
+
+
+def _subtitle_sets(period: ET.Element, subs: Sequence, tmp: Path, first_id: int) -> None:
+    """A ``text/vtt`` adaptation set per subtitle rendition at the end of ``period``, its WebVTT file copied
+    into ``tmp`` whole (side-loaded), with its language and Role (``subtitle``, or ``forced-subtitle``)."""
+    import shutil
+
+    for k, r in enumerate(subs):
+        name = Path(r.path).name
+        shutil.copyfile(r.path, tmp / name)
+        attrs = {"id": str(first_id + k), "contentType": "text", "mimeType": "text/vtt"}
+        lang = bcp47(r.language)
+        if lang:
+            attrs["lang"] = lang
+        a = ET.SubElement(period, f"{{{MPD_NS}}}AdaptationSet", attrs)
+        ET.SubElement(a, f"{{{MPD_NS}}}Label").text = r.name  # the schema's order: Label, then Role
+        ET.SubElement(a, f"{{{MPD_NS}}}Role", {"schemeIdUri": "urn:mpeg:dash:role:2011",
+                                               "value": "forced-subtitle" if r.forced else "subtitle"})
+        rate = max(1, round(r.size_bytes * 8.0 / r.duration_s)) if r.duration_s > 0 else 1
+        rep = ET.SubElement(a, f"{{{MPD_NS}}}Representation", {"id": f"subtitles{k}", "bandwidth": str(rate)})
+        ET.SubElement(rep, f"{{{MPD_NS}}}BaseURL").text = name
 
 
 @dataclass(frozen=True)
@@ -289,11 +312,13 @@ def colour_properties(colour) -> list[tuple[str, str, int]]:
 
 def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], entries: Sequence[str | None],
                    fps: "Fraction | float | None", segment_s: float,
-                   sets: "Sequence[Sequence[int]] | None" = None, tricks: Sequence[Trick] = ()) -> None:
+                   sets: "Sequence[Sequence[int]] | None" = None, tricks: Sequence[Trick] = (),
+                   subs: Sequence = ()) -> None:
     """Cut the segments into ``tmp`` and write the manifest with pershot's own figures. ``codecs`` and
     ``entries``: per video, in the order of ``videos`` (the output's stream order); ``sets``: the
     video adaptation sets as lists of video indices (None: one set of them all); ``tricks``: trick-mode
-    tracks, each in a set of its own after the video sets (streams after the videos')."""
+    tracks, each in a set of its own after the video sets (streams after the videos'); ``subs``: subtitle
+    renditions (WebVTT files on the title's clock, which is the period's), a ``text/vtt`` set each."""
     from . import ffmpeg
     from .bitstream import colour_of
 
@@ -357,7 +382,6 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
     trick_sets = {a: tricks[i - n] for a, i in first_id.items() if n <= i < n + len(tricks)}
     for a, t in trick_sets.items():  # DASH-IF: the main set's id; a player that does not know it skips the set
         e = ET.Element(f"{{{MPD_NS}}}EssentialProperty", {"schemeIdUri": TRICKMODE, "value": str(t.main_set)})
-        e.tail = a.text
         a.insert(0, e)
         if t.seconds > 0:
             a.set("frameRate", _rate(Fraction(t.keyframes / t.seconds).limit_denominator(1000)))
@@ -367,17 +391,15 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
             colour = colour_properties(colour_of(videos[tricks[i - n].video if i >= n else max(i, 0)].path))
             for j, (tag, scheme, value) in enumerate(colour):
                 e = ET.Element(f"{{{MPD_NS}}}{tag}", {"schemeIdUri": scheme, "value": str(value)})
-                e.tail = a.text  # the indentation of the set's children
                 a.insert(j, e)
         k = i - n - len(tricks)
         if a.get("contentType") == "audio" and 0 <= k < len(audio):
-            lang = audio_streams(audio[k].path)[0]["language"]  # the source stream's tag, carried by the rendition
+            lang = bcp47(audio_streams(audio[k].path)[0]["language"])  # the source stream's tag, in the rendition
             if lang:
                 a.set("lang", lang)
             if len(audio) > 1:  # which to play first: DASH's Role, "main" for the default rendition
                 role = ET.Element(f"{{{MPD_NS}}}Role", {"schemeIdUri": "urn:mpeg:dash:role:2011",
                                                         "value": "main" if k == 0 else "alternate"})
-                role.tail = a.text
                 # after any descriptors, before the representation
                 a.insert(list(a).index(a.find("d:Representation", _NS)), role)
         # ffmpeg claims bitstream switching (one decoder fed segments of any rung without a new
@@ -385,6 +407,7 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
         a.attrib.pop("bitstreamSwitching", None)
         if a.get("contentType") == "video" and fps and a not in trick_sets:
             a.set("frameRate", _rate(Fraction(fps).limit_denominator(100000)))
+    _subtitle_sets(root.find("d:Period", _NS), subs, tmp, len(sets))
     end = max(t.starts[-1] + t.durations[-1] for t in video_lines.values())
     root.set("mediaPresentationDuration", iso_duration(end))  # ffmpeg writes it to a tenth of a second
     root.set("minBufferTime", iso_duration(min_buffer))
@@ -393,4 +416,5 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
         for e in root.findall(empty, _NS):
             if not len(e) and not (e.text or "").strip():
                 root.remove(e)
+    ET.indent(tree, space="\t")  # the sets and descriptors added here, indented as ffmpeg indents the rest
     tree.write(mpd_path, encoding="utf-8", xml_declaration=True)

@@ -25,6 +25,17 @@ is listed (each shot's first frame), its range starting at the PAT that ffmpeg's
 each key frame so that it decodes alone; in fragmented MP4, the key frame each segment starts with
 (the muxer writes one fragment per segment, and a later key frame's range would start at a fragment
 whose first sample is another picture).
+
+One timeline: every stream of a package shows the title's time 0 at presentation time
+:data:`TIME_OFFSET_S` (10 s), each input moved that much later and MPEG-TS cut without its muxer's own
+delay. Players line up the variants, the audio renditions and the subtitles by these timestamps, and
+the streams of a package come from several ffmpeg runs where ladders of several codecs are packaged
+together (MPEG-TS H.264 beside fragmented-MP4 HEVC and audio): before this, such H.264 variants started at
+1.47 s and their audio at 0.02 s, 1.4 s out of step.
+
+Subtitles (:mod:`pershot.subtitles`): a ``SUBTITLES`` group, each subtitle rendition a WebVTT media
+playlist whose segments are cut where the video's are, each with ``X-TIMESTAMP-MAP`` mapping its time 0
+to :data:`TIME_OFFSET_S`; every variant names the group.
 """
 from __future__ import annotations
 
@@ -39,12 +50,19 @@ from typing import Sequence
 from .atomic import atomic_dir
 from .bitstream import avc_codec_string, entry_args, h264_sps, hevc_entry_and_codec
 from .errors import InputError
+from .languages import bcp47
 
 __all__ = ["Segments", "read_playlist", "package_args", "package", "in_band_rungs", "several_sequence_headers",
            "avc_codec_string", "h264_sps", "iframe_playlist", "ts_keyframes", "fmp4_first_sample"]
 
 #: the segment duration aimed at, in seconds (Apple's HLS authoring spec: 6)
 DEFAULT_SEGMENT_S = 6.0
+#: the presentation time, in seconds, at which every stream of an HLS package shows the title's time 0 (its
+#: first video frame, and the audio and subtitles in step with it), whatever its container and whichever
+#: ffmpeg run cut it: more than any rendition's reorder delay or audio priming, so no timestamp is negative
+TIME_OFFSET_S = 10.0
+#: MPEG-TS without the muxer's own delay (1.4 s by default), so TS and fragmented-MP4 segments share a timeline
+_TS_NO_DELAY = ("-muxdelay", "0", "-muxpreload", "0")
 AAC_LC = "mp4a.40.2"
 
 
@@ -98,6 +116,41 @@ def split_renditions(renditions: Sequence, segment_s: float, what: str) -> tuple
     return videos, sorted((r for r in renditions if r.kind == "audio"), key=lambda r: -r.rung)  # -1, -2...
 
 
+def subtitle_renditions(renditions: Sequence) -> list:
+    """The subtitle renditions among what a packager is given, in order (rung -101, -102...)."""
+    return sorted((r for r in renditions if r.kind == "subtitles"), key=lambda r: -r.rung)
+
+
+#: the HLS group of the subtitle renditions
+SUBTITLE_GROUP = "subs"
+
+
+def write_subtitles(subs: Sequence, tmp: Path, durations: Sequence[float]) -> list[str]:
+    """Cut each subtitle rendition (a WebVTT file on the title's clock) into segments where the video's
+    are (``durations``, the first variant's), under ``tmp/subs/`` (``subs1/``...) with a media playlist each;
+    return their ``EXT-X-MEDIA`` lines for the master playlist."""
+    from . import subtitles as st
+
+    starts = list(itertools.accumulate([0.0] + list(durations)[:-1]))
+    ticks = round(TIME_OFFSET_S * 90000)
+    lines = []
+    for k, r in enumerate(subs):
+        cues = st.read_vtt(Path(r.path).read_text(encoding="utf-8"))
+        d = tmp / st.folder(k)
+        d.mkdir(parents=True, exist_ok=True)
+        names = [f"seg_{i:05d}.vtt" for i in range(len(starts))]
+        for name, part in zip(names, st.segment_cues(cues, starts)):
+            (d / name).write_text(st.hls_segment_text(part, ticks), encoding="utf-8")
+        (d / "index.m3u8").write_text(st.hls_media_playlist(durations, names), encoding="utf-8")
+        lang = bcp47(r.language)
+        # a forced track is picked by the player (AUTOSELECT) where the audio's language is not the viewer's
+        lines.append(f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="{SUBTITLE_GROUP}",NAME="{_quoted(r.name)}",'
+                     + (f'LANGUAGE="{_quoted(lang)}",' if lang else "")
+                     + f'DEFAULT=NO,AUTOSELECT=YES,FORCED={"YES" if r.forced else "NO"},'
+                     f'URI="{st.folder(k)}/index.m3u8"')
+    return lines
+
+
 def _audio_list(audio: "str | Sequence[str] | None") -> list[str]:
     return [] if not audio else [audio] if isinstance(audio, (str, os.PathLike)) else list(audio)
 
@@ -107,15 +160,16 @@ def audio_folder(k: int) -> str:
     return "audio" if k == 0 else f"audio{k}"
 
 
-def input_args(videos: Sequence[str], audio: "str | Sequence[str] | None") -> list[str]:
+def input_args(videos: Sequence[str], audio: "str | Sequence[str] | None", offset_s: float | None = None) -> list[str]:
     """ffmpeg arguments that read the rung files and the audio file(s), and map their streams in that
-    order (video of each rung, then each audio): what a packager's output starts from."""
+    order (video of each rung, then each audio): what a packager's output starts from. ``offset_s``: every
+    input's timestamps moved that much later (HLS: :data:`TIME_OFFSET_S`)."""
     from .media import input_arg
 
     audios = _audio_list(audio)
     args = ["-y", "-v", "error"]
     for p in [*videos, *audios]:
-        args += ["-i", input_arg(p)]
+        args += (["-itsoffset", f"{offset_s:g}"] if offset_s else []) + ["-i", input_arg(p)]
     for i in range(len(videos)):
         args += ["-map", f"{i}:v:0"]
     for k in range(len(audios)):
@@ -135,7 +189,7 @@ def package_args(videos: Sequence[tuple[str, str]], audio: "str | Sequence[str] 
     ``entries`` (a sample entry per rung: for HEVC ``hvc1`` or ``hev1``, None for the muxer's own, as
     AV1's ``av01``) fragmented MP4, each rung tagged so and, for ``hvc1``, its in-band parameter sets
     dropped (the initialization segment holds them)."""
-    args = input_args([p for _, p in videos], audio)
+    args = input_args([p for _, p in videos], audio, TIME_OFFSET_S)
     fmp4 = entries is not None
     for i, entry in enumerate(entries or ()):
         if entry:
@@ -146,7 +200,7 @@ def package_args(videos: Sequence[tuple[str, str]], audio: "str | Sequence[str] 
         vsm += " " + _audio_stream_map(len(_audio_list(audio)))
     out = os.fspath(out_dir)
     kind = ["-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4"] if fmp4 else [
-        "-hls_segment_type", "mpegts"]
+        "-hls_segment_type", "mpegts", *_TS_NO_DELAY]
     return args + ["-c", "copy", "-f", "hls", "-hls_time", f"{segment_s:g}", "-hls_playlist_type", "vod",
                    *kind, "-var_stream_map", vsm,
                    "-hls_segment_filename", os.path.join(out, "%v", "seg_%05d." + ("m4s" if fmp4 else "ts")),
@@ -221,6 +275,7 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     from .bitstream import colour_of
 
     videos, audios = split_renditions(renditions, segment_s, "HLS")
+    subs = subtitle_renditions(renditions)
     apaths = [a.path for a in audios]
     groups = codec_groups(videos, "HLS")  # before anything is written: an unfit rendition fails here
     several = len(groups) > 1
@@ -251,7 +306,7 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
             peak, avg = read_playlist(tmp / audio_folder(k) / "index.m3u8").rates_bps()
             a_peak, a_avg = max(a_peak, peak), max(a_avg, avg)
             tags = audio_streams(audio.path)[0]  # its channels, and the source stream's language tag it carries
-            ch, lang = tags["channels"] or 2, tags["language"]
+            ch, lang = tags["channels"] or 2, bcp47(tags["language"])
             lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="{_quoted(audio.name)}",'
                          + (f'LANGUAGE="{_quoted(lang)}",' if lang else "")
                          + f'DEFAULT={"YES" if k == 0 else "NO"},AUTOSELECT=YES,CHANNELS="{ch}",'
@@ -282,9 +337,11 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
             rows.append((name.split("/")[0] if several else "", peak + a_peak, (
                 f"#EXT-X-STREAM-INF:BANDWIDTH={round(peak + a_peak)},AVERAGE-BANDWIDTH={round(avg + a_avg)},"
                 f'RESOLUTION={r.width}x{r.height}{rate},CODECS="{codec}{codecs_audio}"'
-                + (',AUDIO="audio"' if audios else ""), f"{name}/index.m3u8"),
+                + (',AUDIO="audio"' if audios else "") + (f',SUBTITLES="{SUBTITLE_GROUP}"' if subs else ""),
+                f"{name}/index.m3u8"),
                 f"#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={round(i_peak)},AVERAGE-BANDWIDTH={round(i_avg)},"
                 f'RESOLUTION={r.width}x{r.height},CODECS="{codec}"{irange},URI="{name}/iframes.m3u8"'))
+        lines += write_subtitles(subs, tmp, [d for _, d in read_playlist(tmp / first[0] / "index.m3u8").items])
         order = {k: i for i, k in enumerate(PACKAGED_CODECS)}
         ranked = sorted(rows, key=lambda x: (order.get(x[0], -1), x[1]))
         for _, _, (inf, uri), _ in ranked:
@@ -302,8 +359,8 @@ def audio_package_args(audio: "str | Sequence[str]", out_dir: str | os.PathLike,
     out = os.fspath(out_dir)
     audios = _audio_list(audio)
     kind = ["-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4"] if fmp4 else [
-        "-hls_segment_type", "mpegts"]
-    return [*input_args([], audios), "-c", "copy", "-f", "hls",
+        "-hls_segment_type", "mpegts", *_TS_NO_DELAY]
+    return [*input_args([], audios, TIME_OFFSET_S), "-c", "copy", "-f", "hls",
             "-hls_time", f"{segment_s:g}", "-hls_playlist_type", "vod", *kind,
             "-var_stream_map", _audio_stream_map(len(audios)),
             "-hls_segment_filename", os.path.join(out, "%v", "seg_%05d." + ("m4s" if fmp4 else "ts")),

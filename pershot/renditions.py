@@ -47,7 +47,7 @@ from .media import (FrameIndex, HdrMetadata, SourceInfo, check_source, check_tem
 from .verify import VERIFY_COLUMNS
 
 RENDITION_COLUMNS = ("rung", "name", "path", "container", "width", "height", "frames", "duration_s", "size_bytes",
-                     "bitrate_kbps", "ladder_kbps", "encode_cpu_s", "kind",
+                     "bitrate_kbps", "ladder_kbps", "encode_cpu_s", "kind", "language", "forced",
                      *VERIFY_COLUMNS)  # with verify (see pershot.verify): empty otherwise
 #: the audio rendition (``--audio aac[:KBPS]``): AAC-LC at this many kbps unless told (up to stereo: see
 #: :func:`default_audio_kbps`)
@@ -108,8 +108,13 @@ class Rendition:
     bitrate_kbps: float  #: size_bytes * 8 / duration_s / 1000
     ladder_kbps: float  #: what the ladder predicted from its probes
     encode_cpu_s: float  #: CPU seconds of the rung's encode processes
-    #: "video" (a rung), or "audio": an audio rendition (rung -1, then -2... for more languages; no frames)
+    #: "video" (a rung), "audio": an audio rendition (rung -1, then -2... for more languages; no frames), or
+    #: "subtitles": a WebVTT file (rung -101, then -102...; see :mod:`pershot.subtitles`)
     kind: str = "video"
+    #: audio and subtitles: the language tag of the source's stream (ISO 639-2 as containers tag it), or ""
+    language: str = ""
+    #: subtitles: forced (shown only where the audio's language is not the viewer's)
+    forced: bool = False
     #: with ``verify``: the file scored against the source (see :class:`pershot.verify.RungScore`); NaN otherwise
     vmaf: float = float("nan")
     psnr_y: float = float("nan")
@@ -567,30 +572,38 @@ def audio_picks(path: str | os.PathLike, pick: "int | str | Sequence[int | str] 
 def _pick_audio(path: str | os.PathLike, found: Sequence[Mapping[str, Any]], pick: "int | str | None") -> int | None:
     """The index in the file of one audio stream among its audio streams ``found`` (None when it has none):
     its first, or with ``pick`` the N-th audio stream (0 = the first) or the first tagged with language
-    ``pick`` ("fra"). InputError where ``pick`` matches none, naming those there are."""
+    ``pick`` ("fra", or "fr" or "fre": tags compare as RFC 5646 tags). InputError where ``pick`` matches none, naming those there are."""
+    from .languages import bcp47
+
     if pick is None or not found:
         return found[0]["index"] if found else None
     if isinstance(pick, int) or str(pick).isdigit():
         n = int(pick)
         if 0 <= n < len(found):
             return found[n]["index"]
-    else:
+    else:  # as RFC 5646 tags: fr, fra and fre are one language
+        want = bcp47(str(pick)) or str(pick).lower()
         for a in found:
-            if a["language"].lower() == str(pick).lower():
+            if (bcp47(a["language"]) or a["language"].lower()) == want:
                 return a["index"]
     have = ", ".join(f"{i} ({a['language'] or 'untagged'})" for i, a in enumerate(found))
     raise InputError(f"{Path(path).name} has no audio stream {pick!r} (its audio streams: {have})")
+
+
+def video_span(info: SourceInfo) -> tuple[float, float]:
+    """(the source time of its first video frame, seconds from it to the end of the last): the span the
+    video renditions cover, starting at their time 0."""
+    idx = frame_index(info.path, info.stream)
+    t0 = float(idx.pts[0] * idx.time_base)
+    return t0, float((idx.pts[-1] - idx.pts[0] + idx.last_duration) * idx.time_base)
 
 
 def audio_args(info: SourceInfo, stream: int, kbps: int, dst: str | os.PathLike) -> list[str]:
     """ffmpeg arguments for the audio rendition: the source's audio from the instant of its first video
     frame to the end of its last (the span the video renditions cover, which start at 0), timestamps
     rebased to that first frame, silence put in where the audio starts later, AAC-LC in MP4."""
-    from .media import frame_index
-
-    idx = frame_index(info.path, info.stream)
-    t0 = float(idx.pts[0] * idx.time_base)
-    t1 = t0 + float((idx.pts[-1] - idx.pts[0] + idx.last_duration) * idx.time_base)
+    t0, span = video_span(info)
+    t1 = t0 + span
     af = (f"atrim=start={t0:.6f}:end={t1:.6f},asetpts=PTS-({t0:.6f})/TB,"
           "aresample=async=1:first_pts=0")
     return ["-y", "-v", "error", "-copyts", "-i", input_arg(info.path), "-map", f"0:{stream}", "-vn", "-sn", "-dn",
@@ -629,6 +642,73 @@ def _video_payload(path: str | os.PathLike) -> tuple[int, int]:
             except av.error.FFmpegError:
                 pass  # a packet that does not decode: counted out, and the frame check fails
     return n, size
+
+
+# ---------------------------------------------------------------- subtitles
+
+
+@dataclass(frozen=True)
+class SubtitlePlan:
+    """A subtitle rendition to write: the file ffmpeg reads, the stream's index in it (None: a subtitle
+    file, timed from the title's first frame), and its language, title and forced flag."""
+
+    src: str
+    stream: int | None
+    language: str = ""
+    title: str = ""
+    forced: bool = False
+
+
+def subtitle_plan(info: SourceInfo, pick: "int | str | Sequence[int | str] | None" = None,
+                  files: "Sequence[str | os.PathLike | tuple] | None" = None) -> list[SubtitlePlan]:
+    """The subtitle renditions asked for, checked before any encode: the source's text subtitle streams
+    ``pick`` names (see :func:`pershot.subtitles.subtitle_picks`), then each subtitle file of ``files``
+    (``PATH`` or ``PATH:LANG``, see :func:`pershot.subtitles.parse_sidecar`)."""
+    from .subtitles import check_pick, parse_sidecar, sidecar_meta, subtitle_picks
+
+    check_pick(pick)
+    plans = []
+    if pick is not None:
+        chosen, _ = subtitle_picks(info.path, pick)
+        plans += [SubtitlePlan(str(info.path), s.index, s.language, s.title, s.forced) for s in chosen]
+    for f in files or ():
+        path, lang = parse_sidecar(f)
+        plans.append(SubtitlePlan(str(path), None, **sidecar_meta(path, lang)))
+    return plans
+
+
+def encode_subtitles(info: SourceInfo, plans: Sequence[SubtitlePlan], out: Path) -> list[Rendition]:
+    """Write each planned subtitle rendition as WebVTT in ``out`` (``subtitles.vtt``; several:
+    ``subtitles_0_eng.vtt``...), on the renditions' clock and cut to their span; rungs -101, -102... Their
+    ``frames`` is the number of cues."""
+    from .atomic import atomic_path
+    from . import ffmpeg
+    from .subtitles import display_name, extract_args, read_vtt, to_title_time, unique_names, vtt_text
+
+    t0, span = video_span(info)
+    names = unique_names([display_name(p.language, p.title, k, p.forced) for k, p in enumerate(plans)])
+    results = []
+    for k, p in enumerate(plans):
+        with tempfile.TemporaryDirectory(prefix="pershot-subs-") as d:
+            raw = Path(d) / "raw.vtt"
+            what = (f"reading subtitle stream {p.stream} of {Path(p.src).name} failed" if p.stream is not None
+                    else f"reading subtitle file {Path(p.src).name} failed")
+            r = ffmpeg.run(extract_args(p.src, p.stream, raw), what=what)
+            try:
+                cues = read_vtt(raw.read_text(encoding="utf-8", errors="replace"))
+            except InputError as e:
+                raise FFmpegError(f"{what}: {e}") from None
+        cues = to_title_time(cues, t0 if p.stream is not None else 0.0, span)
+        tag = ("" if len(plans) == 1 else f"_{k}") + (f"_{p.language}" if p.language else "")
+        dst = out / f"subtitles{tag}.vtt"
+        with atomic_path(dst) as t:
+            Path(t).write_text(vtt_text(cues), encoding="utf-8")
+        size = dst.stat().st_size
+        results.append(Rendition(
+            rung=-101 - k, name=names[k], path=str(dst), container="webvtt", width=0, height=0, frames=len(cues),
+            duration_s=span, size_bytes=size, bitrate_kbps=size * 8.0 / span / 1000.0 if span > 0 else 0.0,
+            ladder_kbps=float("nan"), encode_cpu_s=r.cpu_s, kind="subtitles", language=p.language, forced=p.forced))
+    return results
 
 
 #: the encoders whose renditions HLS and DASH package
@@ -741,12 +821,15 @@ def _encode_ladder(
     verify: bool = False,
     verify_progress: Callable[[int, int], None] | None = None,
     audio_pick: "int | str | None" = None,
+    subtitles: "int | str | Sequence[int | str] | None" = None,
+    subtitle_files: "Sequence[str | os.PathLike | tuple] | None" = None,
 ) -> "tuple[list[Rendition], float, Fraction]":
     """:func:`encode_renditions` without the packaging: (the renditions, the frame rate HLS's
     ``FRAME-RATE`` gives them, the source's frame rate). ``hls``/``dash``: only checked for.
     ``verify``: score each rung's file against the source (:mod:`pershot.verify`), a job per rung, with
     ``verify_progress(done, total)`` called as each finishes. ``audio_pick``: which audio stream(s) the
-    audio renditions come from (see :func:`audio_picks`; default the first)."""
+    audio renditions come from (see :func:`audio_picks`; default the first). ``subtitles``,
+    ``subtitle_files``: the subtitle renditions (see :func:`subtitle_plan`)."""
     import pandas as pd
 
     from .atomic import atomic_path
@@ -776,6 +859,7 @@ def _encode_ladder(
         raise InputError(f"{Path(info.path).name} has no audio stream (asked for an audio rendition)")
     found = {a["index"]: a for a in listed}
     asked = kbps is not None and (isinstance(audio, int) or ":" in str(audio))  # else by each stream's channels
+    subs = subtitle_plan(info, subtitles, subtitle_files)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmp = (out / WORK_DIR).resolve()
@@ -821,7 +905,8 @@ def _encode_ladder(
             rung=-1 - k, name=f"audio aac {a_kbps} kbps" + (f" ({lang})" if lang else ""), path=str(out / name),
             container="mp4", width=0, height=0,
             frames=0, duration_s=dur, size_bytes=size, bitrate_kbps=size * 8.0 / dur / 1000.0 if dur > 0 else 0.0,
-            ladder_kbps=float("nan"), encode_cpu_s=r.cpu_s, kind="audio"))
+            ladder_kbps=float("nan"), encode_cpu_s=r.cpu_s, kind="audio", language=lang))
+    results += encode_subtitles(info, subs, out)
     with atomic_path(out / "renditions.csv") as t:
         pd.DataFrame([x.as_dict() for x in results], columns=list(RENDITION_COLUMNS)).to_csv(t, index=False)
     shutil.rmtree(tmp, ignore_errors=True)  # every rung is joined: the shot encodes are no longer needed
@@ -887,11 +972,13 @@ def encode_ladders(
     audio: str | int | None = None,
     cfr: bool = False,
     segment_s: float | None = None,
+    subtitles: "int | str | Sequence[int | str] | None" = None,
+    subtitle_files: "Sequence[str | os.PathLike | tuple] | None" = None,
     **kw: Any,
 ) -> list[Rendition]:
     """Encode several ladders of one title, one per codec (an x264 ladder beside an x265 or SVT-AV1
     one, made from the same shots), into ``out_dir/<encoder>/`` (as :func:`encode_renditions` does for
-    one), the audio rendition once (in the first ladder's folder), and with ``hls`` package them all
+    one), the audio and subtitle renditions once (in the first ladder's folder), and with ``hls`` package them all
     in ``out_dir/hls/``: one master playlist whose variants are every codec's rungs (see
     :func:`pershot.hls.package`), as Apple's HLS authoring spec asks for H.264 beside HEVC; with
     ``dash``, one manifest in ``out_dir/dash/`` with a video adaptation set per codec (see
@@ -928,8 +1015,10 @@ def encode_ladders(
     names = [_encoders.canonical_name(enc) for enc in encoders]  # the folders: x264/, x265/, svtav1/
     results: list[Rendition] = []
     for i, (d, name) in enumerate(zip(docs, names)):  # one source: its frame rates are every ladder's
-        res, hls_fps, fps = _encode_ladder(d, out / name, source=source, audio=audio if i == 0 else None,
-                                           cfr=cfr, **kw)
+        first = i == 0
+        res, hls_fps, fps = _encode_ladder(d, out / name, source=source, audio=audio if first else None, cfr=cfr,
+                                           subtitles=subtitles if first else None,
+                                           subtitle_files=subtitle_files if first else None, **kw)
         results += res
     _package(results, out, hls, dash, hls_fps, fps, segment_s)
     return results

@@ -140,15 +140,16 @@ def test_the_audio_stream_is_picked_by_number_or_language_and_its_tag_travels(me
     err = capsys.readouterr().err
     assert "2 audio streams (0 (eng), 1 (fra))" in err and "--audio-stream" in err
     assert _dominant_hz(str(tmp_path / "a" / "audio_aac128.m4a")) == pytest.approx(440, abs=5)
-    for pick in ("fra", "1"):
+    for pick in ("fre", "1"):  # fre (ISO 639-2/B) is the fra the stream is tagged with
         dst = tmp_path / f"b{pick}"
         assert main(["encode", lad, "-o", str(dst), "--audio", "aac:64", "--audio-stream", pick, "--hls", "--dash",
                      "-j", "1", "-q"]) == 0
         assert "warning" not in capsys.readouterr().err
         assert _dominant_hz(str(dst / "audio_aac64.m4a")) == pytest.approx(880, abs=5)
         master = (dst / "hls" / "master.m3u8").read_text()
-        assert 'LANGUAGE="fra"' in master and 'NAME="audio aac 64 kbps (fra)"' in master
-        assert 'contentType="audio"' in (mpd := (dst / "dash" / "manifest.mpd").read_text()) and 'lang="fra"' in mpd
+        # HLS and DASH write the language as RFC 5646 asks: fr, not fra
+        assert 'LANGUAGE="fr"' in master and 'NAME="audio aac 64 kbps (fra)"' in master
+        assert 'contentType="audio"' in (mpd := (dst / "dash" / "manifest.mpd").read_text()) and 'lang="fr"' in mpd
     # every language at once: an audio rendition each; one HLS audio group, the first the default; a DASH
     # adaptation set each, the first the main one
     dst = tmp_path / "all"
@@ -158,11 +159,11 @@ def test_the_audio_stream_is_picked_by_number_or_language_and_its_tag_travels(me
     assert [p.name for p in auds] == ["audio_aac128_0_eng.m4a", "audio_aac128_1_fra.m4a"]
     assert [_dominant_hz(str(p)) for p in auds] == [pytest.approx(440, abs=5), pytest.approx(880, abs=5)]
     media = [ln for ln in (dst / "hls" / "master.m3u8").read_text().splitlines() if ln.startswith("#EXT-X-MEDIA")]
-    assert len(media) == 2 and 'LANGUAGE="eng",DEFAULT=YES' in media[0] and 'LANGUAGE="fra",DEFAULT=NO' in media[1]
+    assert len(media) == 2 and 'LANGUAGE="en",DEFAULT=YES' in media[0] and 'LANGUAGE="fr",DEFAULT=NO' in media[1]
     assert [_dominant_hz(str(dst / "hls" / d / "index.m3u8")) for d in ("audio", "audio1")] == [
         pytest.approx(440, abs=5), pytest.approx(880, abs=5)]
     mpd = (dst / "dash" / "manifest.mpd").read_text()
-    assert mpd.count('contentType="audio"') == 2 and 'lang="eng"' in mpd and 'lang="fra"' in mpd
+    assert mpd.count('contentType="audio"') == 2 and 'lang="en"' in mpd and 'lang="fr"' in mpd
     assert 'value="main"' in mpd and 'value="alternate"' in mpd
     import pandas as pd
 

@@ -349,6 +349,23 @@ def test_one_master_playlist_for_an_x264_and_an_x265_ladder(media_dir: Path, tmp
             assert sum(1 for _ in c.decode(video=0)) == 60
     aud = read_playlist(master.parent / "audio" / "index.m3u8")
     assert aud.items and abs(sum(d for _, d in aud.items) - 2.002) < 0.1
+    # one timeline, though three ffmpeg runs cut the H.264 (MPEG-TS), HEVC and audio (fragmented MP4) streams:
+    # each variant's first frame and the audio's start at TIME_OFFSET_S (before, the H.264 variants began 1.4 s
+    # after the audio they play with)
+    from test_subtitles import _first_pts
+
+    from pershot.hls import TIME_OFFSET_S
+
+    def init_of(u: str) -> Path:  # a fragmented-MP4 playlist's initialization segment (EXT-X-MAP)
+        text = (master.parent / u).read_text()
+        return (master.parent / u).parent / text.split('#EXT-X-MAP:URI="')[1].split('"')[0]
+
+    for u in uris:
+        first = read_playlist(master.parent / u).items[0][0]
+        pts = _first_pts(first, init_of(u) if first.suffix == ".m4s" else None)
+        assert pts == pytest.approx(TIME_OFFSET_S, abs=1e-6), u
+    a_first = _first_pts(aud.items[0][0], init_of("audio/index.m3u8"))
+    assert TIME_OFFSET_S - 0.05 < a_first <= TIME_OFFSET_S  # AAC's priming samples just before
     root, reps = _representations(out / "dash" / "manifest.mpd")
     sets = root.findall("{urn:mpeg:dash:schema:mpd:2011}Period/{urn:mpeg:dash:schema:mpd:2011}AdaptationSet")
     main_sets = [a for a in sets if not a.findall("{urn:mpeg:dash:schema:mpd:2011}EssentialProperty")]

@@ -1,0 +1,305 @@
+"""Subtitles for the renditions (``pershot encode --subtitles`` / ``--subtitle-file``): the source's text
+subtitle streams, or subtitle files beside it, as WebVTT in step with the video renditions, and their
+place in the HLS and DASH packages.
+
+* **Where they come from.** A text subtitle stream of the source (SubRip, MP4's ``mov_text``, ASS/SSA,
+  WebVTT, and the other text formats ffmpeg reads) or a subtitle file (``.srt``, ``.vtt``, ``.ass``...).
+  ffmpeg converts either to WebVTT (styling kept where WebVTT has it: italics, bold, underline); picture
+  subtitles (DVD, Blu-ray PGS, DVB) cannot become text without OCR and are refused by name.
+* **Timing.** The renditions start at the source's first video frame (time 0); a stream's cues are moved
+  by the same amount the video and the audio renditions are (:func:`pershot.renditions.audio_args`), and
+  cut to the span of the video. A subtitle *file* is timed as a player shows the title: 0 is its first
+  frame.
+* **HLS** (RFC 8216, Apple's authoring spec): a ``SUBTITLES`` group of WebVTT media playlists whose
+  segments are cut at the video's segment boundaries (a cue that spans a boundary is in both segments,
+  as players expect), each segment with an ``X-TIMESTAMP-MAP`` that pins its time 0 to the video
+  segments' presentation time of the first frame (MPEG-TS starts at 1.4 s or so: without the map the
+  text would run early by as much).
+* **DASH**: a ``text/vtt`` adaptation set per subtitle, its whole WebVTT file as the representation
+  (side-loaded, as DASH-IF's guidelines and dash.js/Shaka take it), timed in the period's time.
+
+Languages are written as RFC 5646 tags (``fra`` -> ``fr``: :func:`pershot.languages.bcp47`), as HLS
+and DASH require. A forced subtitle track (disposition ``forced``: text shown only where the audio's
+language is not the viewer's) is ``FORCED=YES`` in HLS and Role ``forced-subtitle`` in DASH.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .errors import InputError
+
+__all__ = ["Cue", "SubtitleStream", "subtitle_streams", "subtitle_picks", "parse_sidecar", "read_vtt", "vtt_text",
+           "to_title_time", "segment_cues", "hls_segment_text", "hls_media_playlist", "extract_args"]
+
+#: a cue's timing line: ``[hh:]mm:ss.ttt --> [hh:]mm:ss.ttt [settings]``
+_TIMING = re.compile(r"^\s*((?:\d+:)?\d{1,2}:\d{2}\.\d{3})\s+-->\s+((?:\d+:)?\d{1,2}:\d{2}\.\d{3})(.*)$")
+#: a subtitle file's language suffix, ``FILE:LANG`` (an RFC 5646 or ISO 639 tag)
+_LANG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
+#: the HLS subtitle group's id
+GROUP = "subs"
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One WebVTT cue: from ``start_s`` to ``end_s`` (seconds), its text (lines joined by newlines), its
+    settings (``line:0 align:start``...) and identifier, as in the file."""
+
+    start_s: float
+    end_s: float
+    text: str
+    settings: str = ""
+    ident: str = ""
+
+
+@dataclass(frozen=True)
+class SubtitleStream:
+    """A subtitle stream of a file: index (as ffprobe numbers them), codec, whether it is text (else
+    pictures), language and title tags ("" where untagged), and the forced and default dispositions."""
+
+    index: int
+    codec: str
+    text: bool
+    language: str = ""
+    title: str = ""
+    forced: bool = False
+    default: bool = False
+
+    def describe(self, n: int) -> str:
+        """How a message names it: ``1 (fra, subrip)``, ``n`` its place among the file's subtitle streams."""
+        return f"{n} ({self.language or 'untagged'}, {self.codec})"
+
+
+def subtitle_streams(path: str | os.PathLike) -> list[SubtitleStream]:
+    """The file's subtitle streams, in order."""
+    import av
+
+    def tag(st, key: str) -> str:
+        v = str((st.metadata or {}).get(key) or "").strip()
+        return "" if v.lower() in ("und", "unknown") else v
+
+    out = []
+    with av.open(os.fspath(path)) as c:
+        for st in c.streams:
+            if st.type != "subtitle":
+                continue
+            ctx = st.codec_context
+            name = ctx.name if ctx is not None else "unknown"
+            try:
+                text = bool(av.codec.Codec(name, "r").text_sub)
+            except Exception:  # no decoder in this build: nothing pershot can convert
+                text = False
+            disp = int(st.disposition)
+            out.append(SubtitleStream(index=int(st.index), codec=name, text=text, language=tag(st, "language"),
+                                      title=tag(st, "title"), forced=bool(disp & 0x40), default=bool(disp & 0x1)))
+    return out
+
+
+def subtitle_picks(path: str | os.PathLike, pick: "int | str | Sequence[int | str] | None",
+                   found: "Sequence[SubtitleStream] | None" = None) -> tuple[list[SubtitleStream], list[SubtitleStream]]:
+    """(the subtitle streams to carry, the picture streams ``"all"`` passed over). ``pick``: None (none),
+    ``"all"`` (every text stream), the N-th subtitle stream (0 = the first), the first text stream
+    tagged with a language (``fra``, or ``fr``: tags compare as RFC 5646), or a list of those (a stream
+    picked twice is carried once). InputError for a pick that matches nothing, naming what there is, or
+    that names a picture stream."""
+    from .languages import bcp47
+
+    found = list(subtitle_streams(path) if found is None else found)
+    name = Path(path).name
+    have = ", ".join(s.describe(i) for i, s in enumerate(found)) or "none"
+    if pick is None:
+        return [], []
+    if isinstance(pick, str) and pick.lower() == "all":
+        text = [s for s in found if s.text]
+        if not text:
+            raise InputError(f"{name} has no text subtitle stream (its subtitle streams: {have})")
+        return text, [s for s in found if not s.text]
+    picks = [pick] if isinstance(pick, (int, str)) else list(pick)
+    out: list[SubtitleStream] = []
+    for p in picks:
+        if isinstance(p, int) or str(p).isdigit():
+            n = int(p)
+            if not 0 <= n < len(found):
+                raise InputError(f"{name} has no subtitle stream {p!r} (its subtitle streams: {have})")
+            s = found[n]
+            if not s.text:
+                raise InputError(f"subtitle stream {n} of {name} is {s.codec}, pictures: WebVTT needs text (turn "
+                                 "it into text with an OCR tool, and give the file with --subtitle-file)")
+        else:
+            want = bcp47(str(p))
+            s = next((x for x in found if x.text and want and bcp47(x.language) == want), None)
+            if s is None:
+                raise InputError(f"{name} has no text subtitle stream {p!r} (its subtitle streams: {have})")
+        if s not in out:
+            out.append(s)
+    return out, []
+
+
+def parse_sidecar(spec: "str | os.PathLike | tuple[str | os.PathLike, str]") -> tuple[Path, str]:
+    """A subtitle file as given: ``PATH``, ``PATH:LANG`` (``subs.fr.srt:fr``), or ``(PATH, LANG)``.
+    InputError where the file is not there, or is not UTF-8 (or UTF-16 with its byte-order mark) text."""
+    if isinstance(spec, tuple):
+        path, lang = Path(spec[0]), str(spec[1] or "")
+    else:
+        s = os.fspath(spec)
+        head, sep, tail = s.rpartition(":")
+        if sep and head and _LANG.fullmatch(tail) and not Path(s).exists():
+            path, lang = Path(head), tail
+        else:
+            path, lang = Path(s), ""
+    if lang and not _LANG.fullmatch(lang):
+        raise InputError(f"subtitle language {lang!r} is not a language tag (e.g. en, fra, pt-BR)")
+    if not path.is_file():
+        raise InputError(f"subtitle file {path} not found")
+    data = path.read_bytes()
+    if not data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its mark: ffmpeg reads it
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(f"subtitle file {path.name} is not UTF-8 text: convert it first "
+                             f"(e.g. iconv -f cp1252 -t utf-8 {path.name})") from None
+    return path, lang
+
+
+def extract_args(src: str | os.PathLike, stream: "int | None", dst: str | os.PathLike) -> list[str]:
+    """ffmpeg arguments writing a subtitle stream of ``src`` (its index in the file; None: ``src`` is a
+    subtitle file) to WebVTT at ``dst``, with the file's own timestamps (``-copyts``)."""
+    from .media import input_arg
+
+    return ["-y", "-v", "error", "-copyts", "-i", input_arg(src), "-map", f"0:{0 if stream is None else stream}",
+            "-vn", "-an", "-dn", "-c:s", "webvtt", "-f", "webvtt", input_arg(dst)]
+
+
+# ---------------------------------------------------------------- WebVTT
+
+
+def _seconds(ts: str) -> float:
+    parts = ts.split(":")
+    h, m, s = (0, *parts) if len(parts) == 2 else parts
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def timestamp(seconds: float) -> str:
+    """A WebVTT timestamp, ``hh:mm:ss.ttt`` (to the millisecond, rounded)."""
+    ms = max(0, int(round(seconds * 1000)))
+    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+
+
+def read_vtt(text: str) -> list[Cue]:
+    """The cues of a WebVTT document (the header, ``NOTE``, ``STYLE`` and ``REGION`` blocks passed over).
+    InputError where it does not start with ``WEBVTT``."""
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if not re.match(r"WEBVTT(?:[ \t].*)?(?:\n|$)", text):
+        raise InputError("not a WebVTT document (it does not start with WEBVTT)")
+    cues = []
+    for block in re.split(r"\n{2,}", text)[1:]:
+        lines = block.strip("\n").split("\n")
+        if not lines or not lines[0].strip():
+            continue
+        ident = ""
+        m = _TIMING.match(lines[0])
+        if m is None and len(lines) > 1:
+            ident, m = lines[0].strip(), _TIMING.match(lines[1])
+            lines = lines[1:]
+        if m is None:  # NOTE, STYLE, REGION, or something that is not a cue
+            continue
+        cues.append(Cue(_seconds(m.group(1)), _seconds(m.group(2)), "\n".join(lines[1:]), m.group(3).strip(), ident))
+    return cues
+
+
+def vtt_text(cues: Sequence[Cue], header: Sequence[str] = ()) -> str:
+    """A WebVTT document of ``cues``; ``header``: lines after ``WEBVTT`` (``X-TIMESTAMP-MAP=...``)."""
+    out = ["WEBVTT", *header, ""]
+    for c in cues:
+        if c.ident:
+            out.append(c.ident)
+        out.append(f"{timestamp(c.start_s)} --> {timestamp(c.end_s)}" + (f" {c.settings}" if c.settings else ""))
+        out += [c.text, ""]
+    return "\n".join(out)
+
+
+def to_title_time(cues: Sequence[Cue], t0: float, span: float) -> list[Cue]:
+    """The cues on the renditions' clock: moved back by ``t0`` (the source time of the first video frame),
+    those outside [0, ``span``) dropped and those across its ends cut to it; in order of start."""
+    out = []
+    for c in cues:
+        a, b = max(0.0, c.start_s - t0), min(span, c.end_s - t0)
+        if b > a:
+            out.append(Cue(a, b, c.text, c.settings, c.ident))
+    return sorted(out, key=lambda c: (c.start_s, c.end_s))
+
+
+def shifted(cues: Sequence[Cue], by: float) -> list[Cue]:
+    """The cues ``by`` seconds later."""
+    return [Cue(c.start_s + by, c.end_s + by, c.text, c.settings, c.ident) for c in cues]
+
+
+def segment_cues(cues: Sequence[Cue], starts: Sequence[float]) -> list[list[Cue]]:
+    """The cues of each segment (segment ``i`` from ``starts[i]`` to ``starts[i+1]``, the last to the end):
+    every cue shown at some instant of it, so a cue across a boundary is in both segments."""
+    ends = list(starts[1:]) + [float("inf")]
+    return [[c for c in cues if c.start_s < b and c.end_s > a] for a, b in zip(starts, ends)]
+
+
+def hls_segment_text(cues: Sequence[Cue], mpegts: int) -> str:
+    """An HLS WebVTT segment: its ``X-TIMESTAMP-MAP`` pins the cues' time 0 to ``mpegts`` (90 kHz ticks,
+    the video segments' presentation time of the first frame)."""
+    return vtt_text(cues, [f"X-TIMESTAMP-MAP=MPEGTS:{int(mpegts)},LOCAL:00:00:00.000"])
+
+
+def hls_media_playlist(durations: Sequence[float], names: Sequence[str]) -> str:
+    """A VOD media playlist of the segments ``names``, ``durations`` seconds each."""
+    import math
+
+    target = max(1, math.ceil(max(durations) - 1e-6)) if durations else 1
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
+             "#EXT-X-PLAYLIST-TYPE:VOD"]
+    for d, n in zip(durations, names):
+        lines += [f"#EXTINF:{d:.6f},", n]
+    return "\n".join(lines + ["#EXT-X-ENDLIST"]) + "\n"
+
+
+def folder(k: int) -> str:
+    """The folder of the k-th subtitle rendition in an HLS package: ``subs``, then ``subs1``, ``subs2``..."""
+    return "subs" if k == 0 else f"subs{k}"
+
+
+def display_name(language: str, title: str, k: int, forced: bool = False) -> str:
+    """What a player lists a subtitle rendition as: its title tag, else its language's name (``French
+    (forced)``), else a number."""
+    from .languages import language_name
+
+    name = language_name(language) or language or f"Subtitles {k + 1}"
+    return title or (f"{name} (forced)" if forced else name)
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """The names, a repeated one numbered (``English``, ``English 2``): HLS needs them distinct in a group."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n} {seen[n]}")
+    return out
+
+
+def check_pick(pick: Any) -> None:
+    """InputError for a subtitle pick that is neither a number, a language tag, ``all`` nor a list of those."""
+    for p in (list(pick) if isinstance(pick, (list, tuple)) else [] if pick is None else [pick]):
+        if isinstance(p, bool) or not (isinstance(p, int) and p >= 0 or isinstance(p, str) and (
+                p.isdigit() or p.lower() == "all" or _LANG.fullmatch(p))):
+            raise InputError(f"subtitles: {p!r} is not a stream number, a language tag or all")
+
+
+def sidecar_meta(path: Path, lang: str) -> Mapping[str, Any]:
+    """Language and title of a subtitle file: the language given, else one in its name (``film.fr.srt``)."""
+    from .languages import language_name
+
+    if not lang:
+        parts = path.name.split(".")
+        guess = parts[-2] if len(parts) >= 3 else ""
+        lang = guess if _LANG.fullmatch(guess) and language_name(guess) else ""
+    return {"language": lang, "title": ""}

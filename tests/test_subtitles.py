@@ -1,0 +1,237 @@
+"""Subtitles: the source's text subtitle streams and subtitle files as WebVTT in step with the video
+renditions, and their place in HLS (a SUBTITLES group of segmented WebVTT) and DASH (text/vtt sets)."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from conftest import cut
+
+from pershot import api, ffmpeg
+from pershot.errors import InputError
+from pershot.hls import TIME_OFFSET_S, read_playlist
+from pershot.languages import bcp47, language_name
+from pershot.shots import Shot
+from pershot.subtitles import (Cue, SubtitleStream, check_pick, display_name, hls_media_playlist, parse_sidecar,
+                               read_vtt, segment_cues, subtitle_picks, to_title_time, unique_names, vtt_text)
+
+GRID = {"name": "subs", "heights": [90], "crf": [30, 38], "encoders": {"x264": {"presets": ["veryfast"]}}}
+
+SRT_EN = """1
+00:00:00,100 --> 00:00:00,300
+Before the picture
+
+2
+00:00:00,600 --> 00:00:01,700
+Across the cut, <i>in italics</i>
+
+3
+00:00:02,100 --> 00:00:02,300
+Last words
+"""
+SRT_FR = """1
+00:00:01,200 --> 00:00:01,500
+Bonjour
+"""
+
+
+# ---------------------------------------------------------------- pure parts
+
+
+def test_webvtt_reads_and_writes_cues_with_identifiers_and_settings():
+    doc = ("\ufeffWEBVTT - a title\n\nNOTE a comment\nover two lines\n\nSTYLE\n::cue { color: red }\n\n"
+           "intro\n00:01.000 --> 00:02.500 line:0 align:start\nHello\nworld\n\n"
+           "01:00:00.250 --> 01:00:01.000\n<i>late</i>\n")
+    cues = read_vtt(doc)
+    assert cues == [Cue(1.0, 2.5, "Hello\nworld", "line:0 align:start", "intro"),
+                    Cue(3600.25, 3601.0, "<i>late</i>", "", "")]
+    assert read_vtt(vtt_text(cues)) == cues  # written and read back, nothing lost
+    assert "01:00:00.250 --> 01:00:01.000" in vtt_text(cues)
+    with pytest.raises(InputError, match="WEBVTT"):
+        read_vtt("1\n00:00:01,000 --> 00:00:02,000\nSubRip, not WebVTT\n")
+
+
+def test_cues_move_to_the_renditions_clock_and_are_cut_to_their_span():
+    cues = [Cue(0.1, 0.3, "a"), Cue(0.3, 0.6, "b"), Cue(1.0, 2.0, "c"), Cue(2.9, 3.5, "d"), Cue(3.4, 3.6, "e")]
+    got = to_title_time(cues, t0=0.4, span=3.0)  # the first video frame at 0.4 s of the source, 3 s of video
+    assert [(c.text, round(c.start_s, 6), round(c.end_s, 6)) for c in got] == [
+        ("b", 0.0, 0.2), ("c", 0.6, 1.6), ("d", 2.5, 3.0)]  # a gone (before), b and d cut, e gone (after)
+
+
+def test_a_cue_across_a_segment_boundary_is_in_both_segments():
+    cues = [Cue(0.5, 1.0, "ends at the boundary"), Cue(1.5, 2.5, "across"), Cue(3.0, 9.0, "to the end")]
+    parts = segment_cues(cues, [0.0, 1.0, 2.0])
+    assert [[c.text for c in p] for p in parts] == [["ends at the boundary"], ["across"], ["across", "to the end"]]
+    text = hls_media_playlist([1.0, 1.0, 2.002], ["a.vtt", "b.vtt", "c.vtt"])
+    assert "#EXT-X-TARGETDURATION:3" in text and text.count("#EXTINF:") == 3 and text.endswith("#EXT-X-ENDLIST\n")
+
+
+def test_language_tags_become_rfc_5646_tags():
+    assert [bcp47(x) for x in ("eng", "fre", "fra", "ger", "deu", "chi", "zho", "por-BR", "pt_BR", "yue", "EN")] == [
+        "en", "fr", "fr", "de", "de", "zh", "zh", "pt-BR", "pt-BR", "yue", "en"]
+    assert [bcp47(x) for x in ("", "und", "mul", "not a tag")] == ["", "", "", ""]
+    assert (language_name("spa"), language_name("nld"), language_name("qaa")) == ("Spanish", "Dutch", "")
+    assert unique_names(["English", "French", "English"]) == ["English", "French", "English 2"]
+    assert display_name("fre", "", 0, forced=True) == "French (forced)"
+    assert display_name("", "", 2) == "Subtitles 3" and display_name("eng", "Commentary", 0) == "Commentary"
+
+
+def test_subtitle_streams_are_picked_by_number_language_or_all_and_pictures_are_refused():
+    found = [SubtitleStream(2, "subrip", True, "eng"), SubtitleStream(3, "hdmv_pgs_subtitle", False, "fra"),
+             SubtitleStream(4, "ass", True, "fre", forced=True)]
+    assert subtitle_picks("x.mkv", None, found) == ([], [])
+    assert subtitle_picks("x.mkv", "all", found) == ([found[0], found[2]], [found[1]])  # the pictures passed over
+    assert subtitle_picks("x.mkv", "fr", found)[0] == [found[2]]  # the first *text* stream in French
+    assert subtitle_picks("x.mkv", [0, "en", 2], found)[0] == [found[0], found[2]]  # picked twice, carried once
+    with pytest.raises(InputError, match="stream 1 of x.mkv is hdmv_pgs_subtitle, pictures"):
+        subtitle_picks("x.mkv", 1, found)
+    with pytest.raises(InputError, match=r"no text subtitle stream 'deu' \(its subtitle streams: 0 \(eng, subrip\)"):
+        subtitle_picks("x.mkv", "deu", found)
+    with pytest.raises(InputError, match="no subtitle stream 3"):
+        subtitle_picks("x.mkv", 3, found)
+    with pytest.raises(InputError, match="no text subtitle stream"):
+        subtitle_picks("x.mkv", "all", [found[1]])
+    for bad in (True, -1, "fr/en", 1.5):
+        with pytest.raises(InputError, match="not a stream number"):
+            check_pick(bad)
+
+
+def test_subtitle_files_are_checked_before_anything_runs(tmp_path: Path):
+    srt = tmp_path / "film.srt"
+    srt.write_text(SRT_FR, encoding="utf-8")
+    assert parse_sidecar(f"{srt}:fr") == (srt, "fr") and parse_sidecar(str(srt)) == (srt, "")
+    assert parse_sidecar((srt, "pt-BR")) == (srt, "pt-BR")
+    colon = tmp_path / "a:b.srt"  # a colon in the name is the name's, when the file is there
+    colon.write_text(SRT_FR, encoding="utf-8")
+    assert parse_sidecar(str(colon)) == (colon, "")
+    with pytest.raises(InputError, match="subtitle file .*missing.srt not found"):
+        parse_sidecar(str(tmp_path / "missing.srt") + ":en")
+    latin = tmp_path / "latin.srt"
+    latin.write_bytes(SRT_FR.replace("Bonjour", "Caf\u00e9").encode("cp1252"))
+    with pytest.raises(InputError, match="not UTF-8 text: convert it first"):
+        parse_sidecar(str(latin))
+    utf16 = tmp_path / "utf16.srt"
+    utf16.write_bytes(SRT_FR.encode("utf-16"))  # with its byte-order mark: ffmpeg reads it
+    assert parse_sidecar(str(utf16)) == (utf16, "")
+
+
+# ---------------------------------------------------------------- end to end
+
+
+def _source(media_dir: Path, tmp: Path, video_offset: float = 0.0) -> Path:
+    """Two 1 s shots of testvideo.mp4 (90p), a tone, an English subtitle stream and a forced French one
+    (mov_text), the video starting ``video_offset`` s after the rest."""
+    a = cut(media_dir / "testvideo.mp4", tmp / "a.mp4", start_frame=240, frames=30, height=90)
+    b = cut(media_dir / "testvideo.mp4", tmp / "b.mp4", start_frame=420, frames=30, height=90)
+    two = tmp / "two.mp4"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(a), "-i", str(b), "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0",
+                "-c:v", "libx264", "-crf", "14", str(two)], what="making a two-shot clip failed")
+    (tmp / "en.srt").write_text(SRT_EN, encoding="utf-8")
+    (tmp / "fr.srt").write_text(SRT_FR, encoding="utf-8")
+    src = tmp / "subs.mp4"
+    ffmpeg.run(["-y", "-v", "error", "-itsoffset", f"{video_offset}", "-i", str(two), "-f", "lavfi", "-i",
+                "sine=frequency=440:duration=3", "-i", str(tmp / "en.srt"), "-i", str(tmp / "fr.srt"),
+                "-map", "0:v", "-map", "1:a", "-map", "2:s", "-map", "3:s", "-c:v", "copy", "-c:a", "aac",
+                "-c:s", "mov_text", "-metadata:s:s:0", "language=eng", "-metadata:s:s:1", "language=fra",
+                "-disposition:s:1", "forced", "-t", "3", str(src)], what="muxing a subtitled clip failed")
+    return src
+
+
+SHOTS = [Shot(index=0, start_frame=0, end_frame=30, start_s=0.0, end_s=1.001),
+         Shot(index=1, start_frame=30, end_frame=60, start_s=1.001, end_s=2.002)]
+
+
+def _first_pts(path: Path, init: Path | None = None) -> float:
+    """The earliest presentation time (s) among the first packets of a segment's first stream."""
+    import av
+
+    with av.open(io.BytesIO(init.read_bytes() + path.read_bytes()) if init else str(path)) as c:
+        st = c.streams[0]
+        pts = [p.pts for p, _ in zip(c.demux(st), range(12)) if p.pts is not None]
+        return float(min(pts) * st.time_base)
+
+
+def test_subtitle_streams_and_files_travel_in_step_into_hls_and_dash(media_dir: Path, tmp_path: Path):
+    """The video starts 0.4 s into the source: the stream's cues move 0.4 s earlier, as the audio does (the
+    first cue, before the picture, is dropped), the file's cues stay where they are (timed from the first
+    frame). HLS: one SUBTITLES group, WebVTT segments cut where the video's are, a cue across the cut in
+    both, every segment mapped to the presentation time at which the video's first frame and the audio
+    start; DASH: a text/vtt set each, the forced one with its Role."""
+    src = _source(media_dir, tmp_path, video_offset=0.4)
+    out = tmp_path / "lad"
+    api.ladder(src, grid=GRID, complexity=1.0, rungs=1, out_dir=out, shots=SHOTS, jobs=1, plots=False)
+    side = tmp_path / "film.de.srt"  # the language read from the name
+    side.write_text(SRT_FR.replace("Bonjour", "Guten Tag"), encoding="utf-8")
+    res = api.encode_renditions(out / "ladder.json", out / "r", jobs=1, audio="aac", subtitles="all",
+                                subtitle_files=[str(side)], hls=True, dash=True, segment_s=1.0)
+    subs = [r for r in res if r.kind == "subtitles"]
+    assert [(r.rung, r.name, r.language, r.forced) for r in subs] == [
+        (-101, "English", "eng", False), (-102, "French (forced)", "fra", True), (-103, "German", "de", False)]
+    assert [Path(r.path).name for r in subs] == ["subtitles_0_eng.vtt", "subtitles_1_fra.vtt", "subtitles_2_de.vtt"]
+    en, fr, de = (read_vtt(Path(r.path).read_text(encoding="utf-8")) for r in subs)
+    assert [(c.text, c.start_s, c.end_s) for c in en] == [
+        ("Across the cut, <i>in italics</i>", pytest.approx(0.2), pytest.approx(1.3)),
+        ("Last words", pytest.approx(1.7), pytest.approx(1.9))]
+    assert [(c.start_s, c.end_s) for c in fr] == [(pytest.approx(0.8), pytest.approx(1.1))]
+    assert [(c.text, c.start_s, c.end_s) for c in de] == [("Guten Tag", 1.2, 1.5)]  # a file: not moved
+    assert [r.frames for r in subs] == [2, 1, 1]  # cues
+
+    hls = out / "r" / "hls"
+    master = (hls / "master.m3u8").read_text()
+    media = [ln for ln in master.splitlines() if ln.startswith("#EXT-X-MEDIA:TYPE=SUBTITLES")]
+    assert len(media) == 3 and all('GROUP-ID="subs"' in m for m in media)
+    assert 'NAME="English",LANGUAGE="en",DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI="subs/index.m3u8"' in media[0]
+    assert 'LANGUAGE="fr"' in media[1] and "FORCED=YES" in media[1] and 'URI="subs1/index.m3u8"' in media[1]
+    infs = [ln for ln in master.splitlines() if ln.startswith("#EXT-X-STREAM-INF")]
+    assert infs and all('SUBTITLES="subs"' in i and 'AUDIO="audio"' in i for i in infs)
+    assert not any("SUBTITLES" in ln for ln in master.splitlines() if ln.startswith("#EXT-X-I-FRAME"))
+    video = read_playlist(hls / "rung00" / "index.m3u8")
+    text = read_playlist(hls / "subs" / "index.m3u8")
+    assert len(video.items) == 2  # cut at the shot start
+    assert [d for _, d in text.items] == [d for _, d in video.items]
+    segs = [read_vtt(p.read_text(encoding="utf-8")) for p, _ in text.items]
+    assert [[c.text for c in s] for s in segs] == [["Across the cut, <i>in italics</i>"],
+                                                   ["Across the cut, <i>in italics</i>", "Last words"]]
+    ticks = round(TIME_OFFSET_S * 90000)
+    assert all(f"X-TIMESTAMP-MAP=MPEGTS:{ticks},LOCAL:00:00:00.000" in p.read_text() for p, _ in text.items)
+    # the timestamp map is true: the first frame of the video and the audio's start are at that time
+    assert _first_pts(video.items[0][0]) == pytest.approx(TIME_OFFSET_S, abs=1e-6)
+    audio = read_playlist(hls / "audio" / "index.m3u8")
+    assert TIME_OFFSET_S - 0.05 < _first_pts(audio.items[0][0]) <= TIME_OFFSET_S  # its priming samples first
+
+    mpd = (out / "r" / "dash" / "manifest.mpd").read_text()
+    assert mpd.count('contentType="text" mimeType="text/vtt"') == 3
+    assert 'lang="en"' in mpd and 'lang="de"' in mpd and 'value="forced-subtitle"' in mpd
+    assert "<BaseURL>subtitles_0_eng.vtt</BaseURL>" in mpd and (out / "r" / "dash" / "subtitles_0_eng.vtt").is_file()
+    import xml.etree.ElementTree as ET
+
+    ET.fromstring(mpd.encode())  # well-formed after the rewrite
+
+
+def test_bad_subtitle_requests_fail_before_any_encode(media_dir: Path, tmp_path: Path, capsys):
+    from pershot.cli import main
+
+    src = _source(media_dir, tmp_path)
+    out = tmp_path / "lad"
+    api.ladder(src, grid=GRID, complexity=1.0, rungs=1, out_dir=out, shots=SHOTS, jobs=1, plots=False)
+    lad = str(out / "ladder.json")
+    dst = tmp_path / "r"
+    for extra, msg in ((["--subtitles", "5"], "no subtitle stream 5 (its subtitle streams: 0 (eng, mov_text), "
+                                              "1 (fra, mov_text))"),
+                       (["--subtitles", "deu"], "no text subtitle stream 'deu'"),
+                       (["--subtitle-file", str(tmp_path / "none.srt")], "none.srt not found")):
+        assert main(["encode", lad, "-o", str(dst), "-q", *extra]) == InputError.exit_code
+        assert msg in capsys.readouterr().err
+        assert not dst.exists()
+    # with the ladder: before the probes
+    assert main(["ladder", str(src), "-o", str(tmp_path / "x"), "--encode", "--subtitles", "7", "-q"]) == 2
+    assert "no subtitle stream 7" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert main(["ladder", str(src), "-o", str(tmp_path / "x"), "--subtitles", "-q"]) == 2
+    assert "--subtitles goes with --encode" in capsys.readouterr().err
+    # packaged without them: a note says the source has some
+    assert main(["encode", lad, "-o", str(dst), "--hls", "-j", "1", "-q"]) == 0
+    assert "the source has text subtitles (0 (eng, mov_text), 1 (fra, mov_text)): --subtitles" in capsys.readouterr().err
+    assert "SUBTITLES" not in (dst / "hls" / "master.m3u8").read_text()
+    assert main(["info", str(src)]) == 0
+    assert "subtitles: stream 2: mov_text, eng; stream 3: mov_text, fra, forced" in capsys.readouterr().out
