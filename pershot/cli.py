@@ -276,7 +276,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
                        + (" (--audio encodes the first; --audio-stream N or LANG picks another)" if len(aud) > 1
                           else " (--audio encodes it)") if aud else "none"))
     subs = doc["subtitles"]
-    print("subtitles: " + ("; ".join(f"stream {s['index']}: {s['codec']}" + ("" if s["text"] else " (pictures)")
+    print("subtitles: " + ("; ".join((f"closed captions in video stream {s['index']}" if s["captions"] else
+                                      f"stream {s['index']}: {s['codec']}") + ("" if s["text"] else " (pictures)")
                                      + (f", {s['language']}" if s["language"] else "")
                                      + (", forced" if s["forced"] else "")
                                      + (f" \"{s['title']}\"" if s["title"] else "") for s in subs)
@@ -788,11 +789,11 @@ def _audio_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
                    help=f"{prefix}with --audio: the N-th audio stream of the source (0 = the first, the default), "
                         "the first tagged with language LANG (e.g. fra), a comma-separated list of those (eng,fra: "
                         "an audio rendition each, one HLS audio group, a DASH adaptation set each), or all")
-    p.add_argument("--subtitles", nargs="?", const="all", default=None, metavar="N|LANG|all",
+    p.add_argument("--subtitles", nargs="?", const="all", default=None, metavar="N|LANG|cc|all",
                    help=f"{prefix}also carry the source's text subtitle streams as WebVTT, in step with the video "
-                        "(HLS: a SUBTITLES group; DASH: a text/vtt set each): all of them (the default with the "
-                        "flag alone), the N-th subtitle stream, the first in language LANG, or a comma-separated "
-                        "list of those")
+                        "(HLS: a SUBTITLES group; DASH: a text/vtt set each): all of them and the closed captions "
+                        "(the default with the flag alone), the N-th subtitle stream, the first in language LANG, "
+                        "cc (the CEA-608 captions inside the video), or a comma-separated list of those")
     p.add_argument("--subtitle-file", action="append", default=None, metavar="FILE[:LANG]",
                    help=f"{prefix}also carry this subtitle file (SubRip, WebVTT, ASS..., UTF-8; timed from the "
                         "video's first frame), its language given after a colon or read from its name "

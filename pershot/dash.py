@@ -253,7 +253,8 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
 
 def _subtitle_sets(period: ET.Element, subs: Sequence, tmp: Path, first_id: int) -> None:
     """A ``text/vtt`` adaptation set per subtitle rendition at the end of ``period``, its WebVTT file copied
-    into ``tmp`` whole (side-loaded), with its language and Role (``subtitle``, or ``forced-subtitle``)."""
+    into ``tmp`` whole (side-loaded), with its language and Role (``subtitle``, ``forced-subtitle``, or
+    ``caption`` for closed captions)."""
     import shutil
 
     for k, r in enumerate(subs):
@@ -265,8 +266,8 @@ def _subtitle_sets(period: ET.Element, subs: Sequence, tmp: Path, first_id: int)
             attrs["lang"] = lang
         a = ET.SubElement(period, f"{{{MPD_NS}}}AdaptationSet", attrs)
         ET.SubElement(a, f"{{{MPD_NS}}}Label").text = r.name  # the schema's order: Label, then Role
-        ET.SubElement(a, f"{{{MPD_NS}}}Role", {"schemeIdUri": "urn:mpeg:dash:role:2011",
-                                               "value": "forced-subtitle" if r.forced else "subtitle"})
+        role = "caption" if r.kind == "captions" else "forced-subtitle" if r.forced else "subtitle"
+        ET.SubElement(a, f"{{{MPD_NS}}}Role", {"schemeIdUri": "urn:mpeg:dash:role:2011", "value": role})
         rate = max(1, round(r.size_bytes * 8.0 / r.duration_s)) if r.duration_s > 0 else 1
         rep = ET.SubElement(a, f"{{{MPD_NS}}}Representation", {"id": f"subtitles{k}", "bandwidth": str(rate)})
         ET.SubElement(rep, f"{{{MPD_NS}}}BaseURL").text = name

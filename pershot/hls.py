@@ -117,8 +117,9 @@ def split_renditions(renditions: Sequence, segment_s: float, what: str) -> tuple
 
 
 def subtitle_renditions(renditions: Sequence) -> list:
-    """The subtitle renditions among what a packager is given, in order (rung -101, -102...)."""
-    return sorted((r for r in renditions if r.kind == "subtitles"), key=lambda r: -r.rung)
+    """The subtitle renditions (kind ``subtitles``, and ``captions``: closed captions as WebVTT) among what a
+    packager is given, in order (rung -101, -102...)."""
+    return sorted((r for r in renditions if r.kind in ("subtitles", "captions")), key=lambda r: -r.rung)
 
 
 #: the HLS group of the subtitle renditions
@@ -143,10 +144,13 @@ def write_subtitles(subs: Sequence, tmp: Path, durations: Sequence[float]) -> li
             (d / name).write_text(st.hls_segment_text(part, ticks), encoding="utf-8")
         (d / "index.m3u8").write_text(st.hls_media_playlist(durations, names), encoding="utf-8")
         lang = bcp47(r.language)
-        # a forced track is picked by the player (AUTOSELECT) where the audio's language is not the viewer's
+        # a forced track is picked by the player (AUTOSELECT) where the audio's language is not the viewer's;
+        # closed captions, as WebVTT, are subtitles for the deaf and hard of hearing (Apple's SDH characteristics)
+        sdh = ',CHARACTERISTICS="public.accessibility.transcribes-spoken-dialog,' \
+              'public.accessibility.describes-music-and-sound"' if r.kind == "captions" else ""
         lines.append(f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="{SUBTITLE_GROUP}",NAME="{_quoted(r.name)}",'
                      + (f'LANGUAGE="{_quoted(lang)}",' if lang else "")
-                     + f'DEFAULT=NO,AUTOSELECT=YES,FORCED={"YES" if r.forced else "NO"},'
+                     + f'DEFAULT=NO,AUTOSELECT=YES,FORCED={"YES" if r.forced else "NO"}{sdh},'
                      f'URI="{st.folder(k)}/index.m3u8"')
     return lines
 
@@ -337,7 +341,8 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
             rows.append((name.split("/")[0] if several else "", peak + a_peak, (
                 f"#EXT-X-STREAM-INF:BANDWIDTH={round(peak + a_peak)},AVERAGE-BANDWIDTH={round(avg + a_avg)},"
                 f'RESOLUTION={r.width}x{r.height}{rate},CODECS="{codec}{codecs_audio}"'
-                + (',AUDIO="audio"' if audios else "") + (f',SUBTITLES="{SUBTITLE_GROUP}"' if subs else ""),
+                + (',AUDIO="audio"' if audios else "") + (f',SUBTITLES="{SUBTITLE_GROUP}"' if subs else "")
+                + ",CLOSED-CAPTIONS=NONE",  # encoded from decoded pictures: no caption data travels in band
                 f"{name}/index.m3u8"),
                 f"#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={round(i_peak)},AVERAGE-BANDWIDTH={round(i_avg)},"
                 f'RESOLUTION={r.width}x{r.height},CODECS="{codec}"{irange},URI="{name}/iframes.m3u8"'))

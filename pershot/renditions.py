@@ -657,6 +657,7 @@ class SubtitlePlan:
     language: str = ""
     title: str = ""
     forced: bool = False
+    captions: bool = False  #: the closed captions of video stream ``stream``
 
 
 def subtitle_plan(info: SourceInfo, pick: "int | str | Sequence[int | str] | None" = None,
@@ -664,13 +665,13 @@ def subtitle_plan(info: SourceInfo, pick: "int | str | Sequence[int | str] | Non
     """The subtitle renditions asked for, checked before any encode: the source's text subtitle streams
     ``pick`` names (see :func:`pershot.subtitles.subtitle_picks`), then each subtitle file of ``files``
     (``PATH`` or ``PATH:LANG``, see :func:`pershot.subtitles.parse_sidecar`)."""
-    from .subtitles import check_pick, parse_sidecar, sidecar_meta, subtitle_picks
+    from .subtitles import check_pick, parse_sidecar, sidecar_meta, subtitle_picks, subtitle_streams
 
     check_pick(pick)
     plans = []
     if pick is not None:
-        chosen, _ = subtitle_picks(info.path, pick)
-        plans += [SubtitlePlan(str(info.path), s.index, s.language, s.title, s.forced) for s in chosen]
+        chosen, _ = subtitle_picks(info.path, pick, subtitle_streams(info.path, video_stream=info.stream))
+        plans += [SubtitlePlan(str(info.path), s.index, s.language, s.title, s.forced, s.captions) for s in chosen]
     for f in files or ():
         path, lang = parse_sidecar(f)
         plans.append(SubtitlePlan(str(path), None, **sidecar_meta(path, lang)))
@@ -686,20 +687,22 @@ def encode_subtitles(info: SourceInfo, plans: Sequence[SubtitlePlan], out: Path)
     from .subtitles import display_name, extract_args, read_vtt, to_title_time, unique_names, vtt_text
 
     t0, span = video_span(info)
-    names = unique_names([display_name(p.language, p.title, k, p.forced) for k, p in enumerate(plans)])
+    names = unique_names([display_name(p.language, p.title, k, p.forced, p.captions) for k, p in enumerate(plans)])
     results = []
     for k, p in enumerate(plans):
         with tempfile.TemporaryDirectory(prefix="pershot-subs-") as d:
             raw = Path(d) / "raw.vtt"
-            what = (f"reading subtitle stream {p.stream} of {Path(p.src).name} failed" if p.stream is not None
+            what = (f"reading the closed captions of {Path(p.src).name} failed" if p.captions
+                    else f"reading subtitle stream {p.stream} of {Path(p.src).name} failed" if p.stream is not None
                     else f"reading subtitle file {Path(p.src).name} failed")
-            r = ffmpeg.run(extract_args(p.src, p.stream, raw), what=what)
+            r = ffmpeg.run(extract_args(p.src, p.stream, raw, p.captions), what=what)
             try:
                 cues = read_vtt(raw.read_text(encoding="utf-8", errors="replace"))
             except InputError as e:
                 raise FFmpegError(f"{what}: {e}") from None
         cues = to_title_time(cues, t0 if p.stream is not None else 0.0, span)
-        tag = ("" if len(plans) == 1 else f"_{k}") + (f"_{p.language}" if p.language else "")
+        tag = ("" if len(plans) == 1 else f"_{k}") + (f"_{p.language}" if p.language else "") + (
+            "_cc" if p.captions else "")
         dst = out / f"subtitles{tag}.vtt"
         with atomic_path(dst) as t:
             Path(t).write_text(vtt_text(cues), encoding="utf-8")
@@ -707,7 +710,8 @@ def encode_subtitles(info: SourceInfo, plans: Sequence[SubtitlePlan], out: Path)
         results.append(Rendition(
             rung=-101 - k, name=names[k], path=str(dst), container="webvtt", width=0, height=0, frames=len(cues),
             duration_s=span, size_bytes=size, bitrate_kbps=size * 8.0 / span / 1000.0 if span > 0 else 0.0,
-            ladder_kbps=float("nan"), encode_cpu_s=r.cpu_s, kind="subtitles", language=p.language, forced=p.forced))
+            ladder_kbps=float("nan"), encode_cpu_s=r.cpu_s, kind="captions" if p.captions else "subtitles",
+            language=p.language, forced=p.forced))
     return results
 
 

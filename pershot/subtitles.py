@@ -67,14 +67,46 @@ class SubtitleStream:
     title: str = ""
     forced: bool = False
     default: bool = False
+    #: CEA-608/708 closed captions carried inside the video stream (``index`` is the video's), not a stream
+    captions: bool = False
 
     def describe(self, n: int) -> str:
         """How a message names it: ``1 (fra, subrip)``, ``n`` its place among the file's subtitle streams."""
+        if self.captions:
+            return f"{n} (closed captions in the video)"
         return f"{n} ({self.language or 'untagged'}, {self.codec})"
 
 
-def subtitle_streams(path: str | os.PathLike) -> list[SubtitleStream]:
-    """The file's subtitle streams, in order."""
+#: how many frames :func:`has_captions` decodes: a caption channel sends its (mostly empty) byte pairs with
+#: every frame, so its first frames carry them whether or not a caption is shown yet
+CAPTION_SCAN_FRAMES = 30
+
+
+def has_captions(path: str | os.PathLike, stream: int | None = None) -> bool:
+    """Whether the video stream (its index; None: the first) carries CEA-608/708 closed captions (ATSC A/53
+    user data in its pictures, as US broadcast and many OTT masters do): its first frames are decoded."""
+    import av
+
+    with av.open(os.fspath(path)) as c:
+        vids = [st for st in c.streams.video if stream is None or st.index == stream]
+        if not vids:
+            return False
+        st = vids[0]
+        try:
+            for i, frame in enumerate(c.decode(st)):
+                if any("A53_CC" in str(getattr(sd, "type", "")) for sd in frame.side_data):
+                    return True
+                if i + 1 >= CAPTION_SCAN_FRAMES:
+                    break
+        except av.error.FFmpegError:
+            return False
+    return False
+
+
+def subtitle_streams(path: str | os.PathLike, captions: bool = True, video_stream: int | None = None
+                     ) -> list[SubtitleStream]:
+    """The file's subtitle streams, in order, then (with ``captions``) the closed captions its video stream
+    carries, if any (see :func:`has_captions`)."""
     import av
 
     def tag(st, key: str) -> str:
@@ -82,8 +114,11 @@ def subtitle_streams(path: str | os.PathLike) -> list[SubtitleStream]:
         return "" if v.lower() in ("und", "unknown") else v
 
     out = []
+    first_video = None
     with av.open(os.fspath(path)) as c:
         for st in c.streams:
+            if st.type == "video" and first_video is None and (video_stream is None or st.index == video_stream):
+                first_video = int(st.index)
             if st.type != "subtitle":
                 continue
             ctx = st.codec_context
@@ -95,14 +130,17 @@ def subtitle_streams(path: str | os.PathLike) -> list[SubtitleStream]:
             disp = int(st.disposition)
             out.append(SubtitleStream(index=int(st.index), codec=name, text=text, language=tag(st, "language"),
                                       title=tag(st, "title"), forced=bool(disp & 0x40), default=bool(disp & 0x1)))
+    if captions and first_video is not None and has_captions(path, first_video):
+        out.append(SubtitleStream(index=first_video, codec="eia_608", text=True, captions=True))
     return out
 
 
 def subtitle_picks(path: str | os.PathLike, pick: "int | str | Sequence[int | str] | None",
                    found: "Sequence[SubtitleStream] | None" = None) -> tuple[list[SubtitleStream], list[SubtitleStream]]:
     """(the subtitle streams to carry, the picture streams ``"all"`` passed over). ``pick``: None (none),
-    ``"all"`` (every text stream), the N-th subtitle stream (0 = the first), the first text stream
-    tagged with a language (``fra``, or ``fr``: tags compare as RFC 5646), or a list of those (a stream
+    ``"all"`` (every text stream, and the closed captions), the N-th subtitle stream (0 = the first),
+    ``"cc"`` (the video's closed captions), the first text stream tagged with a language (``fra``, or
+    ``fr``: tags compare as RFC 5646), or a list of those (a stream
     picked twice is carried once). InputError for a pick that matches nothing, naming what there is, or
     that names a picture stream."""
     from .languages import bcp47
@@ -120,7 +158,11 @@ def subtitle_picks(path: str | os.PathLike, pick: "int | str | Sequence[int | st
     picks = [pick] if isinstance(pick, (int, str)) else list(pick)
     out: list[SubtitleStream] = []
     for p in picks:
-        if isinstance(p, int) or str(p).isdigit():
+        if isinstance(p, str) and p.lower() == "cc":
+            s = next((x for x in found if x.captions), None)
+            if s is None:
+                raise InputError(f"{name}'s video carries no closed captions (its subtitle streams: {have})")
+        elif isinstance(p, int) or str(p).isdigit():
             n = int(p)
             if not 0 <= n < len(found):
                 raise InputError(f"{name} has no subtitle stream {p!r} (its subtitle streams: {have})")
@@ -164,11 +206,18 @@ def parse_sidecar(spec: "str | os.PathLike | tuple[str | os.PathLike, str]") -> 
     return path, lang
 
 
-def extract_args(src: str | os.PathLike, stream: "int | None", dst: str | os.PathLike) -> list[str]:
+def extract_args(src: str | os.PathLike, stream: "int | None", dst: str | os.PathLike,
+                 captions: bool = False) -> list[str]:
     """ffmpeg arguments writing a subtitle stream of ``src`` (its index in the file; None: ``src`` is a
-    subtitle file) to WebVTT at ``dst``, with the file's own timestamps (``-copyts``)."""
-    from .media import input_arg
+    subtitle file) to WebVTT at ``dst``, with the file's own timestamps (``-copyts``). ``captions``: the
+    closed captions of video stream ``stream`` instead, decoded (CC1) by the ``movie`` source's ``subcc``
+    output."""
+    from .media import _escape_filter_value, input_arg
 
+    if captions:
+        graph = f"movie=filename={_escape_filter_value(input_arg(src))}:s={int(stream or 0)}[out0+subcc]"
+        return ["-y", "-v", "error", "-copyts", "-f", "lavfi", "-i", graph, "-map", "0:s:0", "-c:s", "webvtt",
+                "-f", "webvtt", input_arg(dst)]
     return ["-y", "-v", "error", "-copyts", "-i", input_arg(src), "-map", f"0:{0 if stream is None else stream}",
             "-vn", "-an", "-dn", "-c:s", "webvtt", "-f", "webvtt", input_arg(dst)]
 
@@ -267,12 +316,15 @@ def folder(k: int) -> str:
     return "subs" if k == 0 else f"subs{k}"
 
 
-def display_name(language: str, title: str, k: int, forced: bool = False) -> str:
+def display_name(language: str, title: str, k: int, forced: bool = False, captions: bool = False) -> str:
     """What a player lists a subtitle rendition as: its title tag, else its language's name (``French
-    (forced)``), else a number."""
+    (forced)``; closed captions ``English (CC)``, or ``Captions``), else a number."""
     from .languages import language_name
 
-    name = language_name(language) or language or f"Subtitles {k + 1}"
+    name = language_name(language) or language
+    if captions:
+        return title or (f"{name} (CC)" if name else "Captions")
+    name = name or f"Subtitles {k + 1}"
     return title or (f"{name} (forced)" if forced else name)
 
 
@@ -290,8 +342,8 @@ def check_pick(pick: Any) -> None:
     """InputError for a subtitle pick that is neither a number, a language tag, ``all`` nor a list of those."""
     for p in (list(pick) if isinstance(pick, (list, tuple)) else [] if pick is None else [pick]):
         if isinstance(p, bool) or not (isinstance(p, int) and p >= 0 or isinstance(p, str) and (
-                p.isdigit() or p.lower() == "all" or _LANG.fullmatch(p))):
-            raise InputError(f"subtitles: {p!r} is not a stream number, a language tag or all")
+                p.isdigit() or p.lower() in ("all", "cc") or _LANG.fullmatch(p))):
+            raise InputError(f"subtitles: {p!r} is not a stream number, a language tag, cc or all")
 
 
 def sidecar_meta(path: Path, lang: str) -> Mapping[str, Any]:

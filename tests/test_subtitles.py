@@ -235,3 +235,97 @@ def test_bad_subtitle_requests_fail_before_any_encode(media_dir: Path, tmp_path:
     assert "SUBTITLES" not in (dst / "hls" / "master.m3u8").read_text()
     assert main(["info", str(src)]) == 0
     assert "subtitles: stream 2: mov_text, eng; stream 3: mov_text, fra, forced" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- closed captions in the video
+
+
+def _parity(b: int) -> int:
+    """A CEA-608 byte with its odd-parity bit."""
+    b &= 0x7F
+    return b | (0x80 if bin(b).count("1") % 2 == 0 else 0)
+
+
+def _caption_sei(pair: "tuple[int, int] | None") -> bytes:
+    """An H.264 SEI NAL unit carrying one CEA-608 field-1 byte pair as ATSC A/53 user data (a null pair
+    where None), emulation-prevented."""
+    cc = b"\xfc" + (bytes([_parity(pair[0]), _parity(pair[1])]) if pair else b"\x80\x80")
+    payload = b"\xb5\x00\x31GA94\x03" + bytes([0x40 | 1, 0xFF]) + cc + b"\xff"
+    body, out, zeros = bytes([4, len(payload)]) + payload + b"\x80", bytearray(), 0
+    for x in body:
+        if zeros >= 2 and x <= 3:
+            out.append(3)
+            zeros = 0
+        out.append(x)
+        zeros = zeros + 1 if x == 0 else 0
+    return b"\x06" + bytes(out)
+
+
+def _captioned(video: Path, dst: Path, tmp: Path, video_offset: float) -> None:
+    """``video`` re-encoded without B-frames (byte pairs in decode order are then in display order), a
+    pop-on caption "HELLO" shown from frame 17 to 48 carried in its pictures, muxed with a tone and the
+    video started ``video_offset`` s late."""
+    import re
+
+    raw = tmp / "cc_in.h264"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(video), "-c:v", "libx264", "-bf", "0", "-crf", "18", "-f", "h264",
+                str(raw)], what="re-encoding without B-frames failed")
+    data = raw.read_bytes()
+    cuts = [m.start() for m in re.finditer(b"\x00\x00\x01", data)]
+    rcl, eoc, edm, enm = (0x14, 0x20), (0x14, 0x2F), (0x14, 0x2C), (0x14, 0x2E)
+    plan = dict(enumerate([rcl, rcl, enm, enm, (ord("H"), ord("E")), (ord("L"), ord("L")), (ord("O"), 0), eoc, eoc],
+                          start=10))  # the first EOC (frame 17) shows it
+    plan.update({48: edm, 49: edm})  # erased at frame 48
+    out, frame = bytearray(), 0
+    for i, s in enumerate(cuts):
+        nal = data[s + 3:cuts[i + 1] if i + 1 < len(cuts) else len(data)].rstrip(b"\x00")
+        if nal[0] & 0x1F in (1, 5) and nal[1] & 0x80:  # a picture's first slice
+            out += b"\x00\x00\x00\x01" + _caption_sei(plan.get(frame))
+            frame += 1
+        out += b"\x00\x00\x00\x01" + nal
+    cc = tmp / "cc.h264"
+    cc.write_bytes(bytes(out))
+    ffmpeg.run(["-y", "-v", "error", "-r", "30000/1001", "-itsoffset", f"{video_offset}", "-i", str(cc), "-f", "lavfi",
+                "-i", "sine=frequency=440:duration=3", "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac",
+                "-t", "2.5", str(dst)], what="muxing a captioned clip failed")
+
+
+def test_closed_captions_in_the_video_become_webvtt_captions(media_dir: Path, tmp_path: Path, capsys):
+    """CEA-608 captions inside the pictures (as US broadcast masters carry them) would be lost by re-encoding
+    decoded pictures: pershot info lists them, --subtitles cc (or all) carries them as WebVTT (kind captions),
+    HLS marks them as subtitles for the deaf and hard of hearing, DASH with Role caption; every variant says
+    CLOSED-CAPTIONS=NONE (no caption data in band)."""
+    from pershot.cli import main
+    from pershot.subtitles import has_captions, subtitle_streams
+
+    src = _source(media_dir, tmp_path)
+    video = tmp_path / "v_only.mp4"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(src), "-map", "0:v", "-c", "copy", str(video)], what="x")
+    cap = tmp_path / "captioned.mp4"
+    _captioned(video, cap, tmp_path, video_offset=0.4)
+    assert has_captions(cap) and not has_captions(src)
+    found = subtitle_streams(cap)
+    assert len(found) == 1 and found[0].captions and found[0].index == 0
+    assert main(["info", str(cap)]) == 0
+    assert "subtitles: closed captions in video stream 0" in capsys.readouterr().out
+
+    out = tmp_path / "lad"
+    api.ladder(cap, grid=GRID, complexity=1.0, rungs=1, out_dir=out, shots=SHOTS, jobs=1, plots=False)
+    res = api.encode_renditions(out / "ladder.json", out / "r", jobs=1, subtitles="cc", hls=True, dash=True)
+    (cc,) = [r for r in res if r.kind == "captions"]
+    assert (cc.rung, cc.name, Path(cc.path).name) == (-101, "Captions", "subtitles_cc.vtt")
+    cues = read_vtt(Path(cc.path).read_text(encoding="utf-8"))
+    frame = 1001 / 30000  # the video starts 0.4 s late, and the captions with it
+    assert [(c.text, c.start_s, c.end_s) for c in cues] == [
+        ("HELLO", pytest.approx(17 * frame, abs=1e-3), pytest.approx(48 * frame, abs=1e-3))]
+    master = (out / "r" / "hls" / "master.m3u8").read_text()
+    (media,) = [ln for ln in master.splitlines() if ln.startswith("#EXT-X-MEDIA:TYPE=SUBTITLES")]
+    assert 'NAME="Captions"' in media and "public.accessibility.transcribes-spoken-dialog" in media
+    infs = [ln for ln in master.splitlines() if ln.startswith("#EXT-X-STREAM-INF")]
+    assert infs and all(i.endswith("CLOSED-CAPTIONS=NONE") for i in infs)
+    assert 'value="caption"' in (out / "r" / "dash" / "manifest.mpd").read_text()
+    # asked of a source without: exit 2, before any encode
+    lad2 = tmp_path / "lad2"
+    api.ladder(src, grid=GRID, complexity=1.0, rungs=1, out_dir=lad2, shots=SHOTS, jobs=1, plots=False)
+    assert main(["encode", str(lad2 / "ladder.json"), "-o", str(tmp_path / "none"), "--subtitles", "cc", "-q"]) == 2
+    assert "video carries no closed captions" in capsys.readouterr().err and not (tmp_path / "none").exists()
