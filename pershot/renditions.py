@@ -572,7 +572,8 @@ def audio_picks(path: str | os.PathLike, pick: "int | str | Sequence[int | str] 
 def _pick_audio(path: str | os.PathLike, found: Sequence[Mapping[str, Any]], pick: "int | str | None") -> int | None:
     """The index in the file of one audio stream among its audio streams ``found`` (None when it has none):
     its first, or with ``pick`` the N-th audio stream (0 = the first) or the first tagged with language
-    ``pick`` ("fra", or "fr" or "fre": tags compare as RFC 5646 tags). InputError where ``pick`` matches none, naming those there are."""
+    ``pick`` ("fra", or "fr" or "fre": tags compare as RFC 5646 tags). InputError where ``pick`` matches
+    none, naming those there are."""
     from .languages import bcp47
 
     if pick is None or not found:

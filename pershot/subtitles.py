@@ -136,7 +136,8 @@ def subtitle_streams(path: str | os.PathLike, captions: bool = True, video_strea
 
 
 def subtitle_picks(path: str | os.PathLike, pick: "int | str | Sequence[int | str] | None",
-                   found: "Sequence[SubtitleStream] | None" = None) -> tuple[list[SubtitleStream], list[SubtitleStream]]:
+                   found: "Sequence[SubtitleStream] | None" = None
+                   ) -> tuple[list[SubtitleStream], list[SubtitleStream]]:
     """(the subtitle streams to carry, the picture streams ``"all"`` passed over). ``pick``: None (none),
     ``"all"`` (every text stream, and the closed captions), the N-th subtitle stream (0 = the first),
     ``"cc"`` (the video's closed captions), the first text stream tagged with a language (``fra``, or

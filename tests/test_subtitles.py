@@ -231,7 +231,8 @@ def test_bad_subtitle_requests_fail_before_any_encode(media_dir: Path, tmp_path:
     assert "--subtitles goes with --encode" in capsys.readouterr().err
     # packaged without them: a note says the source has some
     assert main(["encode", lad, "-o", str(dst), "--hls", "-j", "1", "-q"]) == 0
-    assert "the source has text subtitles (0 (eng, mov_text), 1 (fra, mov_text)): --subtitles" in capsys.readouterr().err
+    note = "the source has text subtitles (0 (eng, mov_text), 1 (fra, mov_text)): --subtitles"
+    assert note in capsys.readouterr().err
     assert "SUBTITLES" not in (dst / "hls" / "master.m3u8").read_text()
     assert main(["info", str(src)]) == 0
     assert "subtitles: stream 2: mov_text, eng; stream 3: mov_text, fra, forced" in capsys.readouterr().out
