@@ -839,12 +839,12 @@ def _subtitle_check(ladder, source, args: argparse.Namespace, input_path=None, n
     """Before any work: the subtitle files are there and readable, and --subtitles names streams the source
     has (exit 2 otherwise). With --hls or --dash and no subtitles asked for, a note when the source has
     text subtitle streams."""
-    from .subtitles import check_pick, parse_sidecar, subtitle_picks, subtitle_streams
+    from .subtitles import check_pick, convert, parse_sidecar, subtitle_picks, subtitle_streams
 
     pick = _audio_pick(getattr(args, "subtitles", None))
     check_pick(pick)
     for f in getattr(args, "subtitle_file", None) or ():
-        parse_sidecar(f)
+        convert(parse_sidecar(f)[0])  # a file ffmpeg cannot read fails now, before the probes
     path = input_path or source
     if path is None:
         from .renditions import load_ladder_json

@@ -679,39 +679,51 @@ def subtitle_plan(info: SourceInfo, pick: "int | str | Sequence[int | str] | Non
     return plans
 
 
-def encode_subtitles(info: SourceInfo, plans: Sequence[SubtitlePlan], out: Path) -> list[Rendition]:
-    """Write each planned subtitle rendition as WebVTT in ``out`` (``subtitles.vtt``; several:
-    ``subtitles_0_eng.vtt``...), on the renditions' clock and cut to their span; rungs -101, -102... Their
-    ``frames`` is the number of cues."""
-    from .atomic import atomic_path
-    from . import ffmpeg
-    from .subtitles import display_name, extract_args, read_vtt, to_title_time, unique_names, vtt_text
+@dataclass(frozen=True)
+class SubtitleText:
+    """A subtitle rendition read and converted, before any encode: its plan, its cues on the renditions'
+    clock, the CPU seconds ffmpeg took."""
 
-    t0, span = video_span(info)
-    names = unique_names([display_name(p.language, p.title, k, p.forced, p.captions) for k, p in enumerate(plans)])
+    plan: SubtitlePlan
+    cues: tuple
+    cpu_s: float
+
+
+def read_subtitles(info: SourceInfo, plans: Sequence[SubtitlePlan]) -> list[SubtitleText]:
+    """Convert each planned subtitle rendition to WebVTT cues on the renditions' clock, cut to their span
+    (cheap: done before any encode, so a subtitle file ffmpeg cannot read fails first, exit 2)."""
+    from .subtitles import convert, to_title_time
+
+    t0, span = video_span(info) if plans else (0.0, 0.0)
+    out = []
+    for p in plans:
+        cues, cpu_s = convert(p.src, p.stream, p.captions)
+        out.append(SubtitleText(p, tuple(to_title_time(cues, t0 if p.stream is not None else 0.0, span)), cpu_s))
+    return out
+
+
+def write_subtitles(info: SourceInfo, texts: Sequence[SubtitleText], out: Path) -> list[Rendition]:
+    """Write each subtitle rendition as WebVTT in ``out`` (``subtitles.vtt``; several:
+    ``subtitles_0_eng.vtt``...); rungs -101, -102... Their ``frames`` is the number of cues."""
+    from .atomic import atomic_path
+    from .subtitles import display_name, unique_names, vtt_text
+
+    span = video_span(info)[1] if texts else 0.0
+    names = unique_names([display_name(t.plan.language, t.plan.title, k, t.plan.forced, t.plan.captions)
+                          for k, t in enumerate(texts)])
     results = []
-    for k, p in enumerate(plans):
-        with tempfile.TemporaryDirectory(prefix="pershot-subs-") as d:
-            raw = Path(d) / "raw.vtt"
-            what = (f"reading the closed captions of {Path(p.src).name} failed" if p.captions
-                    else f"reading subtitle stream {p.stream} of {Path(p.src).name} failed" if p.stream is not None
-                    else f"reading subtitle file {Path(p.src).name} failed")
-            r = ffmpeg.run(extract_args(p.src, p.stream, raw, p.captions), what=what)
-            try:
-                cues = read_vtt(raw.read_text(encoding="utf-8", errors="replace"))
-            except InputError as e:
-                raise FFmpegError(f"{what}: {e}") from None
-        cues = to_title_time(cues, t0 if p.stream is not None else 0.0, span)
-        tag = ("" if len(plans) == 1 else f"_{k}") + (f"_{p.language}" if p.language else "") + (
+    for k, t in enumerate(texts):
+        p = t.plan
+        tag = ("" if len(texts) == 1 else f"_{k}") + (f"_{p.language}" if p.language else "") + (
             "_cc" if p.captions else "")
         dst = out / f"subtitles{tag}.vtt"
-        with atomic_path(dst) as t:
-            Path(t).write_text(vtt_text(cues), encoding="utf-8")
+        with atomic_path(dst) as tmp:
+            Path(tmp).write_text(vtt_text(t.cues), encoding="utf-8")
         size = dst.stat().st_size
         results.append(Rendition(
-            rung=-101 - k, name=names[k], path=str(dst), container="webvtt", width=0, height=0, frames=len(cues),
+            rung=-101 - k, name=names[k], path=str(dst), container="webvtt", width=0, height=0, frames=len(t.cues),
             duration_s=span, size_bytes=size, bitrate_kbps=size * 8.0 / span / 1000.0 if span > 0 else 0.0,
-            ladder_kbps=float("nan"), encode_cpu_s=r.cpu_s, kind="captions" if p.captions else "subtitles",
+            ladder_kbps=float("nan"), encode_cpu_s=t.cpu_s, kind="captions" if p.captions else "subtitles",
             language=p.language, forced=p.forced))
     return results
 
@@ -864,7 +876,7 @@ def _encode_ladder(
         raise InputError(f"{Path(info.path).name} has no audio stream (asked for an audio rendition)")
     found = {a["index"]: a for a in listed}
     asked = kbps is not None and (isinstance(audio, int) or ":" in str(audio))  # else by each stream's channels
-    subs = subtitle_plan(info, subtitles, subtitle_files)
+    subs = read_subtitles(info, subtitle_plan(info, subtitles, subtitle_files))  # a bad file fails here
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmp = (out / WORK_DIR).resolve()
@@ -911,7 +923,7 @@ def _encode_ladder(
             container="mp4", width=0, height=0,
             frames=0, duration_s=dur, size_bytes=size, bitrate_kbps=size * 8.0 / dur / 1000.0 if dur > 0 else 0.0,
             ladder_kbps=float("nan"), encode_cpu_s=r.cpu_s, kind="audio", language=lang))
-    results += encode_subtitles(info, subs, out)
+    results += write_subtitles(info, subs, out)
     with atomic_path(out / "renditions.csv") as t:
         pd.DataFrame([x.as_dict() for x in results], columns=list(RENDITION_COLUMNS)).to_csv(t, index=False)
     shutil.rmtree(tmp, ignore_errors=True)  # every rung is joined: the shot encodes are no longer needed

@@ -223,6 +223,35 @@ def extract_args(src: str | os.PathLike, stream: "int | None", dst: str | os.Pat
             "-vn", "-an", "-dn", "-c:s", "webvtt", "-f", "webvtt", input_arg(dst)]
 
 
+def convert(src: str | os.PathLike, stream: "int | None" = None, captions: bool = False) -> tuple[list[Cue], float]:
+    """(the cues, on the file's own clock; ffmpeg's CPU seconds) of a subtitle stream of ``src`` (its index;
+    None: ``src`` is a subtitle file), or of its video's closed captions, converted to WebVTT by ffmpeg.
+    InputError for a subtitle file ffmpeg cannot read (the user's file); FFmpegError otherwise."""
+    import tempfile
+
+    from . import ffmpeg
+    from .errors import FFmpegError
+
+    name = Path(src).name
+    what = (f"reading the closed captions of {name} failed" if captions
+            else f"reading subtitle stream {stream} of {name} failed" if stream is not None
+            else f"reading subtitle file {name} failed")
+    with tempfile.TemporaryDirectory(prefix="pershot-subs-") as d:
+        raw = Path(d) / "raw.vtt"
+        try:
+            r = ffmpeg.run(extract_args(src, stream, raw, captions), what=what)
+        except FFmpegError as e:
+            if stream is None:
+                last = e.stderr.strip().splitlines()[-1] if e.stderr.strip() else str(e)
+                raise InputError(f"subtitle file {name} is not a subtitle format ffmpeg reads (SubRip, WebVTT, "
+                                 f"ASS, SCC...): {last}") from None
+            raise
+        try:
+            return read_vtt(raw.read_text(encoding="utf-8", errors="replace")), r.cpu_s
+        except InputError as e:
+            raise FFmpegError(f"{what}: {e}") from None
+
+
 # ---------------------------------------------------------------- WebVTT
 
 

@@ -217,7 +217,10 @@ def test_bad_subtitle_requests_fail_before_any_encode(media_dir: Path, tmp_path:
     api.ladder(src, grid=GRID, complexity=1.0, rungs=1, out_dir=out, shots=SHOTS, jobs=1, plots=False)
     lad = str(out / "ladder.json")
     dst = tmp_path / "r"
-    for extra, msg in ((["--subtitles", "5"], "no subtitle stream 5 (its subtitle streams: 0 (eng, mov_text), "
+    junk = tmp_path / "junk.srt"
+    junk.write_text("not subtitles\n", encoding="utf-8")
+    for extra, msg in ((["--subtitle-file", str(junk)], "subtitle file junk.srt is not a subtitle format ffmpeg reads"),
+                       (["--subtitles", "5"], "no subtitle stream 5 (its subtitle streams: 0 (eng, mov_text), "
                                               "1 (fra, mov_text))"),
                        (["--subtitles", "deu"], "no text subtitle stream 'deu'"),
                        (["--subtitle-file", str(tmp_path / "none.srt")], "none.srt not found")):
@@ -227,6 +230,8 @@ def test_bad_subtitle_requests_fail_before_any_encode(media_dir: Path, tmp_path:
     # with the ladder: before the probes
     assert main(["ladder", str(src), "-o", str(tmp_path / "x"), "--encode", "--subtitles", "7", "-q"]) == 2
     assert "no subtitle stream 7" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert main(["ladder", str(src), "-o", str(tmp_path / "x"), "--encode", "--subtitle-file", str(junk), "-q"]) == 2
+    assert "junk.srt is not a subtitle format" in capsys.readouterr().err and not (tmp_path / "x").exists()
     assert main(["ladder", str(src), "-o", str(tmp_path / "x"), "--subtitles", "-q"]) == 2
     assert "--subtitles goes with --encode" in capsys.readouterr().err
     # packaged without them: a note says the source has some
