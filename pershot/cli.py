@@ -616,7 +616,8 @@ def _add_ladder(sub) -> None:
     t.add_argument("--thumbnail-complexity", type=float, default=None, metavar="C",
                    help="decode-complexity cap, relative to the slowest candidate codec (0 < C <= 1)")
     t.add_argument("--thumbnail-codecs", metavar="LIST",
-                   help="comma-separated codecs to choose from (default: jpeg, webp, avif, jxl where available)")
+                   help="comma-separated codecs to choose from (default: jpeg, webp, avif, what every browser "
+                        "shows; jxl, hevc and the learned ones when named)")
     p.add_argument("--encode", action="store_true",
                    help="also encode the renditions (one file per rung) into OUT/renditions/")
     _audio_arg(p, "with --encode: ")
@@ -928,6 +929,16 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
             _eprint(f"pershot: warning: {line}")
     several = isinstance(ladder, (list, tuple))
     _eprint(f"renditions: {out}/ ({len(res)} files, renditions.csv{' in each encoder folder' if several else ''})")
+    board = next((r for r in res if r.kind == "thumbnails"), None)
+    if board is not None:
+        _eprint(f"storyboard (scrubbing previews, a thumbnail per shot): {board.path}")
+    else:
+        from .renditions import load_ladder_json
+        from .thumbnails import storyboard_problem
+
+        why = storyboard_problem(load_ladder_json(ladder[0] if several else ladder))
+        if why:
+            _eprint(f"pershot: warning: no storyboard: {why}")
     if getattr(args, "hls", False):
         from .hls import in_band_rungs
 

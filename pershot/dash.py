@@ -247,7 +247,8 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
                 n, seconds = keyframe_track(ordered[src][1].path, path)
                 tricks.append(Trick(str(path), j, src, n, seconds))
         _write_package(tmp, [r for _, r in ordered], audio, codecs, entries, fps, segment_s,
-                       sets if len(groups) > 1 else None, tricks, subs)
+                       sets if len(groups) > 1 else None, tricks, subs,
+                       [r for r in renditions if r.kind == "thumbnails"])
     return DashPackage(manifest=out / "manifest.mpd", mixed_sequence_headers=tuple(mixed))
 
 
@@ -271,6 +272,38 @@ def _subtitle_sets(period: ET.Element, subs: Sequence, tmp: Path, first_id: int)
         rate = max(1, round(r.size_bytes * 8.0 / r.duration_s)) if r.duration_s > 0 else 1
         rep = ET.SubElement(a, f"{{{MPD_NS}}}Representation", {"id": f"subtitles{k}", "bandwidth": str(rate)})
         ET.SubElement(rep, f"{{{MPD_NS}}}BaseURL").text = name
+
+
+#: DASH-IF's descriptor of a thumbnail image set (tiles of ``value`` columns x rows per image)
+THUMBNAIL_TILE = "http://dashif.org/thumbnail_tile"
+
+
+def _thumbnail_set(period: ET.Element, board, tmp: Path, set_id: int) -> None:
+    """The storyboard copied into the package (``thumbnails.vtt`` and its images), and where its images are
+    all JPEG or all PNG and named by shot (``thumbnails/shot0000.jpg``...), a DASH-IF thumbnail set: an
+    ``image`` adaptation set of 1x1 tiles, one per shot, its timeline the shots' spans."""
+    import re
+
+    from .thumbnails import DASH_IMAGE_TYPES, WEB_IMAGE_TYPES, copy_storyboard
+
+    cues = copy_storyboard(board.path, tmp)
+    exts = {Path(c.text).suffix.lower() for c in cues}
+    mimes = {WEB_IMAGE_TYPES.get(e, "") for e in exts}
+    named = all(re.fullmatch(rf"thumbnails/shot{i:04d}\.[a-z]+", c.text) for i, c in enumerate(cues))
+    if len(exts) != 1 or not mimes <= DASH_IMAGE_TYPES or not named or not cues:
+        return
+    a = ET.SubElement(period, f"{{{MPD_NS}}}AdaptationSet", {"id": str(set_id), "contentType": "image",
+                                                              "mimeType": mimes.pop()})
+    tpl = ET.SubElement(a, f"{{{MPD_NS}}}SegmentTemplate", {
+        "media": f"thumbnails/shot$Number%04d${exts.pop()}", "timescale": "1000", "startNumber": "0"})
+    line = ET.SubElement(tpl, f"{{{MPD_NS}}}SegmentTimeline")
+    for i, c in enumerate(cues):
+        t0, t1 = round(c.start_s * 1000), round(c.end_s * 1000)
+        ET.SubElement(line, f"{{{MPD_NS}}}S", {"t": str(t0), "d": str(t1 - t0)} if i == 0 else {"d": str(t1 - t0)})
+    rate = max(1, round(board.size_bytes * 8.0 / board.duration_s)) if board.duration_s > 0 else 1
+    rep = ET.SubElement(a, f"{{{MPD_NS}}}Representation", {"id": "thumbnails", "bandwidth": str(rate),
+                                                           "width": str(board.width), "height": str(board.height)})
+    ET.SubElement(rep, f"{{{MPD_NS}}}EssentialProperty", {"schemeIdUri": THUMBNAIL_TILE, "value": "1x1"})
 
 
 @dataclass(frozen=True)
@@ -314,12 +347,13 @@ def colour_properties(colour) -> list[tuple[str, str, int]]:
 def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], entries: Sequence[str | None],
                    fps: "Fraction | float | None", segment_s: float,
                    sets: "Sequence[Sequence[int]] | None" = None, tricks: Sequence[Trick] = (),
-                   subs: Sequence = ()) -> None:
+                   subs: Sequence = (), boards: Sequence = ()) -> None:
     """Cut the segments into ``tmp`` and write the manifest with pershot's own figures. ``codecs`` and
     ``entries``: per video, in the order of ``videos`` (the output's stream order); ``sets``: the
     video adaptation sets as lists of video indices (None: one set of them all); ``tricks``: trick-mode
     tracks, each in a set of its own after the video sets (streams after the videos'); ``subs``: subtitle
-    renditions (WebVTT files on the title's clock, which is the period's), a ``text/vtt`` set each."""
+    renditions (WebVTT files on the title's clock, which is the period's), a ``text/vtt`` set each;
+    ``boards``: the storyboard (kind ``thumbnails``), as a DASH-IF thumbnail set where it can be one."""
     from . import ffmpeg
     from .bitstream import colour_of
 
@@ -409,6 +443,8 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
         if a.get("contentType") == "video" and fps and a not in trick_sets:
             a.set("frameRate", _rate(Fraction(fps).limit_denominator(100000)))
     _subtitle_sets(root.find("d:Period", _NS), subs, tmp, len(sets))
+    for board in boards:
+        _thumbnail_set(root.find("d:Period", _NS), board, tmp, len(sets) + len(subs))
     end = max(t.starts[-1] + t.durations[-1] for t in video_lines.values())
     root.set("mediaPresentationDuration", iso_duration(end))  # ffmpeg writes it to a tenth of a second
     root.set("minBufferTime", iso_duration(min_buffer))

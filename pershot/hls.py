@@ -347,6 +347,10 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
                 f"#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={round(i_peak)},AVERAGE-BANDWIDTH={round(i_avg)},"
                 f'RESOLUTION={r.width}x{r.height},CODECS="{codec}"{irange},URI="{name}/iframes.m3u8"'))
         lines += write_subtitles(subs, tmp, [d for _, d in read_playlist(tmp / first[0] / "index.m3u8").items])
+        for board in (r for r in renditions if r.kind == "thumbnails"):  # scrubbing previews, beside the master
+            from .thumbnails import copy_storyboard
+
+            copy_storyboard(board.path, tmp)
         order = {k: i for i, k in enumerate(PACKAGED_CODECS)}
         ranked = sorted(rows, key=lambda x: (order.get(x[0], -1), x[1]))
         for _, _, (inf, uri), _ in ranked:

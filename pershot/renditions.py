@@ -109,7 +109,8 @@ class Rendition:
     ladder_kbps: float  #: what the ladder predicted from its probes
     encode_cpu_s: float  #: CPU seconds of the rung's encode processes
     #: "video" (a rung), "audio": an audio rendition (rung -1, then -2... for more languages; no frames), or
-    #: "subtitles": a WebVTT file (rung -101, then -102...; see :mod:`pershot.subtitles`)
+    #: "subtitles": a WebVTT file (rung -101, then -102...; see :mod:`pershot.subtitles`); "captions": the
+    #: source's closed captions as one; "thumbnails": the storyboard of the ladder's thumbnails (rung -201)
     kind: str = "video"
     #: audio and subtitles: the language tag of the source's stream (ISO 639-2 as containers tag it), or ""
     language: str = ""
@@ -728,6 +729,59 @@ def write_subtitles(info: SourceInfo, texts: Sequence[SubtitleText], out: Path) 
     return results
 
 
+def shot_times(doc: Mapping[str, Any], info: SourceInfo, times: "FrameIndex | None") -> list[tuple[float, float]]:
+    """(start, end) of each shot of a ladder on its renditions' clock (seconds from the first frame): the
+    source's own frame times where the renditions keep them (``times``, see :func:`_source_times`), else
+    frames at the source's rate."""
+    spans = sorted({(int(s["start_frame"]), int(s["end_frame"])) for r in doc["rungs"] for s in r["shots"]})
+    if times is not None:
+        rt = rendition_times(times, spans)
+        ticks, starts, k = float(times.time_base), [], 0
+        for a, b in spans:
+            starts.append(rt[k] * ticks)
+            k += b - a
+        ends = starts[1:] + [rt[-1] * ticks]
+    else:
+        rate, starts, k = float(info.fps), [], 0
+        for a, b in spans:
+            starts.append(k / rate)
+            k += b - a
+        ends = starts[1:] + [k / rate]
+    return list(zip(starts, ends))
+
+
+def write_storyboard(doc: Mapping[str, Any], base: "Path | None", info: SourceInfo, times: "FrameIndex | None",
+                     out: Path) -> list[Rendition]:
+    """Where the ladder coded thumbnails (``--thumbnails``, in ladder.json, files relative to ``base``): a
+    storyboard for scrubbing previews, ``out/thumbnails.vtt`` (each shot's thumbnail over the shot's span)
+    and the images in ``out/thumbnails/``; one row of kind ``thumbnails`` (rung -201). Nothing where the ladder
+    has none, its folder is unknown, or a thumbnail is not in a format browsers show (see
+    :func:`pershot.thumbnails.storyboard_entries`; the CLI says why)."""
+    from .atomic import atomic_path, write_text
+    from .thumbnails import STORYBOARD, storyboard_entries, storyboard_vtt
+
+    thumbs = doc.get("thumbnails") or []
+    if not thumbs or base is None:
+        return []
+    try:
+        entries = storyboard_entries(thumbs, shot_times(doc, info, times))
+    except InputError:
+        return []
+    for e in entries:
+        src = base / e.path
+        if not src.is_file():
+            return []
+        with atomic_path(out / e.path) as t:
+            shutil.copyfile(src, t)
+    write_text(out / STORYBOARD, storyboard_vtt(entries))
+    span = entries[-1].end_s
+    size = sum(e.bytes for e in entries)
+    return [Rendition(rung=-201, name="storyboard", path=str(out / STORYBOARD), container="webvtt",
+                      width=max(e.width for e in entries), height=max(e.height for e in entries), frames=len(entries),
+                      duration_s=span, size_bytes=size, bitrate_kbps=size * 8.0 / span / 1000.0 if span > 0 else 0.0,
+                      ladder_kbps=float("nan"), encode_cpu_s=0.0, kind="thumbnails")]
+
+
 #: the encoders whose renditions HLS and DASH package
 _PACKAGED = frozenset({"libx264", "libx265", "libsvtav1"})
 
@@ -924,6 +978,8 @@ def _encode_ladder(
             frames=0, duration_s=dur, size_bytes=size, bitrate_kbps=size * 8.0 / dur / 1000.0 if dur > 0 else 0.0,
             ladder_kbps=float("nan"), encode_cpu_s=r.cpu_s, kind="audio", language=lang))
     results += write_subtitles(info, subs, out)
+    results += write_storyboard(doc, Path(ladder).parent if isinstance(ladder, (str, os.PathLike)) else None, info,
+                                times, out)
     with atomic_path(out / "renditions.csv") as t:
         pd.DataFrame([x.as_dict() for x in results], columns=list(RENDITION_COLUMNS)).to_csv(t, index=False)
     shutil.rmtree(tmp, ignore_errors=True)  # every rung is joined: the shot encodes are no longer needed

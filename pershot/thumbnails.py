@@ -7,10 +7,15 @@ It is decoded as displayed (rotation applied), scaled bicubic to ``height``
 (never above the source), and coded with :func:`pershot.codecs.select.code_image`
 for a quality target: the smallest file whose PSNR reaches ``target_psnr``
 among the codecs whose decoder fits the ``complexity`` cap. By default only
-codecs that write a standard image file a player decodes by itself compete
-(JPEG, WebP, AVIF, JPEG XL); codecs that need pershot's container to decode
-(HEVC intra, the learned models, which are also slow to measure on every
-level) join when named.
+codecs that write an image file every current browser shows compete (JPEG,
+WebP, AVIF), since web players draw the thumbnails themselves; JPEG XL (shown
+by Safari alone) and the codecs that need pershot's container to decode (HEVC
+intra, the learned models, which are also slow to measure on every level) join
+when named.
+
+The renditions of a ladder with thumbnails get a storyboard (:func:`storyboard_entries`):
+a WebVTT thumbnail track, each shot's thumbnail over the shot's span, which web
+players' scrubbing previews read, so the preview shows the shot the viewer lands in.
 """
 from __future__ import annotations
 
@@ -28,6 +33,12 @@ from .shots import Shot
 
 DEFAULT_HEIGHT = 360
 DEFAULT_TARGET_PSNR = 36.0
+#: image formats every current browser shows (a storyboard's pictures are drawn by the web player)
+WEB_IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
+                   ".avif": "image/avif"}
+#: those DASH-IF's thumbnail image sets allow
+DASH_IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
+STORYBOARD = "thumbnails.vtt"
 
 
 @dataclass(frozen=True)
@@ -86,7 +97,8 @@ def candidate_codecs(*, height: int = DEFAULT_HEIGHT, complexity: float | None =
     if codecs:
         cands = [get_codec(c) for c in codecs]
     else:
-        cands = [c for c in iter_codecs(available_only=True) if c.kind != "learned" and c.extension != ".psi"]
+        # what every current browser shows (a player's scrubbing previews draw them): JPEG, WebP, AVIF
+        cands = [c for c in iter_codecs(available_only=True) if c.kind != "learned" and c.extension in WEB_IMAGE_TYPES]
     if not cands:
         raise InputError("no usable image codec for thumbnails")
     return cands
@@ -141,3 +153,81 @@ def code_thumbnails(
         if progress is not None:
             progress(i + 1, len(shots))
     return thumbs
+
+
+# ---------------------------------------------------------------- storyboard (scrubbing previews)
+
+
+
+@dataclass(frozen=True)
+class StoryboardEntry:
+    """One shot's thumbnail in a storyboard: from ``start_s`` to ``end_s`` of the renditions' clock, the
+    image file (relative to the storyboard) and its type."""
+
+    start_s: float
+    end_s: float
+    path: str
+    mime: str
+    width: int
+    height: int
+    bytes: int
+
+
+def storyboard_entries(thumbs: Sequence[dict], shot_times: Sequence[tuple[float, float]]) -> list[StoryboardEntry]:
+    """The storyboard of a ladder's thumbnails (ladder.json's ``thumbnails`` items): each shot's thumbnail
+    shown over the shot's span (``shot_times[shot]``, seconds on the renditions' clock), so a scrubbing
+    preview shows the shot the viewer lands in. InputError where a shot has none, or where one is in a
+    format browsers do not show (JPEG XL, pershot's container), naming it."""
+    by_shot = {int(t["shot"]): t for t in thumbs}
+    missing = [i for i in range(len(shot_times)) if i not in by_shot]
+    if missing:
+        raise InputError(f"shot {missing[0]} has no thumbnail: a storyboard needs one per shot")
+    out = []
+    for i, (a, b) in enumerate(shot_times):
+        t = by_shot[i]
+        ext = Path(str(t["path"])).suffix.lower()
+        if ext not in WEB_IMAGE_TYPES:
+            raise InputError(f"shot {i}'s thumbnail is {ext or 'untyped'} ({t.get('codec')}), which browsers do not "
+                             "show: a ladder made with --thumbnail-codecs jpeg,webp,avif gives a storyboard")
+        out.append(StoryboardEntry(a, b, str(t["path"]), WEB_IMAGE_TYPES[ext], int(t["width"]), int(t["height"]),
+                                   int(t["bytes"])))
+    return out
+
+
+def storyboard_vtt(entries: Sequence[StoryboardEntry]) -> str:
+    """A WebVTT thumbnail track (what web players' scrubbing previews read): a cue per shot, its text the
+    image's URL relative to the track."""
+    from .subtitles import Cue, vtt_text
+
+    return vtt_text([Cue(e.start_s, e.end_s, e.path) for e in entries])
+
+
+def copy_storyboard(vtt: str | os.PathLike, dest: str | os.PathLike) -> list:
+    """Copy a storyboard (its WebVTT track and the images its cues name, relative to it) into folder
+    ``dest`` (a package being written); return its cues."""
+    import shutil
+
+    from .subtitles import read_vtt
+
+    src = Path(vtt)
+    cues = read_vtt(src.read_text(encoding="utf-8"))
+    for c in cues:
+        to = Path(dest) / c.text
+        to.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src.parent / c.text, to)
+    shutil.copyfile(src, Path(dest) / src.name)
+    return cues
+
+
+def storyboard_problem(doc: dict) -> str | None:
+    """Why a ladder.json's thumbnails make no storyboard (a shot without one, a format browsers do not
+    show), or None where they make one (or it has none)."""
+    thumbs = doc.get("thumbnails") or []
+    if not thumbs:
+        return None
+    n = len({(int(s["start_frame"]), int(s["end_frame"])) for r in doc.get("rungs") or [] for s in r["shots"]})
+    try:
+        storyboard_entries(thumbs, [(0.0, 0.0)] * n)
+    except InputError as e:
+        return str(e)
+    return None

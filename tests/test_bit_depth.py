@@ -217,7 +217,8 @@ def test_hdr_ladder_keeps_pq_and_mastering_metadata(media_dir: Path, tmp_path: P
     doc = json.loads((out / "ladder.json").read_text())
     assert doc["source"]["hdr"] == "smpte2084" and HdrMetadata.from_dict(doc["source"]["hdr_metadata"]) == P3
     res = api.encode_renditions(out / "ladder.json", out / "renditions", jobs=1, hls=True, dash=True)
-    assert len(res) == 2
+    assert [r.kind for r in res] == ["video", "video", "thumbnails"]  # the thumbnails' storyboard last
+    res = res[:2]
     for r in res:
         got = probe_source(r.path)
         assert got.bit_depth == 10 and got.hdr_transfer == "smpte2084" and got.hdr_metadata == P3

@@ -60,6 +60,36 @@ def test_ladder_with_thumbnails_lists_them_in_ladder_json(media_dir: Path, tmp_p
         assert t["codec"] == "jpeg" and t["height"] == 120
         assert (out / t["path"]).stat().st_size == t["bytes"]
     assert (out / "thumbnails.csv").is_file()
+    # the renditions get a storyboard: each shot's thumbnail over the shot's span (counter.mp4: 10 fps, cuts
+    # at frames 10 and 20), beside the renditions and in the HLS and DASH packages; DASH also as DASH-IF's
+    # thumbnail set of 1x1 tiles (JPEG), its timeline the shots
+    import xml.etree.ElementTree as ET
+
+    from pershot.subtitles import read_vtt
+
+    r = tmp_path / "r"
+    assert main(["encode", str(out / "ladder.json"), "-o", str(r), "--hls", "--dash", "-j", "1", "-q"]) == 0
+    for folder in (r, r / "hls", r / "dash"):
+        cues = read_vtt((folder / "thumbnails.vtt").read_text())
+        assert [(c.start_s, c.end_s, c.text) for c in cues] == [
+            (0.0, 1.0, "thumbnails/shot0000.jpg"), (1.0, 2.0, "thumbnails/shot0001.jpg"),
+            (2.0, 3.0, "thumbnails/shot0002.jpg")]
+        assert all((folder / c.text).read_bytes() == (out / c.text).read_bytes() for c in cues)
+    import pandas as pd
+
+    row = pd.read_csv(r / "renditions.csv").query("kind == 'thumbnails'").iloc[0]
+    assert (row["rung"], row["frames"], row["height"]) == (-201, 3, 120)
+    ns = {"d": "urn:mpeg:dash:schema:mpd:2011"}
+    root = ET.parse(r / "dash" / "manifest.mpd").getroot()
+    (img,) = [a for a in root.findall("d:Period/d:AdaptationSet", ns) if a.get("contentType") == "image"]
+    assert img.get("mimeType") == "image/jpeg"
+    tpl = img.find("d:SegmentTemplate", ns)
+    assert [s.get("d") for s in tpl.findall("d:SegmentTimeline/d:S", ns)] == ["1000", "1000", "1000"]
+    rep = img.find("d:Representation", ns)
+    prop = rep.find("d:EssentialProperty", ns)
+    assert (prop.get("schemeIdUri"), prop.get("value")) == ("http://dashif.org/thumbnail_tile", "1x1")
+    media = tpl.get("media")
+    assert all((r / "dash" / media.replace("$Number%04d$", f"{i:04d}")).is_file() for i in range(3))
 
 
 @pytest.mark.parametrize("opts, code", [(["--thumbnail-codecs", "nosuchcodec"], 4),
@@ -73,3 +103,23 @@ def test_ladder_bad_thumbnail_options_fail_before_encoding(media_dir: Path, tmp_
     rc = main(["ladder", str(clip), "--grid", "test", "-o", str(out), "-q", "--thumbnails", *opts])
     assert rc == code
     assert not (out / "probes.csv").exists() and not (out / "shots.csv").exists()
+
+
+def test_storyboards_take_what_browsers_show():
+    from pershot.errors import InputError
+    from pershot.thumbnails import candidate_codecs, storyboard_entries, storyboard_problem
+
+    # thumbnails are drawn by web players: by default only JPEG, WebP and AVIF compete (JPEG XL when named)
+    assert {c.name for c in candidate_codecs()} <= {"jpeg", "webp", "avif"}
+    thumbs = [{"shot": 0, "path": "thumbnails/shot0000.jpg", "width": 64, "height": 36, "bytes": 10, "codec": "jpeg"},
+              {"shot": 1, "path": "thumbnails/shot0001.avif", "width": 64, "height": 36, "bytes": 9, "codec": "avif"}]
+    got = storyboard_entries(thumbs, [(0.0, 1.5), (1.5, 2.0)])
+    assert [(e.start_s, e.end_s, e.mime) for e in got] == [(0.0, 1.5, "image/jpeg"), (1.5, 2.0, "image/avif")]
+    with pytest.raises(InputError, match="shot 2 has no thumbnail"):
+        storyboard_entries(thumbs, [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)])
+    jxl = [dict(thumbs[0]), dict(thumbs[1], path="thumbnails/shot0001.jxl", codec="jxl")]
+    rungs = [{"shots": [{"start_frame": 0, "end_frame": 5}, {"start_frame": 5, "end_frame": 9}]}]
+    assert "shot 1's thumbnail is .jxl (jxl), which browsers do not show" in storyboard_problem(
+        {"thumbnails": jxl, "rungs": rungs})
+    assert storyboard_problem({"thumbnails": thumbs, "rungs": rungs}) is None
+    assert storyboard_problem({"rungs": rungs}) is None
