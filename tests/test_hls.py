@@ -322,9 +322,11 @@ def test_one_master_playlist_for_an_x264_and_an_x265_ladder(media_dir: Path, tmp
                                         '[encoders.x264]\npresets = ["veryfast"]\n'
                                         '[encoders.x265]\npresets = ["medium"]\n')
     # one run: a ladder per encoder (OUT/x264/, OUT/x265/), their renditions packaged together
+    (tmp_path / "film.en.srt").write_text("1\n00:00:00,500 --> 00:00:01,500\nAcross the cut\n", encoding="utf-8")
     assert main(["ladder", str(with_audio), "--grid", str(tmp_path / "grid.toml"), "--encoder", "x264,x265",
                  "--shots", str(tmp_path / "shots.csv"), "--rungs", "2", "-c", "1", "--no-plots", "--encode",
-                 "--hls", "--dash", "--audio", "aac:64", "-o", str(tmp_path), "-j", "1", "-q"]) == 0
+                 "--hls", "--dash", "--audio", "aac:64", "--subtitle-file", str(tmp_path / "film.en.srt"),
+                 "-o", str(tmp_path), "-j", "1", "-q"]) == 0
     assert json.loads((tmp_path / "x265" / "ladder.json").read_text())["encoder"] == "x265"
     assert (tmp_path / "x264" / "probes.csv").is_file() and (tmp_path / "x265" / "summary.csv").is_file()
     out = tmp_path / "renditions"
@@ -336,6 +338,10 @@ def test_one_master_playlist_for_an_x264_and_an_x265_ladder(media_dir: Path, tmp
     assert all('CODECS="avc1.' in i for i in infs[:2]) and all('CODECS="hvc1.' in i for i in infs[2:])
     assert all(',mp4a.40.2"' in i and 'AUDIO="audio"' in i for i in infs) and "#EXT-X-VERSION:7" in lines
     assert sum(ln.startswith("#EXT-X-MEDIA:TYPE=AUDIO") for ln in lines) == 1
+    # the subtitles once (with the first ladder), one group every variant of every codec names
+    assert sum(ln.startswith("#EXT-X-MEDIA:TYPE=SUBTITLES") for ln in lines) == 1
+    assert all('SUBTITLES="subs"' in i for i in infs) and (out / "x264" / "subtitles_en.vtt").is_file()
+    assert not list((out / "x265").glob("subtitles*"))
     assert (out / "x264" / "renditions.csv").is_file() and (out / "x265" / "renditions.csv").is_file()
     assert list(out.glob("*/audio_aac64.m4a")) == [out / "x264" / "audio_aac64.m4a"]
     cuts = {tuple(round(d, 3) for _, d in read_playlist(master.parent / u).items) for u in uris}
