@@ -200,6 +200,8 @@ def _representations(mpd: Path):
         trick = any(e.get("schemeIdUri") == TRICKMODE for e in a.findall("d:EssentialProperty", _NS))
         for rep in a.findall("d:Representation", _NS):
             tpl = rep.find("d:SegmentTemplate", _NS)
+            if tpl is None:  # a side-loaded file (WebVTT subtitles): no segments
+                continue
             ss = tpl.findall("d:SegmentTimeline/d:S", _NS)
             scale = int(tpl.get("timescale"))
             t, starts, durs = 0, [], []

@@ -375,7 +375,7 @@ def test_one_master_playlist_for_an_x264_and_an_x265_ladder(media_dir: Path, tmp
     root, reps = _representations(out / "dash" / "manifest.mpd")
     sets = root.findall("{urn:mpeg:dash:schema:mpd:2011}Period/{urn:mpeg:dash:schema:mpd:2011}AdaptationSet")
     main_sets = [a for a in sets if not a.findall("{urn:mpeg:dash:schema:mpd:2011}EssentialProperty")]
-    assert [a.get("contentType") for a in main_sets] == ["video", "video", "audio"]
+    assert [a.get("contentType") for a in main_sets] == ["video", "video", "audio", "text"]
     assert sum(kind == "trick" for kind, *_ in reps) == 2  # a trick-mode set for each codec's video set
     videos = [(rep.get("codecs"), starts, init, files) for kind, rep, starts, _, init, files in reps
               if kind == "video"]
