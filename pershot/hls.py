@@ -126,7 +126,7 @@ def subtitle_renditions(renditions: Sequence) -> list:
 SUBTITLE_GROUP = "subs"
 
 
-def write_subtitles(subs: Sequence, tmp: Path, durations: Sequence[float]) -> list[str]:
+def subtitle_playlists(subs: Sequence, tmp: Path, durations: Sequence[float]) -> list[str]:
     """Cut each subtitle rendition (a WebVTT file on the title's clock) into segments where the video's
     are (``durations``, the first variant's), under ``tmp/subs/`` (``subs1/``...) with a media playlist each;
     return their ``EXT-X-MEDIA`` lines for the master playlist."""
@@ -346,10 +346,10 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
                 f"{name}/index.m3u8"),
                 f"#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={round(i_peak)},AVERAGE-BANDWIDTH={round(i_avg)},"
                 f'RESOLUTION={r.width}x{r.height},CODECS="{codec}"{irange},URI="{name}/iframes.m3u8"'))
-        lines += write_subtitles(subs, tmp, [d for _, d in read_playlist(tmp / first[0] / "index.m3u8").items])
-        for board in (r for r in renditions if r.kind == "thumbnails"):  # scrubbing previews, beside the master
-            from .thumbnails import copy_storyboard
+        lines += subtitle_playlists(subs, tmp, [d for _, d in read_playlist(tmp / first[0] / "index.m3u8").items])
+        from .thumbnails import copy_storyboard
 
+        for board in (r for r in renditions if r.kind == "thumbnails"):  # scrubbing previews, beside the master
             copy_storyboard(board.path, tmp)
         order = {k: i for i, k in enumerate(PACKAGED_CODECS)}
         ranked = sorted(rows, key=lambda x: (order.get(x[0], -1), x[1]))
