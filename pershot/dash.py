@@ -407,8 +407,10 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
                               "(renditions joined by an ffmpeg without the setts bitstream filter keep each "
                               "shot's own decode delay, and ladders packaged together must come from one "
                               "shots.csv; `pershot doctor` says whether this ffmpeg has setts)")
+    from .hls import audio_labels
     from .renditions import audio_streams
 
+    audio_tags = [audio_streams(x.path)[0] for x in audio]
     # each set by the output stream of its first representation: videos 0..n-1, tricks, then the audio
     first_id = {}
     for a in sets:
@@ -429,9 +431,12 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
                 a.insert(j, e)
         k = i - n - len(tricks)
         if a.get("contentType") == "audio" and 0 <= k < len(audio):
-            lang = bcp47(audio_streams(audio[k].path)[0]["language"])  # the source stream's tag, in the rendition
+            lang = bcp47(audio_tags[k]["language"])  # the source stream's tag, in the rendition
             if lang:
                 a.set("lang", lang)
+            label = ET.Element(f"{{{MPD_NS}}}Label")  # what a player's audio menu lists
+            label.text = audio_labels(audio_tags)[k]
+            a.insert(list(a).index(a.find("d:Representation", _NS)), label)
             if len(audio) > 1:  # which to play first: DASH's Role, "main" for the default rendition
                 role = ET.Element(f"{{{MPD_NS}}}Role", {"schemeIdUri": "urn:mpeg:dash:role:2011",
                                                         "value": "main" if k == 0 else "alternate"})

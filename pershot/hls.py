@@ -155,6 +155,22 @@ def subtitle_playlists(subs: Sequence, tmp: Path, durations: Sequence[float]) ->
     return lines
 
 
+def audio_labels(tags: Sequence[dict]) -> list[str]:
+    """What a player's audio menu lists each audio rendition as (HLS ``NAME``, DASH ``Label``), from the
+    tags it carries (:func:`pershot.renditions.audio_streams`): its title, else its language's name, else
+    "Audio"; its layout where it has more than two channels ("English 5.1"); repeated names numbered."""
+    from .languages import language_name
+    from .subtitles import unique_names
+
+    layouts = {6: "5.1", 8: "7.1"}
+    out = []
+    for t in tags:
+        ch = int(t.get("channels") or 2)
+        name = t.get("title") or language_name(t.get("language") or "") or "Audio"
+        out.append(f"{name} {layouts.get(ch, f'{ch} ch')}" if ch > 2 and not t.get("title") else name)
+    return unique_names(out)
+
+
 def _audio_list(audio: "str | Sequence[str] | None") -> list[str]:
     return [] if not audio else [audio] if isinstance(audio, (str, os.PathLike)) else list(audio)
 
@@ -305,13 +321,14 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
         codecs_audio = ""
         from .renditions import audio_streams
 
-        for k, audio in enumerate(audios):  # one group; the first is the default; a variant's BANDWIDTH
-            # counts the most demanding of them
+        tags_of = [audio_streams(a.path)[0] for a in audios]  # channels, and the source stream's tags it carries
+        labels = audio_labels(tags_of)
+        for k, (audio, tags) in enumerate(zip(audios, tags_of)):  # one group; the first is the default; a
+            # variant's BANDWIDTH counts the most demanding of them
             peak, avg = read_playlist(tmp / audio_folder(k) / "index.m3u8").rates_bps()
             a_peak, a_avg = max(a_peak, peak), max(a_avg, avg)
-            tags = audio_streams(audio.path)[0]  # its channels, and the source stream's language tag it carries
             ch, lang = tags["channels"] or 2, bcp47(tags["language"])
-            lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="{_quoted(audio.name)}",'
+            lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="{_quoted(labels[k])}",'
                          + (f'LANGUAGE="{_quoted(lang)}",' if lang else "")
                          + f'DEFAULT={"YES" if k == 0 else "NO"},AUTOSELECT=YES,CHANNELS="{ch}",'
                          f'URI="{audio_folder(k)}/index.m3u8"')

@@ -148,7 +148,7 @@ def test_the_audio_stream_is_picked_by_number_or_language_and_its_tag_travels(me
         assert _dominant_hz(str(dst / "audio_aac64.m4a")) == pytest.approx(880, abs=5)
         master = (dst / "hls" / "master.m3u8").read_text()
         # HLS and DASH write the language as RFC 5646 asks: fr, not fra
-        assert 'LANGUAGE="fr"' in master and 'NAME="audio aac 64 kbps (fra)"' in master
+        assert 'LANGUAGE="fr"' in master and 'NAME="French"' in master  # what the audio menu shows
         assert 'contentType="audio"' in (mpd := (dst / "dash" / "manifest.mpd").read_text()) and 'lang="fr"' in mpd
     # every language at once: an audio rendition each; one HLS audio group, the first the default; a DASH
     # adaptation set each, the first the main one
@@ -160,11 +160,13 @@ def test_the_audio_stream_is_picked_by_number_or_language_and_its_tag_travels(me
     assert [_dominant_hz(str(p)) for p in auds] == [pytest.approx(440, abs=5), pytest.approx(880, abs=5)]
     media = [ln for ln in (dst / "hls" / "master.m3u8").read_text().splitlines() if ln.startswith("#EXT-X-MEDIA")]
     assert len(media) == 2 and 'LANGUAGE="en",DEFAULT=YES' in media[0] and 'LANGUAGE="fr",DEFAULT=NO' in media[1]
+    assert 'NAME="English"' in media[0] and 'NAME="French"' in media[1]
     assert [_dominant_hz(str(dst / "hls" / d / "index.m3u8")) for d in ("audio", "audio1")] == [
         pytest.approx(440, abs=5), pytest.approx(880, abs=5)]
     mpd = (dst / "dash" / "manifest.mpd").read_text()
     assert mpd.count('contentType="audio"') == 2 and 'lang="en"' in mpd and 'lang="fr"' in mpd
     assert 'value="main"' in mpd and 'value="alternate"' in mpd
+    assert "<Label>English</Label>" in mpd and "<Label>French</Label>" in mpd
     import pandas as pd
 
     assert sorted(pd.read_csv(dst / "renditions.csv").query("kind == 'audio'")["rung"]) == [-2, -1]

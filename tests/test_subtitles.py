@@ -75,6 +75,12 @@ def test_language_tags_become_rfc_5646_tags():
     assert unique_names(["English", "French", "English"]) == ["English", "French", "English 2"]
     assert display_name("fre", "", 0, forced=True) == "French (forced)"
     assert display_name("", "", 2) == "Subtitles 3" and display_name("eng", "Commentary", 0) == "Commentary"
+    from pershot.hls import audio_labels  # the audio menu's names, from the same tags
+
+    assert audio_labels([{"channels": 6, "language": "eng", "title": ""}, {"channels": 2, "language": "eng"},
+                         {"channels": 2, "language": "fra", "title": "Director"}, {"channels": 1, "language": ""},
+                         {"channels": 2, "language": "eng"}]) == [
+        "English 5.1", "English", "Director", "Audio", "English 2"]
 
 
 def test_subtitle_streams_are_picked_by_number_language_or_all_and_pictures_are_refused():
