@@ -188,6 +188,11 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     for fmt in ("hls", "dash"):  # encode --hls / --dash
         ok = ffmpeg.has_muxer(fmt)
         line(fmt, "muxer available" if ok else "muxer missing (optional: encode --" + fmt + ")", ok=ok)
+    # encode --subtitles: text subtitles become WebVTT; closed captions come out of the movie source's subcc
+    ok = ffmpeg.has_muxer("webvtt")
+    line("webvtt", "muxer available" if ok else "muxer missing (optional: encode --subtitles)", ok=ok)
+    ok = ffmpeg.has_filter("movie")
+    line("movie", "filter available" if ok else "filter missing (optional: encode --subtitles cc)", ok=ok)
     has_setts = ffmpeg.has_bsf("setts")
     line("setts", "bitstream filter available" if has_setts else "bitstream filter missing (optional)", ok=has_setts)
     for pkg, required in (("av", True), ("scenedetect", True), ("pandas", True), ("numpy", True),
