@@ -226,10 +226,10 @@ def _add_info(sub) -> None:
 def _cmd_info(args: argparse.Namespace) -> int:
     import json
 
-    from . import api
-    from .media import detect_crop, encode_colour, source_class, timing_drift_s
     import dataclasses
 
+    from . import api
+    from .media import detect_crop, encode_colour, source_class, timing_drift_s
     from .renditions import audio_streams
     from .subtitles import subtitle_streams
 
@@ -851,6 +851,8 @@ def _subtitle_check(ladder, source, args: argparse.Namespace, input_path=None, n
     check_pick(pick)
     for f in getattr(args, "subtitle_file", None) or ():
         convert(parse_sidecar(f)[0])  # a file ffmpeg cannot read fails now, before the probes
+    if pick is None and not (note and (getattr(args, "hls", False) or getattr(args, "dash", False))):
+        return  # nothing to check in the source, nothing to note
     path = input_path or source
     if path is None:
         from .renditions import load_ladder_json
