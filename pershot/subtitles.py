@@ -77,14 +77,18 @@ class SubtitleStream:
         return f"{n} ({self.language or 'untagged'}, {self.codec})"
 
 
-#: how many frames :func:`has_captions` decodes: a caption channel sends its (mostly empty) byte pairs with
-#: every frame, so its first frames carry them whether or not a caption is shown yet
-CAPTION_SCAN_FRAMES = 30
+#: how far into the video :func:`has_captions` looks for caption data, in seconds
+CAPTION_SCAN_S = 60.0
+#: ATSC A/53 caption data as it starts in MPEG-2 user data, H.264/HEVC SEI and AV1 metadata (ITU-T T.35):
+#: the "GA94" identifier, then user_data_type_code 3 (cc_data)
+_A53_CC = b"GA94\x03"
 
 
 def has_captions(path: str | os.PathLike, stream: int | None = None) -> bool:
     """Whether the video stream (its index; None: the first) carries CEA-608/708 closed captions (ATSC A/53
-    user data in its pictures, as US broadcast and many OTT masters do): its first frames are decoded."""
+    user data in its pictures, as US broadcast and many OTT masters do): its packets over the first
+    :data:`CAPTION_SCAN_S` seconds are searched for the A/53 caption marker, without decoding (an encoder
+    may send caption data only where there is a caption, so the first frames alone can miss it)."""
     import av
 
     with av.open(os.fspath(path)) as c:
@@ -92,12 +96,16 @@ def has_captions(path: str | os.PathLike, stream: int | None = None) -> bool:
         if not vids:
             return False
         st = vids[0]
+        first = None
         try:
-            for i, frame in enumerate(c.decode(st)):
-                if any("A53_CC" in str(getattr(sd, "type", "")) for sd in frame.side_data):
+            for pkt in c.demux(st):
+                if pkt.size and _A53_CC in bytes(pkt):
                     return True
-                if i + 1 >= CAPTION_SCAN_FRAMES:
-                    break
+                if pkt.pts is not None and pkt.time_base is not None:
+                    t = float(pkt.pts * pkt.time_base)
+                    first = t if first is None else first
+                    if t - first > CAPTION_SCAN_S:
+                        break
         except av.error.FFmpegError:
             return False
     return False

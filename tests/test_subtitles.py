@@ -273,10 +273,12 @@ def _caption_sei(pair: "tuple[int, int] | None") -> bytes:
     return b"\x06" + bytes(out)
 
 
-def _captioned(video: Path, dst: Path, tmp: Path, video_offset: float) -> None:
+def _captioned(video: Path, dst: Path, tmp: Path, video_offset: float, start: int = 10, pad: bool = True,
+               erase: int = 38) -> None:
     """``video`` re-encoded without B-frames (byte pairs in decode order are then in display order), a
-    pop-on caption "HELLO" shown from frame 17 to 48 carried in its pictures, muxed with a tone and the
-    video started ``video_offset`` s late."""
+    pop-on caption "HELLO" shown from frame ``start + 7`` to ``start + erase`` carried in its pictures, muxed with
+    a tone and the video started ``video_offset`` s late. ``pad``: every other picture carries a null byte
+    pair (as broadcast streams do); else only the pictures with caption data carry any."""
     import re
 
     raw = tmp / "cc_in.h264"
@@ -286,13 +288,14 @@ def _captioned(video: Path, dst: Path, tmp: Path, video_offset: float) -> None:
     cuts = [m.start() for m in re.finditer(b"\x00\x00\x01", data)]
     rcl, eoc, edm, enm = (0x14, 0x20), (0x14, 0x2F), (0x14, 0x2C), (0x14, 0x2E)
     plan = dict(enumerate([rcl, rcl, enm, enm, (ord("H"), ord("E")), (ord("L"), ord("L")), (ord("O"), 0), eoc, eoc],
-                          start=10))  # the first EOC (frame 17) shows it
-    plan.update({48: edm, 49: edm})  # erased at frame 48
+                          start=start))  # the first EOC (frame start + 7) shows it
+    plan.update({start + erase: edm, start + erase + 1: edm})  # erased at frame start + erase
     out, frame = bytearray(), 0
     for i, s in enumerate(cuts):
         nal = data[s + 3:cuts[i + 1] if i + 1 < len(cuts) else len(data)].rstrip(b"\x00")
         if nal[0] & 0x1F in (1, 5) and nal[1] & 0x80:  # a picture's first slice
-            out += b"\x00\x00\x00\x01" + _caption_sei(plan.get(frame))
+            if pad or frame in plan:
+                out += b"\x00\x00\x00\x01" + _caption_sei(plan.get(frame))
             frame += 1
         out += b"\x00\x00\x00\x01" + nal
     cc = tmp / "cc.h264"
@@ -336,6 +339,17 @@ def test_closed_captions_in_the_video_become_webvtt_captions(media_dir: Path, tm
     infs = [ln for ln in master.splitlines() if ln.startswith("#EXT-X-STREAM-INF")]
     assert infs and all(i.endswith("CLOSED-CAPTIONS=NONE") for i in infs)
     assert 'value="caption"' in (out / "r" / "dash" / "manifest.mpd").read_text()
+    # caption data that starts late, only in the pictures that carry a caption (no null pairs before): found
+    # all the same (the packets are searched, not the first frames decoded), and carried
+    late = tmp_path / "late.mp4"
+    _captioned(video, late, tmp_path, video_offset=0.0, start=31, pad=False, erase=20)  # none in frames 0-30
+    assert has_captions(late)
+    lad3 = tmp_path / "lad3"
+    api.ladder(late, grid=GRID, complexity=1.0, rungs=1, out_dir=lad3, shots=SHOTS, jobs=1, plots=False)
+    (cc,) = [r for r in api.encode_renditions(lad3 / "ladder.json", lad3 / "r", jobs=1, subtitles="all")
+             if r.kind == "captions"]
+    assert [(c.text, round(c.start_s / frame), round(c.end_s / frame)) for c in read_vtt(
+        Path(cc.path).read_text(encoding="utf-8"))] == [("HELLO", 38, 51)]
     # asked of a source without: exit 2, before any encode
     lad2 = tmp_path / "lad2"
     api.ladder(src, grid=GRID, complexity=1.0, rungs=1, out_dir=lad2, shots=SHOTS, jobs=1, plots=False)
