@@ -84,6 +84,17 @@ CAPTION_SCAN_S = 60.0
 _A53_CC = b"GA94\x03"
 
 
+def _a53_cc_in(data: bytes) -> bool:
+    """Whether a packet holds A/53 caption data: the marker after an ITU-T T.35 header (country 0xB5,
+    provider 0x0031: H.264/HEVC SEI, AV1 metadata) or an MPEG-2 user-data start code."""
+    i = data.find(_A53_CC)
+    while i >= 0:
+        if data[max(0, i - 3):i] == b"\xb5\x00\x31" or data[max(0, i - 4):i] == b"\x00\x00\x01\xb2":
+            return True
+        i = data.find(_A53_CC, i + 1)
+    return False
+
+
 def has_captions(path: str | os.PathLike, stream: int | None = None) -> bool:
     """Whether the video stream (its index; None: the first) carries CEA-608/708 closed captions (ATSC A/53
     user data in its pictures, as US broadcast and many OTT masters do): its packets over the first
@@ -99,7 +110,7 @@ def has_captions(path: str | os.PathLike, stream: int | None = None) -> bool:
         first = None
         try:
             for pkt in c.demux(st):
-                if pkt.size and _A53_CC in bytes(pkt):
+                if pkt.size and _a53_cc_in(bytes(pkt)):
                     return True
                 if pkt.pts is not None and pkt.time_base is not None:
                     t = float(pkt.pts * pkt.time_base)
