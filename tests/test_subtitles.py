@@ -355,3 +355,11 @@ def test_closed_captions_in_the_video_become_webvtt_captions(media_dir: Path, tm
     api.ladder(src, grid=GRID, complexity=1.0, rungs=1, out_dir=lad2, shots=SHOTS, jobs=1, plots=False)
     assert main(["encode", str(lad2 / "ladder.json"), "-o", str(tmp_path / "none"), "--subtitles", "cc", "-q"]) == 2
     assert "video carries no closed captions" in capsys.readouterr().err and not (tmp_path / "none").exists()
+
+
+def test_the_caption_marker_counts_only_after_its_header():
+    from pershot.subtitles import _a53_cc_in
+
+    assert _a53_cc_in(b"\x06\x04\x0b\xb5\x00\x31GA94\x03\x41")  # an H.264 SEI (T.35: US, ATSC)
+    assert _a53_cc_in(b"\x00\x00\x01\xb2GA94\x03\x41")  # MPEG-2 user data
+    assert not _a53_cc_in(b"\x12\x34GA94\x03\x41") and not _a53_cc_in(b"")  # the same bytes inside coded data
