@@ -155,6 +155,31 @@ def subtitle_playlists(subs: Sequence, tmp: Path, durations: Sequence[float]) ->
     return lines
 
 
+def image_stream(cues: Sequence, board, tmp: Path) -> list[str]:
+    """The storyboard (its cues: each shot's thumbnail over the shot's span, images under ``tmp/thumbnails/``)
+    as an image media playlist (the HLS extension Roku, Shaka and Bitmovin read: ``EXT-X-IMAGES-ONLY``, one
+    1x1 ``EXT-X-TILES`` image per shot) in ``tmp/thumbnails/index.m3u8``, where every image is JPEG (the
+    format it allows); return its ``EXT-X-IMAGE-STREAM-INF`` line for the master, or nothing."""
+    import math
+
+    if not cues or not all(Path(c.text).suffix.lower() in (".jpg", ".jpeg") and Path(c.text).parent.name ==
+                           "thumbnails" for c in cues):
+        return []
+    w, h = board.width, board.height
+    lines = ["#EXTM3U", f"#EXT-X-TARGETDURATION:{max(1, math.ceil(max(c.end_s - c.start_s for c in cues) - 1e-6))}",
+             "#EXT-X-VERSION:7", "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-IMAGES-ONLY"]
+    peak = 0.0
+    for c in cues:
+        d = c.end_s - c.start_s
+        lines += [f"#EXTINF:{d:.6f},", f"#EXT-X-TILES:RESOLUTION={w}x{h},LAYOUT=1x1,DURATION={d:.6f}",
+                  Path(c.text).name]
+        if d > 0:
+            peak = max(peak, (tmp / c.text).stat().st_size * 8.0 / d)
+    (tmp / "thumbnails" / "index.m3u8").write_text("\n".join(lines + ["#EXT-X-ENDLIST"]) + "\n", encoding="utf-8")
+    return [f'#EXT-X-IMAGE-STREAM-INF:BANDWIDTH={max(1, round(peak))},RESOLUTION={w}x{h},CODECS="jpeg",'
+            'URI="thumbnails/index.m3u8"']
+
+
 def audio_labels(tags: Sequence[dict]) -> list[str]:
     """What a player's audio menu lists each audio rendition as (HLS ``NAME``, DASH ``Label``), from the
     tags it carries (:func:`pershot.renditions.audio_streams`): its title, else its language's name, else
@@ -366,13 +391,15 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
         lines += subtitle_playlists(subs, tmp, [d for _, d in read_playlist(tmp / first[0] / "index.m3u8").items])
         from .thumbnails import copy_storyboard
 
+        images = []
         for board in (r for r in renditions if r.kind == "thumbnails"):  # scrubbing previews, beside the master
-            copy_storyboard(board.path, tmp)
+            images += image_stream(copy_storyboard(board.path, tmp), board, tmp)
         order = {k: i for i, k in enumerate(PACKAGED_CODECS)}
         ranked = sorted(rows, key=lambda x: (order.get(x[0], -1), x[1]))
         for _, _, (inf, uri), _ in ranked:
             lines += [inf, uri]
         lines += [x[3] for x in ranked]  # the I-frame variants, in the same order
+        lines += images
         (tmp / "master.m3u8").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out / "master.m3u8"
 

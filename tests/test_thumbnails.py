@@ -75,6 +75,17 @@ def test_ladder_with_thumbnails_lists_them_in_ladder_json(media_dir: Path, tmp_p
             (0.0, 1.0, "thumbnails/shot0000.jpg"), (1.0, 2.0, "thumbnails/shot0001.jpg"),
             (2.0, 3.0, "thumbnails/shot0002.jpg")]
         assert all((folder / c.text).read_bytes() == (out / c.text).read_bytes() for c in cues)
+    # HLS: also an image media playlist (EXT-X-IMAGES-ONLY, a 1x1 tile per shot), named by the master
+    master = (r / "hls" / "master.m3u8").read_text()
+    (image,) = [ln for ln in master.splitlines() if ln.startswith("#EXT-X-IMAGE-STREAM-INF")]
+    assert 'RESOLUTION=' in image and 'CODECS="jpeg"' in image and 'URI="thumbnails/index.m3u8"' in image
+    playlist = (r / "hls" / "thumbnails" / "index.m3u8").read_text().splitlines()
+    assert "#EXT-X-IMAGES-ONLY" in playlist and playlist[-1] == "#EXT-X-ENDLIST"
+    tiles = [ln for ln in playlist if ln.startswith("#EXT-X-TILES")]
+    assert len(tiles) == 3 and all("LAYOUT=1x1,DURATION=1.000000" in t for t in tiles)
+    uris = [ln for ln in playlist if ln and not ln.startswith("#")]
+    assert uris == ["shot0000.jpg", "shot0001.jpg", "shot0002.jpg"]
+    assert all((r / "hls" / "thumbnails" / u).is_file() for u in uris)
     import pandas as pd
 
     row = pd.read_csv(r / "renditions.csv").query("kind == 'thumbnails'").iloc[0]
