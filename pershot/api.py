@@ -468,6 +468,7 @@ def encode_renditions(
     audio_stream: "int | str | Sequence[int | str] | None" = None,
     subtitles: "int | str | Sequence[int | str] | None" = None,
     subtitle_files: "Sequence[str | _os.PathLike | tuple] | None" = None,
+    audio_loudness: "float | None" = None,
 ) -> list:
     """Run a ladder's encodes and join each rung into one file in ``out_dir`` (see :mod:`pershot.renditions`).
 
@@ -500,6 +501,9 @@ def encode_renditions(
     too (``"film.srt"``, ``"film.srt:fr"`` or ``(path, lang)``; SubRip, WebVTT, ASS..., timed from the
     title's first frame). Their rows are kind ``subtitles`` (rungs -101, -102...); HLS gets a ``SUBTITLES``
     group (segmented WebVTT), DASH a ``text/vtt`` adaptation set each (see :mod:`pershot.subtitles`).
+    ``audio_loudness``: normalize each audio rendition to this integrated loudness, in LUFS (-23: EBU R128;
+    -24: ATSC A/85), in two passes of ffmpeg's ``loudnorm`` (a linear gain where the true peak, held at
+    -2 dBTP, allows it); the rows' ``loudness_lufs`` is what the second pass measured.
 
     ``ladder`` can also be a list of ladders of one title, one per codec (an x264 ladder beside an
     x265 one, made from the same shots): each is encoded into ``out_dir/<encoder>/`` and, with
@@ -515,11 +519,13 @@ def encode_renditions(
         return encode_ladders(ladder, out_dir, source=source, executor=executor, jobs=jobs, progress=progress,
                               audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr, verify=verify,
                               verify_progress=verify_progress, segment_s=segment_s,
-                              audio_pick=audio_stream, subtitles=subtitles, subtitle_files=subtitle_files)
+                              audio_pick=audio_stream, subtitles=subtitles, subtitle_files=subtitle_files,
+                              audio_loudness=audio_loudness)
     return _encode(ladder, out_dir, source=source, rungs=rungs, executor=executor, jobs=jobs, progress=progress,
                    audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr, verify=verify,
                    verify_progress=verify_progress, segment_s=segment_s,
-                   audio_pick=audio_stream, subtitles=subtitles, subtitle_files=subtitle_files)
+                   audio_pick=audio_stream, subtitles=subtitles, subtitle_files=subtitle_files,
+                   audio_loudness=audio_loudness)
 
 
 def compare_ladders(ladders: "Sequence[str | _os.PathLike | dict | Ladder]",

@@ -652,6 +652,7 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
     _check_segment_args(args)
     if args.audio_stream is not None and args.audio is None:
         raise InputError("--audio-stream goes with --audio")
+    _loudness_check(args)
     for flag, on in (("--hls", args.hls), ("--dash", args.dash), ("--cfr", args.cfr), ("--verify", args.verify),
                      ("--segment-seconds", args.segment_seconds is not None),
                      ("--subtitles", args.subtitles is not None), ("--subtitle-file", bool(args.subtitle_file))):
@@ -795,6 +796,10 @@ def _audio_arg(p: argparse.ArgumentParser, prefix: str = "") -> None:
                    help=f"{prefix}with --audio: the N-th audio stream of the source (0 = the first, the default), "
                         "the first tagged with language LANG (e.g. fra), a comma-separated list of those (eng,fra: "
                         "an audio rendition each, one HLS audio group, a DASH adaptation set each), or all")
+    p.add_argument("--audio-loudness", type=float, default=None, metavar="LUFS",
+                   help=f"{prefix}with --audio: normalize each audio rendition to this integrated loudness "
+                        "(-23: EBU R128; -24: ATSC A/85), two passes of ffmpeg's loudnorm, true peak at most -2 dBTP "
+                        "(default: the source's loudness)")
     p.add_argument("--subtitles", nargs="?", const="all", default=None, metavar="N|LANG|cc|all",
                    help=f"{prefix}also carry the source's text subtitle streams as WebVTT, in step with the video "
                         "(HLS: a SUBTITLES group; DASH: a text/vtt set each): all of them and the closed captions "
@@ -839,6 +844,17 @@ def _audio_note(ladder, source, args: argparse.Namespace) -> None:
         names = ", ".join(f"{i} ({a['language'] or 'untagged'})" for i, a in enumerate(found))
         _eprint(f"pershot: warning: the source has {len(found)} audio streams ({names}); the audio rendition is "
                 "made from the first: --audio-stream N or LANG picks another")
+
+
+def _loudness_check(args: argparse.Namespace) -> None:
+    """--audio-loudness: a target in range, with --audio (exit 2 before any work)."""
+    from .errors import InputError
+    from .renditions import parse_loudness
+
+    value = getattr(args, "audio_loudness", None)
+    parse_loudness(value)
+    if value is not None and getattr(args, "audio", None) is None:
+        raise InputError("--audio-loudness goes with --audio")
 
 
 def _subtitle_check(ladder, source, args: argparse.Namespace, input_path=None, note: bool = True) -> None:
@@ -901,6 +917,7 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
 
     _check_segment_args(args)
     _audio_note(ladder, source, args)
+    _loudness_check(args)
     _subtitle_check(ladder, source, args)
     bar = _Bar("renditions", "shot", args.quiet)
     vbar = _Bar("verify", "rung", args.quiet)
@@ -914,7 +931,8 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
                                     segment_s=getattr(args, "segment_seconds", None),
                                     audio_stream=_audio_pick(getattr(args, "audio_stream", None)),
                                     subtitles=_audio_pick(getattr(args, "subtitles", None)),
-                                    subtitle_files=getattr(args, "subtitle_file", None))
+                                    subtitle_files=getattr(args, "subtitle_file", None),
+                                    audio_loudness=getattr(args, "audio_loudness", None))
     finally:
         bar.close()
         vbar.close()

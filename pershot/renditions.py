@@ -47,7 +47,7 @@ from .media import (FrameIndex, HdrMetadata, SourceInfo, check_source, check_tem
 from .verify import VERIFY_COLUMNS
 
 RENDITION_COLUMNS = ("rung", "name", "path", "container", "width", "height", "frames", "duration_s", "size_bytes",
-                     "bitrate_kbps", "ladder_kbps", "encode_cpu_s", "kind", "language", "forced",
+                     "bitrate_kbps", "ladder_kbps", "encode_cpu_s", "kind", "language", "forced", "loudness_lufs",
                      *VERIFY_COLUMNS)  # with verify (see pershot.verify): empty otherwise
 #: the audio rendition (``--audio aac[:KBPS]``): AAC-LC at this many kbps unless told (up to stereo: see
 #: :func:`default_audio_kbps`)
@@ -116,6 +116,8 @@ class Rendition:
     language: str = ""
     #: subtitles: forced (shown only where the audio's language is not the viewer's)
     forced: bool = False
+    #: audio: its integrated loudness (EBU R128 / ITU-R BS.1770), where it was normalized; NaN otherwise
+    loudness_lufs: float = float("nan")
     #: with ``verify``: the file scored against the source (see :class:`pershot.verify.RungScore`); NaN otherwise
     vmaf: float = float("nan")
     psnr_y: float = float("nan")
@@ -600,16 +602,75 @@ def video_span(info: SourceInfo) -> tuple[float, float]:
     return t0, float((idx.pts[-1] - idx.pts[0] + idx.last_duration) * idx.time_base)
 
 
-def audio_args(info: SourceInfo, stream: int, kbps: int, dst: str | os.PathLike) -> list[str]:
+#: the true-peak ceiling and loudness range loudness normalization keeps to (dBTP, LU): -2 dBTP leaves AAC room
+#: for its overshoot (ATSC A/85's ceiling); a wide range keeps the gain linear (the mix untouched) wherever the
+#: peak allows it
+LOUDNESS_TP = -2.0
+LOUDNESS_LRA = 20.0
+
+
+def parse_loudness(value: "float | str | None") -> float | None:
+    """An integrated-loudness target in LUFS (-23: EBU R128; -24: ATSC A/85; -16: streaming music), or None.
+    InputError outside [-70, -5] or not a number."""
+    import math
+
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"the audio loudness target must be a number of LUFS (e.g. -23), not {value!r}") from None
+    if not math.isfinite(v) or not -70.0 <= v <= -5.0:
+        raise InputError(f"the audio loudness target must be in [-70, -5] LUFS, got {value!r}")
+    return v
+
+
+def _span_filter(info: SourceInfo) -> str:
+    """The audio filters that keep the span of the video renditions, rebased to their first frame."""
+    t0, span = video_span(info)
+    return f"atrim=start={t0:.6f}:end={t0 + span:.6f},asetpts=PTS-({t0:.6f})/TB"
+
+
+def _loudnorm_stats(stderr: str) -> dict:
+    """The JSON block ``loudnorm=...:print_format=json`` writes at the end of a run."""
+    i, j = stderr.rfind("{"), stderr.rfind("}")
+    if i < 0 or j < i:
+        raise FFmpegError("loudnorm printed no measurement")
+    return json.loads(stderr[i:j + 1])
+
+
+def measure_loudness(info: SourceInfo, stream: int, target: float) -> tuple[dict, float]:
+    """The first of loudness normalization's two passes: the audio stream's integrated loudness, true peak,
+    range and threshold over the renditions' span (ffmpeg's ``loudnorm`` statistics), and its CPU seconds."""
+    from . import ffmpeg
+
+    af = f"{_span_filter(info)},loudnorm=I={target:g}:TP={LOUDNESS_TP:g}:LRA={LOUDNESS_LRA:g}:print_format=json"
+    r = ffmpeg.run(["-y", "-copyts", "-i", input_arg(info.path), "-map", f"0:{stream}", "-vn", "-sn", "-dn",
+                    "-af", af, "-f", "null", "-"], what="measuring the audio's loudness failed")
+    return _loudnorm_stats(r.stderr), r.cpu_s
+
+
+def audio_args(info: SourceInfo, stream: int, kbps: int, dst: str | os.PathLike, loudness: float | None = None,
+               measured: "Mapping[str, Any] | None" = None, sample_rate: int = 48000) -> list[str]:
     """ffmpeg arguments for the audio rendition: the source's audio from the instant of its first video
     frame to the end of its last (the span the video renditions cover, which start at 0), timestamps
-    rebased to that first frame, silence put in where the audio starts later, AAC-LC in MP4."""
-    t0, span = video_span(info)
-    t1 = t0 + span
-    af = (f"atrim=start={t0:.6f}:end={t1:.6f},asetpts=PTS-({t0:.6f})/TB,"
-          "aresample=async=1:first_pts=0")
-    return ["-y", "-v", "error", "-copyts", "-i", input_arg(info.path), "-map", f"0:{stream}", "-vn", "-sn", "-dn",
-            "-af", af, "-c:a", "aac", "-b:a", f"{kbps}k", "-movflags", "+faststart", "-f", "mp4", input_arg(dst)]
+    rebased to that first frame, silence put in where the audio starts later, AAC-LC in MP4. With
+    ``loudness`` (LUFS) and the first pass's ``measured`` statistics (:func:`measure_loudness`), normalized
+    to that integrated loudness (linear gain where the true peak allows it), resampled back to
+    ``sample_rate`` (loudnorm works at 192 kHz); its own statistics are then printed (run at info level)."""
+    af = _span_filter(info)
+    level = ["-v", "error"]
+    resample = "aresample=async=1:first_pts=0"
+    if loudness is not None:
+        m = measured or {}
+        af += (f",loudnorm=I={loudness:g}:TP={LOUDNESS_TP:g}:LRA={LOUDNESS_LRA:g}:measured_I={m['input_i']}:"
+               f"measured_TP={m['input_tp']}:measured_LRA={m['input_lra']}:measured_thresh={m['input_thresh']}:"
+               f"offset={m['target_offset']}:linear=true:print_format=json")
+        level = []
+        resample = f"aresample={int(sample_rate) or 48000}:async=1:first_pts=0"
+    return ["-y", *level, "-copyts", "-i", input_arg(info.path), "-map", f"0:{stream}", "-vn", "-sn", "-dn",
+            "-af", f"{af},{resample}", "-c:a", "aac", "-b:a", f"{kbps}k", "-movflags", "+faststart", "-f", "mp4",
+            input_arg(dst)]
 
 
 def _audio_payload(path: str | os.PathLike) -> tuple[float, int]:
@@ -894,13 +955,15 @@ def _encode_ladder(
     audio_pick: "int | str | None" = None,
     subtitles: "int | str | Sequence[int | str] | None" = None,
     subtitle_files: "Sequence[str | os.PathLike | tuple] | None" = None,
+    audio_loudness: "float | None" = None,
 ) -> "tuple[list[Rendition], float, Fraction]":
     """:func:`encode_renditions` without the packaging: (the renditions, the frame rate HLS's
     ``FRAME-RATE`` gives them, the source's frame rate). ``hls``/``dash``: only checked for.
     ``verify``: score each rung's file against the source (:mod:`pershot.verify`), a job per rung, with
     ``verify_progress(done, total)`` called as each finishes. ``audio_pick``: which audio stream(s) the
     audio renditions come from (see :func:`audio_picks`; default the first). ``subtitles``,
-    ``subtitle_files``: the subtitle renditions (see :func:`subtitle_plan`)."""
+    ``subtitle_files``: the subtitle renditions (see :func:`subtitle_plan`). ``audio_loudness``: normalize
+    each audio rendition to this integrated loudness (LUFS, two passes of ffmpeg's ``loudnorm``)."""
     import pandas as pd
 
     from .atomic import atomic_path
@@ -924,6 +987,9 @@ def _encode_ladder(
     info = with_crop(info, made.get("crop") or (crop if "crop" not in made else None))
     _check_packaging(doc, rungs, hls=hls, dash=dash)
     kbps = parse_audio(audio)
+    target = parse_loudness(audio_loudness)
+    if target is not None and kbps is None:
+        raise InputError("an audio loudness target goes with an audio rendition (--audio)")
     listed = audio_streams(info.path) if kbps is not None else []
     a_streams = audio_picks(info.path, audio_pick, listed) if kbps is not None else []
     if kbps is not None and not a_streams:
@@ -969,14 +1035,20 @@ def _encode_ladder(
         # one stream keeps the plain name; several are told apart by language (else by position)
         tag = "" if len(a_streams) == 1 else f"_{k}" + (f"_{lang}" if lang else "")
         name = f"audio_aac{a_kbps}{tag}.m4a"
+        measured, lufs, cpu = None, float("nan"), 0.0
+        if target is not None:  # two passes: measure, then normalize with what was measured
+            measured, cpu = measure_loudness(info, a_stream, target)
         with atomic_path(out / name) as t:
-            r = ffmpeg.run(audio_args(info, a_stream, a_kbps, t), what="encoding the audio rendition failed")
+            r = ffmpeg.run(audio_args(info, a_stream, a_kbps, t, target, measured, found[a_stream]["sample_rate"]),
+                           what="encoding the audio rendition failed")
+            if target is not None:
+                lufs = float(_loudnorm_stats(r.stderr)["output_i"])
             dur, size = _audio_payload(t)
         results.append(Rendition(
             rung=-1 - k, name=f"audio aac {a_kbps} kbps" + (f" ({lang})" if lang else ""), path=str(out / name),
             container="mp4", width=0, height=0,
             frames=0, duration_s=dur, size_bytes=size, bitrate_kbps=size * 8.0 / dur / 1000.0 if dur > 0 else 0.0,
-            ladder_kbps=float("nan"), encode_cpu_s=r.cpu_s, kind="audio", language=lang))
+            ladder_kbps=float("nan"), encode_cpu_s=r.cpu_s + cpu, kind="audio", language=lang, loudness_lufs=lufs))
     results += write_subtitles(info, subs, out)
     results += write_storyboard(doc, Path(ladder).parent if isinstance(ladder, (str, os.PathLike)) else None, info,
                                 times, out)
@@ -1047,6 +1119,7 @@ def encode_ladders(
     segment_s: float | None = None,
     subtitles: "int | str | Sequence[int | str] | None" = None,
     subtitle_files: "Sequence[str | os.PathLike | tuple] | None" = None,
+    audio_loudness: "float | None" = None,
     **kw: Any,
 ) -> list[Rendition]:
     """Encode several ladders of one title, one per codec (an x264 ladder beside an x265 or SVT-AV1
@@ -1091,7 +1164,8 @@ def encode_ladders(
         first = i == 0
         res, hls_fps, fps = _encode_ladder(d, out / name, source=source, audio=audio if first else None, cfr=cfr,
                                            subtitles=subtitles if first else None,
-                                           subtitle_files=subtitle_files if first else None, **kw)
+                                           subtitle_files=subtitle_files if first else None,
+                                           audio_loudness=audio_loudness if first else None, **kw)
         results += res
     _package(results, out, hls, dash, hls_fps, fps, segment_s)
     return results

@@ -197,3 +197,44 @@ def test_a_surround_source_gets_a_surround_bitrate_unless_told(media_dir: Path, 
     (aud,) = [r for r in api.encode_renditions(out / "ladder.json", out / "r2", jobs=1, audio="aac:192")
               if r.kind == "audio"]
     assert Path(aud.path).name == "audio_aac192.m4a"  # a bitrate asked for is kept
+
+
+def _integrated_lufs(path: Path) -> float:
+    """A file's integrated loudness, as ffmpeg's EBU R128 meter reads it."""
+    r = ffmpeg.run(["-i", str(path), "-af", "ebur128", "-f", "null", "-"], what="metering failed")
+    summary = r.stderr[r.stderr.rfind("Integrated loudness:"):]
+    return float(summary.split("I:")[1].split("LUFS")[0])
+
+
+def test_audio_is_normalized_to_a_loudness_target_when_asked(media_dir: Path, tmp_path: Path, capsys):
+    """A quiet tone (about -35 LUFS) normalized to -23 LUFS (EBU R128) and to -16: the files measure so, to
+    half a loudness unit, at the source's sample rate; without a target the level is the source's. A target
+    out of range, or without --audio, is exit 2 before any encode."""
+    from pershot.cli import main
+
+    video = cut(media_dir / "testvideo.mp4", tmp_path / "v.mp4", start_frame=240, frames=60, height=90)
+    src = tmp_path / "quiet.mp4"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(video), "-f", "lavfi", "-i",
+                "sine=frequency=440:duration=3:sample_rate=44100,volume=0.05", "-map", "0:v", "-map", "1:a",
+                "-c:v", "copy", "-c:a", "aac", "-b:a", "128k", "-t", "2", str(src)], what="muxing a quiet clip failed")
+    out = tmp_path / "lad"
+    api.ladder(src, grid=GRID, complexity=1.0, rungs=1, out_dir=out, jobs=1, plots=False,
+               shots=[Shot(index=0, start_frame=0, end_frame=60, start_s=0.0, end_s=60 * 1001 / 30000)])
+    plain = [r for r in api.encode_renditions(out / "ladder.json", out / "p", jobs=1, audio="aac")
+             if r.kind == "audio"][0]
+    source_lufs = _integrated_lufs(Path(plain.path))
+    assert source_lufs < -30 and np.isnan(plain.loudness_lufs)
+    for target in (-23.0, -16.0):
+        (aud,) = [r for r in api.encode_renditions(out / "ladder.json", out / f"n{-target:g}", jobs=1, audio="aac",
+                                                   audio_loudness=target) if r.kind == "audio"]
+        assert _integrated_lufs(Path(aud.path)) == pytest.approx(target, abs=0.5)
+        assert aud.loudness_lufs == pytest.approx(target, abs=0.5)
+        import av
+
+        with av.open(aud.path) as c:
+            assert c.streams.audio[0].rate == 44100  # loudnorm's 192 kHz resampled back
+    lad = str(out / "ladder.json")
+    for extra, msg in ((["--audio", "--audio-loudness", "-80"], "[-70, -5] LUFS"),
+                       (["--audio-loudness", "-23"], "--audio-loudness goes with --audio")):
+        assert main(["encode", lad, "-o", str(tmp_path / "bad"), "-q", *extra]) == InputError.exit_code
+        assert msg in capsys.readouterr().err and not (tmp_path / "bad").exists()
