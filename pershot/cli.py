@@ -947,6 +947,10 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
                  if verified and r.kind == "video" else " " * len(head))
             print(f"{r.rung:>4} {res_s:>9} {r.frames:>7} {r.bitrate_kbps:>9.1f} {r.ladder_kbps:>11.1f} "
                   f"{r.encode_cpu_s:>8.2f}{q}  {r.path}")
+    if getattr(args, "audio_loudness", None) is not None:
+        for r in res:
+            if r.kind == "audio" and not r.loudness_lufs > -70.0:
+                _eprint(f"pershot: warning: {r.path} is silent (below -70 LUFS): kept as it is, not normalized")
     if verified:
         from .verify import mismatches
 

@@ -1035,13 +1035,15 @@ def _encode_ladder(
         # one stream keeps the plain name; several are told apart by language (else by position)
         tag = "" if len(a_streams) == 1 else f"_{k}" + (f"_{lang}" if lang else "")
         name = f"audio_aac{a_kbps}{tag}.m4a"
-        measured, lufs, cpu = None, float("nan"), 0.0
+        measured, lufs, cpu, gain = None, float("nan"), 0.0, target
         if target is not None:  # two passes: measure, then normalize with what was measured
             measured, cpu = measure_loudness(info, a_stream, target)
+            if not float(measured["input_i"]) > -70.0:  # silence (below BS.1770's absolute gate): no gain to
+                gain, lufs = None, float(measured["input_i"])  # give; kept as it is, its loudness -inf
         with atomic_path(out / name) as t:
-            r = ffmpeg.run(audio_args(info, a_stream, a_kbps, t, target, measured, found[a_stream]["sample_rate"]),
+            r = ffmpeg.run(audio_args(info, a_stream, a_kbps, t, gain, measured, found[a_stream]["sample_rate"]),
                            what="encoding the audio rendition failed")
-            if target is not None:
+            if gain is not None:
                 lufs = float(_loudnorm_stats(r.stderr)["output_i"])
             dur, size = _audio_payload(t)
         results.append(Rendition(

@@ -234,6 +234,16 @@ def test_audio_is_normalized_to_a_loudness_target_when_asked(media_dir: Path, tm
         with av.open(aud.path) as c:
             assert c.streams.audio[0].rate == 44100  # loudnorm's 192 kHz resampled back
     lad = str(out / "ladder.json")
+    # silence has no loudness to bring up (BS.1770 gates it out): kept as it is, with a warning
+    silent = tmp_path / "silent.mp4"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(video), "-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono", "-map", "0:v",
+                "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-t", "2", str(silent)], what="muxing a silent clip failed")
+    assert main(["encode", lad, "--source", str(silent), "-o", str(tmp_path / "s"), "--audio", "--audio-loudness", "-23",
+                 "-j", "1", "-q"]) == 0
+    assert "is silent (below -70 LUFS): kept as it is, not normalized" in capsys.readouterr().err
+    import pandas as pd
+
+    assert pd.read_csv(tmp_path / "s" / "renditions.csv").query("kind == 'audio'")["loudness_lufs"].iloc[0] == -np.inf
     for extra, msg in ((["--audio", "--audio-loudness", "-80"], "[-70, -5] LUFS"),
                        (["--audio-loudness", "-23"], "--audio-loudness goes with --audio")):
         assert main(["encode", lad, "-o", str(tmp_path / "bad"), "-q", *extra]) == InputError.exit_code
