@@ -236,10 +236,11 @@ def test_audio_is_normalized_to_a_loudness_target_when_asked(media_dir: Path, tm
     lad = str(out / "ladder.json")
     # silence has no loudness to bring up (BS.1770 gates it out): kept as it is, with a warning
     silent = tmp_path / "silent.mp4"
-    ffmpeg.run(["-y", "-v", "error", "-i", str(video), "-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono", "-map", "0:v",
-                "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-t", "2", str(silent)], what="muxing a silent clip failed")
-    assert main(["encode", lad, "--source", str(silent), "-o", str(tmp_path / "s"), "--audio", "--audio-loudness", "-23",
-                 "-j", "1", "-q"]) == 0
+    ffmpeg.run(["-y", "-v", "error", "-i", str(video), "-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono",
+                "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-t", "2", str(silent)],
+               what="muxing a silent clip failed")
+    assert main(["encode", lad, "--source", str(silent), "-o", str(tmp_path / "s"), "--audio",
+                 "--audio-loudness", "-23", "-j", "1", "-q"]) == 0
     assert "is silent (below -70 LUFS): kept as it is, not normalized" in capsys.readouterr().err
     import pandas as pd
 
