@@ -662,6 +662,13 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
             raise InputError(f"{flag} needs one resolution per rung: it does not go with --per-shot-resolution")
     if args.encode:
         _subtitle_check(None, None, args, input_path=args.input, note=False)
+        if args.audio is not None:  # the audio streams asked for are there, before the probes
+            from pathlib import Path as _Path
+
+            from .renditions import audio_picks
+
+            if not audio_picks(args.input, _audio_pick(args.audio_stream)):
+                raise InputError(f"{_Path(args.input).name} has no audio stream (asked for an audio rendition)")
     if args.dry_run:
         return _dry_run(args, grid)
     thumbs: "bool | dict" = False

@@ -86,6 +86,9 @@ def test_audio_asked_of_a_silent_source_fails_before_encoding(media_dir: Path, t
         api.encode_renditions(out / "ladder.json", out / "r", jobs=1, audio="aac")
     assert not list((out / "r").glob("*.mp4")) if (out / "r").exists() else True
     assert main(["ladder", str(src), "-o", str(tmp_path / "x"), "--audio", "-q"]) == InputError.exit_code
+    # with --encode: before the probes, not after the ladder
+    assert main(["ladder", str(src), "-o", str(tmp_path / "y"), "--encode", "--audio", "-q"]) == InputError.exit_code
+    assert not (tmp_path / "y").exists()
 
 
 def test_info_says_how_far_a_vfr_source_strays_from_even_spacing(media_dir: Path, tmp_path: Path, capsys):
