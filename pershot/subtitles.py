@@ -136,7 +136,9 @@ def subtitle_streams(path: str | os.PathLike, captions: bool = True, video_strea
     first_video = None
     with av.open(os.fspath(path)) as c:
         for st in c.streams:
-            if st.type == "video" and first_video is None and (video_stream is None or st.index == video_stream):
+            attached = bool(int(st.disposition) & 0x400)  # cover art, not the picture
+            if st.type == "video" and first_video is None and (st.index == video_stream if video_stream is not None
+                                                               else not attached):
                 first_video = int(st.index)
             if st.type != "subtitle":
                 continue
