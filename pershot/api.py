@@ -511,21 +511,17 @@ def encode_renditions(
     """
     from .renditions import encode_ladders, encode_renditions as _encode
 
+    kw = dict(source=source, executor=executor, jobs=jobs, progress=progress, audio=audio, crop=crop,
+              tonemap=tonemap, hls=hls, dash=dash, cfr=cfr, verify=verify, verify_progress=verify_progress,
+              segment_s=segment_s, audio_pick=audio_stream, subtitles=subtitles, subtitle_files=subtitle_files,
+              audio_loudness=audio_loudness)
     if isinstance(ladder, (list, tuple)):
         if rungs is not None:
             from .errors import InputError
 
             raise InputError("several ladders are encoded whole: rungs picks rungs of one ladder")
-        return encode_ladders(ladder, out_dir, source=source, executor=executor, jobs=jobs, progress=progress,
-                              audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr, verify=verify,
-                              verify_progress=verify_progress, segment_s=segment_s,
-                              audio_pick=audio_stream, subtitles=subtitles, subtitle_files=subtitle_files,
-                              audio_loudness=audio_loudness)
-    return _encode(ladder, out_dir, source=source, rungs=rungs, executor=executor, jobs=jobs, progress=progress,
-                   audio=audio, crop=crop, tonemap=tonemap, hls=hls, dash=dash, cfr=cfr, verify=verify,
-                   verify_progress=verify_progress, segment_s=segment_s,
-                   audio_pick=audio_stream, subtitles=subtitles, subtitle_files=subtitle_files,
-                   audio_loudness=audio_loudness)
+        return encode_ladders(ladder, out_dir, **kw)
+    return _encode(ladder, out_dir, rungs=rungs, **kw)
 
 
 def compare_ladders(ladders: "Sequence[str | _os.PathLike | dict | Ladder]",

@@ -411,6 +411,7 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
     from .renditions import audio_streams
 
     audio_tags = [audio_streams(x.path)[0] for x in audio]
+    audio_names = audio_labels(audio_tags)  # what a player's audio menu lists
     # each set by the output stream of its first representation: videos 0..n-1, tricks, then the audio
     first_id = {}
     for a in sets:
@@ -434,8 +435,8 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
             lang = bcp47(audio_tags[k]["language"])  # the source stream's tag, in the rendition
             if lang:
                 a.set("lang", lang)
-            label = ET.Element(f"{{{MPD_NS}}}Label")  # what a player's audio menu lists
-            label.text = audio_labels(audio_tags)[k]
+            label = ET.Element(f"{{{MPD_NS}}}Label")
+            label.text = audio_names[k]
             a.insert(list(a).index(a.find("d:Representation", _NS)), label)
             if len(audio) > 1:  # which to play first: DASH's Role, "main" for the default rendition
                 role = ET.Element(f"{{{MPD_NS}}}Role", {"schemeIdUri": "urn:mpeg:dash:role:2011",
