@@ -160,22 +160,18 @@ def image_stream(cues: Sequence, board, tmp: Path) -> list[str]:
     as an image media playlist (the HLS extension Roku, Shaka and Bitmovin read: ``EXT-X-IMAGES-ONLY``, one
     1x1 ``EXT-X-TILES`` image per shot) in ``tmp/thumbnails/index.m3u8``, where every image is JPEG (the
     format it allows); return its ``EXT-X-IMAGE-STREAM-INF`` line for the master, or nothing."""
-    import math
+    from .subtitles import hls_media_playlist
 
     if not cues or not all(Path(c.text).suffix.lower() in (".jpg", ".jpeg") and Path(c.text).parent.name ==
                            "thumbnails" for c in cues):
         return []
     w, h = board.width, board.height
-    lines = ["#EXTM3U", f"#EXT-X-TARGETDURATION:{max(1, math.ceil(max(c.end_s - c.start_s for c in cues) - 1e-6))}",
-             "#EXT-X-VERSION:7", "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-IMAGES-ONLY"]
-    peak = 0.0
-    for c in cues:
-        d = c.end_s - c.start_s
-        lines += [f"#EXTINF:{d:.6f},", f"#EXT-X-TILES:RESOLUTION={w}x{h},LAYOUT=1x1,DURATION={d:.6f}",
-                  Path(c.text).name]
-        if d > 0:
-            peak = max(peak, (tmp / c.text).stat().st_size * 8.0 / d)
-    (tmp / "thumbnails" / "index.m3u8").write_text("\n".join(lines + ["#EXT-X-ENDLIST"]) + "\n", encoding="utf-8")
+    durations = [c.end_s - c.start_s for c in cues]
+    tiles = [[f"#EXT-X-TILES:RESOLUTION={w}x{h},LAYOUT=1x1,DURATION={d:.6f}"] for d in durations]
+    text = hls_media_playlist(durations, [Path(c.text).name for c in cues], version=7,
+                              header=["#EXT-X-IMAGES-ONLY"], tags=tiles)
+    (tmp / "thumbnails" / "index.m3u8").write_text(text, encoding="utf-8")
+    peak, _ = peak_and_average([((tmp / c.text).stat().st_size * 8.0, d) for c, d in zip(cues, durations)])
     return [f'#EXT-X-IMAGE-STREAM-INF:BANDWIDTH={max(1, round(peak))},RESOLUTION={w}x{h},CODECS="jpeg",'
             'URI="thumbnails/index.m3u8"']
 

@@ -844,6 +844,12 @@ def _escape_filter_value(s: str) -> str:
     return "".join(out)
 
 
+def stream_tag(st: Any, key: str) -> str:
+    """A stream's metadata tag (``language``, ``title``), "" where absent or ``und``/``unknown``."""
+    v = str((st.metadata or {}).get(key) or "").strip()
+    return "" if v.lower() in ("und", "unknown") else v
+
+
 def input_arg(path: str | os.PathLike) -> str:
     """An ffmpeg input/output argument for a local file: absolute, behind ``file:`` so no
     name (a leading '-', a colon) is taken for an option or a protocol."""

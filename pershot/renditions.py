@@ -43,7 +43,7 @@ from .errors import FFmpegError, InputError, PershotError
 from .encoders.base import args_bit_depth, colour_args
 from .geometry import describe
 from .media import (FrameIndex, HdrMetadata, SourceInfo, check_source, check_temp_space, encode_colour, encode_hdr,
-                    extract_shot, frame_index, input_arg, temp_dir, y4m_bytes)
+                    extract_shot, frame_index, input_arg, stream_tag, temp_dir, y4m_bytes)
 from .verify import VERIFY_COLUMNS
 
 RENDITION_COLUMNS = ("rung", "name", "path", "container", "width", "height", "frames", "duration_s", "size_bytes",
@@ -541,15 +541,11 @@ def audio_streams(path: str | os.PathLike) -> list[dict[str, Any]]:
     language (ISO 639-2 as the container tags it; "" where untagged or ``und``) and title tags."""
     import av
 
-    def tag(st, key: str) -> str:
-        v = str((st.metadata or {}).get(key) or "").strip()
-        return "" if v.lower() in ("und", "unknown") else v
-
     with av.open(os.fspath(path)) as c:
         return [{"index": int(st.index), "codec": st.codec_context.name if st.codec_context else "unknown",
                  "sample_rate": int(st.codec_context.sample_rate or 0) if st.codec_context else 0,
                  "channels": int(st.codec_context.channels or 0) if st.codec_context else 0,
-                 "language": tag(st, "language"), "title": tag(st, "title")}
+                 "language": stream_tag(st, "language"), "title": stream_tag(st, "title")}
                 for st in c.streams if st.type == "audio"]
 
 
@@ -790,11 +786,16 @@ def write_subtitles(info: SourceInfo, texts: Sequence[SubtitleText], out: Path) 
     return results
 
 
+def shot_spans(doc: Mapping[str, Any]) -> list[tuple[int, int]]:
+    """The ladder's shots as (start_frame, end_frame), in order (every rung has the same)."""
+    return sorted({(int(s["start_frame"]), int(s["end_frame"])) for r in doc.get("rungs") or [] for s in r["shots"]})
+
+
 def shot_times(doc: Mapping[str, Any], info: SourceInfo, times: "FrameIndex | None") -> list[tuple[float, float]]:
     """(start, end) of each shot of a ladder on its renditions' clock (seconds from the first frame): the
     source's own frame times where the renditions keep them (``times``, see :func:`_source_times`), else
     frames at the source's rate."""
-    spans = sorted({(int(s["start_frame"]), int(s["end_frame"])) for r in doc["rungs"] for s in r["shots"]})
+    spans = shot_spans(doc)
     if times is not None:
         rt = rendition_times(times, spans)
         ticks, starts, k = float(times.time_base), [], 0
@@ -1151,8 +1152,7 @@ def encode_ladders(
         encoders.append(encs.pop())
     if len(set(encoders)) != len(encoders):
         raise InputError(f"the ladders' encoders repeat ({', '.join(encoders)}): one ladder per codec")
-    spans = [sorted({(int(s["start_frame"]), int(s["end_frame"])) for r in d["rungs"] for s in r["shots"]})
-             for d in docs]
+    spans = [shot_spans(d) for d in docs]
     paths = {str((d.get("source") or {}).get("path")) for d in docs}
     if any(sp != spans[0] for sp in spans) or (source is None and len(paths) > 1):
         raise InputError("the ladders come from different videos or shots: ladders encoded together need one "

@@ -128,9 +128,7 @@ def subtitle_streams(path: str | os.PathLike, captions: bool = True, video_strea
     carries, if any (see :func:`has_captions`)."""
     import av
 
-    def tag(st, key: str) -> str:
-        v = str((st.metadata or {}).get(key) or "").strip()
-        return "" if v.lower() in ("und", "unknown") else v
+    from .media import stream_tag
 
     out = []
     first_video = None
@@ -149,8 +147,9 @@ def subtitle_streams(path: str | os.PathLike, captions: bool = True, video_strea
             except Exception:  # no decoder in this build: nothing pershot can convert
                 text = False
             disp = int(st.disposition)
-            out.append(SubtitleStream(index=int(st.index), codec=name, text=text, language=tag(st, "language"),
-                                      title=tag(st, "title"), forced=bool(disp & 0x40), default=bool(disp & 0x1)))
+            out.append(SubtitleStream(index=int(st.index), codec=name, text=text,
+                                      language=stream_tag(st, "language"), title=stream_tag(st, "title"),
+                                      forced=bool(disp & 0x40), default=bool(disp & 0x1)))
     if captions and first_video is not None and has_captions(path, first_video):
         out.append(SubtitleStream(index=first_video, codec="eia_608", text=True, captions=True))
     return out
@@ -350,15 +349,17 @@ def hls_segment_text(cues: Sequence[Cue], mpegts: int) -> str:
     return vtt_text(cues, [f"X-TIMESTAMP-MAP=MPEGTS:{int(mpegts)},LOCAL:00:00:00.000"])
 
 
-def hls_media_playlist(durations: Sequence[float], names: Sequence[str]) -> str:
-    """A VOD media playlist of the segments ``names``, ``durations`` seconds each."""
+def hls_media_playlist(durations: Sequence[float], names: Sequence[str], version: int = 3,
+                       header: Sequence[str] = (), tags: "Sequence[Sequence[str]] | None" = None) -> str:
+    """A VOD media playlist of the segments ``names``, ``durations`` seconds each; ``header``: more tags after
+    the standard ones (``#EXT-X-IMAGES-ONLY``), ``tags``: lines before each segment's URI, after its EXTINF."""
     import math
 
     target = max(1, math.ceil(max(durations) - 1e-6)) if durations else 1
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
-             "#EXT-X-PLAYLIST-TYPE:VOD"]
-    for d, n in zip(durations, names):
-        lines += [f"#EXTINF:{d:.6f},", n]
+    lines = ["#EXTM3U", f"#EXT-X-VERSION:{version}", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
+             "#EXT-X-PLAYLIST-TYPE:VOD", *header]
+    for i, (d, n) in enumerate(zip(durations, names)):
+        lines += [f"#EXTINF:{d:.6f},", *(tags[i] if tags else ()), n]
     return "\n".join(lines + ["#EXT-X-ENDLIST"]) + "\n"
 
 

@@ -225,9 +225,10 @@ def storyboard_problem(doc: dict) -> str | None:
     thumbs = doc.get("thumbnails") or []
     if not thumbs:
         return None
-    n = len({(int(s["start_frame"]), int(s["end_frame"])) for r in doc.get("rungs") or [] for s in r["shots"]})
+    from .renditions import shot_spans
+
     try:
-        storyboard_entries(thumbs, [(0.0, 0.0)] * n)
+        storyboard_entries(thumbs, [(0.0, 0.0)] * len(shot_spans(doc)))
     except InputError as e:
         return str(e)
     return None
