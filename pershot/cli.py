@@ -865,17 +865,21 @@ def _loudness_check(args: argparse.Namespace) -> None:
 
 
 def _subtitle_check(ladder, source, args: argparse.Namespace, input_path=None, note: bool = True) -> None:
-    """Before any work: the subtitle files are there and readable, and --subtitles names streams the source
-    has (exit 2 otherwise). With --hls or --dash and no subtitles asked for, a note when the source has
-    text subtitle streams."""
+    """``note=False`` (``ladder --encode``): before the probes, the subtitle files are readable and --subtitles
+    names streams the source has (exit 2 otherwise). ``note=True`` (``encode``, which checks all that itself
+    before any encode): with --hls or --dash and no subtitles asked for, a note when the source has text
+    subtitle streams."""
     from .subtitles import check_pick, convert, parse_sidecar, subtitle_picks, subtitle_streams
 
     pick = _audio_pick(getattr(args, "subtitles", None))
-    check_pick(pick)
-    for f in getattr(args, "subtitle_file", None) or ():
-        convert(parse_sidecar(f)[0])  # a file ffmpeg cannot read fails now, before the probes
-    if pick is None and not (note and (getattr(args, "hls", False) or getattr(args, "dash", False))):
-        return  # nothing to check in the source, nothing to note
+    if not note:
+        check_pick(pick)
+        for f in getattr(args, "subtitle_file", None) or ():
+            convert(parse_sidecar(f)[0])  # a file ffmpeg cannot read fails now, before the probes
+        if pick is None:
+            return
+    elif pick is not None or not (getattr(args, "hls", False) or getattr(args, "dash", False)):
+        return  # nothing to note
     path = input_path or source
     if path is None:
         from .renditions import load_ladder_json
@@ -889,11 +893,11 @@ def _subtitle_check(ladder, source, args: argparse.Namespace, input_path=None, n
         return
     try:
         found = subtitle_streams(path)
-    except Exception:  # the encode itself reports an unreadable source
+    except Exception:  # the ladder or the encode itself reports an unreadable source
         return
-    if pick is not None:
+    if not note:
         subtitle_picks(path, pick, found)
-    elif note and (getattr(args, "hls", False) or getattr(args, "dash", False)) and any(s.text for s in found):
+    elif any(s.text for s in found):
         names = ", ".join(s.describe(i) for i, s in enumerate(found) if s.text)
         _eprint(f"pershot: note: the source has text subtitles ({names}): --subtitles carries them into the "
                 "package")
