@@ -55,7 +55,12 @@ def _shots_arg(info: "SourceInfo", shots: Any, detector: str, min_shot_s: float,
         return _detect(info, detector=detector, min_shot_s=min_shot_s, max_shot_s=max_shot_s, threshold=threshold,
                        progress=progress)
     if isinstance(shots, (str, _os.PathLike)):
-        return read_shots_csv(shots)
+        from .media import frame_times
+        from .shots import check_times
+
+        out = read_shots_csv(shots)
+        check_times(out, frame_times(info), _os.fspath(shots))
+        return out
     out = list(shots)
     if not all(isinstance(s, Shot) for s in out):
         from .errors import InputError
@@ -65,18 +70,18 @@ def _shots_arg(info: "SourceInfo", shots: Any, detector: str, min_shot_s: float,
 
 
 def _prepare(path, grid, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress, stream, tonemap, crop,
-             bit_depth=None, xpsnr=False):
+             bit_depth=None, xpsnr=False, deinterlace=None):
     """(grid, source facts, shots) for a probe run: a bad grid fails before any work, an HDR source
     (without a tone map, with 8-bit encodes) before shot detection. ``bit_depth`` (8 or 10) overrides
     the grid's; ``xpsnr`` turns its XPSNR scoring on."""
     from .grid import load_grid
-    from .media import check_sdr, with_crop, with_tonemap
+    from .media import check_sdr, with_crop, with_deinterlace, with_tonemap
     from .media import probe_source as _probe_source
 
     g = load_grid(grid).with_bit_depth(bit_depth).with_xpsnr(xpsnr)
     info = with_tonemap(_probe_source(path, stream), tonemap)
     check_sdr(info, g.bit_depths)
-    info = with_crop(info, crop)
+    info = with_deinterlace(with_crop(info, crop), deinterlace)
     return g, info, _shots_arg(info, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress)
 
 
@@ -102,6 +107,7 @@ def run_probes(
     sparse: "Any" = None,
     bit_depth: "int | None" = None,
     xpsnr: bool = False,
+    deinterlace: "str | None" = None,
 ) -> ProbeRun:
     """Probe a source end to end: facts, shots (detected unless given), every grid point of every shot.
 
@@ -118,6 +124,8 @@ def run_probes(
     probes, their reference and the renditions all see the cut picture. ``bit_depth`` (8 or 10): every
     encode at this depth, whatever the grid says; 10 makes an HDR source's ladder an HDR one.
     ``xpsnr=True``: score XPSNR-Y too (probes.csv ``xpsnr_y``), whatever the grid's ``[metrics]`` say.
+    ``deinterlace``: ``"field"`` shows an interlaced source one frame per field (30i as 60p: shots, probes
+    and renditions count fields); ``"frame"`` (the default) one frame per frame; a progressive source ignores it.
     ``sparse``: a :class:`pershot.sparse.SparseSpec` (:func:`ladder` with ``sparse=True`` passes one):
     probe a skeleton of the grid, predict the other points and measure only what the ladder chooses
     (:mod:`pershot.sparse`); probes.csv then holds the measured points.
@@ -130,7 +138,7 @@ def run_probes(
     from .shots import write_shots_csv
 
     g, info, shot_list = _prepare(path, grid, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress,
-                                  stream, tonemap, crop, bit_depth, xpsnr)
+                                  stream, tonemap, crop, bit_depth, xpsnr, deinterlace)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         write_shots_csv(shot_list, out / "shots.csv")
@@ -175,6 +183,7 @@ def estimate_probes(
     encoder: "str | None" = None,
     bit_depth: "int | None" = None,
     xpsnr: bool = False,
+    deinterlace: "str | None" = None,
 ) -> "ProbeEstimate":
     """What :func:`run_probes` with the same arguments would do, and about how much CPU it would take,
     without running it: shots are detected (unless given), the cache is looked up, and a short
@@ -185,7 +194,7 @@ def estimate_probes(
     from .probe import plan_probes
 
     g, info, shot_list = _prepare(path, grid, shots, detector, min_shot_s, max_shot_s, threshold, shot_progress,
-                                  stream, tonemap, crop, bit_depth, xpsnr)
+                                  stream, tonemap, crop, bit_depth, xpsnr, deinterlace)
     c = open_cache(cache)
     if not sparse:
         return estimate_plan(info, plan_probes(info, shot_list, g, c), g)
@@ -427,13 +436,14 @@ def ladder(
             "the code values themselves)")))
     if out_dir is not None:
         info = run.source
-        from .media import encode_colour, encode_hdr, frame_index
+        from .media import deinterlace_mode, encode_colour, encode_hdr, frame_index
 
         source = {"path": str(info.path), "stream": frame_index(info.path, info.stream).stream_index,
                   "width": info.display_width, "height": info.display_height,
                   "fps": f"{info.fps.numerator}/{info.fps.denominator}", "frames": info.frame_count,
                   "grid": g.name, "shots": len(run.shots), "colour": dict(encode_colour(info)),
-                  "interlaced": info.interlaced, "tonemap": info.tonemap or None,
+                  "interlaced": info.interlaced, "deinterlace": deinterlace_mode(info),
+                  "tonemap": info.tonemap or None,
                   "crop": list(info.crop) if info.crop else None,
                   "hdr": info.hdr_kept,
                   "hdr_metadata": hdr.as_dict() if (hdr := encode_hdr(info)) is not None else None}

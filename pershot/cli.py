@@ -94,6 +94,10 @@ def _shot_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stream", type=_stream_index, default=None, metavar="N",
                    help="use the video stream with index N in the file, as ffprobe numbers them (default: the "
                         "one ffmpeg picks; cover art is never picked)")
+    p.add_argument("--deinterlace", choices=("frame", "field"), default=None,
+                   help="an interlaced source's frames: frame = one progressive frame per interlaced frame (30i to "
+                        "30p, the default); field = one per field (30i to 60p, as Apple's HLS authoring spec "
+                        "recommends; shots and probes then count fields); a progressive source ignores it")
 
 
 def _tonemap_arg(p: argparse.ArgumentParser) -> None:
@@ -269,7 +273,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
                  else "")
               + (f"; MaxCLL {meta.max_cll}, MaxFALL {meta.max_fall}" if meta and meta.max_cll is not None else "")
               + "): probe and ladder need --bit-depth 10 for an HDR ladder, or --tonemap for an SDR one")
-    print(f"interlaced: {'yes (deinterlaced with bwdif before encoding)' if info.interlaced else 'no'}")
+    print("interlaced: " + (f"yes (deinterlaced with bwdif before encoding: {float(info.fps):g} frames/s, or "
+                             f"{2 * float(info.fps):g} with --deinterlace field)" if info.interlaced else "no"))
     if args.borders:
         box = doc["borders"]
         print("black borders: " + (f"yes, the picture is {box[0]}x{box[1]} at ({box[2]}, {box[3]}) (--crop auto cuts "
@@ -308,7 +313,9 @@ def _cmd_shots(args: argparse.Namespace) -> int:
 
     bar = _Bar("shots", "frame", args.quiet)
     try:
-        info = api.probe_source(args.input, args.stream)
+        from .media import with_deinterlace
+
+        info = with_deinterlace(api.probe_source(args.input, args.stream), args.deinterlace)
         shots = api.detect_shots(info, detector=args.detector, min_shot_s=args.min_shot,
                                  max_shot_s=args.max_shot or None, threshold=args.threshold, progress=bar)
     finally:
@@ -358,7 +365,7 @@ def _dry_run(args: argparse.Namespace, grid) -> int:
                                   max_shot_s=args.max_shot or None, threshold=args.threshold,
                                   cache=_cache_from_args(args), shot_progress=shot_bar, stream=args.stream,
                                   tonemap=args.tonemap, crop=args.crop, sparse=getattr(args, "sparse", False),
-                                  encoder=getattr(args, "encoder", None))
+                                  encoder=getattr(args, "encoder", None), deinterlace=args.deinterlace)
     finally:
         shot_bar.close()
     jobs = args.jobs or os.cpu_count() or 1
@@ -383,7 +390,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         run = api.run_probes(args.input, grid, args.out, shots=args.shots, detector=args.detector,
                              min_shot_s=args.min_shot, max_shot_s=args.max_shot or None, threshold=args.threshold,
                              executor=executor, cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar,
-                             stream=args.stream, tonemap=args.tonemap, crop=args.crop)
+                             stream=args.stream, tonemap=args.tonemap, crop=args.crop, deinterlace=args.deinterlace)
     finally:
         shot_bar.close()
         bar.close()
@@ -528,7 +535,8 @@ def _source_note(src: dict) -> str | None:
         w, h, x, y = src["crop"]
         parts.append(f"cropped to {w}x{h} at ({x}, {y}), shown as {src.get('width')}x{src.get('height')}")
     if src.get("interlaced"):
-        parts.append("deinterlaced (bwdif)")
+        parts.append("deinterlaced (bwdif, one frame per field)" if src.get("deinterlace") == "field"
+                     else "deinterlaced (bwdif)")
     if src.get("tonemap"):
         parts.append(f"tone-mapped to SDR BT.709 ({src['tonemap']})")
     if src.get("hdr"):
@@ -541,10 +549,11 @@ def _source_note(src: dict) -> str | None:
 
 
 def _source_note_of(info) -> str | None:
-    from .media import encode_colour, encode_hdr
+    from .media import deinterlace_mode, encode_colour, encode_hdr
 
     return _source_note({"crop": info.crop, "width": info.display_width, "height": info.display_height,
-                         "interlaced": info.interlaced, "tonemap": info.tonemap,
+                         "interlaced": info.interlaced, "deinterlace": deinterlace_mode(info),
+                         "tonemap": info.tonemap,
                          "hdr": info.hdr_kept, "hdr_metadata": encode_hdr(info),
                          "colour": dict(encode_colour(info))})
 
@@ -713,7 +722,8 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
                              max_shot_s=args.max_shot or None, threshold=args.threshold, executor=executor,
                              cache=_cache_from_args(args), progress=bar, shot_progress=shot_bar,
                              thumbnails=thumbs if i == 0 else False, stream=args.stream, tonemap=args.tonemap,
-                             crop=args.crop, sparse=args.sparse, same_parameter_sets=same_ps)
+                             crop=args.crop, sparse=args.sparse, same_parameter_sets=same_ps,
+                             deinterlace=args.deinterlace)
             ladders.append((lad, out))
     finally:
         shot_bar.close()

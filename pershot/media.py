@@ -151,6 +151,40 @@ def with_tonemap(info: "SourceInfo", curve: str | None) -> "SourceInfo":
     return dataclasses.replace(info, tonemap=curve) if info.hdr_transfer else info
 
 
+#: how an interlaced source is deinterlaced (``--deinterlace``), the default first: ``frame`` = one progressive
+#: frame per interlaced frame (30i to 30p: the frame count and rate are the source's); ``field`` = one per field
+#: (30i to 60p, as Apple's HLS authoring spec recommends: motion stays as fluid as it was shot, at about
+#: twice the encode work); a progressive source is not touched by either
+DEINTERLACE_MODES = ("frame", "field")
+
+
+def with_deinterlace(info: "SourceInfo", mode: str | None) -> "SourceInfo":
+    """``info`` set to be deinterlaced one frame per field (``mode`` ``"field"``) when it is interlaced: its
+    frames, as every stage counts them, are then the fields (twice the count, twice the rate, the same
+    duration). ``"frame"``, None or "" (the default: one frame per frame), or a progressive source, are
+    returned as they are."""
+    if not mode:
+        return info
+    if mode not in DEINTERLACE_MODES:
+        raise InputError(f"unknown deinterlacing mode {mode!r} (choose from {', '.join(DEINTERLACE_MODES)})")
+    if mode == "frame" or not info.interlaced or info.field_rate:
+        return info
+    return dataclasses.replace(info, fps=info.fps * 2, frame_count=info.frame_count * 2, field_rate=True)
+
+
+def deinterlace_mode(info: "SourceInfo") -> str | None:
+    """How ``info``'s frames are deinterlaced: ``"field"``, ``"frame"``, or None for a progressive source."""
+    return ("field" if info.field_rate else "frame") if info.interlaced else None
+
+
+def by_frame(info: "SourceInfo") -> "SourceInfo":
+    """``info`` counted by the source's own frames: a source deinterlaced by field (:func:`with_deinterlace`)
+    as it is coded, one frame per interlaced frame; any other as it is."""
+    if not info.field_rate:
+        return info
+    return dataclasses.replace(info, fps=info.fps / 2, frame_count=info.frame_count // 2, field_rate=False)
+
+
 def tonemap_filters(info: "SourceInfo", bit_depth: int = 8) -> list[str]:
     """HDR -> SDR BT.709 limited range for a source set to be tone-mapped (else ``[]``): linear light
     (100 nits nominal peak), BT.709 primaries, ffmpeg's ``tonemap`` curve, BT.709 transfer and matrix.
@@ -279,6 +313,9 @@ class SourceInfo:
     #: the stream signals interlaced coding (its field order, or its first frame): every frame pershot
     #: decodes is deinterlaced first (see :func:`extract_args`)
     interlaced: bool = False
+    #: an interlaced source shown one frame per field (see :func:`with_deinterlace`): ``fps`` and
+    #: ``frame_count`` above count the fields, and so do shots, probes and renditions
+    field_rate: bool = False
     #: the ``tonemap`` curve an HDR source is mapped to SDR with ("" = none; see :func:`with_tonemap`)
     tonemap: str = ""
     #: (width, height, x, y) cut from every frame as displayed (rotation applied, before any scaling),
@@ -325,6 +362,9 @@ class FrameIndex:
     #: False when the chosen stream is not the file's first video stream (which is what
     #: tools that always read "video stream 0", such as PySceneDetect, would read instead)
     first_video: bool = True
+    #: 2: each entry is one field of the source's frames (see :func:`shown_index`): entry 2k is frame k's
+    #: first field, at twice frame k's timestamp in half the time base
+    fields: int = 1
 
     def __len__(self) -> int:
         return len(self.pts)
@@ -574,6 +614,22 @@ def frame_index(path: str | os.PathLike, stream: int | None = None) -> FrameInde
     return _index_cached(str(p), st.st_size, st.st_mtime_ns, stream)
 
 
+def shown_index(info: SourceInfo) -> FrameIndex:
+    """The index of the frames pershot counts for ``info``: :func:`frame_index`'s, or, for a source
+    deinterlaced one frame per field, one entry per field (see :attr:`FrameIndex.fields`)."""
+    idx = frame_index(info.path, info.stream)
+    return _by_field(idx) if info.field_rate else idx
+
+
+@functools.lru_cache(maxsize=8)
+def _by_field(idx: FrameIndex) -> FrameIndex:
+    ends = (*idx.pts[1:], idx.pts[-1] + idx.last_duration)
+    pts = tuple(t for a, b in zip(idx.pts, ends) for t in (2 * a, a + b))
+    keys = tuple(k for key in idx.keyframe for k in (key, False))
+    return dataclasses.replace(idx, time_base=idx.time_base / 2, pts=pts, keyframe=keys,
+                               last_duration=idx.last_duration, fields=2)
+
+
 def _is_vfr(pts: Sequence[int]) -> bool:
     if len(pts) < 3:
         return False
@@ -703,11 +759,11 @@ def _first_set(values, unset: tuple[int, ...]) -> int | None:
 def frame_times(info: SourceInfo, idx: FrameIndex | None = None) -> list[float]:
     """Start time of each frame (seconds from the first frame), plus the end time of the last one.
 
-    CFR: ``i / fps`` exactly; VFR: the source's own timestamps.
+    CFR: ``i / fps`` exactly; VFR: the source's own timestamps (``idx``: :func:`shown_index`'s).
     """
     if not info.is_vfr:
         return [float(Fraction(i) / info.fps) for i in range(info.frame_count + 1)]
-    idx = idx or frame_index(info.path, info.stream)
+    idx = idx or shown_index(info)
     t0 = idx.pts[0]
     out = [float((p - t0) * idx.time_base) for p in idx.pts]
     out.append(float((idx.pts[-1] - t0 + idx.last_duration) * idx.time_base))
@@ -719,7 +775,7 @@ def timing_drift_s(info: SourceInfo, idx: FrameIndex | None = None) -> float:
     what a constant-rate rendition of a VFR source shifts a frame by against its audio (0 for CFR)."""
     if not info.is_vfr:
         return 0.0
-    idx = idx or frame_index(info.path, info.stream)
+    idx = idx or shown_index(info)
     t0 = idx.pts[0]
     return max(abs(float((p - t0) * idx.time_base) - i / float(info.fps)) for i, p in enumerate(idx.pts))
 
@@ -963,10 +1019,15 @@ def _bars(lead: int, trail: int, size: int) -> tuple[int, int]:
 
 
 def deinterlace_filters(info: SourceInfo) -> list[str]:
-    """``bwdif`` for an interlaced source: one progressive frame per frame (the frame count and rate are
-    kept, so shots keep their frame numbers), each field's parity from the frame itself, and frames
-    not flagged interlaced (progressive parts of a mixed stream) left as they are."""
-    return ["bwdif=mode=send_frame:parity=auto:deint=interlaced"] if info.interlaced else []
+    """``bwdif`` for an interlaced source, each field's parity from the frame itself: one progressive frame
+    per frame (the frame count and rate are kept, so shots keep their frame numbers), frames not flagged
+    interlaced (progressive parts of a mixed stream) left as they are; or, deinterlaced by field
+    (:func:`with_deinterlace`), one per field, every frame, so that each makes two whatever its flag."""
+    if not info.interlaced:
+        return []
+    if info.field_rate:
+        return ["bwdif=mode=send_field:parity=auto:deint=all"]
+    return ["bwdif=mode=send_frame:parity=auto:deint=interlaced"]
 
 
 @dataclass(frozen=True)
@@ -985,16 +1046,21 @@ def shown_filters(info: SourceInfo, idx: FrameIndex, start_frame: int, end_frame
                   bit_depth: int = 8) -> list[str]:
     """The filters that take the decoded stream to frames [start_frame, end_frame) as displayed, timed from
     0: trim (by timestamp, or by position with ``by_count``), deinterlace, tone-map, rotate, crop.
-    :func:`sized_filter` then scales them."""
+    :func:`sized_filter` then scales them. With an index by field (:func:`shown_index`) the frames are
+    fields: the source frames that hold them are trimmed and deinterlaced, and a field of a frame at either
+    end that falls outside the range is trimmed off after."""
+    f = idx.fields
+    a, b = start_frame // f, -(-end_frame // f)  # the source frames that hold the range
+    whole = b * f >= len(idx)
     if by_count:
-        trim = f"trim=start_frame={start_frame}"
-        if end_frame < len(idx):
-            trim += f":end_frame={end_frame}"
+        trim = f"trim=start_frame={a}" + ("" if whole else f":end_frame={b}")
     else:
-        trim = f"trim=start_pts={idx.pts[start_frame]}"
-        if end_frame < len(idx):
-            trim += f":end_pts={idx.pts[end_frame]}"
-    return [trim, "setpts=PTS-STARTPTS", *deinterlace_filters(info), *tonemap_filters(info, bit_depth),
+        trim = f"trim=start_pts={idx.pts[a * f] // f}" + ("" if whole else f":end_pts={idx.pts[b * f] // f}")
+    deint = deinterlace_filters(info)
+    if f > 1 and (start_frame % f or end_frame % f):
+        skip = start_frame - a * f
+        deint += [f"trim=start_frame={skip}:end_frame={skip + end_frame - start_frame}", "setpts=PTS-STARTPTS"]
+    return [trim, "setpts=PTS-STARTPTS", *deint, *tonemap_filters(info, bit_depth),
             *rotation_filters(info.rotation), *crop_filters(info)]
 
 
@@ -1085,7 +1151,7 @@ def extract_shot(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    idx = frame_index(info.path, info.stream)
+    idx = shown_index(info)
     want = end_frame - start_frame
     outputs: list[tuple[int, int, str]] = []
     ref_path = ""

@@ -43,7 +43,7 @@ from .errors import FFmpegError, InputError, PershotError
 from .encoders.base import args_bit_depth, colour_args
 from .geometry import describe
 from .media import (FrameIndex, HdrMetadata, SourceInfo, check_source, check_temp_space, encode_colour, encode_hdr,
-                    extract_shot, frame_index, input_arg, stream_tag, temp_dir, y4m_bytes)
+                    extract_shot, frame_index, input_arg, shown_index, stream_tag, temp_dir, y4m_bytes)
 from .verify import VERIFY_COLUMNS
 
 RENDITION_COLUMNS = ("rung", "name", "path", "container", "width", "height", "frames", "duration_s", "size_bytes",
@@ -882,7 +882,7 @@ def _check_packaging(doc: Mapping[str, Any], rungs: Sequence[int] | None, hls: b
 def _source_times(info, cfr: bool):
     """The source's own frame timing for its renditions to keep (a VFR source), or None: constant rate
     (a CFR source, ``cfr``, or timestamps that repeat or go back, which give no timing to keep)."""
-    times = frame_index(info.path, info.stream) if info.is_vfr and not cfr else None
+    times = shown_index(info) if info.is_vfr and not cfr else None
     if times is not None and any(b <= a for a, b in zip(times.pts, times.pts[1:])):
         return None
     return times
@@ -970,7 +970,7 @@ def _encode_ladder(
     from .atomic import atomic_path
     from .executors import LocalExecutor, make_executor
     from . import ffmpeg
-    from .media import probe_source, with_crop, with_tonemap
+    from .media import probe_source, with_crop, with_deinterlace, with_tonemap
 
     if isinstance(ladder, (str, os.PathLike)):
         doc = load_ladder_json(ladder)  # checked as it is read
@@ -986,6 +986,7 @@ def _encode_ladder(
     info = with_tonemap(probe_source(src, stream if isinstance(stream, int) else None),
                         made.get("tonemap") or (tonemap if "tonemap" not in made else None))
     info = with_crop(info, made.get("crop") or (crop if "crop" not in made else None))
+    info = with_deinterlace(info, made.get("deinterlace"))  # frames counted by field, as the ladder's were
     _check_packaging(doc, rungs, hls=hls, dash=dash)
     kbps = parse_audio(audio)
     target = parse_loudness(audio_loudness)

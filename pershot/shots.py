@@ -19,7 +19,7 @@ from fractions import Fraction
 from typing import Callable, Iterable, Sequence
 
 from .errors import ConfigError, InputError, MediaError
-from .media import SourceInfo, frame_index, frame_times, probe_source, temp_dir
+from .media import SourceInfo, by_frame, frame_index, frame_times, probe_source, temp_dir
 
 DETECTORS = ("adaptive", "content", "threshold", "hash", "none")
 DEFAULT_MIN_SHOT_S = 0.5
@@ -104,6 +104,22 @@ def check_cover(shots: Sequence[Shot], n_frames: int) -> None:
         raise InputError(f"shots end at frame {pos}, the source has {n_frames}")
 
 
+def check_times(shots: Sequence[Shot], times: Sequence[float], where: str) -> None:
+    """Raise unless each shot's times are those of its frames in the source (``times``: :func:`frame_times`),
+    within half a frame: a shots file made at another frame count (another ``--deinterlace``, another
+    stream, another cut of the title) would otherwise be probed at the wrong durations, so bitrates."""
+    n = len(times) - 1
+    for s in shots:
+        if not (0 <= s.start_frame < s.end_frame <= n):
+            continue  # out of range: the probes say so
+        half = 0.5 * (times[s.end_frame] - times[s.start_frame]) / (s.end_frame - s.start_frame)
+        if abs(s.start_s - times[s.start_frame]) > half or abs(s.end_s - times[s.end_frame]) > half:
+            raise InputError(f"{where}: shot {s.index} (frames {s.start_frame}-{s.end_frame}) says "
+                             f"{s.start_s:.3f}-{s.end_s:.3f} s, but those frames are at {times[s.start_frame]:.3f}-"
+                             f"{times[s.end_frame]:.3f} s in this source: the file was made for another frame count "
+                             "(with or without --deinterlace field?)")
+
+
 # ---------------------------------------------------------------- detection
 
 
@@ -163,6 +179,9 @@ def detect_cuts(
     one (a poster track stored first), it reads a stream copy of pershot's stream instead."""
     if detector == "none":
         return []
+    if info.field_rate:  # the detectors read the coded frames: a cut falls between two frames, so between fields
+        coded = by_frame(info)
+        return [2 * c for c in detect_cuts(coded, detector, max(1, min_frames // 2), threshold, progress)]
     det = _make_detector(detector, min_frames, threshold)
     idx = frame_index(info.path, info.stream)
     if idx.first_video:

@@ -28,7 +28,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .errors import InputError
-from .media import SourceInfo, frame_index, shown_filters, sized_filter
+from .media import SourceInfo, shown_filters, shown_index, sized_filter
 from .metrics import MetricParams, metric_graph, run_scoring
 
 __all__ = ["VerifyJob", "RungScore", "verify_jobs", "verify_args", "run_verify", "mismatches", "VERIFY_COLUMNS"]
@@ -118,7 +118,7 @@ def verify_args(job: VerifyJob, log_dir: str | os.PathLike) -> list[str]:
     from .media import input_arg
 
     info = job.source
-    idx = frame_index(info.path, info.stream)
+    idx = shown_index(info)
     ref = (info.display_width, info.display_height)
     by_count = not idx.pts_exact
     sized = sized_filter(info, *ref, bit_depth=job.bit_depth)

@@ -75,3 +75,49 @@ def test_an_ffmpeg_without_bwdif_is_one_clear_error(media_dir: Path, tmp_path: P
         plan_probes(info, [shot], load_grid("test"))
     progressive = dataclasses.replace(info, interlaced=False)
     assert plan_probes(progressive, [shot], load_grid("test")).jobs
+
+
+def _woven_counter(media_dir: Path, tmp_path: Path) -> tuple[Path, np.ndarray]:
+    """counter.mp4 (each frame shows its own number) at 320x180, its 30 frames woven in pairs into 15
+    interlaced frames, top field first; and the 30 frames' luma it was woven from."""
+    raw = tmp_path / "counter.yuv"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(media_dir / "counter.mp4"), "-vf", "scale=320:180", "-pix_fmt",
+                "yuv420p", "-f", "rawvideo", str(raw)], what="decoding counter.mp4 failed")
+    clip = tmp_path / "counter_tff.mp4"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(media_dir / "counter.mp4"), "-vf", "scale=320:180,interlace=scan=tff",
+                "-c:v", "libx264", "-flags", "+ildct+ilme", "-x264-params", "tff=1", "-crf", "14", str(clip)],
+               what="making an interlaced clip failed")
+    frames = np.fromfile(raw, np.uint8).reshape(30, -1)[:, :320 * 180].reshape(30, 180, 320)
+    return clip, frames.astype(float)
+
+
+def test_deinterlacing_by_field_gives_each_field_a_frame_of_its_own(media_dir: Path, tmp_path: Path):
+    from pershot.errors import InputError
+    from pershot.media import with_deinterlace
+
+    clip, woven_from = _woven_counter(media_dir, tmp_path)
+    info = probe_source(clip)
+    assert info.interlaced and info.frame_count == 15 and with_deinterlace(info, "frame") is info
+    field = with_deinterlace(info, "field")
+    assert (field.frame_count, field.fps, field.duration_s) == (30, 2 * info.fps, info.duration_s)
+    assert with_deinterlace(field, "field") == field
+    # ranges that start and end on either field of a frame: each frame out is the field it stands for, in order
+    for a, b in [(0, 30), (5, 20), (11, 26)]:
+        ex = extract_shot(field, a, b, tmp_path / f"y4m{a}", [(160, 90)])
+        ref = _frames(ex.reference, 320, 180)
+        assert ex.frames == len(ref) == b - a
+        closest = [int(np.argmin([np.abs(y - f).mean() for f in woven_from])) for y in ref]
+        assert closest == list(range(a, b))
+    # one frame per frame: each frame out is its woven pair, shown at the first field's instant
+    ex = extract_shot(info, 0, 15, tmp_path / "y4m", [(160, 90)])
+    assert [int(np.argmin([np.abs(y - f).mean() for f in woven_from])) for y in _frames(ex.reference, 320, 180)] \
+        == list(range(0, 30, 2))
+    progressive = probe_source(media_dir / "counter.mp4")
+    assert with_deinterlace(progressive, "field") is progressive
+    with pytest.raises(InputError, match="unknown deinterlacing mode"):
+        with_deinterlace(info, "fields")
+    # probes of the fields are other probes than those of the frames
+    shot = Shot(index=0, start_frame=0, end_frame=10, start_s=0.0, end_s=1.0)
+    p = EncodeParams(encoder="x264", preset="fast", rc_mode="crf", value=28, width=160, height=90,
+                     fps=field.fps, frames=10)
+    assert probe_key(field, shot, p, MetricParams(), "v", "f") != probe_key(info, shot, p, MetricParams(), "v", "f")

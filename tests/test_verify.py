@@ -116,3 +116,32 @@ def test_an_interlaced_title_is_deinterlaced_shot_by_shot_as_its_probes_were(med
     assert len(doc["rungs"][0]["shots"]) == 2 and doc["source"]["interlaced"]
     rows = api.encode_renditions(out / "ladder.json", tmp_path / "r", verify=True, jobs=2)
     assert all(r.psnr_y == pytest.approx(r.ladder_psnr_y, abs=2e-3) for r in rows) and mismatches(rows) == []
+
+
+def test_an_interlaced_title_by_field_is_cut_probed_encoded_and_checked_in_fields(media_dir: Path, tmp_path: Path,
+                                                                                   capsys):
+    from fractions import Fraction
+
+    import av
+
+    # 60 frames of testvideo woven into 30 interlaced ones: its cut at frame 180 is at field 20
+    clip = interlaced_clip(media_dir, tmp_path / "tff.mp4", start_frame=160)
+    assert cli.main(["shots", str(clip), "--deinterlace", "field", "-o", str(tmp_path / "s"), "-q"]) == 0
+    shots = pd.read_csv(tmp_path / "s" / "shots.csv")
+    assert list(zip(shots.start_frame, shots.end_frame)) == [(0, 20), (20, 60)]
+    # shots counted in frames are not taken for fields (their times give them away), nor the other way round
+    assert cli.main(["shots", str(clip), "-o", str(tmp_path / "f"), "-q"]) == 0
+    for csv, mode in [(tmp_path / "f" / "shots.csv", "field"), (tmp_path / "s" / "shots.csv", "frame")]:
+        assert cli.main(["probe", str(clip), "--shots", str(csv), "--deinterlace", mode, "--dry-run", "-q"]) == 2
+    assert "made for another frame count" in capsys.readouterr().err
+    out = tmp_path / "lad"
+    api.ladder(clip, complexity=1.0, rungs=2, grid=dict(GRID, heights=[180]), out_dir=out, jobs=2, plots=False,
+               deinterlace="field")
+    src = json.loads((out / "ladder.json").read_text())["source"]
+    assert (src["deinterlace"], src["frames"], Fraction(src["fps"])) == ("field", 60, Fraction(30000, 1001))
+    rows = api.encode_renditions(out / "ladder.json", tmp_path / "r", verify=True, jobs=2)
+    assert mismatches(rows) == [] and all(r.psnr_y == pytest.approx(r.ladder_psnr_y, abs=2e-3) for r in rows)
+    for r in rows:
+        with av.open(str(r.path)) as c:
+            s = c.streams.video[0]
+            assert sum(1 for _ in c.decode(s)) == 60 and s.average_rate == Fraction(30000, 1001)
