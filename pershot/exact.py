@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ExactResult", "refine", "MAX_VARS", "NODE_LIMIT"]
+__all__ = ["ExactResult", "refine", "cheapest", "MAX_VARS", "NODE_LIMIT"]
 
 #: largest program (candidate points over all rungs and shots) the finish builds
 MAX_VARS = 2_000
@@ -47,8 +47,8 @@ MIN_CANDIDATES = 4
 #: branch-and-bound nodes HiGHS may explore (deterministic, unlike a time limit)
 NODE_LIMIT = 2_000
 #: HiGHS accepts rows violated by up to its MIP feasibility tolerance (1e-6, on rows scaled to about 1):
-#: targets and the budget are tightened by SLACK, and rungs must rise by at least RISE (relative), so
-#: that its answers pass the exact check
+#: where an answer fails the exact check, the targets and the budget are tightened by SLACK for a second
+#: solve; rungs must rise by at least RISE (relative), so that "rising" cannot come back as "equal"
 SLACK = 2e-6
 RISE = 1e-5
 #: safety net for pathological programs (seconds)
@@ -108,12 +108,34 @@ def refine(pts, groups, kinds, targets, budget: float, choice: np.ndarray, lam: 
     rungs' rate slopes and ``mu`` the complexity multiplier of the start;
     ``weights[k]`` what a unit of rung ``k``'s objective counts (default 1).
     """
+    return _run(pts, groups, kinds, targets, budget, choice, lam, mu, per_rung_subsets=per_rung_subsets, eps_r=eps_r,
+                eps_q=eps_q, max_vars=max_vars, node_limit=node_limit, time_limit=time_limit, weights=weights)
+
+
+def cheapest(pts, groups, kinds, targets, order, *, per_rung_subsets: bool, eps_r: float, eps_q: float,
+             max_vars: int = MAX_VARS, node_limit: int = NODE_LIMIT, time_limit: float = TIME_LIMIT_S) -> ExactResult:
+    """The ladder of least encode CPU that meets every rung's target, keeps one resolution per rung (with
+    ``per_rung_subsets``) and rises strictly in rate and quality in rung ``order`` (lowest first); arguments
+    as :func:`refine`'s. ``status`` ``optimal`` with ``proven``: no cheaper ladder exists (over every point
+    when ``complete``); ``choice`` None when none was found (``limit``: within the node limit; ``optimal``:
+    none exists among the candidates)."""
+    return _run(pts, groups, kinds, targets, math.inf, None, np.zeros(len(kinds)), 0.0, per_rung_subsets=per_rung_subsets,
+                eps_r=eps_r, eps_q=eps_q, max_vars=max_vars, node_limit=node_limit, time_limit=time_limit,
+                order=np.asarray(order))
+
+
+def _run(pts, groups, kinds, targets, budget: float, choice, lam: np.ndarray, mu: float, *, per_rung_subsets: bool,
+         eps_r: float, eps_q: float, max_vars: int, node_limit: int, time_limit: float, weights=None,
+         order=None) -> ExactResult:
+    """:func:`refine` (``choice`` given: the better ladder), or :func:`cheapest` (``choice`` None: the ladder
+    of least CPU, rungs rising in ``order``)."""
     try:
         from scipy.optimize import Bounds, LinearConstraint, milp
         from scipy.sparse import csr_matrix
     except ImportError:  # pragma: no cover - scipy is a core dependency
         return ExactResult("skipped", None, 0.0, 0, False, note="scipy.optimize.milp is not available")
-    R_, S = choice.shape
+    least_cpu = choice is None
+    R_, S = len(kinds), pts.shots
     ar = np.arange(S)
     d = pts.duration
     D = float(d.sum())
@@ -138,8 +160,12 @@ def refine(pts, groups, kinds, targets, budget: float, choice: np.ndarray, lam: 
         return ExactResult("skipped", None, 0.0, 0, False,
                            note=f"{n_groups} (rung, shot, resolution) groups; the finish handles at most "
                                 f"{max_vars // MIN_CANDIDATES}")
-    r0, q0, t0 = totals(choice)
-    v0 = value(r0, q0)
+    if least_cpu:
+        v0 = 0.0
+    else:
+        r0, q0, t0 = totals(choice)
+        v0 = value(r0, q0)
+        order = np.argsort(r0, kind="stable")  # the rungs rise in the start's order
 
     # candidates per (rung, shot, subset): the points that fit, best first
     pools = []  # (k, i, f, ranked columns)
@@ -161,10 +187,12 @@ def refine(pts, groups, kinds, targets, budget: float, choice: np.ndarray, lam: 
                     group = []
                     break
                 # non-dominated points first, then dominated ones (which can still be needed to keep
-                # the rungs strictly rising), each by the start's Lagrangian score
+                # the rungs strictly rising), each by the start's Lagrangian score (the cheapest first
+                # for the ladder of least CPU)
                 front = np.zeros(cols.size, dtype=bool)
                 front[_pareto(pts.rate[i, cols], pts.quality[i, cols], pts.cpu[i, cols])] = True
-                sc = wk[k] * d[i] * (pts.quality[i, cols] - lam[k] * pts.rate[i, cols]) - mu * pts.cpu[i, cols]
+                sc = -pts.cpu[i, cols] if least_cpu else (
+                    wk[k] * d[i] * (pts.quality[i, cols] - lam[k] * pts.rate[i, cols]) - mu * pts.cpu[i, cols])
                 group.append((k, i, f, cols[np.lexsort((-sc, ~front))]))
             pools.extend(group)
     n_pools = len(pools)  # the groups left once subsets some shot cannot fit are dropped
@@ -182,7 +210,7 @@ def refine(pts, groups, kinds, targets, budget: float, choice: np.ndarray, lam: 
     K_, I_, F_, C_ = [], [], [], []
     for k, i, f, cols in pools:
         take = cols if per is None else cols[:per]
-        if per is not None and choice[k, i] in cols and choice[k, i] not in take:
+        if per is not None and not least_cpu and choice[k, i] in cols and choice[k, i] not in take:
             take = np.concatenate([take[:-1], [choice[k, i]]])  # keep the start reachable
         K_.append(np.full(take.size, k))
         I_.append(np.full(take.size, i))
@@ -203,100 +231,112 @@ def refine(pts, groups, kinds, targets, budget: float, choice: np.ndarray, lam: 
                 ykeys.extend((k, f) for f in fs)
     ycol = {key: nx + j for j, key in enumerate(ykeys)}
     n = nx + len(ykeys)
-
-    rows, cols_, vals, lo, hi = [], [], [], [], []
-    r_i = 0
-
-    def add(idx, coef, lb, ub):
-        nonlocal r_i
-        rows.append(np.full(len(idx), r_i))
-        cols_.append(np.asarray(idx))
-        vals.append(np.asarray(coef, dtype=float))
-        lo.append(lb)
-        hi.append(ub)
-        r_i += 1
-
-    # exactly one point per (rung, shot)
     key = kk * S + ii
     o = np.argsort(key, kind="stable")
     bounds = np.flatnonzero(np.diff(np.concatenate([[-1], key[o], [R_ * S]])))
-    present = set(key.tolist())
-    if len(present) != R_ * S:
+    if len(set(key.tolist())) != R_ * S:
         return ExactResult("skipped", None, 0.0, nx, complete, note="a (rung, shot) has no candidate")
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        add(o[a:b], np.ones(b - a), 1.0, 1.0)
-    # rung targets (scaled to about 1)
-    for k in range(R_):
-        idx = np.flatnonzero(kk == k)
-        if is_rate[k]:
-            add(idx, xr[idx] / tg[k], -np.inf, 1.0 - SLACK)
-        else:
-            sc = max(abs(tg[k]), 1.0)
-            add(idx, xq[idx] / sc, tg[k] / sc + SLACK, np.inf)
-    # the CPU budget
-    if math.isfinite(budget):
-        add(np.arange(nx), xt / budget, -np.inf, 1.0 - SLACK)
-    # one resolution per rung
-    for k in range(R_):
-        ks = [(kk_, f) for (kk_, f) in ykeys if kk_ == k]
-        if not ks:
-            continue
-        add([ycol[x] for x in ks], np.ones(len(ks)), 1.0, 1.0)
-        for (_, f) in ks:
-            for i in range(S):
-                idx = np.flatnonzero((kk == k) & (ii == i) & (ff == f))
-                add(np.concatenate([idx, [ycol[(k, f)]]]), np.concatenate([np.ones(idx.size), [-1.0]]),
-                    -np.inf, 0.0)
-    # strictly rising rungs, in the start's order
-    order = np.argsort(r0, kind="stable")
-    rscale = max(float(np.abs(r0).max()), 1e-12)
-    qscale = max(float(np.abs(q0).max()), 1.0)
-    for a, b in zip(order[:-1], order[1:]):
-        ia, ib = np.flatnonzero(kk == a), np.flatnonzero(kk == b)
-        idx = np.concatenate([ib, ia])
-        # a margin above HiGHS's tolerance, so that "rising" cannot come back as "equal"
-        add(idx, np.concatenate([xr[ib], -xr[ia]]) / rscale, max(2 * eps_r / rscale, RISE), np.inf)
-        add(idx, np.concatenate([xq[ib], -xq[ia]]) / qscale, max(2 * eps_q / qscale, RISE), np.inf)
-    # objective, and the cut-off: strictly better than the start
-    obj = wk[kk] * np.where(is_rate[kk], xq, -wlam[kk] * xr)
-    vscale = max(abs(v0), 1e-12)
-    cut = v0 + max(SLACK * vscale, 1e-9)
-    add(np.arange(nx), obj / vscale, cut / vscale, np.inf)
+    obj = xt if least_cpu else wk[kk] * np.where(is_rate[kk], xq, -wlam[kk] * xr)
 
-    A = csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols_))), shape=(r_i, n))
-    c = np.concatenate([-obj, np.zeros(n - nx)])
-    try:
-        with _native_stdout_silenced():
-            res = milp(c, constraints=LinearConstraint(A, np.array(lo), np.array(hi)), integrality=np.ones(n),
-                       bounds=Bounds(0.0, 1.0),
-                       options={"node_limit": int(node_limit), "time_limit": float(time_limit),
-                                "mip_rel_gap": 1e-7, "presolve": True, "disp": False})
-    except Exception as ex:  # noqa: BLE001 - the finish is optional: keep the start
-        return ExactResult("failed", None, 0.0, nx, complete, note=f"{type(ex).__name__}: {ex}")
-    nodes = int(getattr(res, "mip_node_count", 0) or 0)
-    if res.x is None:
-        # status 2: infeasible, i.e. nothing beats the start (under the cut-off)
-        if res.status == 2:
-            return ExactResult("optimal", None, 0.0, nx, complete, proven=True, nodes=nodes)
-        return ExactResult("limit", None, 0.0, nx, complete, nodes=nodes, note=str(res.message).split("(")[0].strip())
-    x = res.x[:nx]
-    new = choice.copy()
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        g = o[a:b]
-        j = g[int(np.argmax(x[g]))]
-        new[kk[j], ii[j]] = cc[j]
-    r1, q1, t1 = totals(new)
-    ok = bool(np.all(np.where(is_rate, r1 <= tg * (1 + 1e-9), q1 >= tg - 1e-9 * np.maximum(np.abs(tg), 1.0))))
-    ok &= (not math.isfinite(budget)) or float(t1.sum()) <= budget * (1 + 1e-12)
-    o1 = np.argsort(r1, kind="stable")
-    ok &= bool(np.all(np.diff(r1[o1]) > eps_r) and np.all(np.diff(q1[o1]) > eps_q))
-    if per_rung_subsets:
+    def program(slack: float):
+        """The constraint rows, with the targets and the budget tightened by ``slack``."""
+        rows, cols_, vals, lo, hi = [], [], [], [], []
+
+        def add(idx, coef, lb, ub):
+            rows.append(np.full(len(idx), len(lo)))
+            cols_.append(np.asarray(idx))
+            vals.append(np.asarray(coef, dtype=float))
+            lo.append(lb)
+            hi.append(ub)
+
+        # exactly one point per (rung, shot)
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            add(o[a:b], np.ones(b - a), 1.0, 1.0)
+        # rung targets (scaled to about 1)
         for k in range(R_):
-            if len(groups[k]) > 1:
-                ok &= any(m[ar, new[k]].all() for m in groups[k])
-    if not ok:
+            idx = np.flatnonzero(kk == k)
+            if is_rate[k]:
+                add(idx, xr[idx] / tg[k], -np.inf, 1.0 - slack)
+            else:
+                sc = max(abs(tg[k]), 1.0)
+                add(idx, xq[idx] / sc, tg[k] / sc + slack, np.inf)
+        # the CPU budget
+        if math.isfinite(budget):
+            add(np.arange(nx), xt / budget, -np.inf, 1.0 - slack)
+        # one resolution per rung
+        for k in range(R_):
+            ks = [(kk_, f) for (kk_, f) in ykeys if kk_ == k]
+            if not ks:
+                continue
+            add([ycol[x] for x in ks], np.ones(len(ks)), 1.0, 1.0)
+            for (_, f) in ks:
+                for i in range(S):
+                    idx = np.flatnonzero((kk == k) & (ii == i) & (ff == f))
+                    add(np.concatenate([idx, [ycol[(k, f)]]]), np.concatenate([np.ones(idx.size), [-1.0]]),
+                        -np.inf, 0.0)
+        # strictly rising rungs, in ``order``
+        rscale = max(float(pts.rate[valid].max() if least_cpu else np.abs(r0).max()), 1e-12)
+        qscale = max(float(np.abs(pts.quality[valid]).max() if least_cpu else np.abs(q0).max()), 1.0)
+        for a, b in zip(order[:-1], order[1:]):
+            ia, ib = np.flatnonzero(kk == a), np.flatnonzero(kk == b)
+            idx = np.concatenate([ib, ia])
+            # a margin above HiGHS's tolerance, so that "rising" cannot come back as "equal"
+            add(idx, np.concatenate([xr[ib], -xr[ia]]) / rscale, max(2 * eps_r / rscale, RISE), np.inf)
+            add(idx, np.concatenate([xq[ib], -xq[ia]]) / qscale, max(2 * eps_q / qscale, RISE), np.inf)
+        if not least_cpu:  # the cut-off: strictly better than the start
+            vscale = max(abs(v0), 1e-12)
+            add(np.arange(nx), obj / vscale, (v0 + max(SLACK * vscale, 1e-9)) / vscale, np.inf)
+        A = csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols_))), shape=(len(lo), n))
+        return LinearConstraint(A, np.array(lo), np.array(hi))
+
+    def passes(new, r1, q1, t1) -> bool:
+        """``new`` meets every constraint, in exact arithmetic."""
+        ok = bool(np.all(np.where(is_rate, r1 <= tg * (1 + 1e-9), q1 >= tg - 1e-9 * np.maximum(np.abs(tg), 1.0))))
+        ok &= (not math.isfinite(budget)) or float(t1.sum()) <= budget * (1 + 1e-12)
+        o1 = np.argsort(r1, kind="stable")
+        ok &= bool(np.all(np.diff(r1[o1]) > eps_r) and np.all(np.diff(q1[o1]) > eps_q))
+        if least_cpu:  # in the order asked for
+            ok &= bool(np.all(np.diff(r1[order]) > 0))
+        if per_rung_subsets:
+            for k in range(R_):
+                if len(groups[k]) > 1:
+                    ok &= any(m[ar, new[k]].all() for m in groups[k])
+        return ok
+
+    c = np.concatenate([obj if least_cpu else -obj, np.zeros(n - nx)])
+    # HiGHS accepts rows violated by up to its feasibility tolerance: the program is first solved as it is
+    # (a ladder exactly at a target or at the budget is a ladder), and only where its answer fails the
+    # exact check once more with the targets and the budget tightened by SLACK
+    for slack in (0.0, SLACK):
+        try:
+            with _native_stdout_silenced():
+                res = milp(c, constraints=program(slack), integrality=np.ones(n), bounds=Bounds(0.0, 1.0),
+                           options={"node_limit": int(node_limit), "time_limit": float(time_limit),
+                                    "mip_rel_gap": 1e-7, "presolve": True, "disp": False})
+        except Exception as ex:  # noqa: BLE001 - the finish is optional: keep the start
+            return ExactResult("failed", None, 0.0, nx, complete, note=f"{type(ex).__name__}: {ex}")
+        nodes = int(getattr(res, "mip_node_count", 0) or 0)
+        if res.x is None:
+            # status 2: infeasible, i.e. nothing beats the start (under the cut-off); no ladder at all
+            if res.status == 2:
+                return ExactResult("optimal", None, 0.0, nx, complete, proven=True, nodes=nodes)
+            return ExactResult("limit", None, 0.0, nx, complete, nodes=nodes,
+                               note=str(res.message).split("(")[0].strip())
+        x = res.x[:nx]
+        new = np.zeros((R_, S), dtype=np.intp) if least_cpu else choice.copy()
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            g = o[a:b]
+            j = g[int(np.argmax(x[g]))]
+            new[kk[j], ii[j]] = cc[j]
+        r1, q1, t1 = totals(new)
+        if passes(new, r1, q1, t1):
+            break
+    else:
         return ExactResult("failed", None, 0.0, nx, complete, nodes=nodes,
                            note="the program's answer failed the exact check; kept the start")
+    if least_cpu:
+        return ExactResult("optimal" if res.status == 0 else "limit", new, float(t1.sum()), nx, complete,
+                           proven=res.status == 0, nodes=nodes)
     v1 = value(r1, q1)
     if not v1 > v0:
         return ExactResult("limit" if res.status == 1 else "optimal", None, 0.0, nx, complete,

@@ -629,7 +629,21 @@ def solve(
         cmin = c_desc if cmin is None else min(cmin, c_desc)
         if c_desc <= budget * (1 + 1e-12):
             cands.append(finish(ch, ev_hi.mu, lam_hi, sub_f, binding, cmin))
-        elif not cands:
+        if small and greedy:
+            # the rungs chosen one by one need not rise, nor is the descent's ladder the cheapest: the
+            # mixed-integer program finds the rising ladder of least CPU (a proof of the minimum where
+            # every point was a candidate)
+            cheap, proof = _cheapest(pts, fam, plans, order, per_shot_resolution, eps_r, eps_q)
+            if cheap is not None:
+                c_x = float(_totals(pts, cheap, D)[2].sum())
+                cmin = c_x if proof else min(cmin, c_x)
+                if c_x <= budget * (1 + 1e-12):
+                    cands.append(finish(cheap, ev_hi.mu, lam_hi, [_subset_of(fam, plans[k], cheap[k])
+                                                                  for k in range(len(plans))], binding, cmin))
+                elif not any(_sol_rising(c, eps_r, eps_q) for c in cands):
+                    raise InfeasibleError(f"CPU budget {budget:.4g} s is below the cheapest strictly rising "
+                                          f"ladder's {c_x:.4g} s", min_feasible=c_x)
+        if not cands:
             raise InfeasibleError(f"CPU budget {budget:.4g} s is below the cheapest ladder's {cmin:.4g} s",
                                   min_feasible=cmin)
     # prefer a strictly rising ladder, then the better objective
@@ -639,10 +653,8 @@ def solve(
     return sol
 
 
-def _exact_finish(pts, fam, plans, sol: Solution, budget, D, per_shot_resolution, eps_r, eps_q) -> Solution:
-    """Step 7: the mixed-integer finish of :mod:`pershot.exact` on small problems."""
-    from . import exact as _exact
-
+def _exact_groups(pts: RDCPoints, fam: "_Family", plans) -> list:
+    """The points each rung may use, as :mod:`pershot.exact` takes them: per rung, an (S, K) mask per subset."""
     S = pts.shots
     masks = {}
     for p in plans:
@@ -653,10 +665,28 @@ def _exact_finish(pts, fam, plans, sol: Solution, budget, D, per_shot_resolution
                 cols = fam.idx[fam.rows(f)][fam.ok[fam.rows(f)]]
                 m[rows, cols] = True
                 masks[f] = m
-    groups = [[masks[f] for f in p.subsets] for p in plans]
-    res = _exact.refine(pts, groups, [p.target.kind for p in plans], [p.target.value for p in plans], budget,
-                        sol.choice, sol.lam, sol.mu, per_rung_subsets=not per_shot_resolution, eps_r=eps_r,
-                        eps_q=eps_q, weights=[p.target.weight for p in plans])
+    return [[masks[f] for f in p.subsets] for p in plans]
+
+
+def _cheapest(pts, fam, plans, order, per_shot_resolution, eps_r, eps_q) -> tuple[np.ndarray | None, bool]:
+    """(the rising ladder of least CPU, rungs rising in ``order``, by :func:`pershot.exact.cheapest`, or None
+    when the program finds none; whether it is proven the least over every point)."""
+    from . import exact as _exact
+
+    res = _exact.cheapest(pts, _exact_groups(pts, fam, plans), [p.target.kind for p in plans],
+                          [p.target.value for p in plans], order, per_rung_subsets=not per_shot_resolution,
+                          eps_r=eps_r, eps_q=eps_q)
+    return res.choice, bool(res.proven and res.complete)
+
+
+def _exact_finish(pts, fam, plans, sol: Solution, budget, D, per_shot_resolution, eps_r, eps_q) -> Solution:
+    """Step 7: the mixed-integer finish of :mod:`pershot.exact` on small problems."""
+    from . import exact as _exact
+
+    res = _exact.refine(pts, _exact_groups(pts, fam, plans), [p.target.kind for p in plans],
+                        [p.target.value for p in plans], budget, sol.choice, sol.lam, sol.mu,
+                        per_rung_subsets=not per_shot_resolution, eps_r=eps_r, eps_q=eps_q,
+                        weights=[p.target.weight for p in plans])
     if res.choice is None:
         return replace(sol, exact=res.describe())
     rate, quality, cpu = _totals(pts, res.choice, D)

@@ -4,8 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import itertools
+
+import pandas as pd
+
+from pershot.errors import InfeasibleError
 from pershot.exact import refine
-from pershot.ladder import LadderSpec, optimize_ladder
+from pershot.ladder import LadderSpec, RungSpec, optimize_ladder
 from pershot.optimize import RDCPoints, RungTarget, solve
 from pershot.synthetic import synthetic_probes
 
@@ -40,10 +45,7 @@ def test_exact_finish_reaches_brute_force_on_random_targets():
         if best is None:
             continue
         rungs = [RungTarget("rate", t1), RungTarget("rate", t2)]
-        try:
-            sol = solve(p, rungs, cpu_budget=budget)
-        except Exception:  # noqa: BLE001 - the greedy start may miss a feasible rising ladder
-            continue
+        sol = solve(p, rungs, cpu_budget=budget)  # a rising ladder exists: the optimizer finds one
         base = solve(p, rungs, cpu_budget=budget, exact=False)
         assert sol.total_cpu <= budget * (1 + 1e-9)
         assert np.all(sol.rate <= np.array([t1, t2]) * (1 + 1e-9))
@@ -158,3 +160,104 @@ def test_native_stdout_is_silenced_only_while_highs_runs(capfd):
         os.write(1, b"HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();\n")
     os.write(1, b"after\n")
     assert capfd.readouterr().out == "before\nafter\n"
+
+
+def _rising_brute(p, targets, budget, one_height):
+    """Brute force over every ladder of rate rungs: (best quality sum, least CPU) among the strictly rising
+    ones within their targets (and the budget, for the best), one height per rung if asked; (None, None)
+    when there is none."""
+    combos, R, Q, T = _all_combos(p)
+    if one_height:
+        h = p.height[np.arange(p.shots), combos]
+        keep = (h == h[:, :1]).all(axis=1)
+        combos, R, Q, T = combos[keep], R[keep], Q[keep], T[keep]
+    best = cheapest = None
+    for tup in itertools.product(*[np.flatnonzero(R <= t * (1 + 1e-12)) for t in targets]):
+        tup = np.array(tup)
+        if not (np.all(np.diff(R[tup]) > 1e-9) and np.all(np.diff(Q[tup]) > 1e-6)):
+            continue
+        cheapest = T[tup].sum() if cheapest is None else min(cheapest, T[tup].sum())
+        if T[tup].sum() <= budget * (1 + 1e-12):
+            best = Q[tup].sum() if best is None else max(best, Q[tup].sum())
+    return best, cheapest
+
+
+@pytest.mark.parametrize("n_rungs,one_height", [(2, True), (3, True), (2, False), (3, False)])
+def test_a_rising_ladder_is_found_whenever_one_exists_and_it_is_the_best(n_rungs, one_height):
+    """Random toys of two heights: wherever brute force finds a strictly rising ladder within the targets
+    and the budget, solve() returns the best one; where the budget is below every rising ladder, its error
+    names the least CPU of one (the rungs chosen one by one, each at its cheapest, need not rise)."""
+    rng = np.random.default_rng(40 + 2 * n_rungs + one_height)
+    found = named = 0
+    for _ in range(40):
+        shots = int(rng.integers(2, 4))
+        base = _toy(rng, shots=shots, points=int(rng.integers(3, 5)))
+        p = RDCPoints.from_lists([base.rate[s, base.valid[s]] for s in range(shots)],
+                                 [base.quality[s, base.valid[s]] for s in range(shots)],
+                                 [base.cpu[s, base.valid[s]] for s in range(shots)], base.duration,
+                                 height=[rng.choice([360, 720], int(base.valid[s].sum())) for s in range(shots)])
+        _, R, _, _ = _all_combos(p)
+        tg = np.sort(rng.uniform(R.min(), R.max(), n_rungs))
+        if np.any(tg[1:] / tg[:-1] < 1.05):
+            continue
+        budget = rng.uniform(0.2, 1.0) * p.cpu[p.valid].sum() * n_rungs / shots
+        best, cheapest = _rising_brute(p, tg, budget, one_height)
+        rungs = [RungTarget("rate", float(t)) for t in tg]
+        if best is not None:
+            sol = solve(p, rungs, cpu_budget=budget, per_shot_resolution=not one_height)
+            o = np.argsort(sol.rate)
+            assert np.all(np.diff(sol.rate[o]) > 0) and np.all(np.diff(sol.quality[o]) > 0)
+            assert sol.total_cpu <= budget * (1 + 1e-9) and np.all(sol.rate <= tg * (1 + 1e-9))
+            assert sol.quality.sum() == pytest.approx(best, abs=1e-6)
+            found += 1
+        elif cheapest is not None:
+            with pytest.raises(InfeasibleError) as ei:
+                solve(p, rungs, cpu_budget=budget, per_shot_resolution=not one_height)
+            assert ei.value.min_feasible == pytest.approx(cheapest, rel=1e-9)
+            named += 1
+    assert found >= 5 and named >= 1 and found + named >= 10, (found, named)
+
+
+def test_the_smallest_feasible_complexity_is_that_of_the_cheapest_rising_ladder():
+    """Two shots, two presets, two CRFs (found by a review): the cheapest ladder whose two rungs rise costs
+    0.2684 of the anchor, while each rung at its own cheapest (the same points twice) does not rise; the
+    error once named 0.373, and 0.3 failed."""
+    pts = {0: [("fast", 20, 1182.4265, 90.4553, 1.7432), ("fast", 26, 451.5744, 64.3203, 2.6622),
+               ("slow", 20, 1005.1930, 92.6335, 8.7159), ("slow", 26, 500.5917, 76.1175, 18.1395)],
+           1: [("fast", 20, 1114.5515, 90.2271, 2.8708), ("fast", 26, 500.6825, 72.5112, 2.6355),
+               ("slow", 20, 833.3674, 86.4756, 13.2109), ("slow", 26, 415.0471, 63.0835, 7.2788)]}
+    frames = {0: (0, 76), 1: (76, 131)}
+    df = pd.DataFrame([dict(shot=s, start_frame=frames[s][0], end_frame=frames[s][1],
+                            duration_s=(frames[s][1] - frames[s][0]) / 24, encoder="x264", preset=pr,
+                            preset_rank=int(pr == "slow"), width=1280, height=720, crf=c, bitrate_kbps=r, vmaf=q,
+                            encode_cpu_s=t) for s in pts for pr, c, r, q, t in pts[s]])
+    with pytest.raises(InfeasibleError) as ei:
+        optimize_ladder(df, [489.7, 660.3], 0.2)
+    assert ei.value.min_feasible == 0.269
+    lad = optimize_ladder(df, [489.7, 660.3], 0.269)
+    assert lad.complexity_ratio == pytest.approx(15.2387 / 56.7687, rel=1e-6)
+    assert lad.rungs[1].quality > lad.rungs[0].quality and lad.rungs[1].bitrate_kbps > lad.rungs[0].bitrate_kbps
+    # one quality rung: the cheapest ladder reaching PSNR 43.87 costs 0.1889 of the anchor (brute force)
+    df = synthetic_probes(3, presets=("ultrafast", "medium", "veryslow"), heights=(720, 360), crfs=(20, 26, 32, 38),
+                          seed=3)
+    spec = LadderSpec(rungs=(RungSpec(quality=43.87, metric="psnr"),))
+    assert optimize_ladder(df, spec, 0.19, metric="psnr").complexity_ratio == pytest.approx(0.18894, abs=1e-5)
+
+
+def test_a_ladder_exactly_at_its_target_or_at_the_budget_is_a_ladder():
+    """The exact finish once tightened every target and the budget, so that a ladder right at one was out:
+    more budget could give a worse ladder, and at c = 1 a ladder worse than the anchor's own."""
+    df = synthetic_probes(3, presets=("ultrafast", "medium", "veryslow"), heights=(720, 360), crfs=(20, 28, 36),
+                          seed=1)
+    values = []
+    for c in (0.46, 0.47, 0.48, 0.49, 0.5):
+        lad = optimize_ladder(df, 4, c)  # rungs spaced on the hull: the top one sits on its target
+        values.append(sum(w * r.quality for w, r in zip(lad.weights, lad.rungs)))
+    assert all(b >= a - 1e-9 for a, b in zip(values, values[1:])), values
+    df = synthetic_probes(3, presets=("ultrafast", "medium", "veryslow"), heights=(720, 360), crfs=(20, 26, 32, 38),
+                          seed=2)
+    lad = optimize_ladder(df, LadderSpec(rungs=(RungSpec(quality=39.42, metric="psnr"),)), 1.0, metric="psnr",
+                          per_shot_resolution=True)
+    a = lad.anchor_table
+    anchor_kbps = float((a.bitrate_kbps * a.duration_s).sum() / a.duration_s.sum())
+    assert lad.rungs[0].bitrate_kbps <= anchor_kbps + 1e-9
