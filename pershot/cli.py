@@ -13,7 +13,7 @@ import sys
 from typing import Callable, Sequence
 
 from . import __version__
-from .errors import PershotError
+from .errors import InputError, PershotError, ResourceError
 
 EXIT_INTERRUPTED = 130
 
@@ -1324,8 +1324,23 @@ def _cmd_train_codec(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a hint where a file named like an option was taken for one."""
+
+    argv: Sequence[str] = ()  #: the command line being parsed
+
+    def error(self, message: str):  # noqa: D102
+        import os
+
+        named = [a for a in self.argv if a.startswith("-") and len(a) > 1 and os.path.exists(a)]
+        if named and ("required" in message or "unrecognized" in message):
+            message += (f" ({named[0]} is a file: a name starting with '-' goes after --, e.g. "
+                        f"pershot {self.prog.split()[-1]} -- {named[0]})")
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pershot", description="Per-shot rate-distortion-complexity encoding optimizer")
+    parser = _Parser(prog="pershot", description="Per-shot rate-distortion-complexity encoding optimizer")
     parser.add_argument("--version", action="version", version=f"pershot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -1335,8 +1350,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_out_dir(path: str) -> None:
+    """An output folder that cannot be made or written (a file there, or above it; no permission) is one
+    clear error before any work, not a traceback after it. Nothing is created here."""
+    import os
+    from pathlib import Path
+
+    p = Path(path).absolute()
+    q = p
+    while not q.exists() and q != q.parent:
+        q = q.parent
+    if not q.is_dir():
+        raise InputError(f"the output folder {path} " + ("is a file" if q == p else f"cannot be made: {q} is a file"))
+    if not os.access(q, os.W_OK | os.X_OK):
+        raise InputError(f"the output folder {path} cannot be written: no permission in {q}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    _Parser.argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)
     try:
@@ -1345,6 +1377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             set_ffmpeg(args.ffmpeg)
         func: Callable[[argparse.Namespace], int] = args.func
+        if getattr(args, "out", None) and getattr(args, "command", "") != "decode":  # decode's is a file
+            _check_out_dir(args.out)
         return int(func(args) or 0)
     except PershotError as ex:
         if debug:
@@ -1361,6 +1395,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 1
+    except OSError as ex:  # an output the system refused (disk full, a file system that takes no files)
+        if debug:
+            raise
+        _eprint(f"pershot: error: {ex.strerror or ex}" + (f": {ex.filename}" if ex.filename else ""))
+        return ResourceError.exit_code
 
 
 if __name__ == "__main__":  # pragma: no cover

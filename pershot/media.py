@@ -592,7 +592,10 @@ def _index_cached(path: str, size: int, mtime_ns: int, stream: int | None = None
     if declared_s is not None:
         frame_s = float(last * tb)
         span_s = float((pts[-1] - pts[0] + last) * tb)
-        if declared_s - span_s > max(3 * frame_s, 0.02 * declared_s):
+        # Matroska's DURATION tag, as ffmpeg writes it, is where the stream ends, not how long it lasts:
+        # a stream that starts late (a broadcast capture's timestamps) falls short of neither
+        end_s = float((pts[-1] + last) * tb)
+        if min(declared_s - span_s, declared_s - end_s) > max(3 * frame_s, 0.02 * declared_s):
             raise MediaError(f"truncated video: its frames cover {span_s:.3f} s of the {declared_s:.3f} s "
                              f"its header declares: {p.name}")
     return FrameIndex(

@@ -269,10 +269,14 @@ def detect_shots(
     """
     if detector not in DETECTORS:
         raise ConfigError(f"unknown shot detector {detector!r} (choose from {', '.join(DETECTORS)})")
-    if min_shot_s is None or min_shot_s < 0:
-        raise InputError(f"--min-shot must be >= 0 s, got {min_shot_s}")
-    if max_shot_s is not None and max_shot_s < 0:
-        raise InputError(f"--max-shot must be >= 0 s, got {max_shot_s}")
+    if min_shot_s is None or not 0 <= min_shot_s < math.inf:
+        raise InputError(f"--min-shot must be a number of seconds >= 0, got {min_shot_s}")
+    if max_shot_s is not None and not max_shot_s >= 0:
+        raise InputError(f"--max-shot must be a number of seconds >= 0 (0: never split), got {max_shot_s}")
+    if max_shot_s == math.inf:
+        max_shot_s = None  # never split
+    if threshold is not None and not 0 < threshold < math.inf:
+        raise InputError(f"--threshold must be a positive number, got {threshold}")
     if max_shot_s and min_shot_s and max_shot_s < min_shot_s:
         raise InputError(f"--max-shot ({max_shot_s} s) is shorter than --min-shot ({min_shot_s} s)")
     info = path_or_info if isinstance(path_or_info, SourceInfo) else probe_source(path_or_info)

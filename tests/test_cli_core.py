@@ -179,3 +179,52 @@ def test_too_little_temporary_space_is_one_line_before_any_encode(clips: dict[st
     probe.check_job_space(plan.jobs, 1)
     with pytest.raises(ResourceError):
         probe.check_job_space(plan.jobs, 2)
+
+
+def test_an_output_folder_that_cannot_be_one_is_one_line_before_any_work(clips: dict[str, Path], tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A file where the folder should be, or above it, was a traceback (FileExistsError, NotADirectoryError),
+    after the probes for `ladder`; it is exit 2 before any work, and nothing is written."""
+    a_file = _write(tmp_path / "a_file", "x")
+    for out in (a_file, a_file / "sub"):
+        assert main(["shots", str(clips["small"]), "-o", str(out), "-q"]) == 2
+        assert "the output folder" in _one_error_line(capsys.readouterr().err)
+        assert main(["ladder", str(clips["small"]), "-o", str(out), "--grid", str(clips["tiny"]), "-q"]) == 2
+        assert "is a file" in _one_error_line(capsys.readouterr().err)
+    assert a_file.read_text() == "x" and not list(tmp_path.glob("*.tmp*"))
+
+
+@pytest.mark.parametrize("opts", [["--min-shot", "nan"], ["--min-shot", "inf"], ["--max-shot", "nan"],
+                                  ["--threshold", "nan"], ["--threshold", "-5"],
+                                  ["--detector", "threshold", "--threshold", "inf"]])
+def test_shot_options_that_are_not_numbers_of_seconds(clips: dict[str, Path], tmp_path: Path, opts: list[str],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """NaN was a traceback (int(nan)), and a NaN or negative threshold a silently wrong split."""
+    assert main(["shots", str(clips["small"]), "-o", str(tmp_path / "o"), *opts]) == 2
+    assert opts[-2] in _one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "o").exists()
+
+
+def test_max_shot_inf_never_splits(clips: dict[str, Path], tmp_path: Path) -> None:
+    assert main(["shots", str(clips["small"]), "-o", str(tmp_path / "a"), "--max-shot", "inf", "-q"]) == 0
+    assert main(["shots", str(clips["small"]), "-o", str(tmp_path / "b"), "--max-shot", "0", "-q"]) == 0
+    assert (tmp_path / "a" / "shots.csv").read_text() == (tmp_path / "b" / "shots.csv").read_text()
+
+
+def test_a_file_named_like_an_option_gets_a_hint(clips: dict[str, Path], tmp_path: Path, monkeypatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(clips["small"], tmp_path / "-clip.mp4")
+    with pytest.raises(SystemExit) as ei:
+        main(["info", "-clip.mp4"])
+    assert ei.value.code == 2 and "pershot info -- -clip.mp4" in capsys.readouterr().err
+    assert main(["info", "--", "-clip.mp4"]) == 0
+
+
+def test_a_grid_error_says_where_once(clips: dict[str, Path], tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    grid = _write(tmp_path / "g.toml", 'heights = [90]\ncrf = [30]\n[metrics]\nn_subsample = 0\n'
+                                       '[encoders.x264]\npresets = ["ultrafast"]\n')
+    assert main(["probe", str(clips["small"]), "-o", str(tmp_path / "o"), "--grid", str(grid)]) == 4
+    line = _one_error_line(capsys.readouterr().err)
+    assert line.count("g.toml") == 1 and "n_subsample" in line

@@ -438,3 +438,19 @@ def test_an_ffmpeg_without_the_bitstream_filter_x264_needs(tmp_path: Path, monke
     assert main(["doctor"]) != 0
     out = capsys.readouterr().out
     assert "NO  libx264" in out and "filter_units" in out
+
+
+def test_matroska_that_starts_late_is_whole(tmp_path: Path) -> None:
+    """ffmpeg's Matroska DURATION tag says where a stream ends: a whole file whose timestamps start at
+    3.3 s (a capture's) was refused as truncated ("1.000 s of the 4.300 s"); one cut in half still is."""
+    late = make(tmp_path / "late.mkv", *lavfi("testsrc2=s=160x90:r=24:d=1"), "-c:v", "libx264",
+                "-output_ts_offset", "3.3")
+    info = probe_source(late)
+    assert info.frame_count == 24 and info.duration_s == pytest.approx(1.0)
+    ex = extract_shot(info, 0, 24, tmp_path / "x", [], reference=True)
+    assert len(y4m_luma(ex.reference, 160, 90)) == 24
+    data = late.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(MediaError, match="truncated video"):
+        probe_source(cut)
