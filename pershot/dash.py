@@ -448,6 +448,11 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
         a.attrib.pop("bitstreamSwitching", None)
         if a.get("contentType") == "video" and fps and a not in trick_sets:
             a.set("frameRate", _rate(Fraction(fps).limit_denominator(100000)))
+            # the set's rate is every representation's: ffmpeg's own per representation (a VFR rung's frames
+            # over its packets' span, without the last frame's duration) and the maximum it derives go
+            a.attrib.pop("maxFrameRate", None)
+            for rep in a.findall("d:Representation", _NS):
+                rep.attrib.pop("frameRate", None)
     _subtitle_sets(root.find("d:Period", _NS), subs, tmp, len(sets))
     for board in boards:
         _thumbnail_set(root.find("d:Period", _NS), board, tmp, len(sets) + len(subs))

@@ -86,6 +86,26 @@ def peak_and_average(bits_seconds: Sequence[tuple[float, float]]) -> tuple[float
     return peak, (sum(b for b, _ in bits_seconds) / total if total > 0 else 0.0)
 
 
+def end_playlist_at(path: str | os.PathLike, total_s: float) -> None:
+    """Make a media playlist's segments add up to ``total_s``, the rendition's length, by its last ``#EXTINF``:
+    ffmpeg's HLS muxer ends the last segment where its packets' decode times say, which for a VFR rendition
+    (its last frame longer than the B-frame delay lets the muxer see) falls short of the last frame's end,
+    and by more or less in each variant. ``#EXT-X-TARGETDURATION`` grows if the last segment then needs it."""
+    p = Path(path)
+    lines = p.read_text(encoding="utf-8").splitlines()
+    infs = [i for i, line in enumerate(lines) if line.startswith("#EXTINF:")]
+    if not infs:
+        return
+    last = total_s - sum(float(lines[i][8:].split(",")[0]) for i in infs[:-1])
+    if not last > 0 or abs(last - float(lines[infs[-1]][8:].split(",")[0])) < 1e-6:
+        return
+    lines[infs[-1]] = f"#EXTINF:{last:.6f},"
+    for i, line in enumerate(lines):
+        if line.startswith("#EXT-X-TARGETDURATION:"):
+            lines[i] = f"#EXT-X-TARGETDURATION:{max(int(line.split(':')[1]), int(last + 0.5))}"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def read_playlist(path: str | os.PathLike) -> Segments:
     """The segments of a media playlist (``#EXTINF`` durations and the URIs after them)."""
     p = Path(path)
@@ -358,6 +378,7 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
         first = None
         tol = 0.5 / float(fps) if fps else 0.02  # half a frame
         for name, r, codec, in_fmp4 in placed:
+            end_playlist_at(tmp / name / "index.m3u8", r.duration_s)
             seg = read_playlist(tmp / name / "index.m3u8")
             if not seg.items:
                 raise InputError(f"rung {r.rung}: no HLS segment was written")

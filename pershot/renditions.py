@@ -446,20 +446,32 @@ def rendition_times(idx: FrameIndex, shots: Sequence[tuple[int, int]]) -> list[i
     return out
 
 
+#: the frame rates cameras, films and broadcasts use
+COMMON_RATES = tuple(Fraction(r) for r in ("24000/1001", "24", "25", "30000/1001", "30", "48", "50", "60000/1001", "60",
+                                           "100", "120000/1001", "120"))
+
+
 def peak_rate(idx: FrameIndex) -> float:
-    """Frames in the busiest second of a source (counted from each frame's start): the highest
-    frame rate a VFR source keeps up for a second, where the shortest gap alone would overstate it."""
+    """The highest frame rate a VFR source keeps up for a second: the frame intervals that fit in a second,
+    over the time they take (at least half a second, where the shortest gap alone would overstate it).
+    29.97 fps for frames 1001/30000 s apart, where the count of frames in a second says 30."""
     pts = idx.pts
     second = 1 / Fraction(idx.time_base)  # in ticks, exactly
     span = Fraction(pts[-1] - pts[0] + idx.last_duration) * Fraction(idx.time_base) if pts else Fraction(0)
     if span < 1:
         return float(len(pts) / span) if span > 0 else float(len(pts))
-    best, j = 1, 0
-    for i in range(len(pts)):
-        while pts[i] - pts[j] >= second:
-            j += 1
-        best = max(best, i - j + 1)
-    return float(best)
+    best, ticks, i = Fraction(1), second, 0
+    for j in range(len(pts)):
+        while i + 1 < len(pts) and pts[i + 1] - pts[j] <= second:
+            i += 1
+        if i > j:
+            window = max(Fraction(pts[i] - pts[j]), second / 2)
+            if (i - j) / window * second > best:
+                best, ticks = (i - j) / window * second, window
+    # timestamps rounded to the time base (a millisecond in Matroska) move it by up to two ticks over the
+    # window: within that, the nearest common rate is the rate (30 fps stored in ms is not 29.99)
+    near = min(COMMON_RATES, key=lambda r: abs(r - best))
+    return float(near if abs(near - best) <= best * 2 / ticks else best)
 
 
 def retime(path: str | os.PathLike, times: Sequence[int], time_base: Fraction, container: str,

@@ -2,6 +2,8 @@
 spaces them evenly at the average rate."""
 from __future__ import annotations
 
+import re
+
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,12 +29,19 @@ def test_rendition_times_follow_the_source_and_close_gaps():
 
 def test_peak_rate_is_the_busiest_second():
     tb = Fraction(1, 1000)
-    # 30 frames at 30 fps, then 30 at 15 fps: the first second holds 30 frames
+    # 30 frames at 30 fps (in milliseconds: 33, 34 or 33 ms apart), then 30 at 15 fps: 30 fps
     pts = tuple(round(1000 * (i / 30 if i < 30 else 1 + (i - 30) / 15)) for i in range(60))
     assert peak_rate(FrameIndex(0, tb, pts, (True,) * 60, 67)) == 30
-    # a single 1 ms gap (timestamp jitter) does not make it 1000 fps
+    # 29.97 fps, then 14.985: 29.970, not the 30 frames that fit in a second (HLS FRAME-RATE is the highest rate)
+    ntsc = tuple(1001 * i for i in range(30)) + tuple(30030 + 2002 * i for i in range(26))
+    assert peak_rate(FrameIndex(0, Fraction(1, 30000), ntsc, (True,) * 56, 2002)) == pytest.approx(30000 / 1001)
+    # a single 1 ms gap (timestamp jitter) does not make it 1000 fps: 25 fps and one frame more, the 25
+    # intervals from 1999 to 2960 ms
     jit = tuple(i * 40 for i in range(50)) + (1999, 2000) + tuple(2040 + i * 40 for i in range(48))
-    assert peak_rate(FrameIndex(0, tb, jit, (True,) * 100, 40)) == 26
+    assert peak_rate(FrameIndex(0, tb, jit, (True,) * 100, 40)) == pytest.approx(25 / 0.961)
+    # nor does a burst of frames 1 ms apart: the intervals are counted over half a second at least
+    burst = (0, 1, 2, 3000) + tuple(3040 + 40 * i for i in range(30))
+    assert peak_rate(FrameIndex(0, tb, burst, (True,) * 34, 40)) == pytest.approx(25.0)
     # shorter than a second: the rate over what there is
     assert peak_rate(FrameIndex(0, tb, (0, 100, 200, 300), (True,) * 4, 100)) == pytest.approx(10.0)
 
@@ -99,11 +108,21 @@ def test_vfr_renditions_keep_the_source_timing(media_dir: Path, tmp_path: Path):
         assert r.duration_s == pytest.approx(span, abs=1e-3) == info.duration_s
     audio = next(r for r in res if r.kind == "audio")
     assert audio.duration_s == pytest.approx(3.0, abs=0.05)
-    assert (out / "r" / "dash" / "manifest.mpd").is_file()  # the rungs' segments still line up
-    from pershot.hls import package
+    mpd = (out / "r" / "dash" / "manifest.mpd").read_text()  # the rungs' segments still line up
+    # one frame rate for the set, the average over the whole span (ISO/IEC 23009-1 for a varying rate): no
+    # representation of its own says another (ffmpeg's left out the last frame's 67 ms)
+    sets = re.findall(r"<AdaptationSet [^>]*>", mpd)
+    assert f'frameRate="{info.fps.numerator}/{info.fps.denominator}"' in sets[0]
+    assert "maxFrameRate" not in mpd and not re.search(r"<Representation [^>]*frameRate", mpd)
+    from pershot.hls import package, read_playlist
 
     master = package(res, out / "r" / "hls", fps=peak_rate(idx)).read_text()
-    assert "FRAME-RATE=30.000" in master  # HLS: the highest rate of the variant
+    # HLS: the highest rate of the variant; the clip's first 30 frames span 1.001 s (testvideo's time base): 29.97
+    assert "FRAME-RATE=29.970" in master
+    # each variant's segments last as long as its rendition: the last one to the last frame's end
+    for k, r in enumerate(video):
+        seg = read_playlist(out / "r" / "hls" / f"rung{r.rung:02d}" / "index.m3u8")
+        assert sum(d for _, d in seg.items) == pytest.approx(r.duration_s, abs=1e-5)
     # cfr=True: evenly spaced at the average rate (60 frames in 3 s: 20 fps)
     res = api.encode_renditions(out / "ladder.json", out / "cfr", jobs=1, cfr=True)
     got = _pts_s(res[0].path)
