@@ -1193,17 +1193,27 @@ def _cmd_image(args: argparse.Namespace) -> int:
             bar.n = done
             bar.refresh()
 
+    out = Path(args.out)
+    stem = Path(args.input).stem
+    if (out / f"{stem}.decoded.png").resolve() == Path(args.input).resolve():
+        raise InputError(f"{args.input} would be overwritten by the decoded image: give another -o")
+    from .errors import InfeasibleError
+
     points: list = []
     try:
         res = api.code_image(args.input, codec=args.codec, level=args.level, target_bpp=args.target_bpp,
                              target_psnr=args.target_psnr, complexity=args.complexity, progress=progress,
                              points=points, codecs=codecs)
+    except InfeasibleError:
+        if points:  # the measured points are kept: image.csv says what each reaches
+            _write_image_csv(out / "image.csv", points)
+        raise
     finally:
         if bar is not None:
             bar.close()
-    out = Path(args.out)
-    stem = Path(args.input).stem
     bit_path = out / f"{stem}{res.extension}"
+    if bit_path.resolve() == Path(args.input).resolve():
+        raise InputError(f"{args.input} would be overwritten by its own re-encode: give another -o")
     write_bytes(bit_path, res.data)
     png_path = out / f"{stem}.decoded.png"
     save_png(res.decoded, png_path)
@@ -1229,14 +1239,78 @@ def _add_decode(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_decode(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
     from . import api
     from .codecs.imageio import save_png
 
-    img, name = api.decode_image(args.file)
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise InputError(f"{args.out}: pershot decode writes PNG: give a .png name")
+    if out.is_dir():
+        raise InputError(f"{args.out} is a folder: give the PNG's file name")
+    if out.exists() and out.resolve() == Path(args.file).resolve():
+        raise InputError(f"{args.file} would be overwritten by its own decode: give another -o")
+    _check_out_dir(str(out.parent) if str(out.parent) else ".")
+    data = _read_bitstream(args.file)
+    if os.environ.get(_DECODE_CHILD) != "1" and _learned_bitstream(data):
+        return _decode_apart(args)
+    img, name = api.decode_image(data)
     save_png(img, args.out)
     if not args.quiet:
         print(f"{name}: {img.shape[1]}x{img.shape[0]} -> {args.out}")
     return 0
+
+
+#: set in the child process that decodes a learned bitstream (see :func:`_decode_apart`)
+_DECODE_CHILD = "PERSHOT_DECODE_CHILD"
+
+
+def _read_bitstream(path: str) -> bytes:
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{path} is a folder, not a bitstream")
+    if not p.is_file():
+        raise InputError(f"no such file: {path}")
+    try:
+        return p.read_bytes()
+    except OSError as ex:
+        raise InputError(f"cannot read {path}: {ex.strerror or ex}") from ex
+
+
+def _learned_bitstream(data: bytes) -> bool:
+    """``data`` is a pershot container whose codec is a learned one (its checks passed: size, CRC...)."""
+    from .codecs import container, get_codec
+
+    if not container.is_container(data):
+        return False
+    bs = container.unpack(data)  # a damaged container is a CodecError here, in this process
+    try:
+        return get_codec(bs.codec).kind == "learned"
+    except PershotError:
+        return False  # unknown or unusable here: the decode says so
+
+
+def _decode_apart(args: argparse.Namespace) -> int:
+    """Decode a learned bitstream in a child process: CompressAI's entropy decoder reads past the end of a
+    crafted payload (its checksum valid) and crashes the process with a segmentation fault. A crash of the
+    child is then one line and the bitstream error's exit code, not the end of pershot."""
+    import os
+    import subprocess
+
+    cmd = [sys.executable, "-c", "import sys; from pershot.cli import main; sys.exit(main())", "decode", args.file,
+           "-o", args.out, *(["-q"] if args.quiet else []), *(["--debug"] if args.debug else []),
+           *(["--ffmpeg", args.ffmpeg] if getattr(args, "ffmpeg", None) else [])]
+    rc = subprocess.run(cmd, env={**os.environ, _DECODE_CHILD: "1"}, check=False).returncode
+    if rc < 0:
+        from .errors import CodecError
+
+        raise CodecError(f"{args.file}: the learned decoder crashed on it (signal {-rc}): the bitstream is damaged "
+                         "or was made to crash it")
+    return rc
 
 
 def _add_train_codec(sub: argparse._SubParsersAction) -> None:

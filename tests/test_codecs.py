@@ -411,3 +411,42 @@ def test_conventional_coding_does_not_import_torch(tmp_path, photo):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False"
+
+
+def test_cli_image_bad_options_before_any_coding_and_nothing_lost(tmp_path, photo, monkeypatch, capsys):
+    """Found by a review: --complexity out of range was refused only after every point was measured; the same
+    codec named twice was measured twice (two rows chosen); an output folder holding the input overwrote it;
+    an unreachable target threw away what was measured; decode wrote PNG data under any name."""
+    from PIL import Image
+
+    from pershot import cli
+    from pershot.codecs import select
+
+    Image.fromarray(photo).save(tmp_path / "in.jpg", quality=90)
+    before = (tmp_path / "in.jpg").read_bytes()
+    real = select.measure
+    monkeypatch.setattr(select, "measure", lambda *a, **k: pytest.fail("a point was measured"))
+    for c in ("1.5", "0", "nan"):
+        assert cli.main(["image", str(tmp_path / "in.jpg"), "--target-bpp", "1", "--complexity", c,
+                         "-o", str(tmp_path / "o")]) == 2
+    monkeypatch.setattr(select, "measure", real)
+    # the input's own folder: the re-encode would replace it
+    assert cli.main(["image", str(tmp_path / "in.jpg"), "--codec", "jpeg", "--level", "50",
+                     "-o", str(tmp_path)]) == 2
+    assert (tmp_path / "in.jpg").read_bytes() == before and "overwritten" in capsys.readouterr().err
+    assert cli.main(["image", str(tmp_path / "in.jpg"), "--target-bpp", "2", "--codecs", "jpeg,jpeg",
+                     "-o", str(tmp_path / "d"), "-q"]) == 0
+    rows = (tmp_path / "d" / "image.csv").read_text().splitlines()[1:]
+    assert len(rows) == len(codecs.get_codec("jpeg").levels) and sum(r.endswith(",1") for r in rows) == 1
+    # an unreachable target: exit 7, and image.csv still holds every measured point
+    assert cli.main(["image", str(tmp_path / "in.jpg"), "--target-bpp", "0.0001", "--codecs", "jpeg",
+                     "-o", str(tmp_path / "u"), "-q"]) == 7
+    assert len((tmp_path / "u" / "image.csv").read_text().splitlines()) == 1 + len(codecs.get_codec("jpeg").levels)
+    bit = tmp_path / "d" / "in.jpg"  # the chosen JPEG
+    assert bit.is_file()
+    capsys.readouterr()
+    assert cli.main(["decode", str(bit), "-o", str(tmp_path / "x.jpg")]) == 2
+    assert "writes PNG" in capsys.readouterr().err and not (tmp_path / "x.jpg").exists()
+    (tmp_path / "adir.png").mkdir()
+    assert cli.main(["decode", str(bit), "-o", str(tmp_path / "adir.png")]) == 2
+    assert "is a folder" in capsys.readouterr().err

@@ -17,9 +17,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 
 from pershot import codecs  # noqa: E402
-from pershot.codecs import container, learned, metrics  # noqa: E402
+from pershot.codecs import container, imageio, learned, metrics  # noqa: E402
 from pershot.codecs.select import code_image  # noqa: E402
-from pershot.errors import CodecError  # noqa: E402
+from pershot.errors import CodecError, InputError  # noqa: E402
 
 LEARNED = ["lic-factorized", "lic-hyperprior", "lic-hyperprior-lite"]
 
@@ -170,9 +170,55 @@ def test_weights_sha_mismatch(tmp_path, photo):
 
 
 def test_learned_size_limit(monkeypatch, photo):
+    """An image over the learned codecs' limit is an input error (exit 2), found before any coding: a choice on
+    the hull leaves them out, naming one is refused (it once measured every conventional point first, then
+    stopped with the bitstream error's code)."""
+    from pershot.codecs import select
+
     monkeypatch.setattr(learned, "MAX_PIXELS", 1000)
-    with pytest.raises(CodecError, match="limit"):
+    with pytest.raises(InputError, match="limit"):
         codecs.get_codec("lic-factorized").encode(photo, 1)
+    monkeypatch.setattr(select, "measure", lambda *a, **k: pytest.fail("a point was measured"))
+    for kw in ({"codec": "lic-hyperprior", "level": 2}, {"codecs": ["jpeg", "lic-factorized"], "target_bpp": 1.0}):
+        with pytest.raises(InputError, match="lic-.* over the learned codecs' limit of 1,000 pixels"):
+            code_image(photo, **kw)
+    every = select.candidates(121, 97)
+    assert every and all(c.kind != "learned" for c in every)
+    assert any(c.kind == "learned" for c in select.candidates(20, 20))
+
+
+def test_a_crafted_bitstream_that_crashes_the_entropy_decoder_is_one_error(tmp_path, monkeypatch, capsys):
+    """An empty payload (its checksum valid) makes CompressAI's rANS decoder read past its end; on a 384x256
+    picture that was a segmentation fault of pershot itself (seen here). `pershot decode` decodes learned
+    bitstreams in a child process, and a child killed by a signal is one line and exit 8."""
+    import subprocess
+    import sys
+    from dataclasses import replace
+
+    from pershot import cli
+
+    data = pytest.importorskip("skimage.data")
+    picture = np.ascontiguousarray(data.chelsea()[:256, :384])
+    good = codecs.get_codec("lic-factorized").encode(picture, 4)
+    crafted = tmp_path / "x.psi"
+    crafted.write_bytes(container.pack(replace(container.unpack(good), chunks=(b"",))))
+    (tmp_path / "ok.psi").write_bytes(good)
+    run = [sys.executable, "-m", "pershot.cli", "decode"]
+    r = subprocess.run([*run, str(crafted), "-o", str(tmp_path / "x.png")], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode in (0, 8)  # never a signal: the crash, where the memory past the payload faults, is exit 8
+    if r.returncode:
+        last = r.stderr.strip().splitlines()[-1]
+        assert last.startswith("pershot: error:") and "Traceback" not in r.stderr and not (tmp_path / "x.png").exists()
+    r = subprocess.run([*run, str(tmp_path / "ok.psi"), "-o", str(tmp_path / "ok.png")], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0 and "lic-factorized" in r.stdout
+    assert np.array_equal(imageio.load_image(tmp_path / "ok.png"), codecs.get_codec("lic-factorized").decode(good))
+    # the child's death by a signal, whatever the memory layout: exit 8, one line
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, -11))
+    assert cli.main(["decode", str(crafted), "-o", str(tmp_path / "y.png")]) == 8
+    err = capsys.readouterr().err
+    assert "crashed" in err and "signal 11" in err and err.count("\n") == 1
 
 
 def test_bytes_and_bpp_count_the_whole_file(photo):

@@ -74,6 +74,10 @@ class ImageCodec:
     def available(self) -> bool:
         return self.unavailable_reason() is None
 
+    def size_problem(self, width: int, height: int) -> str | None:
+        """``None`` when this codec takes an image of this size, else why not."""
+        return None
+
     # -- coding
     def encode(self, image: np.ndarray, level: int) -> bytes:  # pragma: no cover - interface
         raise NotImplementedError

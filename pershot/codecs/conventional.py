@@ -205,8 +205,10 @@ class _FFmpegCodec(ImageCodec):
                 res = ffmpeg.run(["-xerror", *in_fmt, "-i", str(src), "-frames:v", "1", "-f", "image2pipe",
                                   "-c:v", "pam", "-pix_fmt", "rgb24", "-"], capture_stdout=True,
                                  timeout=DECODE_TIMEOUT_S, what=f"{self.name} decoding failed")
-            except FFmpegError as ex:
-                raise CodecError(f"{self.name} bitstream is truncated or corrupted: {ex}") from ex
+            except FFmpegError as ex:  # the decoder's last word, not its whole log
+                last = [line for line in ex.stderr.strip().splitlines() if line.strip()][-1:]
+                raise CodecError(f"{self.name} bitstream is truncated or corrupted"
+                                 + (f": {last[0].strip()[:200]}" if last else "")) from ex
         return _parse_pam(res.stdout, self.name), res.cpu_s
 
     def encode(self, image: np.ndarray, level: int) -> bytes:

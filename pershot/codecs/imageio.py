@@ -6,7 +6,7 @@ turns whatever the user hands in into that, or raises a one-line
 
 * grayscale (``L``, ``I;16``, ``1``) is replicated to RGB;
 * 16-bit images are rounded to 8 bits (Pillow already hands 48-bit RGB PNGs over
-  as 8-bit RGB);
+  as 8-bit RGB, keeping each sample's high byte: truncation, at most one level off);
 * an alpha channel that is fully opaque is dropped; a translucent one is refused
   (no codec here codes alpha: flatten the image first);
 * palette, CMYK, YCbCr... images are converted to RGB;
@@ -65,6 +65,8 @@ def _drop_alpha(a: np.ndarray, what: str) -> np.ndarray:
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file into an ``H x W x 3`` uint8 RGB array (see the module doc)."""
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p} is a folder, not an image file")
     if not p.is_file():
         raise InputError(f"no such image file: {p}")
     try:
@@ -76,12 +78,16 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
 
 def decode_image_bytes(data: bytes, what: str = "image") -> np.ndarray:
     """Decode PNG/JPEG/TIFF/... bytes with Pillow into RGB uint8 (see the module doc)."""
+    import warnings
+
     from PIL import Image
 
     old = Image.MAX_IMAGE_PIXELS
     try:
         Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-        with Image.open(io.BytesIO(data)) as im:
+        with warnings.catch_warnings(), Image.open(io.BytesIO(data)) as im:
+            # pershot's own limit is checked here; Pillow's warning below it would only print two lines
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             w, h = im.size
             if w * h > MAX_PIXELS:
                 raise InputError(f"{what} is {w}x{h}, over pershot's limit of {MAX_PIXELS / 1e6:.0f} MP")
@@ -91,6 +97,9 @@ def decode_image_bytes(data: bytes, what: str = "image") -> np.ndarray:
         raise
     except Image.DecompressionBombError as ex:
         raise InputError(f"{what} is too large: {ex}") from ex
+    except Image.UnidentifiedImageError as ex:  # its message names a BytesIO object
+        raise InputError(f"{what} is not a readable image: not a format pershot reads (PNG, JPEG, WebP, TIFF, "
+                         "BMP...)") from ex
     except (OSError, ValueError, SyntaxError, EOFError) as ex:
         # Pillow's UnidentifiedImageError is an OSError
         msg = str(ex).splitlines()[0] if str(ex) else type(ex).__name__

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import write_text
-from ..errors import CodecError, MissingDependencyError
+from ..errors import CodecError, InputError, MissingDependencyError
 from . import ImageCodec, container
 from .imageio import check_image
 
@@ -165,13 +165,19 @@ class LearnedCodec(ImageCodec):
         self.model()
         return super().decode_timed(data)
 
+    def size_problem(self, width: int, height: int) -> str | None:
+        if width * height > MAX_PIXELS:
+            return (f"{width}x{height} ({width * height:,} pixels) is over the learned codecs' limit of "
+                    f"{MAX_PIXELS:,} pixels (4096x4096): downscale it or use a conventional codec")
+        return None
+
     def encode(self, image: np.ndarray, level: int) -> bytes:
         img = check_image(image)
         lv = self.check_level(level)
         h, w = img.shape[:2]
-        if h * w > MAX_PIXELS:
-            raise CodecError(f"{self.name}: {w}x{h} is over the learned codecs' limit of {MAX_PIXELS / 1e6:.1f} MP "
-                             "(downscale it or use a conventional codec)")
+        too_big = self.size_problem(w, h)
+        if too_big:
+            raise InputError(f"{self.name}: {too_big}")
         model = self.model()
         torch, _ = _import_torch()
         m = self.multiple

@@ -17,6 +17,7 @@ rest in (bpp, PSNR-RGB), as for shots (:func:`pershot.hull.upper_hull`):
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Sequence
@@ -75,14 +76,26 @@ def measure(image: np.ndarray, codec: ImageCodec | str, level: int,
                        kmac_per_px=c.decoder_kmac_per_px(), extension=c.extension, data=data, decoded=rec)
 
 
+def candidates(width: int, height: int, codecs: Iterable[ImageCodec | str] | None = None) -> list[ImageCodec]:
+    """The codecs to measure on a ``width`` x ``height`` image: ``codecs``, each once in the order given (one
+    that cannot take the image is an InputError, before any coding), or every usable codec that can."""
+    if codecs is not None:
+        cs = list({c.name: c for c in (get_codec(c) if isinstance(c, str) else c for c in codecs)}.values())
+        for c in cs:
+            if c.size_problem(width, height):
+                raise InputError(f"{c.name}: {c.size_problem(width, height)}")
+    else:
+        cs = [c for c in iter_codecs(available_only=True) if not c.size_problem(width, height)]
+    if not cs:
+        raise InputError("no usable image codec")
+    return cs
+
+
 def rdc_points(image: np.ndarray, codecs: Iterable[ImageCodec | str] | None = None, *,
                progress: Callable[[int, int], None] | None = None) -> list[ImageResult]:
     """Every level of every (usable) codec on ``image``, with complexities filled in."""
     img = check_image(image)
-    cs = [get_codec(c) if isinstance(c, str) else c for c in codecs] if codecs is not None \
-        else list(iter_codecs(available_only=True))
-    if not cs:
-        raise InputError("no usable image codec")
+    cs = candidates(img.shape[1], img.shape[0], codecs)
     jobs = [(c, lv) for c in cs for lv in c.levels]
     ref = metrics.MsSsimReference(img)  # the image's side of MS-SSIM, once for every point
     pts = []
@@ -164,13 +177,20 @@ def code_image(image: np.ndarray | str | os.PathLike, codec: str | None = None, 
     n_targets = (target_bpp is not None) + (target_psnr is not None)
     if n_targets > 1:
         raise InputError("give one target: target_bpp or target_psnr")
-    if target_bpp is not None and not target_bpp > 0:
+    if target_bpp is not None and not 0 < target_bpp < math.inf:
         raise InputError(f"target bpp must be > 0, got {target_bpp}")
+    if target_psnr is not None and not 0 < target_psnr < math.inf:
+        raise InputError(f"target PSNR must be a positive number of dB, got {target_psnr}")
+    if complexity is not None and not 0 < complexity <= 1:  # before any point is measured
+        raise InputError(f"complexity must be in (0, 1] (1 = the slowest decoder), got {complexity}")
     if level is not None:
         if codec is None:
             raise InputError("a level needs a codec")
         if n_targets or complexity is not None:
             raise InputError("give either a codec and a level, or a target (with an optional complexity cap)")
+        too_big = (get_codec(codec) if isinstance(codec, str) else codec).size_problem(img.shape[1], img.shape[0])
+        if too_big:
+            raise InputError(f"{codec}: {too_big}")
         r = replace(measure(img, codec, level), chosen=True)
         if points is not None:
             points.append(r)
@@ -183,10 +203,12 @@ def code_image(image: np.ndarray | str | os.PathLike, codec: str | None = None, 
     if cands is not None and not cands:
         raise InputError("the list of codecs to choose from is empty")
     pts = rdc_points(img, cands, progress=progress)
+    if points is not None:  # every measured point, whatever the choice (an unreachable target included)
+        points.extend(pts)
     best = choose(pts, target_bpp=target_bpp, target_psnr=target_psnr, complexity=complexity)
     if points is not None:
-        points.extend(best if (p.codec, p.level) == (best.codec, best.level) else p for p in pts)
+        points[-len(pts):] = [best if (p.codec, p.level) == (best.codec, best.level) else p for p in pts]
     return best
 
 
-__all__ = ["CSV_COLUMNS", "ImageResult", "measure", "rdc_points", "with_complexity", "choose", "code_image"]
+__all__ = ["CSV_COLUMNS", "ImageResult", "measure", "candidates", "rdc_points", "with_complexity", "choose", "code_image"]
