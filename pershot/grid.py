@@ -295,10 +295,10 @@ def parse_grid(doc: Mapping[str, Any], source: str = "<dict>") -> Grid:
     if not isinstance(xpsnr, bool):
         raise ConfigError(f"{_where(source, 'metrics.xpsnr')} must be true or false")
     n_subsample = _pos_int(m.get("n_subsample", 1), source, "metrics.n_subsample", 1, 1000)
-    threads = _pos_int(m.get("threads", 1), source, "metrics.threads", 1, 256)
+    metric_threads = _pos_int(m.get("threads", 1), source, "metrics.threads", 1, 256)  # not the encodes' threads
     try:  # what MetricParams itself checks (the model's name, the scaler's flags) says where it is
         metric = MetricParams(vmaf_model=model, n_subsample=n_subsample, scale_flags=scale, xpsnr=xpsnr,
-                              threads=threads)
+                              threads=metric_threads)
     except ConfigError as ex:
         raise ConfigError(f"grid {source}: [metrics] {ex}") from None
 

@@ -126,3 +126,16 @@ def test_malformed_variants(variants, msg: str) -> None:
     with pytest.raises(ConfigError, match=msg) as ei:
         grid.parse_grid({"heights": [360], "crf": [30], "encoders": {"x264": {"presets": ["fast"], "variants": variants}}})
     assert "\n" not in str(ei.value)
+
+
+@pytest.mark.parametrize("top,metrics", [(2, None), (None, 4), (3, 2)])
+def test_encode_threads_and_scoring_threads_are_apart(top, metrics) -> None:
+    """The grid's `threads` (each encode's, which encode_cpu_s and the probe keys depend on) and `[metrics]
+    threads` (scoring's) are two settings: one once overwrote the other (found by a review of the probes)."""
+    doc = {"heights": [144], "crf": [30], "encoders": {"x264": {"presets": ["ultrafast"]}}}
+    if top is not None:
+        doc["threads"] = top
+    if metrics is not None:
+        doc["metrics"] = {"threads": metrics}
+    g = grid.parse_grid(doc)
+    assert (g.threads, g.metric.threads) == (top or 1, metrics or 1)
