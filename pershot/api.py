@@ -469,6 +469,7 @@ def encode_renditions(
     audio: "str | int | None" = None,
     crop: "str | Sequence[int] | None" = None,
     tonemap: "str | None" = None,
+    deinterlace: "str | None" = None,
     hls: bool = False,
     dash: bool = False,
     cfr: bool = False,
@@ -492,7 +493,7 @@ def encode_renditions(
     the source's audio streams (0 = its first, the default; or a language tag such as ``"fra"``), a list of
     those (``["eng", "fra"]``: an audio rendition each, rungs -1, -2...), or ``"all"``; each rendition
     keeps its language tag, and HLS (``LANGUAGE``; one audio group, the first the default) and DASH
-    (``lang``; an adaptation set each, the first with Role ``main``) say it. ``crop``/``tonemap``:
+    (``lang``; an adaptation set each, the first with Role ``main``) say it. ``crop``/``tonemap``/``deinterlace``:
     as the probes had them (see :func:`run_probes`), for a ladder that does not record them (one
     written by ``pershot optimize``). ``hls``: also package the renditions as HLS in
     ``out_dir/hls/master.m3u8`` (H.264: MPEG-TS segments; HEVC and AV1: fragmented MP4; ladders of one
@@ -522,7 +523,7 @@ def encode_renditions(
     from .renditions import encode_ladders, encode_renditions as _encode
 
     kw = dict(source=source, executor=executor, jobs=jobs, progress=progress, audio=audio, crop=crop,
-              tonemap=tonemap, hls=hls, dash=dash, cfr=cfr, verify=verify, verify_progress=verify_progress,
+              tonemap=tonemap, deinterlace=deinterlace, hls=hls, dash=dash, cfr=cfr, verify=verify, verify_progress=verify_progress,
               segment_s=segment_s, audio_pick=audio_stream, subtitles=subtitles, subtitle_files=subtitle_files,
               audio_loudness=audio_loudness)
     if isinstance(ladder, (list, tuple)):

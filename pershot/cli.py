@@ -778,6 +778,9 @@ def _add_encode(sub) -> None:
     _verify_arg(p)
     _tonemap_arg(p)
     _crop_arg(p)
+    p.add_argument("--deinterlace", choices=("frame", "field"), default=None,
+                   help="an interlaced source's frames, as the probes counted them, for a ladder that does not say "
+                        "(one from `pershot optimize`): frame (the default) or field")
     _common(p)
     p.set_defaults(func=_cmd_encode)
 
@@ -947,6 +950,7 @@ def _encode(ladder, out, source, rungs, args: argparse.Namespace) -> None:
         res = api.encode_renditions(ladder, out, source=source, rungs=rungs, executor=executor, progress=bar,
                                     audio=getattr(args, "audio", None), crop=getattr(args, "crop", None),
                                     tonemap=getattr(args, "tonemap", None), hls=getattr(args, "hls", False),
+                                    deinterlace=getattr(args, "deinterlace", None),
                                     dash=getattr(args, "dash", False), cfr=getattr(args, "cfr", False),
                                     verify=getattr(args, "verify", False), verify_progress=vbar,
                                     segment_s=getattr(args, "segment_seconds", None),
@@ -1301,9 +1305,9 @@ def _decode_apart(args: argparse.Namespace) -> int:
     import os
     import subprocess
 
-    cmd = [sys.executable, "-c", "import sys; from pershot.cli import main; sys.exit(main())", "decode", args.file,
-           "-o", args.out, *(["-q"] if args.quiet else []), *(["--debug"] if args.debug else []),
-           *(["--ffmpeg", args.ffmpeg] if getattr(args, "ffmpeg", None) else [])]
+    cmd = [sys.executable, "-c", "import sys; from pershot.cli import main; sys.exit(main())", "decode",
+           f"--out={args.out}", *(["-q"] if args.quiet else []), *(["--debug"] if args.debug else []),
+           *(["--ffmpeg", args.ffmpeg] if getattr(args, "ffmpeg", None) else []), "--", args.file]
     rc = subprocess.run(cmd, env={**os.environ, _DECODE_CHILD: "1"}, check=False).returncode
     if rc < 0:
         from .errors import CodecError
@@ -1408,8 +1412,9 @@ class _Parser(argparse.ArgumentParser):
 
         named = [a for a in self.argv if a.startswith("-") and len(a) > 1 and os.path.exists(a)]
         if named and ("required" in message or "unrecognized" in message):
+            command = next((a for a in self.argv if not a.startswith("-")), "COMMAND")  # the root parser's
             message += (f" ({named[0]} is a file: a name starting with '-' goes after --, e.g. "
-                        f"pershot {self.prog.split()[-1]} -- {named[0]})")
+                        f"pershot {command} [options] -- {named[0]})")
         super().error(message)
 
 
@@ -1451,7 +1456,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             set_ffmpeg(args.ffmpeg)
         func: Callable[[argparse.Namespace], int] = args.func
-        if getattr(args, "out", None) and getattr(args, "command", "") != "decode":  # decode's is a file
+        if getattr(args, "out", None) and getattr(args, "command", "") != "decode" and not getattr(
+                args, "dry_run", False):  # decode's is a file; a dry run writes nothing
             _check_out_dir(args.out)
         return int(func(args) or 0)
     except PershotError as ex:

@@ -317,6 +317,9 @@ def _run(pts, groups, kinds, targets, budget: float, choice, lam: np.ndarray, mu
             return ExactResult("failed", None, 0.0, nx, complete, note=f"{type(ex).__name__}: {ex}")
         nodes = int(getattr(res, "mip_node_count", 0) or 0)
         if res.x is None:
+            if slack:  # the tightened program: no proof about the program as it is
+                return ExactResult("limit", None, 0.0, nx, complete, nodes=nodes,
+                                   note="the tightened program found nothing that passes the exact check")
             # status 2: infeasible, i.e. nothing beats the start (under the cut-off); no ladder at all
             if res.status == 2:
                 return ExactResult("optimal", None, 0.0, nx, complete, proven=True, nodes=nodes)
@@ -334,14 +337,14 @@ def _run(pts, groups, kinds, targets, budget: float, choice, lam: np.ndarray, mu
     else:
         return ExactResult("failed", None, 0.0, nx, complete, nodes=nodes,
                            note="the program's answer failed the exact check; kept the start")
+    proven = res.status == 0 and not slack  # the optimum of the program as it is, not of a tightened one
     if least_cpu:
-        return ExactResult("optimal" if res.status == 0 else "limit", new, float(t1.sum()), nx, complete,
-                           proven=res.status == 0, nodes=nodes)
+        return ExactResult("optimal" if proven else "limit", new, float(t1.sum()), nx, complete, proven=proven,
+                           nodes=nodes)
     v1 = value(r1, q1)
     if not v1 > v0:
-        return ExactResult("limit" if res.status == 1 else "optimal", None, 0.0, nx, complete,
-                           proven=res.status == 0, nodes=nodes)
-    return ExactResult("improved", new, v1 - v0, nx, complete, proven=res.status == 0, nodes=nodes)
+        return ExactResult("optimal" if proven else "limit", None, 0.0, nx, complete, proven=proven, nodes=nodes)
+    return ExactResult("improved", new, v1 - v0, nx, complete, proven=proven, nodes=nodes)
 
 
 @contextmanager

@@ -640,7 +640,7 @@ def solve(
                 if c_x <= budget * (1 + 1e-12):
                     cands.append(finish(cheap, ev_hi.mu, lam_hi, [_subset_of(fam, plans[k], cheap[k])
                                                                   for k in range(len(plans))], binding, cmin))
-                elif not any(_sol_rising(c, eps_r, eps_q) for c in cands):
+                elif proof and not any(_sol_rising(c, eps_r, eps_q) for c in cands):
                     raise InfeasibleError(f"CPU budget {budget:.4g} s is below the cheapest strictly rising "
                                           f"ladder's {c_x:.4g} s", min_feasible=c_x)
         if not cands:

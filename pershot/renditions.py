@@ -452,26 +452,34 @@ COMMON_RATES = tuple(Fraction(r) for r in ("24000/1001", "24", "25", "30000/1001
 
 
 def peak_rate(idx: FrameIndex) -> float:
-    """The highest frame rate a VFR source keeps up for a second: the frame intervals that fit in a second,
-    over the time they take (at least half a second, where the shortest gap alone would overstate it).
-    29.97 fps for frames 1001/30000 s apart, where the count of frames in a second says 30."""
+    """The highest frame rate a VFR source keeps up for a second: the most frame intervals that fit in a
+    second, over the time they take (the mean over every window that holds that many, each at least half a
+    second, where the shortest gap alone would overstate it). 29.97 fps for frames 1001/30000 s apart,
+    where the count of frames in a second says 30."""
     pts = idx.pts
     second = 1 / Fraction(idx.time_base)  # in ticks, exactly
     span = Fraction(pts[-1] - pts[0] + idx.last_duration) * Fraction(idx.time_base) if pts else Fraction(0)
     if span < 1:
         return float(len(pts) / span) if span > 0 else float(len(pts))
-    best, ticks, i = Fraction(1), second, 0
+    # a window of a second less two ticks: timestamps rounded to the time base (a millisecond in Matroska)
+    # can fit one more interval in a whole second than the rate does (30 at 29.97 fps)
+    fit = second - min(2, second / 4)
+    most, spans, i = 0, [], 0
     for j in range(len(pts)):
-        while i + 1 < len(pts) and pts[i + 1] - pts[j] <= second:
+        while i + 1 < len(pts) and pts[i + 1] - pts[j] <= fit:
             i += 1
-        if i > j:
-            window = max(Fraction(pts[i] - pts[j]), second / 2)
-            if (i - j) / window * second > best:
-                best, ticks = (i - j) / window * second, window
-    # timestamps rounded to the time base (a millisecond in Matroska) move it by up to two ticks over the
-    # window: within that, the nearest common rate is the rate (30 fps stored in ms is not 29.99)
-    near = min(COMMON_RATES, key=lambda r: abs(r - best))
-    return float(near if abs(near - best) <= best * 2 / ticks else best)
+        if i - j > most:
+            most, spans = i - j, []
+        if i - j == most:
+            spans.append(max(pts[i] - pts[j], second / 2))
+    if most == 0:
+        return 1.0
+    window = Fraction(sum(spans)) / len(spans)
+    rate = most / window * second
+    # rounded timestamps move each window by up to two ticks: within that, the nearest common rate is the rate
+    # (30 fps stored in ms is not 29.99)
+    near = min(COMMON_RATES, key=lambda r: abs(r - rate))
+    return float(near if abs(near - rate) <= rate * 2 / window else rate)
 
 
 def retime(path: str | os.PathLike, times: Sequence[int], time_base: Fraction, container: str,
@@ -960,6 +968,7 @@ def _encode_ladder(
     audio: "str | int | None" = None,
     crop: "str | Sequence[int] | None" = None,
     tonemap: str | None = None,
+    deinterlace: str | None = None,
     hls: bool = False,
     dash: bool = False,
     cfr: bool = False,
@@ -998,7 +1007,8 @@ def _encode_ladder(
     info = with_tonemap(probe_source(src, stream if isinstance(stream, int) else None),
                         made.get("tonemap") or (tonemap if "tonemap" not in made else None))
     info = with_crop(info, made.get("crop") or (crop if "crop" not in made else None))
-    info = with_deinterlace(info, made.get("deinterlace"))  # frames counted by field, as the ladder's were
+    # frames counted by field, as the ladder's were (given for one that does not say: from pershot optimize)
+    info = with_deinterlace(info, made.get("deinterlace") or (deinterlace if "deinterlace" not in made else None))
     _check_packaging(doc, rungs, hls=hls, dash=dash)
     kbps = parse_audio(audio)
     target = parse_loudness(audio_loudness)
@@ -1108,7 +1118,7 @@ def encode_renditions(ladder: "str | os.PathLike | Mapping[str, Any]", out_dir: 
     (default: the path recorded in ladder.json). ``rungs``: which rungs (default all).
     ``audio``: ``"aac[:KBPS]"`` also writes ``audio_aac<KBPS>.m4a`` from the source's first audio
     stream, in step with the video renditions (see :func:`audio_args`); default none.
-    ``crop``/``tonemap``: as the probes had them, for a ladder that does not record them (one from
+    ``crop``/``tonemap``/``deinterlace``: as the probes had them, for a ladder that does not record them (one from
     ``pershot optimize``); a ladder.json from ``pershot ladder`` records its own, which win.
     ``hls``: also package them as HLS in ``out_dir/hls/`` (``master.m3u8``; see :mod:`pershot.hls`).
     ``dash``: also package them as MPEG-DASH in ``out_dir/dash/`` (``manifest.mpd``; see :mod:`pershot.dash`).

@@ -217,8 +217,20 @@ def test_a_file_named_like_an_option_gets_a_hint(clips: dict[str, Path], tmp_pat
     shutil.copy(clips["small"], tmp_path / "-clip.mp4")
     with pytest.raises(SystemExit) as ei:
         main(["info", "-clip.mp4"])
-    assert ei.value.code == 2 and "pershot info -- -clip.mp4" in capsys.readouterr().err
+    assert ei.value.code == 2 and "pershot info [options] -- -clip.mp4" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as ei:  # an unrecognized argument: the root parser's error names the command
+        main(["shots", str(clips["small"]), "-clip.mp4"])
+    assert ei.value.code == 2 and "pershot shots [options] -- -clip.mp4" in capsys.readouterr().err
     assert main(["info", "--", "-clip.mp4"]) == 0
+
+
+def test_a_dry_run_writes_nothing_so_needs_no_output_folder(clips: dict[str, Path], tmp_path: Path, monkeypatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "out", "a file where the default output folder would be")
+    assert main(["probe", str(clips["small"]), "--grid", str(clips["tiny"]), "--dry-run", "-j", "1"]) == 0
+    assert main(["probe", str(clips["small"]), "--grid", str(clips["tiny"]), "-q"]) == 2
+    assert "the output folder out is a file" in capsys.readouterr().err
 
 
 def test_a_grid_error_says_where_once(clips: dict[str, Path], tmp_path: Path,

@@ -450,3 +450,21 @@ def test_cli_image_bad_options_before_any_coding_and_nothing_lost(tmp_path, phot
     (tmp_path / "adir.png").mkdir()
     assert cli.main(["decode", str(bit), "-o", str(tmp_path / "adir.png")]) == 2
     assert "is a folder" in capsys.readouterr().err
+
+
+def test_a_decoder_that_times_out_is_not_called_a_corrupt_bitstream(photo, monkeypatch):
+    """The decoder's last line stands for its log in a corrupt bitstream's error; a decoder killed at its
+    time limit leaves no such line, and says so (found by a review: it was reported as corrupt)."""
+    from pershot.codecs import conventional
+
+    c = codecs.get_codec("jxl")
+    if not c.available():
+        pytest.skip(f"jxl: {c.unavailable_reason()}")
+    data = c.encode(photo, c.levels[0])
+    with pytest.raises(CodecError, match="truncated or corrupted: ") as ei:
+        c.decode(data[: len(data) // 3])
+    assert len(str(ei.value)) < 300
+    monkeypatch.setattr(conventional, "DECODE_TIMEOUT_S", 1e-4)
+    with pytest.raises(CodecError, match="timed out") as ei:
+        c.decode(data)
+    assert "corrupted" not in str(ei.value)

@@ -145,3 +145,10 @@ def test_an_interlaced_title_by_field_is_cut_probed_encoded_and_checked_in_field
         with av.open(str(r.path)) as c:
             s = c.streams.video[0]
             assert sum(1 for _ in c.decode(s)) == 60 and s.average_rate == Fraction(30000, 1001)
+    # a ladder re-optimized from the probes does not record how its frames were made: encode is told
+    assert cli.main(["optimize", str(out / "probes.csv"), "--rungs", "2", "-c", "1", "-o", str(tmp_path / "opt"),
+                     "--no-plots", "-q"]) == 0
+    enc = ["encode", str(tmp_path / "opt" / "ladder.json"), "--source", str(clip), "-j", "2", "-q"]
+    assert cli.main([*enc, "-o", str(tmp_path / "e1")]) == 2  # counted by frame: its shots are past the end
+    assert cli.main([*enc, "-o", str(tmp_path / "e2"), "--deinterlace", "field"]) == 0
+    assert pd.read_csv(tmp_path / "e2" / "renditions.csv").frames.tolist() == [60, 60]

@@ -35,10 +35,14 @@ def test_peak_rate_is_the_busiest_second():
     # 29.97 fps, then 14.985: 29.970, not the 30 frames that fit in a second (HLS FRAME-RATE is the highest rate)
     ntsc = tuple(1001 * i for i in range(30)) + tuple(30030 + 2002 * i for i in range(26))
     assert peak_rate(FrameIndex(0, Fraction(1, 30000), ntsc, (True,) * 56, 2002)) == pytest.approx(30000 / 1001)
-    # a single 1 ms gap (timestamp jitter) does not make it 1000 fps: 25 fps and one frame more, the 25
-    # intervals from 1999 to 2960 ms
+    # in milliseconds (Matroska), 29.97 and 23.976 fps stay themselves: rounding lets one window hold 30
+    # intervals in 1000 ms, and the busiest windows' mean is 29.971
+    for rate in (30000 / 1001, 24000 / 1001):
+        ms = tuple(round(1000 * i / rate) for i in range(200))
+        assert peak_rate(FrameIndex(0, tb, ms, (True,) * 200, 42)) == pytest.approx(rate)
+    # a single 1 ms gap (timestamp jitter) does not make it 1000 fps: 25 fps and one frame more
     jit = tuple(i * 40 for i in range(50)) + (1999, 2000) + tuple(2040 + i * 40 for i in range(48))
-    assert peak_rate(FrameIndex(0, tb, jit, (True,) * 100, 40)) == pytest.approx(25 / 0.961)
+    assert peak_rate(FrameIndex(0, tb, jit, (True,) * 100, 40)) == pytest.approx(26, abs=0.1)
     # nor does a burst of frames 1 ms apart: the intervals are counted over half a second at least
     burst = (0, 1, 2, 3000) + tuple(3040 + 40 * i for i in range(30))
     assert peak_rate(FrameIndex(0, tb, burst, (True,) * 34, 40)) == pytest.approx(25.0)

@@ -207,8 +207,9 @@ class _FFmpegCodec(ImageCodec):
                                  timeout=DECODE_TIMEOUT_S, what=f"{self.name} decoding failed")
             except FFmpegError as ex:  # the decoder's last word, not its whole log
                 last = [line for line in ex.stderr.strip().splitlines() if line.strip()][-1:]
-                raise CodecError(f"{self.name} bitstream is truncated or corrupted"
-                                 + (f": {last[0].strip()[:200]}" if last else "")) from ex
+                if (ex.returncode is not None and ex.returncode < 0) or not last:  # killed, timed out, not started
+                    raise CodecError(f"{self.name} decoding failed: {ex}") from ex
+                raise CodecError(f"{self.name} bitstream is truncated or corrupted: {last[0].strip()[:200]}") from ex
         return _parse_pam(res.stdout, self.name), res.cpu_s
 
     def encode(self, image: np.ndarray, level: int) -> bytes:
