@@ -578,16 +578,11 @@ def code_image(image: "Any", codec: "str | None" = None, level: "int | None" = N
 
 def decode_image(data: "bytes | str | _os.PathLike") -> "Any":
     """Decode a bitstream (bytes or a file) made by any registered image codec; returns ``(image, codec_name)``."""
-    from pathlib import Path
-
     from .codecs import decode_bytes
-    from .errors import InputError
+    from .codecs.imageio import read_bytes
 
     if isinstance(data, (str, _os.PathLike)):
-        p = Path(data)
-        if not p.is_file():
-            raise InputError(f"no such file: {p}")
-        data = p.read_bytes()
+        data = read_bytes(data)
     img, codec = decode_bytes(bytes(data))
     return img, codec.name
 

@@ -1257,7 +1257,9 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     if out.exists() and out.resolve() == Path(args.file).resolve():
         raise InputError(f"{args.file} would be overwritten by its own decode: give another -o")
     _check_out_dir(str(out.parent) if str(out.parent) else ".")
-    data = _read_bitstream(args.file)
+    from .codecs.imageio import read_bytes
+
+    data = read_bytes(args.file, "bitstream")
     if os.environ.get(_DECODE_CHILD) != "1" and _learned_bitstream(data):
         return _decode_apart(args)
     img, name = api.decode_image(data)
@@ -1269,20 +1271,6 @@ def _cmd_decode(args: argparse.Namespace) -> int:
 
 #: set in the child process that decodes a learned bitstream (see :func:`_decode_apart`)
 _DECODE_CHILD = "PERSHOT_DECODE_CHILD"
-
-
-def _read_bitstream(path: str) -> bytes:
-    from pathlib import Path
-
-    p = Path(path)
-    if p.is_dir():
-        raise InputError(f"{path} is a folder, not a bitstream")
-    if not p.is_file():
-        raise InputError(f"no such file: {path}")
-    try:
-        return p.read_bytes()
-    except OSError as ex:
-        raise InputError(f"cannot read {path}: {ex.strerror or ex}") from ex
 
 
 def _learned_bitstream(data: bytes) -> bool:

@@ -62,18 +62,22 @@ def _drop_alpha(a: np.ndarray, what: str) -> np.ndarray:
     return a[:, :, :3]
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file into an ``H x W x 3`` uint8 RGB array (see the module doc)."""
+def read_bytes(path: str | os.PathLike, what: str = "file") -> bytes:
+    """The bytes of the file at ``path``: one InputError for a folder, a missing file or an unreadable one."""
     p = Path(path)
     if p.is_dir():
-        raise InputError(f"{p} is a folder, not an image file")
+        raise InputError(f"{p} is a folder, not a{'n' if what[0] in 'aeiou' else ''} {what}")
     if not p.is_file():
-        raise InputError(f"no such image file: {p}")
+        raise InputError(f"no such {what}: {p}")
     try:
-        data = p.read_bytes()
+        return p.read_bytes()
     except OSError as ex:
         raise InputError(f"cannot read {p}: {ex.strerror or ex}") from ex
-    return decode_image_bytes(data, what=str(p))
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file into an ``H x W x 3`` uint8 RGB array (see the module doc)."""
+    return decode_image_bytes(read_bytes(path, "image file"), what=str(Path(path)))
 
 
 def decode_image_bytes(data: bytes, what: str = "image") -> np.ndarray:
