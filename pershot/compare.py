@@ -90,9 +90,14 @@ def compare_ladders(ladders: Sequence[Any], names: Sequence[str] | None = None) 
             "encode_cpu_s": cpu, "cpu_vs_first": cpu / ref_cpu if ref_cpu > 0 else math.nan,
             "complexity": (d.get("complexity") or {}).get("achieved"),
         }
-        same_title = titles[i] == titles[0] or i == 0
+        (path, spans), (ref_path, ref_spans) = titles[i], titles[0]
+        unsaid = i > 0 and (path is None or ref_path is None)  # a ladder from `pershot optimize` names no video
+        same_title = i == 0 or (spans == ref_spans and (unsaid or path == ref_path))
         if not same_title:
             notes.append("another title or other shots than the first ladder's: not compared")
+        elif unsaid:
+            notes.append("one of the two does not say which video it is of (pershot optimize): compared by its "
+                         "shots alone")
         models = {str(x.get("vmaf_model")) for x in (ref, d) if x.get("vmaf_model")}
         for field, col in COMPARE_METRICS.items():
             value: float | None = None

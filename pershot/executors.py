@@ -21,7 +21,7 @@ import signal
 import time
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
-from .errors import InputError, MissingDependencyError, PershotError
+from .errors import InputError, MissingDependencyError, PershotError, ResourceError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -228,10 +228,7 @@ class DaskExecutor(Executor):
         if client is not None:
             self.client = client
         elif scheduler:
-            try:
-                self.client = Client(scheduler, timeout="10s")
-            except (OSError, TimeoutError) as ex:
-                raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {ex}") from ex
+            self.client = _connect(Client, scheduler)
             self._own.append(self.client)
         else:
             cluster = LocalCluster(n_workers=workers or cpu_count(), threads_per_worker=1, processes=True,
@@ -253,6 +250,10 @@ class DaskExecutor(Executor):
         index = {f.key: i for i, f in enumerate(futures)}
         try:
             for fut, result in as_completed(futures, with_results=True):
+                # a job the cluster lost (its scheduler or workers stopped) comes back as its exception
+                if fut.cancelled() or isinstance(result, BaseException):
+                    raise ResourceError(f"the Dask cluster lost job {index[fut.key] + 1} of {len(items)} "
+                                        f"({type(result).__name__}): did its scheduler or workers stop?")
                 yield index[fut.key], result
         except BaseException:
             self.client.cancel(futures)
@@ -265,6 +266,39 @@ class DaskExecutor(Executor):
             except Exception:  # noqa: BLE001 - closing is best effort
                 pass
         self._own = []
+
+
+#: how long pershot waits for a Dask scheduler to answer (distributed's own timeout does not cover a peer that
+#: accepts the connection and never speaks)
+CONNECT_TIMEOUT_S = 20.0
+
+
+def _connect(client_cls: Any, scheduler: str) -> Any:
+    """A Dask client of ``scheduler``, or one InputError: a malformed address, a refused or silent peer (within
+    :data:`CONNECT_TIMEOUT_S`), or something that is not a Dask scheduler."""
+    import threading
+
+    got: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            got["client"] = client_cls(scheduler, timeout="10s")
+        except BaseException as ex:  # noqa: BLE001 - reported below, in the caller's thread
+            got["error"] = ex
+
+    t = threading.Thread(target=connect, name="pershot-dask-connect", daemon=True)
+    t.start()
+    t.join(CONNECT_TIMEOUT_S)
+    if t.is_alive():
+        raise InputError(f"the Dask scheduler at {scheduler} did not answer within {CONNECT_TIMEOUT_S:g} s "
+                         "(is it a Dask scheduler's address, tcp://HOST:8786?)")
+    ex = got.get("error")
+    if isinstance(ex, ValueError):
+        raise InputError(f"not a Dask scheduler address: {scheduler} ({ex}; e.g. tcp://HOST:8786)") from ex
+    if ex is not None:
+        raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {type(ex).__name__}: "
+                         f"{str(ex).splitlines()[0] if str(ex) else ''}") from ex
+    return got["client"]
 
 
 def make_executor(kind: str = "local", jobs: int | None = None, scheduler: str | None = None) -> Executor:

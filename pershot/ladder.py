@@ -521,6 +521,11 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
         raise OptimizeError(f"shot(s) {sorted(int(s) for s in lost)[:8]} have no usable {encoder} probe; "
                             "cannot build a ladder without them")
     S = len(uniq)
+    # what a farm's command is made of: a probe without it cannot be chosen (a ladder.json without a command)
+    if df["preset"].isna().any() or (df["preset"].astype(str).str.strip() == "").any():
+        raise OptimizeError("probes have a missing preset")
+    if not np.all(np.isfinite(num("crf"))):
+        raise OptimizeError("probes have a missing CRF/QP value (crf)")
     # configurations (presets and grid variants), fastest first: a variant after the preset it builds on;
     # the solver's rank is the index in that order, and the anchor is the slowest plain preset
     pc, pn = pd.factorize(df["preset"].astype(str))

@@ -81,3 +81,16 @@ def test_cli_compare(tmp_path: Path, capsys):
     assert cli.main(["compare", str(a)]) == 2
     assert cli.main(["compare", str(a), str(tmp_path / "missing.json")]) != 0
     assert "missing.json" in capsys.readouterr().err
+
+
+def test_a_ladder_that_does_not_name_its_video_is_compared_by_its_shots():
+    """pershot optimize writes no source: such a ladder of the same shots was "another title", even beside the
+    ladder its probes came from (found by a review); it is now compared, and says on what grounds."""
+    anonymous = _doc(scale=0.8)
+    del anonymous["source"]
+    row = compare_ladders([_doc(), anonymous]).iloc[1]
+    assert row["bd_rate_vmaf"] == pytest.approx(-20.0) and "compared by its shots alone" in row["note"]
+    other_shots = copy.deepcopy(anonymous)
+    for r in other_shots["rungs"]:
+        r["shots"] = [{"start_frame": 0, "end_frame": 120}]
+    assert "another title" in compare_ladders([_doc(), other_shots]).iloc[1]["note"]

@@ -113,3 +113,63 @@ def test_dask_executor_in_process_cluster() -> None:
     finally:
         client.close()
         cluster.close()
+
+
+def test_a_scheduler_that_is_not_one_is_one_error_not_a_hang(monkeypatch) -> None:
+    """Found by a review: a peer that accepts and never answers hung `--executor dask` (distributed's own
+    timeout does not cover the handshake), and a malformed address was a traceback."""
+    pytest.importorskip("distributed")
+    import threading
+
+    from pershot import executors
+
+    monkeypatch.setattr(executors, "CONNECT_TIMEOUT_S", 0.3)
+    never = threading.Event()
+
+    class Silent:
+        def __init__(self, *a, **k):
+            never.wait(5)
+
+    with pytest.raises(InputError, match="did not answer within 0.3 s"):
+        executors._connect(Silent, "tcp://127.0.0.1:9")
+
+    class Malformed:
+        def __init__(self, *a, **k):
+            raise ValueError("missing port number in address 'x'")
+
+    with pytest.raises(InputError, match="not a Dask scheduler address: x"):
+        executors._connect(Malformed, "x")
+    never.set()
+
+
+def test_a_job_the_cluster_lost_is_one_project_error(monkeypatch) -> None:
+    """A cluster stopped mid-run: distributed hands the lost job back as its exception, which the probes and
+    the encodes took for a result (TypeError, AttributeError tracebacks)."""
+    distributed = pytest.importorskip("distributed")
+    from pershot.errors import ResourceError
+
+    class Fut:
+        def __init__(self, key, lost=False):
+            self.key, self.lost = key, lost
+
+        def cancelled(self):
+            return self.lost
+
+    class Client:
+        cancelled = []
+
+        def map(self, fn, items, pure=False):
+            return [Fut(0), Fut(1, lost=True), Fut(2)]
+
+        def cancel(self, futures):
+            self.cancelled += futures
+
+    monkeypatch.setattr(distributed, "as_completed", lambda futures, with_results: iter(
+        [(futures[0], "ok"), (futures[1], distributed.client.FutureCancelledError("k", "lost")), (futures[2], "x")]))
+    ex = object.__new__(DaskExecutor)
+    ex.client, ex._own, ex.workers = Client(), [], 2
+    got = []
+    with pytest.raises(ResourceError, match="the Dask cluster lost job 2 of 3"):
+        for i, r in ex.map(str, [1, 2, 3]):
+            got.append((i, r))
+    assert got == [(0, "ok")] and len(Client.cancelled) == 3

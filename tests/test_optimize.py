@@ -596,3 +596,15 @@ def test_one_set_of_parameter_sets_per_rung():
     assert any("out of reach" in w for w in fallback.warnings)
     _check_ladder(fallback, 0.3)
     assert fallback.stats["same_parameter_sets"] is False and known.stats["same_parameter_sets"] is True
+
+
+def test_probes_without_a_preset_or_crf_are_an_error_not_a_ladder_without_a_command():
+    """A blank preset crashed the optimizer (arrays of two lengths); a blank CRF gave a ladder.json whose shot
+    had no command, which pershot encode then blamed on the pershot version (found by a review)."""
+    df = synthetic_probes(3, presets=("fast", "medium"), heights=(720,), crfs=(22, 30, 38), seed=2)
+    for col, msg in (("preset", "missing preset"), ("crf", "missing CRF/QP")):
+        bad = df.copy()
+        bad[col] = bad[col].astype(object)
+        bad.loc[bad.index[4], col] = None
+        with pytest.raises(OptimizeError, match=msg):
+            optimize_ladder(bad, 2, 0.5)
