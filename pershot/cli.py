@@ -50,8 +50,10 @@ def _cache_from_args(args: argparse.Namespace):
 def _executor_from_args(args: argparse.Namespace):
     from .executors import make_executor
 
-    return make_executor(getattr(args, "executor", "local") or "local", jobs=getattr(args, "jobs", None),
-                         scheduler=getattr(args, "scheduler", None))
+    kind, scheduler = getattr(args, "executor", "local") or "local", getattr(args, "scheduler", None)
+    if scheduler and kind != "dask":  # it would be ignored: the work would run here instead
+        raise InputError("--scheduler goes with --executor dask")
+    return make_executor(kind, jobs=getattr(args, "jobs", None), scheduler=scheduler)
 
 
 class _Bar:

@@ -173,3 +173,11 @@ def test_a_job_the_cluster_lost_is_one_project_error(monkeypatch) -> None:
         for i, r in ex.map(str, [1, 2, 3]):
             got.append((i, r))
     assert got == [(0, "ok")] and len(Client.cancelled) == 3
+
+
+def test_a_scheduler_without_the_dask_executor_is_an_error(tmp_path, capsys) -> None:
+    from pershot import cli
+
+    assert cli.main(["probe", str(tmp_path / "any.mp4"), "-o", str(tmp_path / "o"), "--scheduler",
+                     "tcp://127.0.0.1:8786"]) == 2
+    assert "--scheduler goes with --executor dask" in capsys.readouterr().err
