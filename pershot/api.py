@@ -524,8 +524,8 @@ def encode_renditions(
 
     kw = dict(source=source, executor=executor, jobs=jobs, progress=progress, audio=audio, crop=crop,
               tonemap=tonemap, deinterlace=deinterlace, hls=hls, dash=dash, cfr=cfr, verify=verify,
-              verify_progress=verify_progress, segment_s=segment_s, audio_pick=audio_stream, subtitles=subtitles, subtitle_files=subtitle_files,
-              audio_loudness=audio_loudness)
+              verify_progress=verify_progress, segment_s=segment_s, audio_pick=audio_stream, subtitles=subtitles,
+              subtitle_files=subtitle_files, audio_loudness=audio_loudness)
     if isinstance(ladder, (list, tuple)):
         if rungs is not None:
             from .errors import InputError

@@ -96,7 +96,9 @@ def _shot_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stream", type=_stream_index, default=None, metavar="N",
                    help="use the video stream with index N in the file, as ffprobe numbers them (default: the "
                         "one ffmpeg picks; cover art is never picked)")
-    p.add_argument("--deinterlace", choices=("frame", "field"), default=None,
+    from .media import DEINTERLACE_MODES
+
+    p.add_argument("--deinterlace", choices=DEINTERLACE_MODES, default=None,
                    help="an interlaced source's frames: frame = one progressive frame per interlaced frame (30i to "
                         "30p, the default); field = one per field (30i to 60p, as Apple's HLS authoring spec "
                         "recommends; shots and probes then count fields); a progressive source ignores it")
@@ -780,7 +782,9 @@ def _add_encode(sub) -> None:
     _verify_arg(p)
     _tonemap_arg(p)
     _crop_arg(p)
-    p.add_argument("--deinterlace", choices=("frame", "field"), default=None,
+    from .media import DEINTERLACE_MODES
+
+    p.add_argument("--deinterlace", choices=DEINTERLACE_MODES, default=None,
                    help="an interlaced source's frames, as the probes counted them, for a ladder that does not say "
                         "(one from `pershot optimize`): frame (the default) or field")
     _common(p)
@@ -1258,7 +1262,7 @@ def _cmd_decode(args: argparse.Namespace) -> int:
         raise InputError(f"{args.out} is a folder: give the PNG's file name")
     if out.exists() and out.resolve() == Path(args.file).resolve():
         raise InputError(f"{args.file} would be overwritten by its own decode: give another -o")
-    _check_out_dir(str(out.parent) if str(out.parent) else ".")
+    _check_out_dir(str(out.parent))
     from .codecs.imageio import read_bytes
 
     data = read_bytes(args.file, "bitstream")

@@ -119,9 +119,9 @@ def cheapest(pts, groups, kinds, targets, order, *, per_rung_subsets: bool, eps_
     as :func:`refine`'s. ``status`` ``optimal`` with ``proven``: no cheaper ladder exists (over every point
     when ``complete``); ``choice`` None when none was found (``limit``: within the node limit; ``optimal``:
     none exists among the candidates)."""
-    return _run(pts, groups, kinds, targets, math.inf, None, np.zeros(len(kinds)), 0.0, per_rung_subsets=per_rung_subsets,
-                eps_r=eps_r, eps_q=eps_q, max_vars=max_vars, node_limit=node_limit, time_limit=time_limit,
-                order=np.asarray(order))
+    return _run(pts, groups, kinds, targets, math.inf, None, np.zeros(len(kinds)), 0.0,
+                per_rung_subsets=per_rung_subsets, eps_r=eps_r, eps_q=eps_q, max_vars=max_vars,
+                node_limit=node_limit, time_limit=time_limit, order=np.asarray(order))
 
 
 def _run(pts, groups, kinds, targets, budget: float, choice, lam: np.ndarray, mu: float, *, per_rung_subsets: bool,

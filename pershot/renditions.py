@@ -1004,11 +1004,13 @@ def _encode_ladder(
     stream = (doc.get("source") or {}).get("stream") if source is None else None
     # an HDR source the ladder was made from tone-mapped, or a cropped one, is treated the same way
     made = doc.get("source") or {}
-    info = with_tonemap(probe_source(src, stream if isinstance(stream, int) else None),
-                        made.get("tonemap") or (tonemap if "tonemap" not in made else None))
-    info = with_crop(info, made.get("crop") or (crop if "crop" not in made else None))
-    # frames counted by field, as the ladder's were (given for one that does not say: from pershot optimize)
-    info = with_deinterlace(info, made.get("deinterlace") or (deinterlace if "deinterlace" not in made else None))
+
+    def recorded(key: str, given: Any) -> Any:  # the ladder's own, else what is given for one that does not say
+        return made.get(key) or (given if key not in made else None)
+
+    info = with_tonemap(probe_source(src, stream if isinstance(stream, int) else None), recorded("tonemap", tonemap))
+    info = with_crop(info, recorded("crop", crop))
+    info = with_deinterlace(info, recorded("deinterlace", deinterlace))  # frames counted by field, as the ladder's
     _check_packaging(doc, rungs, hls=hls, dash=dash)
     kbps = parse_audio(audio)
     target = parse_loudness(audio_loudness)

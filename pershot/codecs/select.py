@@ -82,8 +82,8 @@ def candidates(width: int, height: int, codecs: Iterable[ImageCodec | str] | Non
     if codecs is not None:
         cs = list({c.name: c for c in (get_codec(c) if isinstance(c, str) else c for c in codecs)}.values())
         for c in cs:
-            if c.size_problem(width, height):
-                raise InputError(f"{c.name}: {c.size_problem(width, height)}")
+            if problem := c.size_problem(width, height):
+                raise InputError(f"{c.name}: {problem}")
     else:
         cs = [c for c in iter_codecs(available_only=True) if not c.size_problem(width, height)]
     if not cs:
@@ -188,9 +188,7 @@ def code_image(image: np.ndarray | str | os.PathLike, codec: str | None = None, 
             raise InputError("a level needs a codec")
         if n_targets or complexity is not None:
             raise InputError("give either a codec and a level, or a target (with an optional complexity cap)")
-        too_big = (get_codec(codec) if isinstance(codec, str) else codec).size_problem(img.shape[1], img.shape[0])
-        if too_big:
-            raise InputError(f"{codec}: {too_big}")
+        candidates(img.shape[1], img.shape[0], [codec])  # a codec that cannot take the image: before any coding
         r = replace(measure(img, codec, level), chosen=True)
         if points is not None:
             points.append(r)
@@ -211,4 +209,5 @@ def code_image(image: np.ndarray | str | os.PathLike, codec: str | None = None, 
     return best
 
 
-__all__ = ["CSV_COLUMNS", "ImageResult", "measure", "candidates", "rdc_points", "with_complexity", "choose", "code_image"]
+__all__ = ["CSV_COLUMNS", "ImageResult", "measure", "candidates", "rdc_points", "with_complexity", "choose",
+           "code_image"]
