@@ -7,8 +7,8 @@ SVT-AV1's presets signal different coding tools in their sequence headers). Mani
 (ffmpeg's among them) take the first shot's, which can understate the stream: the strings here
 cover every parameter set in the file (the highest profile and level).
 
-The readers take MP4 files (length-prefixed NAL units, parameter sets in band or in the header);
-the string builders are pure.
+The readers take MP4 and Matroska files (length-prefixed NAL units, parameter sets in band or in the
+header) and MPEG-TS (start codes); the string builders and level tables are pure.
 """
 from __future__ import annotations
 
@@ -60,6 +60,19 @@ def _length_prefixed(buf: bytes, size: int = 4) -> Iterator[bytes]:
         i += size + max(n, 1)
 
 
+def _nal_units(buf: bytes, size: int, annex_b: bool) -> Iterator[bytes]:
+    """The NAL units of one packet: length-prefixed (MP4, Matroska: their header holds an ``avcC`` or
+    ``hvcC`` record) or, with ``annex_b``, after start codes (MPEG-TS). Trailing zero bytes of an Annex B
+    unit (the next start code's leading zero) are left off: they are no part of a parameter set."""
+    if not annex_b:
+        yield from _length_prefixed(buf, size)
+        return
+    for part in buf.split(b"\0\0\1"):
+        part = part.rstrip(b"\0")
+        if part:
+            yield part
+
+
 def unescape(nal: bytes) -> bytes:
     """A NAL unit's payload with its emulation-prevention bytes (``00 00 03``) taken out."""
     out = bytearray()
@@ -92,11 +105,12 @@ def avc_codec_string(sps: Sequence[tuple[int, int, int]], entry: str = "avc1") -
 
 
 def h264_sps(path: str | os.PathLike) -> list[tuple[int, int, int]]:
-    """(profile_idc, constraint flags, level_idc) of every distinct SPS in an H.264 file (MP4 with
-    length-prefixed NAL units, parameter sets in band or in its header); InputError for another codec."""
+    """(profile_idc, constraint flags, level_idc) of every distinct SPS in an H.264 file (MP4 or Matroska,
+    parameter sets in band or in its header; MPEG-TS); InputError for another codec."""
     found: set[tuple[int, int, int]] = set()
     packets = _stream_packets(path, "h264")
     extra = next(packets)
+    annex_b = not (extra[:1] == b"\1")  # no avcC record: start codes (MPEG-TS)
     if len(extra) > 8 and extra[0] == 1:  # avcC: its SPS are (2-byte length, NAL) after 6 bytes
         k, num = 6, extra[5] & 0x1F
         for _ in range(num):
@@ -106,7 +120,7 @@ def h264_sps(path: str | os.PathLike) -> list[tuple[int, int, int]]:
                 found.add((nal[1], nal[2], nal[3]))
             k += 2 + ln
     for buf in packets:
-        for nal in _length_prefixed(buf):
+        for nal in _nal_units(buf, 4, annex_b):
             if len(nal) >= 4 and nal[0] & 0x1F == 7:
                 found.add((nal[1], nal[2], nal[3]))
     return sorted(found)
@@ -161,10 +175,11 @@ def hevc_codec_string(profiles: Sequence[HevcProfile], entry: str = "hev1") -> s
 
 
 def _hevc_nals(path: str | os.PathLike) -> Iterator[bytes]:
-    """Every NAL unit of an HEVC MP4 file's video: those of its ``hvcC`` header, then those in band."""
+    """Every NAL unit of an HEVC file's video (MP4, Matroska, MPEG-TS): those of its ``hvcC`` header, then
+    those in band."""
     packets = _stream_packets(path, "hevc")
     extra = next(packets)
-    size = 4
+    size, annex_b = 4, not (extra[:1] == b"\1")  # no hvcC record: start codes (MPEG-TS)
     if len(extra) > 23 and extra[0] == 1:  # hvcC: 22 bytes, then arrays of (type, count, (length, NAL)...)
         size = (extra[21] & 3) + 1
         k, arrays = 23, extra[22]
@@ -178,7 +193,7 @@ def _hevc_nals(path: str | os.PathLike) -> Iterator[bytes]:
                 yield extra[k + 2:k + 2 + ln]
                 k += 2 + ln
     for buf in packets:
-        yield from _length_prefixed(buf, size)
+        yield from _nal_units(buf, size, annex_b)
 
 
 #: HEVC NAL unit types of the parameter sets: VPS, SPS, PPS
@@ -393,9 +408,8 @@ def parameter_sets_key(data: bytes, muxer: str) -> str:
     found: set[bytes] = set()
     if muxer in _RAW_PARAMETER_SETS:
         kind, types = _RAW_PARAMETER_SETS[muxer]
-        for nal in re.split(b"\x00\x00\x00\x01|\x00\x00\x01", data):
-            nal = nal.rstrip(b"\x00")  # a 4-byte start code leaves its first zero on the unit before
-            if nal and kind(nal) in types:
+        for nal in _nal_units(data, 4, annex_b=True):
+            if kind(nal) in types:
                 found.add(nal)
     elif muxer == "obu":
         found = {payload for kind, payload in _obus(data) if kind == 1}
@@ -403,3 +417,58 @@ def parameter_sets_key(data: bytes, muxer: str) -> str:
         return ""
     # a letter first: a CSV reader never takes it for a number
     return "ps" + hashlib.sha256(b"".join(sorted(found))).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- levels
+
+#: H.264 levels (ITU-T H.264 table A-1): (level_idc, MaxMBPS macroblocks a second, MaxFS macroblocks a frame)
+H264_LEVELS = ((10, 1485, 99), (11, 3000, 396), (12, 6000, 396), (13, 11880, 396), (20, 11880, 396),
+               (21, 19800, 792), (22, 20250, 1620), (30, 40500, 1620), (31, 108000, 3600), (32, 216000, 5120),
+               (40, 245760, 8192), (41, 245760, 8192), (42, 522240, 8704), (50, 589824, 22080),
+               (51, 983040, 36864), (52, 2073600, 36864), (60, 4177920, 139264), (61, 8355840, 139264),
+               (62, 16711680, 139264))
+#: HEVC levels (ITU-T H.265 table A.8): (general_level_idc, MaxLumaSr samples a second, MaxLumaPs samples a picture)
+HEVC_LEVELS = ((30, 552960, 36864), (60, 3686400, 122880), (63, 7372800, 245760), (90, 16588800, 552960),
+               (93, 33177600, 983040), (120, 66846720, 2228224), (123, 133693440, 2228224),
+               (150, 267386880, 8912896), (153, 534773760, 8912896), (156, 1069547520, 8912896),
+               (180, 1069547520, 35651584), (183, 2139095040, 35651584), (186, 4278190080, 35651584))
+#: the bitstream filter that rewrites the level a stream signals (its parameter sets), by codec
+LEVEL_FILTERS = {"h264": "h264_metadata", "hevc": "hevc_metadata"}
+
+
+def level_rank(codec: str, level_idc: int) -> float:
+    """Where ``level_idc`` stands among the codec's levels (H.264's level 1b, level_idc 9 in the High
+    profiles, lies between 1 and 1.1)."""
+    return 10.5 if codec == "h264" and level_idc == 9 else float(level_idc)
+
+
+def rate_level(codec: str, width: int, height: int, fps: float) -> int | None:
+    """The lowest level whose picture size and sample rate hold ``width`` x ``height`` pictures at
+    ``fps`` (H.264: macroblocks; HEVC: luma samples, in 8-sample units); None above the highest level.
+    What a level also bounds (bit rate, decoded picture buffer) the encoder's own choice covers."""
+    if codec == "h264":
+        size = -(-width // 16) * -(-height // 16)
+        table, unit = H264_LEVELS, 16
+    elif codec == "hevc":
+        size = -(-width // 8) * 8 * -(-height // 8) * 8
+        table, unit = HEVC_LEVELS, 1
+    else:
+        raise InputError(f"no level table for {codec} (H.264 and HEVC only)")
+    side = max(-(-width // unit), -(-height // unit))  # neither side over sqrt(8 x the picture limit)
+    for level, rate, picture in table:
+        if size <= picture and side * side <= 8 * picture and size * fps <= rate * (1 + 1e-9):
+            return level
+    return None
+
+
+def signalled_level(path: str | os.PathLike) -> tuple[str, int] | None:
+    """(codec, the highest level_idc its parameter sets signal) of an H.264 or HEVC file; None for
+    another codec or none found."""
+    codec = codec_of(path)
+    if codec == "h264":
+        levels = [lv for _, _, lv in h264_sps(path)]
+    elif codec == "hevc":
+        levels = [p.level_idc for p in hevc_profiles(path)]
+    else:
+        return None
+    return (codec, max(levels, key=lambda lv: level_rank(codec, lv))) if levels else None

@@ -410,12 +410,12 @@ def uniform_dts(delay: int, fps: Fraction) -> str:
 
 
 def join_args(list_file: str, dst: str, container: str, tag: str | None = None,
-              dts: str | None = None) -> list[str]:
+              dts: str | None = None, level: str | None = None) -> list[str]:
     """Join the shot files listed in ``list_file`` without re-encoding (``tag``: the MP4 sample entry;
-    ``dts``: a ``setts`` filter from :func:`uniform_dts`)."""
+    ``dts``: a ``setts`` filter from :func:`uniform_dts`; ``level``: one from :func:`peak_level_filter`)."""
     out = ["-y", "-v", "error", "-f", "concat", "-safe", "0", "-i", input_arg(list_file), "-map", "0:v:0",
            "-c", "copy"]
-    bsfs = [dts] if dts else []
+    bsfs = [b for b in (level, dts) if b]
     if container == "mp4":
         if tag:
             out += ["-tag:v", tag]
@@ -480,6 +480,35 @@ def peak_rate(idx: FrameIndex) -> float:
     # (30 fps stored in ms is not 29.99)
     near = min(COMMON_RATES, key=lambda r: abs(r - rate))
     return float(near if abs(near - rate) <= rate * 2 / window else rate)
+
+
+def peak_level_filter(paths: Sequence[str | os.PathLike], sizes: "set[tuple[int, int]]", fps: float) -> str | None:
+    """A bitstream filter raising the level the shot encodes ``paths`` signal to the one their pictures
+    (``sizes``) need at ``fps``, or None where they signal enough, or the codec has no such filter.
+
+    The encoders pick a level from the rate they are given: a VFR source's average, while its
+    renditions keep the source's own frame times (:func:`retime`), whose busiest second
+    (:func:`peak_rate`) can need more (a 320x180 clip at 29.97 fps for a second and 15 after:
+    level 1.2 signalled, 1.3 needed). Encoding at the peak rate instead would change the encodes
+    (x264's CRF output is some 10% smaller at 29.97 than at 20.47 fps for the same frames) and with it
+    what the probes measured; the level is only the parameter sets' ``level_idc``, which the
+    ``h264_metadata``/``hevc_metadata`` filters rewrite, leaving every coded picture as it is. AV1,
+    whose level is a field of its sequence header, has no such filter."""
+    from . import ffmpeg
+    from .bitstream import LEVEL_FILTERS, level_rank, rate_level, signalled_level
+
+    found = [lv for lv in map(signalled_level, paths) if lv is not None]
+    if not found or len({c for c, _ in found}) != 1:
+        return None
+    codec = found[0][0]
+    have = max((lv for _, lv in found), key=lambda lv: level_rank(codec, lv))
+    need = [rate_level(codec, w, h, fps) for w, h in sizes]
+    if any(n is None for n in need) or not need:
+        return None  # beyond every level: nothing to signal
+    top = max(need, key=lambda lv: level_rank(codec, lv))
+    if level_rank(codec, top) <= level_rank(codec, have) or not ffmpeg.has_bsf(LEVEL_FILTERS[codec]):
+        return None
+    return f"{LEVEL_FILTERS[codec]}=level={top}"
 
 
 def retime(path: str | os.PathLike, times: Sequence[int], time_base: Fraction, container: str,
@@ -918,6 +947,7 @@ def _join_rungs(doc: Mapping[str, Any], info: SourceInfo, outputs: Sequence[Shot
     order = {j.shot: k for k, j in enumerate(plan)}
     results: list[Rendition] = []
     times = _source_times(info, cfr)
+    peak = peak_rate(times) if times is not None else float(info.fps)
     for r in doc["rungs"]:
         rung = int(r["rung"])
         parts = sorted((o for o in outputs if o.rung == rung), key=lambda o: order[o.shot])
@@ -936,8 +966,10 @@ def _join_rungs(doc: Mapping[str, Any], info: SourceInfo, outputs: Sequence[Shot
         lst = os.path.join(tmp, f"rung{rung:02d}.txt")
         Path(lst).write_text(concat_list([p.path for p in parts]), encoding="utf-8")
         dts = uniform_dts(max(reorder_depth(p.path) for p in parts), info.fps) if ffmpeg.has_bsf("setts") else None
+        # the source's own frame times: its busiest second can need a higher level than the average rate
+        level = peak_level_filter([p.path for p in parts], sizes, peak) if times is not None else None
         with atomic_path(out / name) as t:
-            ffmpeg.run(join_args(lst, str(t), container, tag, dts), what=f"joining rung {rung} failed")
+            ffmpeg.run(join_args(lst, str(t), container, tag, dts, level), what=f"joining rung {rung} failed")
             if times is not None:
                 rt = rendition_times(times, [(int(s["start_frame"]), int(s["end_frame"])) for s in shots])
                 retime(t, rt, times.time_base, container, tag)

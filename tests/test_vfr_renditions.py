@@ -104,7 +104,12 @@ def test_vfr_renditions_keep_the_source_timing(media_dir: Path, tmp_path: Path):
     res = api.encode_renditions(out / "ladder.json", out / "r", jobs=1, audio="aac:64", dash=True)
     video = [r for r in res if r.kind == "video"]
     assert video
+    from pershot.bitstream import rate_level, signalled_level
+
+    peak = peak_rate(idx)  # 29.97 for a second: 160x90 needs level 1.1, where 20 fps (the average) fits in 1
+    assert (rate_level("h264", 160, 90, peak), rate_level("h264", 160, 90, float(info.fps))) == (11, 10)
     for r in video:
+        assert signalled_level(r.path) == ("h264", 11)  # the level of its busiest second, not of the average
         got = _pts_s(r.path)
         assert len(got) == 60
         assert max(abs(a - b) for a, b in zip(got, src)) < 1e-3  # each frame where the source shows it
@@ -129,5 +134,55 @@ def test_vfr_renditions_keep_the_source_timing(media_dir: Path, tmp_path: Path):
         assert sum(d for _, d in seg.items) == pytest.approx(r.duration_s, abs=1e-5)
     # cfr=True: evenly spaced at the average rate (60 frames in 3 s: 20 fps)
     res = api.encode_renditions(out / "ladder.json", out / "cfr", jobs=1, cfr=True)
+    assert signalled_level(res[0].path) == ("h264", 10)  # evenly spaced at 20 fps: the encoder's own level
     got = _pts_s(res[0].path)
     assert got[30] == pytest.approx(30 / float(info.fps), abs=1e-3) and abs(got[30] - src[30]) > 0.4
+
+
+def test_level_tables_know_the_common_formats():
+    from pershot.bitstream import rate_level
+
+    # H.264 table A-1: 1080p30 is level 4, 1080p60 4.2, 2160p60 5.2; HEVC table A.8: 4, 4.1, 5.1
+    assert [rate_level("h264", 1920, 1080, f) for f in (30, 60)] == [40, 42]
+    assert rate_level("h264", 3840, 2160, 60) == 52 and rate_level("h264", 1280, 720, 30) == 31
+    assert [rate_level("hevc", 1920, 1080, f) for f in (30, 60)] == [120, 123]
+    assert rate_level("hevc", 3840, 2160, 60) == 153 and rate_level("hevc", 16384, 8640, 30) is None
+    # 29.97 fps of 320x180 is 7,193 macroblocks a second: over level 1.2's 6,000
+    assert (rate_level("h264", 320, 180, 30000 / 1001), rate_level("h264", 320, 180, 20.47)) == (13, 12)
+
+
+@pytest.mark.parametrize("codec,fmt", [("libx264", "h264"), ("libx265", "hevc"), ("libsvtav1", "obu")])
+def test_peak_level_filter_raises_only_the_signalled_level(tmp_path: Path, codec, fmt):
+    """A shot encoded at 30 fps whose rendition plays 120 fps at its busiest: the join signals the level
+    120 fps needs (H.264 1.3 -> 3 at 320x180, HEVC 2 -> 2.1) with every decoded picture unchanged;
+    at the encode's own rate nothing changes. AV1 has no filter for it: None."""
+    import hashlib
+
+    import av
+
+    from pershot.bitstream import signalled_level
+    from pershot.renditions import concat_list, join_args, peak_level_filter
+
+    shot = tmp_path / ("s.ts" if fmt != "obu" else "s.mp4")
+    ffmpeg.run(["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-frames:v", "6",
+                "-pix_fmt", "yuv420p", "-c:v", codec, *(["-x265-params", "log-level=error"] if fmt == "hevc" else []),
+                str(shot)], what="encoding failed")
+    assert peak_level_filter([shot], {(320, 180)}, 30.0) is None
+    got = peak_level_filter([shot], {(320, 180)}, 120.0)
+    if fmt == "obu":
+        assert got is None
+        return
+    before = signalled_level(shot)
+    want = {"h264": 30, "hevc": 63}[fmt]
+    assert before[1] < want and got == f"{fmt}_metadata=level={want}"
+    lst = tmp_path / "l.txt"
+    lst.write_text(concat_list([str(shot)]), encoding="utf-8")
+    out = tmp_path / "joined.mp4"
+    ffmpeg.run(join_args(str(lst), str(out), "mp4", {"h264": "avc3", "hevc": "hev1"}[fmt], None, got))
+    assert signalled_level(out) == (fmt, want)
+
+    def frames(path):
+        with av.open(str(path)) as c:
+            return [hashlib.sha1(f.to_ndarray(format="yuv420p").tobytes()).hexdigest() for f in c.decode(video=0)]
+
+    assert frames(out) == frames(shot) and len(frames(out)) == 6
