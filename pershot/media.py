@@ -1053,18 +1053,32 @@ def shown_filters(info: SourceInfo, idx: FrameIndex, start_frame: int, end_frame
     fields: the source frames that hold them are trimmed and deinterlaced, and a field of a frame at either
     end that falls outside the range is trimmed off after."""
     f = idx.fields
-    a, b = start_frame // f, -(-end_frame // f)  # the source frames that hold the range
+    a, b = decoded_span(info, idx, start_frame, end_frame)
     whole = b * f >= len(idx)
     if by_count:
         trim = f"trim=start_frame={a}" + ("" if whole else f":end_frame={b}")
     else:
         trim = f"trim=start_pts={idx.pts[a * f] // f}" + ("" if whole else f":end_pts={idx.pts[b * f] // f}")
     deint = deinterlace_filters(info)
-    if f > 1 and (start_frame % f or end_frame % f):
-        skip = start_frame - a * f
+    skip = start_frame - a * f
+    if skip or (b * f - end_frame):  # the neighbours and fields outside the range
         deint += [f"trim=start_frame={skip}:end_frame={skip + end_frame - start_frame}", "setpts=PTS-STARTPTS"]
     return [trim, "setpts=PTS-STARTPTS", *deint, *tonemap_filters(info, bit_depth),
             *rotation_filters(info.rotation), *crop_filters(info)]
+
+
+def decoded_span(info: SourceInfo, idx: FrameIndex, start_frame: int, end_frame: int) -> tuple[int, int]:
+    """The source frames [a, b) decoded to show frames [start_frame, end_frame) (``idx``'s, fields where
+    it counts them): those that hold the range and, for an interlaced source, a neighbour on either side
+    where there is one. bwdif reads the frames before and after the one it deinterlaces: without them it
+    passed a range's first frame through as it was, its two fields woven (a one-frame range, a thumbnail,
+    entirely), and rebuilt the last from that frame alone, unlike the same frames deinterlaced within the
+    whole stream."""
+    f = idx.fields
+    a, b = start_frame // f, -(-end_frame // f)  # the source frames that hold the range
+    if info.interlaced:
+        a, b = max(a - 1, 0), min(b + 1, len(idx) // f)
+    return a, b
 
 
 def sized_filter(info: SourceInfo, width: int, height: int, bit_depth: int = 8) -> str:
@@ -1106,7 +1120,8 @@ def extract_args(
     if not outputs:
         raise InputError("extract_args needs at least one output")
     args: list[str] = ["-y", "-v", "error", "-threads", "1", "-noautorotate"]
-    k = idx.keyframe_at_or_before(start_frame) if seek and not by_count else 0
+    k = idx.keyframe_at_or_before(decoded_span(info, idx, start_frame, end_frame)[0] * idx.fields) \
+        if seek and not by_count else 0
     if k > 0:
         # seek (by keyframe) to a point at or just before keyframe k; decoding starts there
         t = float((idx.pts[k] - idx.pts[0]) * idx.time_base)

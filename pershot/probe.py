@@ -177,8 +177,8 @@ def probe_key(info: SourceInfo, shot: Shot, p: EncodeParams, metric: MetricParam
         extra["args_revision"] = rev
     if info.stream is not None:  # a stream asked for by index (the automatic choice keeps its old keys)
         extra["stream"] = info.stream
-    if info.interlaced:  # deinterlaced frames; progressive sources keep their old keys
-        extra["deinterlace"] = "bwdif-field" if info.field_rate else "bwdif"
+    if info.interlaced:  # deinterlaced frames, with their neighbours (2); progressive sources keep their old keys
+        extra["deinterlace"] = "bwdif2-field" if info.field_rate else "bwdif2"
     if info.crop is not None:  # a cut picture (the reference size below changes with it)
         extra["crop"] = list(info.crop)
     if info.tonemap:  # tone-mapped HDR

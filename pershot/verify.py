@@ -6,8 +6,8 @@ the rendition decoded whole (a rung whose resolution changes shot by shot keeps 
 every frame is scaled and scored) against the source decoded in the same run and brought to the
 frames the probes compared against (trim, deinterlace, tone map, rotation, crop, then the source's
 display size at the encodes' bit depth): no reference file on disk, whatever the title's length.
-An interlaced source is deinterlaced shot by shot, as the probes and the encodes had it (the
-deinterlacer looks at neighbouring fields, which across a cut belong to another shot).
+An interlaced source's frames are deinterlaced as within the whole stream, as the probes and the encodes
+had them (each range is decoded with a neighbour on either side: see :func:`pershot.media.decoded_span`).
 Frames are paired by index; every frame is scored (VMAF too), with the VMAF model the ladder
 records (``auto`` where it records none).
 
@@ -122,20 +122,12 @@ def verify_args(job: VerifyJob, log_dir: str | os.PathLike) -> list[str]:
     ref = (info.display_width, info.display_height)
     by_count = not idx.pts_exact
     sized = sized_filter(info, *ref, bit_depth=job.bit_depth)
-    n = len(job.shots)
-    if info.interlaced and n > 1:
-        # the deinterlacer looks at neighbouring fields: the probes and the encodes deinterlaced each shot
-        # alone, so the reference does too (shot by shot, then joined), not across the cuts
-        pre = (f"[1:{idx.stream_index}]split={n}" + "".join(f"[v{i}]" for i in range(n)) + ";"
-               + "".join(f"[v{i}]{','.join(shown_filters(info, idx, a, b, by_count, job.bit_depth))}[c{i}];"
-                         for i, (a, b) in enumerate(job.shots))
-               + "".join(f"[c{i}]" for i in range(n)) + f"concat=n={n}:v=1:a=0[ref];")
-        graph = pre + metric_graph(ref, job.params, log_dir, job.bit_depth, ref_input="[ref]", ref_filters=[sized])
-    else:  # every filter works frame by frame: one trim of the whole span is the shots joined
-        start, end = job.shots[0][0], job.shots[-1][1]
-        chain = [*shown_filters(info, idx, start, end, by_count, job.bit_depth), sized]
-        graph = metric_graph(ref, job.params, log_dir, job.bit_depth, ref_input=f"[1:{idx.stream_index}]",
-                             ref_filters=chain)
+    # every filter gives each frame what it gives it within the whole stream (the deinterlacer reads the
+    # neighbours of a range: see media.decoded_span): one trim of the whole span is the shots joined
+    start, end = job.shots[0][0], job.shots[-1][1]
+    chain = [*shown_filters(info, idx, start, end, by_count, job.bit_depth), sized]
+    graph = metric_graph(ref, job.params, log_dir, job.bit_depth, ref_input=f"[1:{idx.stream_index}]",
+                         ref_filters=chain)
     t = str(job.params.threads)
     return ["-y", "-v", "error", "-threads", t,
             # a rung whose size changes shot by shot: one graph throughout (a rebuilt one restarts its logs)

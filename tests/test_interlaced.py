@@ -121,3 +121,31 @@ def test_deinterlacing_by_field_gives_each_field_a_frame_of_its_own(media_dir: P
     p = EncodeParams(encoder="x264", preset="fast", rc_mode="crf", value=28, width=160, height=90,
                      fps=field.fps, frames=10)
     assert probe_key(field, shot, p, MetricParams(), "v", "f") != probe_key(info, shot, p, MetricParams(), "v", "f")
+
+
+@pytest.mark.parametrize("mode", ["frame", "field"])
+def test_a_range_is_deinterlaced_as_within_the_whole_stream(media_dir: Path, tmp_path: Path, mode):
+    """bwdif reads each frame's neighbours: a range (a shot, a thumbnail's one frame) is decoded with one on
+    either side, so its frames are exactly those the whole stream gives, first and last included. A range
+    of one frame was its two fields woven; a shot's first frame was deinterlaced without its predecessor.
+    Keyframes every 5 frames: a range that starts on one seeks to the one before, for its neighbour."""
+    from pershot.media import deinterlace_filters, with_deinterlace
+
+    clip = tmp_path / "tff_g5.mp4"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(media_dir / "testvideo.mp4"), "-vf",
+                "trim=start_frame=200:end_frame=260,setpts=PTS-STARTPTS,scale=320:180,interlace=scan=tff",
+                "-c:v", "libx264", "-flags", "+ildct+ilme", "-x264-params", "tff=1", "-g", "5", "-crf", "14",
+                str(clip)], what="making an interlaced clip failed")
+    info = with_deinterlace(probe_source(clip), mode)
+    whole = tmp_path / "whole.y4m"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(clip), "-vf", ",".join(deinterlace_filters(info)), "-pix_fmt",
+                "yuv420p", "-f", "yuv4mpegpipe", str(whole)], what="deinterlacing the whole clip failed")
+    every = _frames(str(whole), 320, 180)
+    n = info.frame_count
+    assert len(every) == n == (60 if mode == "field" else 30)
+    f = n // 30
+    for a, b in [(10 * f, 10 * f + 1), (0, 1), (n - 1, n), (0, 4), (7 * f + 1, 13 * f), (3, n)]:
+        ex = extract_shot(info, a, b, tmp_path / f"y{a}_{b}", [(160, 90)])
+        got = _frames(ex.reference, 320, 180)
+        assert len(got) == b - a
+        assert all(np.array_equal(g, every[a + i]) for i, g in enumerate(got)), (a, b)

@@ -107,8 +107,8 @@ def test_cli_verify(made, tmp_path: Path, capsys):
     assert "--verify goes with --encode" in capsys.readouterr().err
 
 
-def test_an_interlaced_title_is_deinterlaced_shot_by_shot_as_its_probes_were(media_dir: Path, tmp_path: Path):
-    # testvideo's cut at frame 180 falls at interlaced frame 10: bwdif across it would see the other shot
+def test_an_interlaced_title_is_deinterlaced_as_its_probes_were(media_dir: Path, tmp_path: Path):
+    # testvideo's cut at frame 180 falls at interlaced frame 10: each shot's frames are the whole stream's
     clip = interlaced_clip(media_dir, tmp_path / "tff.mp4", start_frame=160)
     out = tmp_path / "lad"
     api.ladder(clip, complexity=1.0, rungs=2, grid=dict(GRID, heights=[180]), out_dir=out, jobs=2, plots=False)
