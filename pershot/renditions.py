@@ -865,9 +865,11 @@ def write_storyboard(doc: Mapping[str, Any], base: "Path | None", info: SourceIn
                      out: Path) -> list[Rendition]:
     """Where the ladder coded thumbnails (``--thumbnails``, in ladder.json, files relative to ``base``): a
     storyboard for scrubbing previews, ``out/thumbnails.vtt`` (each shot's thumbnail over the shot's span)
-    and the images in ``out/thumbnails/``; one row of kind ``thumbnails`` (rung -201). Nothing where the ladder
-    has none, its folder is unknown, or a thumbnail is not in a format browsers show (see
-    :func:`pershot.thumbnails.storyboard_entries`; the CLI says why)."""
+    and the images in ``out/thumbnails/``, named by the shots' order (``shot0000.jpg``...; the names
+    DASH's thumbnail template counts); one row of kind ``thumbnails`` (rung -201). Nothing where the
+    ladder has none, its folder is unknown, or a thumbnail is not in a format browsers show (see
+    :func:`pershot.thumbnails.storyboard_entries`; the CLI says why). A thumbnail file that is missing
+    was refused before any encode (:func:`_check_storyboard`)."""
     from .atomic import atomic_path, write_text
     from .thumbnails import STORYBOARD, storyboard_entries, storyboard_vtt
 
@@ -875,22 +877,34 @@ def write_storyboard(doc: Mapping[str, Any], base: "Path | None", info: SourceIn
     if not thumbs or base is None:
         return []
     try:
-        entries = storyboard_entries(thumbs, shot_times(doc, info, times))
+        entries = storyboard_entries(thumbs, shot_spans(doc), shot_times(doc, info, times))
     except InputError:
         return []
-    for e in entries:
-        src = base / e.path
-        if not src.is_file():
-            return []
-        with atomic_path(out / e.path) as t:
-            shutil.copyfile(src, t)
-    write_text(out / STORYBOARD, storyboard_vtt(entries))
-    span = entries[-1].end_s
-    size = sum(e.bytes for e in entries)
+    named = []
+    for k, e in enumerate(entries):
+        name = f"thumbnails/shot{k:04d}{Path(e.path).suffix.lower()}"
+        with atomic_path(out / name) as t:
+            shutil.copyfile(base / e.path, t)
+        named.append(dataclasses.replace(e, path=name))
+    write_text(out / STORYBOARD, storyboard_vtt(named))
+    span = named[-1].end_s
+    size = sum(e.bytes for e in named)
     return [Rendition(rung=-201, name="storyboard", path=str(out / STORYBOARD), container="webvtt",
-                      width=max(e.width for e in entries), height=max(e.height for e in entries), frames=len(entries),
+                      width=max(e.width for e in named), height=max(e.height for e in named), frames=len(named),
                       duration_s=span, size_bytes=size, bitrate_kbps=size * 8.0 / span / 1000.0 if span > 0 else 0.0,
                       ladder_kbps=float("nan"), encode_cpu_s=0.0, kind="thumbnails")]
+
+
+def _check_storyboard(doc: Mapping[str, Any], base: "Path | None") -> None:
+    """Refuse, before any encode, a ladder whose thumbnails' files are not in its folder ``base``."""
+    from .thumbnails import missing_thumbnails
+
+    if base is not None and doc.get("thumbnails"):
+        gone = missing_thumbnails(dict(doc), base)
+        if gone:
+            raise InputError(f"the ladder's thumbnail {gone[0]} is not in {base}"
+                             + (f" ({len(gone) - 1} more missing)" if len(gone) > 1 else "")
+                             + ": its storyboard needs every shot's")
 
 
 #: the encoders whose renditions HLS and DASH package
@@ -1010,6 +1024,8 @@ def _encode_ladder(
     subtitles: "int | str | Sequence[int | str] | None" = None,
     subtitle_files: "Sequence[str | os.PathLike | tuple] | None" = None,
     audio_loudness: "float | None" = None,
+    base: "str | os.PathLike | None" = None,
+    storyboard: bool = True,
 ) -> "tuple[list[Rendition], float, Fraction]":
     """:func:`encode_renditions` without the packaging: (the renditions, the frame rate HLS's
     ``FRAME-RATE`` gives them, the source's frame rate). ``hls``/``dash``: only checked for.
@@ -1017,7 +1033,8 @@ def _encode_ladder(
     ``verify_progress(done, total)`` called as each finishes. ``audio_pick``: which audio stream(s) the
     audio renditions come from (see :func:`audio_picks`; default the first). ``subtitles``,
     ``subtitle_files``: the subtitle renditions (see :func:`subtitle_plan`). ``audio_loudness``: normalize
-    each audio rendition to this integrated loudness (LUFS, two passes of ffmpeg's ``loudnorm``)."""
+    each audio rendition to this integrated loudness (LUFS, two passes of ffmpeg's ``loudnorm``). ``base``:
+    the folder the ladder's thumbnails are in (default: the ladder file's); ``storyboard``: make one of them."""
     import pandas as pd
 
     from .atomic import atomic_path
@@ -1027,9 +1044,12 @@ def _encode_ladder(
 
     if isinstance(ladder, (str, os.PathLike)):
         doc = load_ladder_json(ladder)  # checked as it is read
+        base = Path(ladder).parent if base is None else base
     else:
         check_ladder_doc(ladder)
         doc = ladder
+    board = Path(base) if base is not None and storyboard else None
+    _check_storyboard(doc, board)
     src = source if source is not None else (doc.get("source") or {}).get("path")
     if not src:
         raise InputError("the ladder does not say which video it is for: give the source")
@@ -1110,8 +1130,7 @@ def _encode_ladder(
             frames=0, duration_s=dur, size_bytes=size, bitrate_kbps=size * 8.0 / dur / 1000.0 if dur > 0 else 0.0,
             ladder_kbps=float("nan"), encode_cpu_s=r.cpu_s + cpu, kind="audio", language=lang, loudness_lufs=lufs))
     results += write_subtitles(info, subs, out)
-    results += write_storyboard(doc, Path(ladder).parent if isinstance(ladder, (str, os.PathLike)) else None, info,
-                                times, out)
+    results += write_storyboard(doc, board, info, times, out)
     with atomic_path(out / "renditions.csv") as t:
         pd.DataFrame([x.as_dict() for x in results], columns=list(RENDITION_COLUMNS)).to_csv(t, index=False)
     shutil.rmtree(tmp, ignore_errors=True)  # every rung is joined: the shot encodes are no longer needed
@@ -1218,13 +1237,19 @@ def encode_ladders(
         _check_packaging(d, None, hls=hls, dash=dash)
     out = Path(out_dir)
     names = [_encoders.canonical_name(enc) for enc in encoders]  # the folders: x264/, x265/, svtav1/
+    bases = [Path(x).parent if isinstance(x, (str, os.PathLike)) else None for x in ladders]
+    # one storyboard (the shots are every ladder's): the first ladder's that has thumbnails
+    board = next((i for i, (d, b) in enumerate(zip(docs, bases)) if d.get("thumbnails") and b is not None), None)
+    if board is not None:
+        _check_storyboard(docs[board], bases[board])
     results: list[Rendition] = []
     for i, (d, name) in enumerate(zip(docs, names)):  # one source: its frame rates are every ladder's
         first = i == 0
         res, hls_fps, fps = _encode_ladder(d, out / name, source=source, audio=audio if first else None, cfr=cfr,
                                            subtitles=subtitles if first else None,
                                            subtitle_files=subtitle_files if first else None,
-                                           audio_loudness=audio_loudness if first else None, **kw)
+                                           audio_loudness=audio_loudness if first else None, base=bases[i],
+                                           storyboard=i == board, **kw)
         results += res
     _package(results, out, hls, dash, hls_fps, fps, segment_s)
     return results

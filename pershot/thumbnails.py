@@ -19,6 +19,7 @@ players' scrubbing previews read, so the preview shows the shot the viewer lands
 """
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -28,7 +29,8 @@ from typing import Callable, Sequence
 from .atomic import write_bytes
 from .errors import InfeasibleError, InputError
 from .encoders.base import colour_args
-from .media import SourceInfo, check_source, encode_colour, extract_shot, input_arg, target_size, temp_dir
+from .media import (SourceInfo, check_source, encode_colour, extract_shot, frame_times, input_arg, target_size,
+                    temp_dir)
 from .shots import Shot
 
 DEFAULT_HEIGHT = 360
@@ -86,12 +88,15 @@ def read_frame(info: SourceInfo, frame: int, height: int | None = None):
 
 
 def candidate_codecs(*, height: int = DEFAULT_HEIGHT, complexity: float | None = None,
-                     codecs: Sequence[str] | None = None, **_: object) -> list:
+                     codecs: Sequence[str] | None = None, target_psnr: float = DEFAULT_TARGET_PSNR,
+                     **_: object) -> list:
     """Check thumbnail options and return the codecs that compete; raises before any work is done."""
     from .codecs import get_codec, iter_codecs
 
     if height < 2:
         raise InputError(f"thumbnail height must be >= 2, got {height}")
+    if not 0 < target_psnr < math.inf:
+        raise InputError(f"thumbnail target PSNR must be a positive number of dB, got {target_psnr:g}")
     if complexity is not None and not 0 < complexity <= 1:
         raise InputError(f"thumbnail complexity must be in (0, 1], got {complexity:g}")
     if codecs:
@@ -127,7 +132,8 @@ def code_thumbnails(
     # a thumbnail is an SDR image: an HDR source kept HDR in its ladder is tone-mapped for it
     info = with_tonemap(info, DEFAULT_TONEMAP) if info.hdr_kept else info
     check_source(info)
-    cands = candidate_codecs(height=height, complexity=complexity, codecs=codecs)
+    cands = candidate_codecs(height=height, complexity=complexity, codecs=codecs, target_psnr=target_psnr)
+    times = frame_times(info)  # a VFR source's frames at their own times
     out = Path(out_dir)
     thumbs: list[Thumbnail] = []
     for i, shot in enumerate(shots):
@@ -146,7 +152,7 @@ def code_thumbnails(
         name = f"thumbnails/shot{shot.index:04d}{best.extension}"
         write_bytes(out / name, best.data)
         h, w = img.shape[:2]
-        thumbs.append(Thumbnail(shot=shot.index, frame=f, time_s=float(f / info.fps) if info.fps else 0.0,
+        thumbs.append(Thumbnail(shot=shot.index, frame=f, time_s=times[f],
                                 width=w, height=h, codec=best.codec, level=best.level, bytes=best.bytes,
                                 bpp=best.bpp, psnr_rgb=best.psnr_rgb, ms_ssim=best.ms_ssim,
                                 decode_cpu_s=best.decode_cpu_s, path=name))
@@ -173,25 +179,32 @@ class StoryboardEntry:
     bytes: int
 
 
-def storyboard_entries(thumbs: Sequence[dict], shot_times: Sequence[tuple[float, float]]) -> list[StoryboardEntry]:
+def storyboard_entries(thumbs: Sequence[dict], spans: Sequence[tuple[int, int]],
+                       shot_times: Sequence[tuple[float, float]]) -> list[StoryboardEntry]:
     """The storyboard of a ladder's thumbnails (ladder.json's ``thumbnails`` items): each shot's thumbnail
-    shown over the shot's span (``shot_times[shot]``, seconds on the renditions' clock), so a scrubbing
-    preview shows the shot the viewer lands in. InputError where a shot has none, or where one is in a
-    format browsers do not show (JPEG XL, pershot's container), naming it."""
-    by_shot = {int(t["shot"]): t for t in thumbs}
-    missing = [i for i in range(len(shot_times)) if i not in by_shot]
-    if missing:
-        raise InputError(f"shot {missing[0]} has no thumbnail: a storyboard needs one per shot")
+    shown over the shot's span (``spans[k]``: its frames; ``shot_times[k]``: seconds on the renditions'
+    clock), so a scrubbing preview shows the shot the viewer lands in. A thumbnail belongs to the shot
+    that holds its frame, however the shots are numbered (a hand-written shots.csv may count from 1).
+    InputError where a shot has none, or where one is in a format browsers do not show (JPEG XL,
+    pershot's container), naming it."""
     out = []
-    for i, (a, b) in enumerate(shot_times):
-        t = by_shot[i]
+    for (a, b), (t0, t1) in zip(spans, shot_times):
+        t = next((t for t in thumbs if isinstance(t.get("frame"), int) and a <= t["frame"] < b), None)
+        if t is None:
+            raise InputError(f"the shot at frames {a}-{b} has no thumbnail: a storyboard needs one per shot")
         ext = Path(str(t["path"])).suffix.lower()
         if ext not in WEB_IMAGE_TYPES:
-            raise InputError(f"shot {i}'s thumbnail is {ext or 'untyped'} ({t.get('codec')}), which browsers do not "
-                             "show: a ladder made with --thumbnail-codecs jpeg,webp,avif gives a storyboard")
-        out.append(StoryboardEntry(a, b, str(t["path"]), WEB_IMAGE_TYPES[ext], int(t["width"]), int(t["height"]),
+            raise InputError(f"shot {t['shot']}'s thumbnail is {ext or 'untyped'} ({t.get('codec')}), which browsers "
+                             "do not show: a ladder made with --thumbnail-codecs jpeg,webp,avif gives a storyboard")
+        out.append(StoryboardEntry(t0, t1, str(t["path"]), WEB_IMAGE_TYPES[ext], int(t["width"]), int(t["height"]),
                                    int(t["bytes"])))
     return out
+
+
+def missing_thumbnails(doc: dict, base: "str | os.PathLike") -> list[str]:
+    """The thumbnail files a ladder.json names (relative to its folder ``base``) that are not there."""
+    return [str(t.get("path")) for t in doc.get("thumbnails") or []
+            if not (Path(base) / str(t.get("path"))).is_file()]
 
 
 def storyboard_vtt(entries: Sequence[StoryboardEntry]) -> str:
@@ -227,8 +240,9 @@ def storyboard_problem(doc: dict) -> str | None:
         return None
     from .renditions import shot_spans
 
+    spans = shot_spans(doc)
     try:
-        storyboard_entries(thumbs, [(0.0, 0.0)] * len(shot_spans(doc)))
+        storyboard_entries(thumbs, spans, [(0.0, 0.0)] * len(spans))
     except InputError as e:
         return str(e)
     return None

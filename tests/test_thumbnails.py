@@ -105,7 +105,9 @@ def test_ladder_with_thumbnails_lists_them_in_ladder_json(media_dir: Path, tmp_p
 
 @pytest.mark.parametrize("opts, code", [(["--thumbnail-codecs", "nosuchcodec"], 4),
                                          (["--thumbnail-complexity", "2"], 2),
-                                         (["--thumbnail-height", "1"], 2)])
+                                         (["--thumbnail-height", "1"], 2),
+                                         (["--thumbnail-psnr", "nan"], 2), (["--thumbnail-psnr", "inf"], 2),
+                                         (["--thumbnail-psnr=-10"], 2)])
 def test_ladder_bad_thumbnail_options_fail_before_encoding(media_dir: Path, tmp_path: Path, opts, code):
     from pershot.cli import main
 
@@ -122,15 +124,68 @@ def test_storyboards_take_what_browsers_show():
 
     # thumbnails are drawn by web players: by default only JPEG, WebP and AVIF compete (JPEG XL when named)
     assert {c.name for c in candidate_codecs()} <= {"jpeg", "webp", "avif"}
-    thumbs = [{"shot": 0, "path": "thumbnails/shot0000.jpg", "width": 64, "height": 36, "bytes": 10, "codec": "jpeg"},
-              {"shot": 1, "path": "thumbnails/shot0001.avif", "width": 64, "height": 36, "bytes": 9, "codec": "avif"}]
-    got = storyboard_entries(thumbs, [(0.0, 1.5), (1.5, 2.0)])
+    thumbs = [{"shot": 0, "frame": 2, "path": "thumbnails/shot0000.jpg", "width": 64, "height": 36, "bytes": 10,
+               "codec": "jpeg"},
+              {"shot": 1, "frame": 7, "path": "thumbnails/shot0001.avif", "width": 64, "height": 36, "bytes": 9,
+               "codec": "avif"}]
+    got = storyboard_entries(thumbs, [(0, 5), (5, 9)], [(0.0, 1.5), (1.5, 2.0)])
     assert [(e.start_s, e.end_s, e.mime) for e in got] == [(0.0, 1.5, "image/jpeg"), (1.5, 2.0, "image/avif")]
-    with pytest.raises(InputError, match="shot 2 has no thumbnail"):
-        storyboard_entries(thumbs, [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)])
+    with pytest.raises(InputError, match="the shot at frames 9-12 has no thumbnail"):
+        storyboard_entries(thumbs, [(0, 5), (5, 9), (9, 12)], [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)])
+    # shots numbered from 1 (a hand-written shots.csv): each thumbnail goes with the shot that holds its frame
+    renumbered = [dict(t, shot=t["shot"] + 1) for t in reversed(thumbs)]
+    assert storyboard_entries(renumbered, [(0, 5), (5, 9)], [(0.0, 1.5), (1.5, 2.0)]) == got
     jxl = [dict(thumbs[0]), dict(thumbs[1], path="thumbnails/shot0001.jxl", codec="jxl")]
     rungs = [{"shots": [{"start_frame": 0, "end_frame": 5}, {"start_frame": 5, "end_frame": 9}]}]
     assert "shot 1's thumbnail is .jxl (jxl), which browsers do not show" in storyboard_problem(
         {"thumbnails": jxl, "rungs": rungs})
     assert storyboard_problem({"thumbnails": thumbs, "rungs": rungs}) is None
     assert storyboard_problem({"rungs": rungs}) is None
+
+
+def test_a_vfr_source_s_thumbnails_say_their_frames_own_times(media_dir: Path, tmp_path: Path):
+    from core_clips import vfr_clip
+
+    from pershot.media import frame_times, probe_source
+    from pershot.shots import Shot
+    from pershot.thumbnails import code_thumbnails
+
+    info = probe_source(vfr_clip(media_dir, tmp_path))  # 15 frames 1/30 s apart, then 25 at 2/30 s
+    assert info.is_vfr and info.frame_count == 40
+    shots = [Shot(index=0, start_frame=0, end_frame=15, start_s=0.0, end_s=0.5),
+             Shot(index=1, start_frame=15, end_frame=40, start_s=0.5, end_s=2 + 1 / 6)]
+    thumbs = code_thumbnails(info, shots, tmp_path / "t", codecs=["jpeg"], height=90)
+    # frame 27: 15/30 + 12 x 2/30 = 1.3 s in (at the average rate, 27 / 18.46 = 1.46 s: past its own time)
+    assert [t.frame for t in thumbs] == [7, 27]
+    assert [round(t.time_s, 4) for t in thumbs] == [round(7 / 30, 4), 1.3]
+    assert [t.time_s for t in thumbs] == [frame_times(info)[7], frame_times(info)[27]]
+
+
+def test_two_ladders_get_one_storyboard_and_a_missing_thumbnail_is_refused(media_dir: Path, tmp_path: Path):
+    """x264 and x265 ladders of one title encoded together: one storyboard (the first ladder's thumbnails),
+    in both packages (there was none). A ladder folder that lost a thumbnail is refused before any encode."""
+    import json
+    import shutil
+
+    from pershot.cli import main
+
+    clip = counter_small(media_dir, tmp_path)
+    (tmp_path / "grid.toml").write_text('name = "two"\nheights = [90]\ncrf = [26, 34]\n'
+                                        '[encoders.x264]\npresets = ["veryfast"]\n'
+                                        '[encoders.x265]\npresets = ["ultrafast"]\n')
+    out = tmp_path / "lad"
+    assert main(["ladder", str(clip), "--grid", str(tmp_path / "grid.toml"), "--encoder", "x264,x265", "--rungs",
+                 "1", "-c", "1", "--no-plots", "--thumbnails", "--thumbnail-codecs", "jpeg", "--thumbnail-height",
+                 "60", "--encode", "--hls", "--dash", "-o", str(out), "-j", "1", "-q"]) == 0
+    assert json.loads((out / "x264" / "ladder.json").read_text())["thumbnails"]  # coded once, with the first
+    r = out / "renditions"
+    master = (r / "hls" / "master.m3u8").read_text()
+    assert master.count("#EXT-X-IMAGE-STREAM-INF") == 1 and (r / "hls" / "thumbnails.vtt").is_file()
+    assert (r / "dash" / "manifest.mpd").read_text().count('contentType="image"') == 1
+    assert (r / "x264" / "thumbnails.vtt").is_file() and not (r / "x265" / "thumbnails.vtt").exists()
+    # a thumbnail gone from the ladder's folder: exit 2 naming it, nothing encoded
+    lost = tmp_path / "lost"
+    shutil.copytree(out / "x264", lost)
+    (lost / "thumbnails" / "shot0001.jpg").unlink()
+    assert main(["encode", str(lost / "ladder.json"), "-o", str(tmp_path / "r2"), "--hls", "-q"]) == 2
+    assert not list((tmp_path / "r2").glob("**/*.mp4")) and not (tmp_path / "r2" / "thumbnails").exists()
