@@ -699,7 +699,9 @@ def audio_args(info: SourceInfo, stream: int, kbps: int, dst: str | os.PathLike,
                measured: "Mapping[str, Any] | None" = None, sample_rate: int = 48000) -> list[str]:
     """ffmpeg arguments for the audio rendition: the source's audio from the instant of its first video
     frame to the end of its last (the span the video renditions cover, which start at 0), timestamps
-    rebased to that first frame, silence put in where the audio starts later, AAC-LC in MP4. With
+    rebased to that first frame, silence put in where the audio starts later or ends earlier (or lies
+    outside the span altogether: the rendition is then silent), so it lasts as long as the video, AAC-LC
+    in MP4. With
     ``loudness`` (LUFS) and the first pass's ``measured`` statistics (:func:`measure_loudness`), normalized
     to that integrated loudness (linear gain where the true peak allows it), resampled back to
     ``sample_rate`` (loudnorm works at 192 kHz); its own statistics are then printed (run at info level)."""
@@ -713,8 +715,9 @@ def audio_args(info: SourceInfo, stream: int, kbps: int, dst: str | os.PathLike,
                f"offset={m['target_offset']}:linear=true:print_format=json")
         level = []
         resample = f"aresample={int(sample_rate) or 48000}:async=1:first_pts=0"
+    pad = f"apad=whole_dur={video_span(info)[1]:.6f}"
     return ["-y", *level, "-copyts", "-i", input_arg(info.path), "-map", f"0:{stream}", "-vn", "-sn", "-dn",
-            "-af", f"{af},{resample}", "-c:a", "aac", "-b:a", f"{kbps}k", "-movflags", "+faststart", "-f", "mp4",
+            "-af", f"{af},{resample},{pad}", "-c:a", "aac", "-b:a", f"{kbps}k", "-movflags", "+faststart", "-f", "mp4",
             input_arg(dst)]
 
 

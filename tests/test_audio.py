@@ -252,3 +252,35 @@ def test_audio_is_normalized_to_a_loudness_target_when_asked(media_dir: Path, tm
                        (["--audio-loudness", "-23"], "--audio-loudness goes with --audio")):
         assert main(["encode", lad, "-o", str(tmp_path / "bad"), "-q", *extra]) == InputError.exit_code
         assert msg in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("offset,tone_s,heard", [(0.0, 1.0, True), (3.0, 0.5, False)])
+def test_audio_that_ends_early_or_misses_the_video_is_padded_to_its_length(media_dir: Path, tmp_path: Path,
+                                                                            offset, tone_s, heard):
+    """Audio that ends before the video (1 s of tone under 2 s of video) is padded with silence to the
+    video's end; audio that lies after the video altogether gives a silent rendition as long as the
+    video (it was an IndexError traceback after every rung was encoded)."""
+    video = cut(media_dir / "testvideo.mp4", tmp_path / "v.mp4", start_frame=240, frames=60, height=90)
+    src = tmp_path / "av.mkv"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(video), "-itsoffset", f"{offset}", "-f", "lavfi", "-i",
+                f"sine=frequency=440:sample_rate=48000:duration={tone_s}", "-map", "0:v", "-map", "1:a",
+                "-c:v", "copy", "-c:a", "aac", str(src)], what="muxing a test clip failed")
+    out = tmp_path / "lad"
+    api.ladder(src, grid=GRID, complexity=1.0, rungs=1, out_dir=out, jobs=1, plots=False,
+               shots=[Shot(index=0, start_frame=0, end_frame=60, start_s=0.0, end_s=60 * 1001 / 30000)])
+    res = api.encode_renditions(out / "ladder.json", out / "r", jobs=1, audio="aac:96")
+    video = next(r for r in res if r.kind == "video")
+    aud = next(r for r in res if r.kind == "audio")
+    import av
+
+    with av.open(aud.path) as c:
+        st = c.streams.audio[0]
+        a = np.concatenate([f.to_ndarray().mean(axis=0) for f in c.decode(st)])
+        rate = st.rate
+    assert abs(len(a) / rate - video.duration_s) <= 1024 / 48000 + 1e-6
+    assert abs(aud.duration_s - video.duration_s) <= 1024 / 48000 + 1e-6
+    loud = np.nonzero(np.abs(a) > 0.1)[0]
+    if heard:
+        assert loud[-1] / rate == pytest.approx(tone_s, abs=0.03) and np.abs(a[int(1.2 * rate):]).max() < 0.01
+    else:
+        assert len(loud) == 0
