@@ -193,9 +193,26 @@ def tonemap_filters(info: "SourceInfo", bit_depth: int = 8) -> list[str]:
     if not info.tonemap:
         return []
     desc = {"color_primaries": "bt2020", "colorspace": "bt2020nc", "range": "tv", **dict(info.colour)}
+    peak = tonemap_peak(info)
+    scale = 1 << (bit_depth - 8)
     return [setparams_filter(tuple(desc.items())), "zscale=transfer=linear:npl=100", "format=gbrpf32le",
-            "zscale=primaries=bt709", f"tonemap=tonemap={info.tonemap}:desat=0",
-            "zscale=transfer=bt709:matrix=bt709:range=limited", f"format={pix_fmt(bit_depth)}"]
+            "zscale=primaries=bt709", f"tonemap=tonemap={info.tonemap}:desat=0" + (f":peak={peak:g}" if peak else ""),
+            "zscale=transfer=bt709:matrix=bt709:range=limited", f"format={pix_fmt(bit_depth)}",
+            # luma within the range the stream signals: what the curve leaves above 1.0 would be super-white
+            f"limiter=min={16 * scale}:max={235 * scale}:planes=1"]
+
+
+def tonemap_peak(info: "SourceInfo") -> float | None:
+    """The peak a PQ source's tone map maps to SDR white, in units of 100 cd/m2 (ffmpeg ``tonemap``'s
+    ``peak``): its MaxCLL, else its mastering display's maximum luminance; None (ffmpeg's own 1,000 cd/m2)
+    where it says neither or is HLG (relative to its display). The linear light ``zscale`` passes on
+    carries no metadata, so without it every PQ source was mapped as if it peaked at 1,000 cd/m2:
+    highlights of a 4,000-nit grade clipped."""
+    meta = info.hdr_metadata
+    if info.hdr_transfer != "smpte2084" or meta is None:
+        return None
+    nits = meta.max_cll or (meta.luminance[1] if meta.luminance else None)
+    return round(float(nits) / 100, 2) if nits and nits > 100 else None
 
 
 @dataclass(frozen=True)

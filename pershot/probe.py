@@ -41,7 +41,7 @@ from .encoders.base import kv_params, pix_fmt
 from .errors import ConfigError, FFmpegError, InputError, ResourceError
 from .grid import Grid, load_grid
 from .media import (SourceInfo, check_source, check_temp_space, encode_colour, encode_hdr, extract_shot,
-                    frame_index, resolutions_for, temp_dir, y4m_bytes)
+                    frame_index, resolutions_for, temp_dir, tonemap_peak, y4m_bytes)
 from .metrics import MetricParams, check_scorable, score
 from .shots import Shot
 
@@ -181,8 +181,8 @@ def probe_key(info: SourceInfo, shot: Shot, p: EncodeParams, metric: MetricParam
         extra["deinterlace"] = "bwdif2-field" if info.field_rate else "bwdif2"
     if info.crop is not None:  # a cut picture (the reference size below changes with it)
         extra["crop"] = list(info.crop)
-    if info.tonemap:  # tone-mapped HDR
-        extra["tonemap"] = info.tonemap
+    if info.tonemap:  # tone-mapped HDR: the curve, the peak it maps from, luma kept within limited range (2)
+        extra["tonemap"] = {"curve": info.tonemap, "peak": tonemap_peak(info), "limited": 2}
     if p.colour:  # tagged encodes (and full range converted); an untagged source keeps its old keys
         extra["colour"] = [list(x) for x in p.colour]
     if p.bit_depth != 8:  # 10-bit encodes (8-bit ones keep the keys made before bit depths)

@@ -1043,7 +1043,7 @@ def _encode_ladder(
     from .atomic import atomic_path
     from .executors import LocalExecutor, make_executor
     from . import ffmpeg
-    from .media import probe_source, with_crop, with_deinterlace, with_tonemap
+    from .media import parse_crop, probe_source, with_crop, with_deinterlace, with_tonemap
 
     if isinstance(ladder, (str, os.PathLike)):
         doc = load_ladder_json(ladder)  # checked as it is read
@@ -1060,12 +1060,31 @@ def _encode_ladder(
     # an HDR source the ladder was made from tone-mapped, or a cropped one, is treated the same way
     made = doc.get("source") or {}
 
-    def recorded(key: str, given: Any) -> Any:  # the ladder's own, else what is given for one that does not say
-        return made.get(key) or (given if key not in made else None)
+    def recorded(key: str, given: Any, same: Callable[[Any, Any], bool]) -> Any:
+        """The ladder's own setting, else what is given for a ladder that does not say. One given that
+        ``same`` finds different from what the ladder records (None: none) is an error (it was silently
+        ignored): the probes measured the recorded one."""
+        if key not in made:
+            return given
+        have = made.get(key)
+        if given is not None and not same(have, given):
+            flag = {"tonemap": "--tonemap", "crop": "--crop", "deinterlace": "--deinterlace"}[key]
+            was = "none" if have is None else ":".join(map(str, have)) if isinstance(have, list) else have
+            raise InputError(f"the ladder was made with {key} {was}, its probes measured that: {flag} {given} "
+                             "asks for other renditions (make the ladder again with it)")
+        return have
 
-    info = with_tonemap(probe_source(src, stream if isinstance(stream, int) else None), recorded("tonemap", tonemap))
-    info = with_crop(info, recorded("crop", crop))
-    info = with_deinterlace(info, recorded("deinterlace", deinterlace))  # frames counted by field, as the ladder's
+    def same_crop(have: Any, given: Any) -> bool:
+        if str(given).lower() in ("auto", "none"):
+            return str(given).lower() == "auto" or have is None
+        return have is not None and tuple(have) == parse_crop(given)
+
+    info = probe_source(src, stream if isinstance(stream, int) else None)
+    # an SDR source ignores a tone map, a progressive one a deinterlacing mode
+    info = with_tonemap(info, recorded("tonemap", tonemap, lambda a, b: a == b or not info.hdr_transfer))
+    info = with_crop(info, recorded("crop", crop, same_crop))
+    info = with_deinterlace(info, recorded("deinterlace", deinterlace,  # frames counted by field, as the ladder's
+                                           lambda a, b: a == b or not info.interlaced))
     _check_packaging(doc, rungs, hls=hls, dash=dash)
     kbps = parse_audio(audio)
     target = parse_loudness(audio_loudness)

@@ -233,6 +233,40 @@ def test_tonemapped_ladder_and_renditions_are_sdr_bt709(media_dir: Path, tmp_pat
     assert doc["source"]["tonemap"] == "mobius"
     res = api.encode_renditions(out / "ladder.json", out / "renditions", jobs=1)
     assert res and all(_stream_colour(Path(r.path)) == (1, 1, 1, 1) for r in res)
+    # another curve than the ladder's was silently ignored (the renditions were mobius's): now an error
+    from pershot.errors import InputError
+
+    with pytest.raises(InputError, match="made with tonemap mobius"):
+        api.encode_renditions(out / "ladder.json", out / "other", jobs=1, tonemap="hable")
+    assert not (out / "other").exists()
+    assert api.encode_renditions(out / "ladder.json", out / "same", jobs=1, tonemap="mobius")
+
+
+def test_tonemap_maps_from_the_sources_own_peak_and_stays_within_limited_range(tmp_path: Path):
+    """Grey bars at 100, 1,000, 2,000 and 4,000 cd/m2 (PQ), graded for a 4,000-nit display (MaxCLL 4000):
+    mapped from that peak, the three bright bars stay apart and every luma value within 16-235. Mapped
+    as if the peak were 1,000 cd/m2 (ffmpeg's default: the linear light it is given carries no metadata),
+    hable gave 150/235/246/254: the highlights clipped, and super-white in a limited-range stream."""
+    from pershot.media import tonemap_peak, with_tonemap
+
+    src = tmp_path / "bars.mp4"
+    ffmpeg.run(["-y", "-v", "error", "-f", "lavfi", "-i",
+                "nullsrc=size=320x180:rate=24:duration=0.25,format=yuv420p10le,"
+                "geq=lum='if(lt(X,80),509,if(lt(X,160),723,if(lt(X,240),789,855)))':cb=512:cr=512",
+                "-c:v", "libx265", "-x265-params",
+                "log-level=error:lossless=1:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:"
+                "master-display=G(8500,39850)B(6550,2300)R(35400,14600)WP(15635,16450)L(40000000,50):"
+                "max-cll=4000,400", str(src)], what="making PQ bars failed")
+    info = probe_source(src)
+    assert info.hdr_metadata is not None and info.hdr_metadata.max_cll == 4000 and tonemap_peak(info) == 40
+    for curve in ("hable", "mobius"):
+        ref = extract_shot(with_tonemap(info, curve), 0, 1, tmp_path / curve, []).reference
+        y = _y4m_luma(ref, 320, 180)[0]
+        bars = [float(np.median(y[:, x:x + 60])) for x in (10, 90, 170, 250)]
+        assert y.min() >= 16 and y.max() <= 235
+        # mobius keeps SDR's range nearly linear and squeezes what is above it (199/232/234/235 here)
+        gap = 3 if curve == "hable" else 1
+        assert all(b - a >= gap for a, b in zip(bars, bars[1:])), (curve, bars)
 
 
 def test_rgb_source_is_converted_with_the_bt709_matrix_it_signals(tmp_path: Path):
