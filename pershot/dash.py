@@ -407,10 +407,9 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
                               "(renditions joined by an ffmpeg without the setts bitstream filter keep each "
                               "shot's own decode delay, and ladders packaged together must come from one "
                               "shots.csv; `pershot doctor` says whether this ffmpeg has setts)")
-    from .hls import audio_labels
-    from .renditions import audio_streams
+    from .hls import audio_labels, rendition_audio_tags
 
-    audio_tags = [audio_streams(x.path)[0] for x in audio]
+    audio_tags = [rendition_audio_tags(x.path) for x in audio]  # the source stream's language and title
     audio_names = audio_labels(audio_tags)  # what a player's audio menu lists
     # each set by the output stream of its first representation: videos 0..n-1, tricks, then the audio
     first_id = {}

@@ -12,8 +12,9 @@ shots came from SVT-AV1 presets that signal different tools carries several
 Segments can only start at keyframes, and a pershot rendition has one at each shot's first frame
 (the same frames in every rung): so segments line up across rungs, as players switching rungs need,
 and last from the segment target to the target plus one shot. The master playlist's
-``BANDWIDTH`` is the peak segment bit rate of the rung (TS overhead included) plus the audio
-rendition's, ``AVERAGE-BANDWIDTH`` the same with averages, and ``CODECS`` covers every shot of a
+``BANDWIDTH`` is the peak segment bit rate of the rung (TS overhead included; as RFC 8216 defines it,
+over runs of segments lasting 0.5 to 1.5 target durations: :func:`peak_and_average`) plus the
+audio rendition's, ``AVERAGE-BANDWIDTH`` the same with averages, and ``CODECS`` covers every shot of a
 rung: its shots can have come from different presets and so from different H.264 profiles (x264
 ultrafast writes Constrained Baseline, the others High), which ffmpeg's own master playlist,
 taken from the first shot, would get wrong.
@@ -40,6 +41,7 @@ to :data:`TIME_OFFSET_S`; every variant names the group.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -68,22 +70,49 @@ AAC_LC = "mp4a.40.2"
 
 @dataclass(frozen=True)
 class Segments:
-    """A media playlist's segments: (path, seconds) each."""
+    """A media playlist's segments: (path, seconds) each, and its target duration (``#EXT-X-TARGETDURATION``;
+    None where it has none)."""
 
     playlist: Path
     items: tuple[tuple[Path, float], ...]
+    target_s: float | None = None
 
     def rates_bps(self) -> tuple[float, float]:
-        """(peak, average) bit rate over the segments, bytes on disk (TS overhead included)."""
-        return peak_and_average([(p.stat().st_size * 8.0, d) for p, d in self.items])
+        """(peak, average) bit rate over the segments, bytes on disk (TS overhead included): see
+        :func:`peak_and_average`."""
+        return peak_and_average([(p.stat().st_size * 8.0, d) for p, d in self.items], self.target_s)
 
 
-def peak_and_average(bits_seconds: Sequence[tuple[float, float]]) -> tuple[float, float]:
-    """(peak, average) bit rate of pieces given as (bits, seconds): the highest of bits / seconds (pieces of
-    no duration aside), and all the bits over all the time."""
-    peak = max((b / d for b, d in bits_seconds if d > 0), default=0.0)
-    total = sum(d for _, d in bits_seconds)
-    return peak, (sum(b for b, _ in bits_seconds) / total if total > 0 else 0.0)
+def peak_and_average(bits_seconds: Sequence[tuple[float, float]],
+                     target_s: float | None = None) -> tuple[float, float]:
+    """(peak, average) bit rate of a media playlist's segments given as (bits, seconds). The peak is its peak
+    segment bit rate as RFC 8216 defines it (section 4.1; what ``BANDWIDTH``, section 4.3.4.2, counts): the
+    highest rate (bits over seconds) of any run of consecutive segments lasting 0.5 to 1.5 times the target
+    duration ``target_s`` (None: the longest segment's rounded up, the least a playlist may give). So a segment
+    far shorter than the target, such as an audio playlist's last (AAC priming past the video's end: 0.02 s,
+    mostly MPEG-TS tables) or a one-frame last shot's, counts with the one before it rather than alone. A
+    segment longer than 1.5 times the target (which a playlist's target rules out) counts alone; a playlist
+    shorter than half the target has no such run, and its peak is its average. The average: all the bits
+    over all the time."""
+    items = [(float(b), float(d)) for b, d in bits_seconds]
+    total = sum(d for _, d in items)
+    avg = sum(b for b, _ in items) / total if total > 0 else 0.0
+    if target_s is None or not target_s > 0:
+        target_s = max(1, math.ceil(max((d for _, d in items), default=0.0) - 1e-6))
+    lo, hi = 0.5 * target_s - 1e-6, 1.5 * target_s + 1e-6  # a microsecond's slack for EXTINF's rounding
+    peak = None
+    for i, (b, d) in enumerate(items):
+        if d > hi:
+            peak = max(peak or 0.0, b / d)
+            continue
+        bits, secs = 0.0, 0.0
+        for b2, d2 in itertools.islice(items, i, None):
+            bits, secs = bits + b2, secs + d2
+            if secs > hi:
+                break
+            if secs >= lo and secs > 0:
+                peak = max(peak or 0.0, bits / secs)
+    return (avg if peak is None else peak), avg
 
 
 def end_playlist_at(path: str | os.PathLike, total_s: float) -> None:
@@ -107,17 +136,19 @@ def end_playlist_at(path: str | os.PathLike, total_s: float) -> None:
 
 
 def read_playlist(path: str | os.PathLike) -> Segments:
-    """The segments of a media playlist (``#EXTINF`` durations and the URIs after them)."""
+    """The segments of a media playlist (``#EXTINF`` durations and the URIs after them) and its target duration."""
     p = Path(path)
-    items, dur = [], None
+    items, dur, target = [], None, None
     for line in p.read_text(encoding="utf-8").splitlines():
         line = line.strip()
         if line.startswith("#EXTINF:"):
             dur = float(line[8:].split(",")[0])
+        elif line.startswith("#EXT-X-TARGETDURATION:"):
+            target = float(line.split(":", 1)[1])
         elif line and not line.startswith("#") and dur is not None:
             items.append((p.parent / line, dur))
             dur = None
-    return Segments(playlist=p, items=tuple(items))
+    return Segments(playlist=p, items=tuple(items), target_s=target)
 
 
 def split_renditions(renditions: Sequence, segment_s: float, what: str) -> tuple[list, list]:
@@ -191,14 +222,15 @@ def image_stream(cues: Sequence, board, tmp: Path) -> list[str]:
     text = hls_media_playlist(durations, [Path(c.text).name for c in cues], version=7,
                               header=["#EXT-X-IMAGES-ONLY"], tags=tiles)
     (tmp / "thumbnails" / "index.m3u8").write_text(text, encoding="utf-8")
-    peak, _ = peak_and_average([((tmp / c.text).stat().st_size * 8.0, d) for c, d in zip(cues, durations)])
+    target = read_playlist(tmp / "thumbnails" / "index.m3u8").target_s  # the peak is over runs of about that
+    peak, _ = peak_and_average([((tmp / c.text).stat().st_size * 8.0, d) for c, d in zip(cues, durations)], target)
     return [f'#EXT-X-IMAGE-STREAM-INF:BANDWIDTH={max(1, round(peak))},RESOLUTION={w}x{h},CODECS="jpeg",'
             'URI="thumbnails/index.m3u8"']
 
 
 def audio_labels(tags: Sequence[dict]) -> list[str]:
     """What a player's audio menu lists each audio rendition as (HLS ``NAME``, DASH ``Label``), from the
-    tags it carries (:func:`pershot.renditions.audio_streams`): its title, else its language's name, else
+    tags it carries (:func:`rendition_audio_tags`): its title, else its language's name, else
     "Audio"; its layout where it has more than two channels ("English 5.1"); repeated names numbered."""
     from .languages import language_name
     from .subtitles import unique_names
@@ -210,6 +242,24 @@ def audio_labels(tags: Sequence[dict]) -> list[str]:
         name = t.get("title") or language_name(t.get("language") or "") or "Audio"
         out.append(f"{name} {layouts.get(ch, f'{ch} ch')}" if ch > 2 and not t.get("title") else name)
     return unique_names(out)
+
+
+def rendition_audio_tags(path: str | os.PathLike) -> dict:
+    """An audio rendition's stream as :func:`pershot.renditions.audio_streams` reads it (channels, language,
+    title), what :func:`audio_labels` names it from. The title is the source stream's, which ffmpeg's MP4
+    muxer keeps in the track's ``name`` box, read back as the tag ``name`` and not ``title``: that too counts
+    as its title, so a rendition (MP4) keeps the one its source (Matroska) gave it."""
+    import av
+
+    from .media import stream_tag
+    from .renditions import audio_streams
+
+    tags = dict(audio_streams(path)[0])
+    if not tags.get("title"):
+        with av.open(os.fspath(path)) as c:
+            if c.streams.audio and "mp4" in c.format.name.split(","):
+                tags["title"] = stream_tag(c.streams.audio[0], "name")
+    return tags
 
 
 def _audio_list(audio: "str | Sequence[str] | None") -> list[str]:
@@ -360,9 +410,7 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
         lines = ["#EXTM3U", f"#EXT-X-VERSION:{7 if fmp4 else 3}", "#EXT-X-INDEPENDENT-SEGMENTS"]
         a_peak = a_avg = 0.0
         codecs_audio = ""
-        from .renditions import audio_streams
-
-        tags_of = [audio_streams(a.path)[0] for a in audios]  # channels, and the source stream's tags it carries
+        tags_of = [rendition_audio_tags(a.path) for a in audios]  # channels, and the source stream's tags it carries
         labels = audio_labels(tags_of)
         for k, (audio, tags) in enumerate(zip(audios, tags_of)):  # one group; the first is the default; a
             # variant's BANDWIDTH counts the most demanding of them
@@ -571,7 +619,7 @@ def iframe_playlist(seg: Segments, fmp4: bool) -> tuple[str, float, float]:
     for (uri, off, n, _), span in zip(entries, spans):
         out += [f"#EXTINF:{span:.6f},", f"#EXT-X-BYTERANGE:{n}@{off}", uri]
     out.append("#EXT-X-ENDLIST")
-    peak, avg = peak_and_average([(e[2] * 8.0, span) for e, span in zip(entries, spans) if span > 0])
+    peak, avg = peak_and_average([(e[2] * 8.0, span) for e, span in zip(entries, spans) if span > 0], target)
     return "\n".join(out) + "\n", peak, avg
 
 

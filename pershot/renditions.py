@@ -594,7 +594,8 @@ def audio_streams(path: str | os.PathLike) -> list[dict[str, Any]]:
         return [{"index": int(st.index), "codec": st.codec_context.name if st.codec_context else "unknown",
                  "sample_rate": int(st.codec_context.sample_rate or 0) if st.codec_context else 0,
                  "channels": int(st.codec_context.channels or 0) if st.codec_context else 0,
-                 "language": stream_tag(st, "language"), "title": stream_tag(st, "title")}
+                 "language": stream_tag(st, "language"),
+                 "title": stream_tag(st, "title") or stream_tag(st, "name")}  # MP4 keeps a track's title as "name"
                 for st in c.streams if st.type == "audio"]
 
 
@@ -696,7 +697,7 @@ def measure_loudness(info: SourceInfo, stream: int, target: float) -> tuple[dict
 
 
 def audio_args(info: SourceInfo, stream: int, kbps: int, dst: str | os.PathLike, loudness: float | None = None,
-               measured: "Mapping[str, Any] | None" = None, sample_rate: int = 48000) -> list[str]:
+               measured: "Mapping[str, Any] | None" = None, sample_rate: int = 48000, title: str = "") -> list[str]:
     """ffmpeg arguments for the audio rendition: the source's audio from the instant of its first video
     frame to the end of its last (the span the video renditions cover, which start at 0), timestamps
     rebased to that first frame, silence put in where the audio starts later or ends earlier (or lies
@@ -717,7 +718,8 @@ def audio_args(info: SourceInfo, stream: int, kbps: int, dst: str | os.PathLike,
         resample = f"aresample={int(sample_rate) or 48000}:async=1:first_pts=0"
     pad = f"apad=whole_dur={video_span(info)[1]:.6f}"
     return ["-y", *level, "-copyts", "-i", input_arg(info.path), "-map", f"0:{stream}", "-vn", "-sn", "-dn",
-            "-af", f"{af},{resample},{pad}", "-c:a", "aac", "-b:a", f"{kbps}k", "-movflags", "+faststart", "-f", "mp4",
+            "-af", f"{af},{resample},{pad}", "-c:a", "aac", "-b:a", f"{kbps}k",
+            *(["-metadata:s:a:0", f"title={title}"] if title else []), "-movflags", "+faststart", "-f", "mp4",
             input_arg(dst)]
 
 
@@ -1141,7 +1143,8 @@ def _encode_ladder(
             if not float(measured["input_i"]) > -70.0:  # silence (below BS.1770's absolute gate): no gain to
                 gain, lufs = None, float(measured["input_i"])  # give; kept as it is, its loudness -inf
         with atomic_path(out / name) as t:
-            r = ffmpeg.run(audio_args(info, a_stream, a_kbps, t, gain, measured, found[a_stream]["sample_rate"]),
+            r = ffmpeg.run(audio_args(info, a_stream, a_kbps, t, gain, measured, found[a_stream]["sample_rate"],
+                                      found[a_stream]["title"]),
                            what="encoding the audio rendition failed")
             if gain is not None:
                 lufs = float(_loudnorm_stats(r.stderr)["output_i"])

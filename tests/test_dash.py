@@ -357,3 +357,29 @@ def test_codec_string_refuses_what_it_cannot_name(tmp_path: Path):
     with pytest.raises(InputError, match="H.264, HEVC and AV1 only"):
         codec_string(vp9)
     assert os.path.getsize(vp9) > 0
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4"])
+def test_audio_names_are_the_streams_titles_in_hls_and_dash(media_dir: Path, tmp_path: Path, ext):
+    """A main track and a commentary track in one language: HLS NAME and DASH Label are each stream's title
+    (ffmpeg's MP4 muxer keeps it in the rendition, and in an MP4 source, as the track's ``name``, not
+    ``title``), not "English" twice."""
+    src, shots = _two_shot_clip(media_dir, tmp_path)
+    mkv = tmp_path / f"titled.{ext}"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(src), "-f", "lavfi", "-i", "sine=frequency=880:duration=4",
+                "-map", "0:v", "-map", "0:a", "-map", "1:a", "-c:v", "copy", "-c:a", "aac",
+                "-metadata:s:a", "language=eng", "-metadata:s:a:0", "title=Main",
+                "-metadata:s:a:1", 'title=Director, "commentary"', str(mkv)],
+               what="making a two-track clip failed")
+    out = tmp_path / "lad"
+    api.ladder(mkv, grid=GRID, complexity=1.0, rungs=1, out_dir=out, shots=shots, jobs=1, plots=False)
+    api.encode_renditions(out / "ladder.json", out / "r", jobs=1, audio="aac:64", audio_stream="all", hls=True,
+                          dash=True)
+    media = [ln for ln in (out / "r" / "hls" / "master.m3u8").read_text().splitlines()
+             if ln.startswith("#EXT-X-MEDIA:TYPE=AUDIO")]
+    assert [ln.split('NAME="')[1].split('"')[0] for ln in media] == ["Main", "Director, commentary"]  # no quotes
+    assert all('LANGUAGE="en"' in ln for ln in media) and 'DEFAULT=YES' in media[0]
+    root = ET.parse(out / "r" / "dash" / "manifest.mpd").getroot()
+    sets = [a for a in root.findall("d:Period/d:AdaptationSet", _NS) if a.get("contentType") == "audio"]
+    assert [(a.get("lang"), a.find("d:Label", _NS).text) for a in sets] == [("en", "Main"),
+                                                                            ("en", 'Director, "commentary"')]

@@ -31,8 +31,58 @@ def test_read_playlist(tmp_path: Path):
     pl = tmp_path / "index.m3u8"
     pl.write_text("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\na.ts\n#EXTINF:0.5,\nb.ts\n#EXT-X-ENDLIST\n")
     seg = read_playlist(pl)
-    assert [(p.name, d) for p, d in seg.items] == [("a.ts", 2.0), ("b.ts", 0.5)]
-    assert seg.rates_bps() == (8000.0, 12000 / 2.5)  # peak: 500 B in 0.5 s; average: 1,500 B in 2.5 s
+    # peak: over runs of 1 to 3 s (RFC 8216), so b (0.5 s) only with a: 1,500 B in 2.5 s, as the average
+    assert seg.rates_bps() == (12000 / 2.5, 12000 / 2.5)
+    assert [(p.name, d) for p, d in seg.items] == [("a.ts", 2.0), ("b.ts", 0.5)] and seg.target_s == 2.0
+
+
+def _rfc_peak(bits_seconds, target: float) -> float:
+    """RFC 8216's peak segment bit rate, by the letter: the highest bits / seconds of every contiguous set of
+    segments lasting between 0.5 and 1.5 times the target duration."""
+    rates = [sum(b for b, _ in bits_seconds[i:j]) / sum(d for _, d in bits_seconds[i:j])
+             for i in range(len(bits_seconds)) for j in range(i + 1, len(bits_seconds) + 1)
+             if 0.5 * target <= sum(d for _, d in bits_seconds[i:j]) <= 1.5 * target]
+    return max(rates)
+
+
+def test_peak_is_over_runs_of_half_to_one_and_a_half_target_durations():
+    """A segment far shorter than the target (an audio playlist's 0.02 s of AAC priming past the video's end,
+    a one-frame last shot) counts with the one before it, not alone: it made BANDWIDTH up to twice too high."""
+    import random
+
+    from pershot.hls import peak_and_average
+
+    segs = [(6e6, 6.0), (12e6, 6.0), (160000.0, 0.02)]  # 1 and 2 Mbit/s; then 20 kB in 0.02 s: 8 Mbit/s alone
+    want = (12e6 + 160000) / 6.02  # the last two together; the first two (12 s) are longer than 1.5 x 6 s
+    # the target: by default the longest segment's, rounded up
+    assert peak_and_average(segs) == (pytest.approx(want), pytest.approx(18.16e6 / 12.02))
+    assert peak_and_average(segs, 6.0) == peak_and_average(segs)
+    assert peak_and_average([(1000.0, 0.2), (1000.0, 0.1)], 1.0) == (pytest.approx(2000 / 0.3),) * 2  # < 0.5 s
+    rng = random.Random(7)
+    for _ in range(200):  # as RFC 8216 words it, over every contiguous set
+        target = rng.choice([1, 2, 6])
+        segs = [(rng.uniform(1e3, 1e6), rng.choice([rng.uniform(0.01, 0.3), rng.uniform(0.5, 1.0)]) * target)
+                for _ in range(rng.randint(1, 12))]
+        if sum(d for _, d in segs) >= 0.5 * target:
+            assert peak_and_average(segs, target)[0] == pytest.approx(_rfc_peak(segs, target))
+
+
+def test_image_stream_bandwidth_is_its_peak_over_runs_of_images(tmp_path: Path):
+    """The storyboard's EXT-X-IMAGE-STREAM-INF: a last shot of 0.1 s counts with the image before it."""
+    from types import SimpleNamespace
+
+    from pershot.hls import image_stream
+    from pershot.subtitles import Cue
+
+    (tmp_path / "thumbnails").mkdir()
+    cues = []
+    for k, (t0, t1, size) in enumerate([(0.0, 2.0, 1000), (2.0, 4.0, 1000), (4.0, 4.1, 5000)]):
+        (tmp_path / "thumbnails" / f"shot{k:04d}.jpg").write_bytes(b"x" * size)
+        cues.append(Cue(t0, t1, f"thumbnails/shot{k:04d}.jpg"))
+    (line,) = image_stream(cues, SimpleNamespace(width=160, height=90), tmp_path)
+    assert "#EXT-X-TARGETDURATION:2" in (tmp_path / "thumbnails" / "index.m3u8").read_text()
+    # runs of 1 to 3 s: the second and third images, 6,000 B in 2.1 s (the third alone: 5,000 B in 0.1 s)
+    assert line.startswith(f"#EXT-X-IMAGE-STREAM-INF:BANDWIDTH={round(48000 / 2.1)},RESOLUTION=160x90,")
 
 
 def _frames(ts_files) -> int:
@@ -121,6 +171,72 @@ def test_hls_package_of_a_ladder_with_audio(media_dir: Path, tmp_path: Path):
         assert len(d) == 2 and abs(d[0] - 1.5015) <= 2 * frame and abs(sum(d) - 3.003) <= 3 * frame
     aud = read_playlist(out / "r" / "hls" / "audio" / "index.m3u8")
     assert aud.items and abs(sum(d for _, d in aud.items) - 3.003) < 0.05
+
+
+def _master_rates(master: Path) -> dict[str, tuple[int, int]]:
+    """(BANDWIDTH, AVERAGE-BANDWIDTH) of each variant and I-frame variant of a master, by its playlist's URI."""
+    lines = master.read_text().splitlines()
+    out = {}
+    for i, ln in enumerate(lines):
+        if ln.startswith(("#EXT-X-STREAM-INF:", "#EXT-X-I-FRAME-STREAM-INF:")):
+            uri = ln.split('URI="')[1].split('"')[0] if "URI=" in ln else lines[i + 1]
+            out[uri] = tuple(int(ln.split(k)[1].split(",")[0]) for k in (":BANDWIDTH=", "AVERAGE-BANDWIDTH="))
+    return out
+
+
+def _playlist_bits(playlist: Path) -> tuple[list[tuple[float, float]], float]:
+    """((bits, seconds) of each segment, target duration) of a media playlist, as on disk: a segment's bytes, or
+    its byte range's (I-frame playlists)."""
+    lines = playlist.read_text().splitlines()
+    target = float(next(ln for ln in lines if ln.startswith("#EXT-X-TARGETDURATION:")).split(":")[1])
+    out, dur, size = [], None, None
+    for ln in lines:
+        if ln.startswith("#EXTINF:"):
+            dur = float(ln[8:].split(",")[0])
+        elif ln.startswith("#EXT-X-BYTERANGE:"):
+            size = int(ln.split(":")[1].split("@")[0])
+        elif ln and not ln.startswith("#"):
+            out.append(((size if size is not None else (playlist.parent / ln).stat().st_size) * 8.0, dur))
+            dur = size = None
+    return out, target
+
+
+def test_bandwidth_is_the_peak_over_runs_of_segments_not_a_short_last_one(media_dir: Path, tmp_path: Path):
+    """BANDWIDTH is RFC 8216's peak segment bit rate (over runs of segments lasting 0.5 to 1.5 target
+    durations) of the variant plus its audio's: the audio playlist's last segment (AAC priming past the video's
+    end: 0.02 to 0.05 s, mostly TS tables) and a last shot of one frame, each counted alone, made it up to
+    twice that."""
+    frames = [(240, 30), (420, 30), (600, 30), (700, 1)]
+    parts = [cut(media_dir / "testvideo.mp4", tmp_path / f"{k}.mp4", start_frame=f, frames=n, height=144)
+             for k, (f, n) in enumerate(frames)]
+    src = tmp_path / "four.mp4"
+    ffmpeg.run(["-y", "-v", "error", *(x for p in parts for x in ("-i", str(p))), "-f", "lavfi", "-i",
+                "sine=frequency=440:sample_rate=48000:duration=4", "-filter_complex",
+                "[0:v][1:v][2:v][3:v]concat=n=4:v=1:a=0[v]", "-map", "[v]", "-map", "4:a", "-c:v", "libx264",
+                "-crf", "14", "-c:a", "aac", "-shortest", str(src)], what="making a four-shot clip failed")
+    ends = [30, 60, 90, 91]
+    shots = [Shot(index=k, start_frame=([0] + ends)[k], end_frame=e, start_s=([0] + ends)[k] * 1001 / 30000,
+                  end_s=e * 1001 / 30000) for k, e in enumerate(ends)]
+    out = tmp_path / "lad"
+    api.ladder(src, grid=GRID, complexity=1.0, rungs=2, out_dir=out, shots=shots, jobs=1, plots=False)
+    api.encode_renditions(out / "ladder.json", out / "r", jobs=1, audio="aac:128", hls=True, segment_s=1.0)
+    master = out / "r" / "hls" / "master.m3u8"
+    audio, a_target = _playlist_bits(master.parent / "audio" / "index.m3u8")
+    assert a_target == 1 and audio[-1][1] < 0.1  # the short last segment this is about
+    a_peak = _rfc_peak(audio, a_target)
+    assert max(b / d for b, d in audio) == audio[-1][0] / audio[-1][1] > 1.2 * a_peak  # alone: much more
+    rates = _master_rates(master)
+    assert len(rates) == 4
+    for uri, (bw, avg) in rates.items():
+        segs, target = _playlist_bits(master.parent / uri)
+        assert len(segs) == 4 and segs[-1][1] < 0.04  # the one-frame shot: a segment (an I-frame) of its own
+        assert max(b / d for b, d in segs) == segs[-1][0] / segs[-1][1] > 1.2 * _rfc_peak(segs, target)
+        own = sum(b for b, _ in segs) / sum(d for _, d in segs)
+        if uri.endswith("iframes.m3u8"):
+            assert bw == round(_rfc_peak(segs, target)) and avg == round(own)
+        else:
+            assert bw == round(_rfc_peak(segs, target) + a_peak)
+            assert avg == round(own + sum(b for b, _ in audio) / sum(d for _, d in audio))
 
 
 def _two_shots(media_dir: Path, tmp_path: Path) -> tuple[Path, list[Shot]]:
