@@ -391,6 +391,9 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
     groups = codec_groups(videos, "HLS")  # before anything is written: an unfit rendition fails here
     several = len(groups) > 1
     plans = {k: _codec_plan(rs, k) for k, rs in groups}
+    # AAC 7.1 (channel configuration 12) cannot be carried in MPEG-TS (ADTS stops at 7): fragmented MP4
+    wide = any(aac_channel_config(a) > 7 for a in apaths)
+    apart = several or wide  # the audio packaged on its own
     out = Path(out_dir)
     with atomic_dir(out) as tmp:
         placed = []  # (folder name under out, rendition, codec string)
@@ -398,14 +401,14 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
             entries, codecs = plans[k]
             base = tmp / k if several else tmp
             names = [(f"rung{r.rung:02d}", r.path) for r in rs]
-            # one ladder: its audio in the same run; several: the audio on its own, below
-            ffmpeg.run(package_args(names, apaths if not several else None, base, segment_s, entries),
+            # one ladder: its audio in the same run; several (or 7.1 audio): the audio on its own, below
+            ffmpeg.run(package_args(names, apaths if not apart else None, base, segment_s, entries),
                        what="HLS packaging failed")
             placed += [(f"{k}/{n}" if several else n, r, c, entries is not None)
                        for (n, _), r, c in zip(names, rs, codecs)]
         # version 7 for fragmented MP4 (EXT-X-MAP), as ffmpeg writes the media playlists
-        fmp4 = any(plans[k][0] is not None for k, _ in groups)
-        if audios and several:  # fragmented MP4 beside HEVC or AV1, as one ladder of theirs has it
+        fmp4 = any(plans[k][0] is not None for k, _ in groups) or wide
+        if audios and apart:  # fragmented MP4 beside HEVC or AV1, as one ladder of theirs has it
             ffmpeg.run(audio_package_args(apaths, tmp, segment_s, fmp4), what="HLS packaging of the audio failed")
         lines = ["#EXTM3U", f"#EXT-X-VERSION:{7 if fmp4 else 3}", "#EXT-X-INDEPENDENT-SEGMENTS"]
         a_peak = a_avg = 0.0
@@ -467,6 +470,26 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
         lines += images
         (tmp / "master.m3u8").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out / "master.m3u8"
+
+
+def aac_channel_config(path: str | os.PathLike) -> int:
+    """The channel configuration of an AAC file's AudioSpecificConfig (ISO/IEC 14496-3: 2 stereo, 6 5.1,
+    12 7.1); 0 where it is given by a program config element, or the file holds no AAC."""
+    import av
+
+    with av.open(os.fspath(path)) as c:
+        st = next((a for a in c.streams.audio if a.codec_context.name == "aac"), None)
+        asc = bytes(st.codec_context.extradata or b"") if st is not None else b""
+    if len(asc) < 2:
+        return 0
+    bits = int.from_bytes(asc[:6].ljust(6, b"\0"), "big")
+    pos = 48 - 5
+    if (bits >> pos) & 0x1F == 31:  # escaped object type: 6 more bits
+        pos -= 6
+    pos -= 4
+    if (bits >> pos) & 0xF == 15:  # an explicit 24-bit sampling frequency
+        pos -= 24
+    return (bits >> (pos - 4)) & 0xF
 
 
 def audio_package_args(audio: "str | Sequence[str]", out_dir: str | os.PathLike,

@@ -538,3 +538,32 @@ def test_segment_duration_option(media_dir: Path, tmp_path: Path, capsys):
         assert main(["encode", lad, "-o", str(tmp_path / "c"), *extra, *bad, "-q"]) == 2
         assert "segment" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()  # refused before any encode
+
+
+def test_7_1_audio_is_packaged_as_fragmented_mp4_beside_ts_video(media_dir: Path, tmp_path: Path):
+    """AAC 7.1 (channel configuration 12) cannot travel in MPEG-TS (ADTS stops at 7): HLS packaging failed
+    after every encode. Its audio playlist is now fragmented MP4 beside the H.264 rungs' TS, and plays."""
+    from pershot.hls import aac_channel_config
+
+    src, shots = _two_shots(media_dir, tmp_path)
+    av71 = tmp_path / "av71.mov"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(src), "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
+                "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-af", "aformat=channel_layouts=7.1",
+                "-c:a", "pcm_s16le", str(av71)], what="making a 7.1 clip failed")
+    out = tmp_path / "lad"
+    api.ladder(av71, grid=dict(GRID, heights=[90]), complexity=1.0, rungs=1, out_dir=out, shots=shots, jobs=1,
+               plots=False)
+    res = api.encode_renditions(out / "ladder.json", out / "r", jobs=1, audio="aac", hls=True)
+    aud = next(r for r in res if r.kind == "audio")
+    assert aac_channel_config(aud.path) == 12
+    hls = out / "r" / "hls"
+    master = (hls / "master.m3u8").read_text()
+    assert 'CHANNELS="8"' in master and "#EXT-X-VERSION:7" in master
+    audio = (hls / "audio" / "index.m3u8").read_text()
+    assert "#EXT-X-MAP:URI=" in audio and ".m4s" in audio
+    video = next(p for p in hls.glob("rung*/index.m3u8")).read_text()
+    assert ".ts" in video and "#EXT-X-MAP" not in video
+    with av.open(str(hls / "audio" / "index.m3u8")) as c:
+        assert c.streams.audio[0].channels == 8
+        rate = c.streams.audio[0].rate
+        assert sum(f.samples for f in c.decode(audio=0)) / rate == pytest.approx(2.002, abs=0.05)
