@@ -235,13 +235,25 @@ def audio_labels(tags: Sequence[dict]) -> list[str]:
     from .languages import language_name
     from .subtitles import unique_names
 
-    layouts = {6: "5.1", 8: "7.1"}
     out = []
     for t in tags:
         ch = int(t.get("channels") or 2)
         name = t.get("title") or language_name(t.get("language") or "") or "Audio"
-        out.append(f"{name} {layouts.get(ch, f'{ch} ch')}" if ch > 2 and not t.get("title") else name)
+        out.append(f"{name} {layout_label(str(t.get('layout') or ''), ch)}" if ch > 2 and not t.get("title") else name)
     return unique_names(out)
+
+
+#: ffmpeg's named layouts without a number, as the x.y a menu shows
+_NAMED_LAYOUTS = {"quad": "4.0", "hexagonal": "6.0", "octagonal": "8.0", "surround": "3.0", "stereo": "2.0"}
+
+
+def layout_label(layout: str, channels: int) -> str:
+    """A channel layout as an audio menu shows it: ffmpeg's ``5.1(side)`` as 5.1, ``octagonal`` (no LFE) as
+    8.0, not 7.1; where no layout is known, 5.1 for six channels and 7.1 for eight; else ``N ch``."""
+    base = layout.split("(")[0]
+    if re.fullmatch(r"\d+\.\d+(\.\d+)?", base):
+        return base
+    return _NAMED_LAYOUTS.get(base) or ({6: "5.1", 8: "7.1"}.get(channels) if not base else None) or f"{channels} ch"
 
 
 def rendition_audio_tags(path: str | os.PathLike) -> dict:
@@ -249,17 +261,9 @@ def rendition_audio_tags(path: str | os.PathLike) -> dict:
     title), what :func:`audio_labels` names it from. The title is the source stream's, which ffmpeg's MP4
     muxer keeps in the track's ``name`` box, read back as the tag ``name`` and not ``title``: that too counts
     as its title, so a rendition (MP4) keeps the one its source (Matroska) gave it."""
-    import av
-
-    from .media import stream_tag
     from .renditions import audio_streams
 
-    tags = dict(audio_streams(path)[0])
-    if not tags.get("title"):
-        with av.open(os.fspath(path)) as c:
-            if c.streams.audio and "mp4" in c.format.name.split(","):
-                tags["title"] = stream_tag(c.streams.audio[0], "name")
-    return tags
+    return dict(audio_streams(path)[0])  # which reads an MP4 track's "name" as its title
 
 
 def _audio_list(audio: "str | Sequence[str] | None") -> list[str]:

@@ -594,9 +594,18 @@ def audio_streams(path: str | os.PathLike) -> list[dict[str, Any]]:
         return [{"index": int(st.index), "codec": st.codec_context.name if st.codec_context else "unknown",
                  "sample_rate": int(st.codec_context.sample_rate or 0) if st.codec_context else 0,
                  "channels": int(st.codec_context.channels or 0) if st.codec_context else 0,
+                 "layout": _layout_name(st),
                  "language": stream_tag(st, "language"),
                  "title": stream_tag(st, "title") or stream_tag(st, "name")}  # MP4 keeps a track's title as "name"
                 for st in c.streams if st.type == "audio"]
+
+
+def _layout_name(st: Any) -> str:
+    """The channel layout's name as ffmpeg gives it (``5.1(side)``, ``7.1``, ``octagonal``), or ""."""
+    try:
+        return str(st.codec_context.layout.name or "")
+    except (AttributeError, ValueError):
+        return ""
 
 
 def audio_picks(path: str | os.PathLike, pick: "int | str | Sequence[int | str] | None" = None,

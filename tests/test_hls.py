@@ -567,3 +567,14 @@ def test_7_1_audio_is_packaged_as_fragmented_mp4_beside_ts_video(media_dir: Path
         assert c.streams.audio[0].channels == 8
         rate = c.streams.audio[0].rate
         assert sum(f.samples for f in c.decode(audio=0)) / rate == pytest.approx(2.002, abs=0.05)
+
+
+def test_audio_menu_names_say_the_layout_not_only_the_count():
+    from pershot.hls import audio_labels
+
+    tags = [{"channels": 6, "layout": "5.1(side)", "language": "eng"}, {"channels": 8, "layout": "octagonal",
+                                                                       "language": "eng"},
+            {"channels": 8, "layout": "7.1", "language": "fra"}, {"channels": 5, "layout": "", "language": ""},
+            {"channels": 2, "layout": "stereo", "language": "deu"}]
+    # an octagonal source (8.0, no LFE) was "English 7.1", counted by its channels
+    assert audio_labels(tags) == ["English 5.1", "English 8.0", "French 7.1", "Audio 5 ch", "German"]
