@@ -133,6 +133,7 @@ def run_probes(
     from pathlib import Path
 
     from .cache import open_cache
+    from .errors import PershotError
     from .executors import LocalExecutor
     from .probe import plan_probes, results_to_frame, run_plan, write_probes_csv
     from .shots import write_shots_csv
@@ -149,8 +150,13 @@ def run_probes(
         if sparse is not None:
             from .sparse import sparse_ladder
 
-            sp = sparse_ladder(info, shot_list, g, sparse.optimize, cache=c, executor=ex, progress=progress,
-                               work_dir=work_dir, encoder=sparse.encoder)
+            try:
+                sp = sparse_ladder(info, shot_list, g, sparse.optimize, cache=c, executor=ex, progress=progress,
+                                   work_dir=work_dir, encoder=sparse.encoder)
+            except PershotError as err:  # the optimizer failed: the points measured are still written
+                if out is not None and getattr(err, "probes", None) is not None:
+                    write_probes_csv(err.probes, out / "probes.csv")
+                raise
             df = sp.probes
         else:
             plan = plan_probes(info, shot_list, g, c, work_dir=work_dir)
@@ -163,6 +169,68 @@ def run_probes(
     if out is not None:
         write_probes_csv(df, out / "probes.csv")
     return ProbeRun(info, shot_list, df, sp)
+
+
+#: probes.csv columns for the grid's GOP and thread settings, which every encode of a grid shares
+ENCODE_SETTINGS = ("keyint", "threads")
+
+
+def _with_encode_settings(df: "pandas.DataFrame", grid: "Grid") -> "pandas.DataFrame":
+    """``df`` with the grid's ``keyint`` and ``threads`` as its columns (after ``bit_depth``)."""
+    df = df.drop(columns=[c for c in ENCODE_SETTINGS if c in df.columns])
+    at = list(df.columns).index("bit_depth") + 1 if "bit_depth" in df.columns else len(df.columns)
+    df.insert(at, "keyint", int(grid.keyint))
+    df.insert(at + 1, "threads", int(grid.threads))
+    return df
+
+
+def _encode_settings_of(df: "pandas.DataFrame", grid: Any) -> "tuple[pandas.DataFrame, str | None]":
+    """The probes with ``keyint`` and ``threads`` columns where they can be known (every probes.csv since they
+    were recorded has them; older ones not, nor hand-made tables) and are not the defaults
+    (the table's own, the ``grid``'s, or the probe cache's entry of one of its probes), and a warning where
+    they cannot be known."""
+    from .errors import OptimizeError, PershotError
+
+    has = all(c in df.columns for c in ENCODE_SETTINGS)
+    if grid is not None:
+        from .grid import load_grid
+
+        g = load_grid(grid)
+        if has:
+            for c, want in (("keyint", g.keyint), ("threads", g.threads)):
+                got = sorted({int(v) for v in _numeric(df[c]) if v == v})
+                if got and got != [int(want)]:
+                    raise OptimizeError(f"the probes were made with {c} {', '.join(map(str, got))} and grid "
+                                        f"{g.name} has {c} {want}: give the grid the probes were made with")
+        return _with_encode_settings(df, g), None
+    if has:
+        return df, None
+    if "key" in df.columns and len(df):
+        from .cache import open_cache
+
+        try:
+            cache = open_cache(True)
+        except (PershotError, OSError):  # no cache folder to read: nothing to recover
+            cache = None
+        for i in range(min(len(df), 3)) if cache is not None else ():
+            rec = df.iloc[i]
+            try:
+                entry = cache.get(str(rec["key"]))
+                gop, threads = int(entry["params"]["gop"]), int(entry["params"]["threads"])
+                frames = int(rec["end_frame"]) - int(rec["start_frame"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            keyint = 0 if gop == frames else gop
+            return (df if keyint == 0 and threads == 1 else df.assign(keyint=keyint, threads=threads)), None
+    return df, ("the probes do not record the grid's keyint and threads (probes.csv made before pershot recorded "
+                "them, or with the defaults), nor does the probe cache hold them: ladder.json's commands use one "
+                "GOP per shot and one thread; give the probes' grid (--grid) if it set keyint or threads")
+
+
+def _numeric(col: Any) -> list:
+    import pandas as pd
+
+    return pd.to_numeric(col, errors="coerce").tolist()
 
 
 def estimate_probes(
@@ -260,6 +328,17 @@ def load_ladder(ladder: Any = None) -> "LadderSpec":
     return LadderSpec.coerce(ladder)
 
 
+def _rung_count(rungs: Any) -> int:
+    """``rungs`` as a positive int (a NumPy integer too); else ConfigError."""
+    import numbers
+
+    from .errors import ConfigError
+
+    if isinstance(rungs, bool) or not isinstance(rungs, numbers.Integral) or int(rungs) < 1:
+        raise ConfigError(f"rungs must be a positive integer, not {rungs!r}")
+    return int(rungs)
+
+
 def _read_probes(probes: Any) -> "pandas.DataFrame":
     import pandas as pd
 
@@ -290,6 +369,7 @@ def optimize(
     exact: bool = True,
     objective: str = "area",
     same_parameter_sets: "bool | None" = False,
+    grid: "Grid | str | _os.PathLike | None" = None,
 ) -> "Ladder":
     """Optimize a ladder from probes (a DataFrame as :func:`probe` returns, or a probes.csv path) - no encoding.
 
@@ -307,6 +387,9 @@ def optimize(
     (HEVC renditions then package as ``hvc1``, which Apple devices need; None: where the probes say
     which encodes share them; see :func:`pershot.ladder.optimize_ladder`).  Raises InfeasibleError
     (naming the smallest feasible complexity) when the budget cannot be met.
+    ``grid``: the grid the probes were made with, for its ``keyint`` and ``threads`` (what the ladder's
+    encode commands carry); default: probes.csv's ``keyint`` and ``threads`` columns, else the probe
+    cache's entries, else one GOP per shot and one thread (with a warning).
     """
     from .errors import ConfigError
     from .ladder import optimize_ladder
@@ -314,17 +397,21 @@ def optimize(
     if rungs is not None:
         if ladder is not None:
             raise ConfigError("give a ladder or a rung count, not both")
-        if isinstance(rungs, bool) or not isinstance(rungs, int) or rungs < 1:
-            raise ConfigError(f"rungs must be a positive integer, not {rungs!r}")
-        ladder = rungs
+        ladder = _rung_count(rungs)
     spec = load_ladder(ladder)
     if peak_ratio is not None:
         from dataclasses import replace
 
         spec = replace(spec, peak_ratio=peak_ratio)  # validated by LadderSpec
     df = _read_probes(probes)
-    return optimize_ladder(df, spec, complexity, metric, encoder=encoder, per_shot_resolution=per_shot_resolution,
-                           exact=exact, objective=objective, same_parameter_sets=same_parameter_sets)
+    df, note = _encode_settings_of(df, grid)
+    lad = optimize_ladder(df, spec, complexity, metric, encoder=encoder, per_shot_resolution=per_shot_resolution,
+                          exact=exact, objective=objective, same_parameter_sets=same_parameter_sets)
+    if note is not None:
+        from dataclasses import replace
+
+        lad = replace(lad, warnings=(*lad.warnings, note))
+    return lad
 
 
 def write_ladder(ladder: "Ladder", out_dir: "str | _os.PathLike", **kw: Any) -> "dict":
@@ -380,11 +467,23 @@ def ladder(
     # --metric xpsnr scores XPSNR in the probes
     g = load_grid(grid).with_bit_depth(probe_kw.pop("bit_depth", None)).with_xpsnr(
         bool(probe_kw.pop("xpsnr", False)) or metric == "xpsnr")
+    from .errors import ConfigError, InfeasibleError, OptimizeError
+    from .ladder import _canonical, check_complexity, check_objective
+
     if rungs is None:
         load_ladder(spec_arg)  # a bad ladder fails before any encode
-    from .ladder import check_objective
-
-    check_objective(objective)  # a bad objective too
+    elif spec_arg is not None:
+        raise ConfigError("give a ladder or a rung count, not both")
+    else:
+        _rung_count(rungs)
+    check_complexity(complexity)  # a bad complexity too
+    check_objective(objective)  # and a bad objective
+    names = sorted({e.encoder for e in g.encoders})
+    if encoder is not None:  # an encoder the grid does not probe: before any probe, not after them all
+        same = [n for n in names if _canonical(n) == _canonical(encoder)]
+        if not same:
+            raise OptimizeError(f"no probes for encoder {encoder!r} (grid {g.name} has: {', '.join(names)})")
+        encoder = same[0]
     if peak_ratio is not None:
         from dataclasses import replace
 
@@ -399,19 +498,25 @@ def ladder(
     def opt(probes, final=True):  # sparse rounds before the last skip the exact finish
         return optimize(probes, spec_arg, complexity, metric, rungs=rungs, encoder=encoder,
                         per_shot_resolution=per_shot_resolution, peak_ratio=peak_ratio, exact=exact and final,
-                        objective=objective, same_parameter_sets=same_parameter_sets)
+                        objective=objective, same_parameter_sets=same_parameter_sets, grid=g)
 
     from .sparse import SparseSpec
 
-    run = run_probes(path, g, out_dir, sparse=SparseSpec(opt, encoder) if sparse else None, **probe_kw)
+    try:
+        run = run_probes(path, g, out_dir, sparse=SparseSpec(opt, encoder) if sparse else None, **probe_kw)
+    except InfeasibleError as ex:
+        if not sparse or getattr(ex, "probes", None) is None:
+            raise
+        raise InfeasibleError(f"{ex} (sparse probes: over the {len(ex.probes)} points measured"
+                              + (", written to probes.csv" if out_dir is not None else "")
+                              + "; the full grid may allow less)", min_feasible=ex.min_feasible) from None
     if run.sparse is not None:
         from dataclasses import replace
 
         sp = run.sparse
-        names = sorted({e.encoder for e in g.encoders})
         extra = () if len(names) == 1 else (
             f"sparse probes: the grid holds {', '.join(names)}; only {sp.probes['encoder'].iloc[0]}, the ladder's "
-            "encoder, was probed (choose with --encoder)",)
+            "encoder, was probed" + (" (choose with --encoder)" if encoder is None else ""),)
         extra += () if sp.converged else (
             f"sparse probes: after {sp.rounds} rounds the predictions still drew unmeasured points (the ladder "
             "is optimized over the measured points, as always)",)

@@ -7,9 +7,12 @@ Excel sheet), which does not overshoot between points.  We do the same with
 :class:`scipy.interpolate.PchipInterpolator` and integrate the interpolants
 exactly over the quality (or log-rate) range both curves cover.
 
-A curve is given as ``(rate, quality)`` pairs: a ``(N, 2)`` array-like, a pair
-of sequences ``(rates, qualities)``, or a DataFrame with ``bitrate_kbps`` (or
-``rate``) and ``quality`` / ``vmaf`` columns.  At least two points with
+A curve is given as ``(rate, quality)`` points: a list (or tuple) of pairs, an
+``(N, 2)`` array; or as a tuple of two sequences ``(rates, qualities)``; or as a
+DataFrame with ``bitrate_kbps`` (or ``rate``) and ``quality`` / ``vmaf`` columns.
+A tuple of two tuples of two numbers, ``((100, 80), (200, 88))``, is two points
+(the usual spelling of a point), not ``(rates, qualities)``: give two rates and
+two qualities as lists or arrays, ``([100, 200], [80, 88])``.  At least two points with
 distinct qualities are needed; more is better (four is the usual minimum in
 codec comparisons).
 """
@@ -23,7 +26,8 @@ __all__ = ["bd_rate", "bd_quality", "rd_curve"]
 
 
 def rd_curve(curve, quality: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Normalise a curve to two float arrays ``(rate, quality)`` (see the module docstring)."""
+    """Normalise a curve to two float arrays ``(rate, quality)`` (see the module docstring: a tuple of two
+    sequences is ``(rates, qualities)``, except a tuple of two ``(rate, quality)`` tuples, which is two points)."""
     try:
         import pandas as pd
 
@@ -35,16 +39,26 @@ def rd_curve(curve, quality: str | None = None) -> tuple[np.ndarray, np.ndarray]
             return curve[rc].to_numpy(dtype=float), curve[qc].to_numpy(dtype=float)
     except ImportError:  # pragma: no cover
         pass
-    if isinstance(curve, tuple) and len(curve) == 2:
-        r, q = np.asarray(curve[0], dtype=float).ravel(), np.asarray(curve[1], dtype=float).ravel()
-    else:
-        a = np.asarray(curve, dtype=float)
+    try:
+        if isinstance(curve, tuple) and len(curve) == 2 and not _two_points(curve):
+            r, q = np.asarray(curve[0], dtype=float).ravel(), np.asarray(curve[1], dtype=float).ravel()
+            a = None
+        else:
+            a = np.asarray(curve, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"a curve must be (rate, quality) pairs of numbers, not {type(curve).__name__}") from None
+    if a is not None:
         if a.ndim != 2 or a.shape[1] != 2:
             raise InputError("a curve must be (rate, quality) pairs, shape (N, 2)")
         r, q = a[:, 0], a[:, 1]
     if r.shape != q.shape:
         raise InputError("rate and quality lengths differ")
     return r, q
+
+
+def _two_points(curve: tuple) -> bool:
+    """A 2-tuple of 2-tuples of scalars: two (rate, quality) points (see the module docstring)."""
+    return all(isinstance(x, tuple) and len(x) == 2 and all(np.ndim(v) == 0 for v in x) for x in curve)
 
 
 def _prep(curve, quality=None, *, by: str) -> tuple[np.ndarray, np.ndarray]:

@@ -363,19 +363,48 @@ def _dry_run(args: argparse.Namespace, grid) -> int:
     from . import api
     from .estimate import describe
 
+    sparse = getattr(args, "sparse", False)
+    # --encoder as the real run reads it: a list, ffmpeg names accepted, each in the grid
+    names = _ladder_encoders(getattr(args, "encoder", None), grid)
+    ests = []
     shot_bar = _Bar("shots", "frame", args.quiet)
     try:
-        est = api.estimate_probes(args.input, grid, shots=args.shots, detector=args.detector, min_shot_s=args.min_shot,
-                                  max_shot_s=args.max_shot or None, threshold=args.threshold,
-                                  cache=_cache_from_args(args), shot_progress=shot_bar, stream=args.stream,
-                                  tonemap=args.tonemap, crop=args.crop, sparse=getattr(args, "sparse", False),
-                                  encoder=getattr(args, "encoder", None), deinterlace=args.deinterlace)
+        # a sparse run probes a skeleton per ladder's encoder; a full grid is one plan for them all
+        for enc in (names or [None]) if sparse else [None]:
+            est = api.estimate_probes(args.input, grid, shots=args.shots, detector=args.detector,
+                                      min_shot_s=args.min_shot, max_shot_s=args.max_shot or None,
+                                      threshold=args.threshold, cache=_cache_from_args(args), shot_progress=shot_bar,
+                                      stream=args.stream, tonemap=args.tonemap, crop=args.crop, sparse=sparse,
+                                      encoder=enc, deinterlace=args.deinterlace)
+            ests.append((enc, est))
     finally:
         shot_bar.close()
     jobs = args.jobs or os.cpu_count() or 1
-    for line in describe(est, jobs):
-        print(line)
+    for enc, est in ests:
+        if len(ests) > 1:
+            print(f"== {enc}")
+        for line in describe(est, jobs):
+            print(line)
     return 0
+
+
+def _ladder_encoders(text: "str | None", grid) -> list[str]:
+    """``--encoder NAME[,NAME...]`` as registry names (``libx264`` -> ``x264``), each once and each in ``grid``;
+    [] without the option."""
+    from . import encoders
+    from .errors import ConfigError
+
+    names = [encoders.canonical_name(n.strip()) for n in (text or "").split(",") if n.strip()]
+    in_grid = [e.encoder for e in grid.encoders]
+    missing = [n for n in names if n not in in_grid]
+    if len(names) == 1 and missing:  # as the optimizer says it of probes without it
+        from .errors import OptimizeError
+
+        raise OptimizeError(f"no probes for encoder {text.strip()!r} (grid {grid.name} has: {', '.join(in_grid)})")
+    if missing or len(set(names)) != len(names):
+        raise ConfigError(f"--encoder {text}: give each encoder once, each in the grid "
+                          f"(grid {grid.name} has {', '.join(in_grid)})")
+    return names
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:
@@ -684,6 +713,7 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
                 raise InputError(f"{_Path(args.input).name} has no audio stream (asked for an audio rendition)")
     if args.dry_run:
         return _dry_run(args, grid)
+    names = _ladder_encoders(args.encoder, grid)  # before any work
     thumbs: "bool | dict" = False
     if args.thumbnails:
         codecs = [c.strip() for c in args.thumbnail_codecs.split(",") if c.strip()] if args.thumbnail_codecs else None
@@ -693,22 +723,13 @@ def _cmd_ladder(args: argparse.Namespace) -> int:
     bar = _Bar(f"probes ({grid.name})", "probe", args.quiet)
     # HLS of an HEVC or AV1 ladder is for Apple devices, which play HEVC as hvc1 only: one set of parameter
     # sets (AV1: one sequence header) per rung, all of it in the rung's initialization segment
-    from . import encoders
     from .ladder import default_encoder
 
     from pathlib import Path
 
-    from .errors import ConfigError
-
-    names = [n.strip() for n in (args.encoder or "").split(",") if n.strip()]
     several = len(names) > 1  # one ladder per encoder, each in OUT/<encoder>/, from one probe run
     in_grid = [e.encoder for e in grid.encoders]
-    ladder_encoders = [encoders.canonical_name(n) for n in names] or [default_encoder(in_grid)]
-    if several:
-        missing = [n for n in ladder_encoders if n not in in_grid]
-        if missing or len(set(ladder_encoders)) != len(ladder_encoders):
-            raise ConfigError(f"--encoder {args.encoder}: give each encoder once, each in the grid "
-                              f"(grid {grid.name} has {', '.join(in_grid)})")
+    ladder_encoders = names or [default_encoder(in_grid)]
     executor = _executor_from_args(args)
     ladders = []
     try:
@@ -1071,6 +1092,9 @@ def _add_optimize(sub) -> None:
     p = sub.add_parser("optimize", help="re-optimize a ladder from an existing probes.csv (no encoding) -> OUT/")
     p.add_argument("probes", help="probes.csv written by `pershot probe` or `pershot ladder`")
     p.add_argument("-o", "--out", default="out", metavar="DIR", help="output folder (default: out)")
+    p.add_argument("--grid", default=None, metavar="TOML",
+                   help="the grid the probes were made with, for its keyint and threads in ladder.json's commands "
+                        "(default: probes.csv's keyint and threads columns, else the probe cache's)")
     _optimizer_args(p)
     _common(p)
     p.set_defaults(func=_cmd_optimize)
@@ -1083,7 +1107,7 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     lad = api.optimize(args.probes, args.ladder, args.complexity, args.metric, rungs=args.rungs,
                        encoder=args.encoder, per_shot_resolution=args.per_shot_resolution,
                        peak_ratio=args.peak_ratio, exact=not args.no_exact, objective=args.objective,
-                       same_parameter_sets=args.same_parameter_sets)
+                       same_parameter_sets=args.same_parameter_sets, grid=args.grid)
     api.write_ladder(lad, args.out, plots=not args.no_plots)
     _print_ladder(lad, args.out, args.quiet, with_probes=False)
     return 0

@@ -114,6 +114,14 @@ def compare_ladders(ladders: Sequence[Any], names: Sequence[str] | None = None) 
                 elif field == "vmaf":
                     notes.append("a BD-rate needs two rungs on each side")
             row[f"bd_rate_{col}"] = value if value is not None else math.nan
+        if same_title:  # a rung left out of a curve is said, never silently dropped
+            n_rated = len(rates) - sum(1 for x in rates if not math.isfinite(x))
+            if n_rated < len(rungs):
+                notes.append(f"{len(rungs) - n_rated} rung(s) without a numeric bitrate_kbps left out")
+            for field in COMPARE_METRICS:
+                kept = len(_curve(d, field)[0])
+                if kept < n_rated and (kept > 0 or field == "vmaf"):
+                    notes.append(f"{n_rated - kept} rung(s) without {field} left out of its BD-rate")
         if i > 0 and len(models) > 1:
             notes.append(f"VMAF scored by different models ({', '.join(sorted(models))}): not compared")
         bdq = math.nan

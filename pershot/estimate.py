@@ -129,7 +129,7 @@ def estimate_plan(info: SourceInfo, plan: Plan, grid: Grid, sample_frames: int =
                              metric_cpu_s=0.0, decode_cpu_s=0.0, calibration_cpu_s=0.0, sample="nothing to run",
                              sizes=tuple(plan.sizes))
     longest = max(shots.values(), key=lambda s: s.frames)
-    n = max(2, min(sample_frames, longest.frames))
+    n = max(min(2, longest.frames), min(sample_frames, longest.frames))  # a one-frame source: that frame
     a = longest.start_frame + (longest.frames - n) // 2
     n_short = max(1, n // 4)
     long_s = Shot(index=longest.index, start_frame=a, end_frame=a + n, start_s=0.0, end_s=0.0)

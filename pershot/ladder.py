@@ -142,8 +142,8 @@ class LadderSpec:
             return obj
         if isinstance(obj, bool):
             raise ConfigError("a ladder cannot be a boolean")
-        if isinstance(obj, int):
-            return cls.auto(obj)
+        if isinstance(obj, (int, np.integer)) and not isinstance(obj, np.bool_):
+            return cls.auto(int(obj))
         if isinstance(obj, Mapping):
             return _spec_from_mapping(obj, "ladder")
         if isinstance(obj, (list, tuple)):
@@ -425,6 +425,10 @@ def _preset_ranks(df: pd.DataFrame) -> np.ndarray:
                             f"{sorted(names.unique())[:6]} have no known speed order") from None
 
 
+#: the columns a ladder adds to its probes (ladder.csv): never read from a probes table
+_LADDER_ONLY = ("rung", "target_kbps", "target_quality")
+
+
 def default_encoder(names) -> str:
     """The encoder a ladder is built for when probes hold several and none is named."""
     encs = sorted(set(map(str, names)))
@@ -450,6 +454,11 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
         raise OptimizeError(f"probes are missing column(s): {', '.join(missing)}")
     if len(probes) == 0:
         raise OptimizeError("no probes")
+    if all(c in probes.columns for c in _LADDER_ONLY):
+        raise OptimizeError("this is a ladder table (ladder.csv: rung, target_kbps and target_quality columns), "
+                            "not probes: optimize the probes.csv beside it")
+    # columns of a ladder's own (a probes table with a stray rung column): not the probes', ignored
+    probes = probes.drop(columns=[c for c in (*_LADDER_ONLY, "ffmpeg_args") if c in probes.columns])
     warnings: list[str] = []
     enc_col = probes["encoder"].astype(str)
     encs = sorted(enc_col.unique())
@@ -459,7 +468,11 @@ def prepare(probes: pd.DataFrame, metric: str = "vmaf", encoder: str | None = No
             warnings.append(f"probes hold encoders {', '.join(encs)}; optimizing the {encoder} ladder "
                             "(choose with --encoder)")
     elif encoder not in encs:
-        raise OptimizeError(f"no probes for encoder {encoder!r} (probes have: {', '.join(encs)})")
+        # the name the probes use for it (--encoder libx264 for probes of x264, and the other way round)
+        same = [e for e in encs if _canonical(e) == _canonical(encoder)]
+        if len(same) != 1:
+            raise OptimizeError(f"no probes for encoder {encoder!r} (probes have: {', '.join(encs)})")
+        encoder = same[0]
     df = probes[enc_col.to_numpy() == encoder] if len(encs) > 1 else probes
     df = df.reset_index(drop=True)
     if "bit_depth" in df.columns:
@@ -773,14 +786,14 @@ class Ladder:
 #: ``colour``) and the commands may carry ``-vf setparams``; a reader of version 1 would ignore that
 LADDER_SCHEMA_VERSION = 2
 _SHOT_FIELDS = ("shot", "start_frame", "end_frame", "frames", "duration_s", "encoder", "preset", "encoder_preset",
-                "params", "width", "height", "bit_depth", "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf",
-                "psnr_y", "ssim", "xpsnr_y", "encode_cpu_s")
+                "params", "width", "height", "bit_depth", "keyint", "threads", "rc_mode", "crf", "size_bytes",
+                "bitrate_kbps", "vmaf", "psnr_y", "ssim", "xpsnr_y", "encode_cpu_s")
 #: ladder.csv columns, in order (those the probes lack are left out)
 LADDER_COLUMNS = ("rung", "target_kbps", "target_quality", "shot", "start_frame", "end_frame", "frames",
                   "duration_s", "encoder", "preset", "preset_rank", "encoder_preset", "params", "width", "height",
-                  "bit_depth", "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf", "vmaf_hmean", "vmaf_p5",
-                  "psnr_y", "ssim", "xpsnr_y", "encode_cpu_s", "encode_wall_s", "encode_overhead_cpu_s",
-                  "param_sets")
+                  "bit_depth", "keyint", "threads", "rc_mode", "crf", "size_bytes", "bitrate_kbps", "vmaf",
+                  "vmaf_hmean", "vmaf_p5", "psnr_y", "ssim", "xpsnr_y", "encode_cpu_s", "encode_wall_s",
+                  "encode_overhead_cpu_s", "param_sets")
 
 
 def _canonical(encoder: str) -> str:
@@ -909,6 +922,12 @@ def _auto_targets(reach: _Reach, spec: LadderSpec, prep: Prepared, same_group: b
     if q_top is not None and rng[3] < q_top < rng[2]:
         hi = min(hi, rate_at(q_top) or hi)
         lo = min(lo, hi)
+    # bounds out of the title's reach: one rung at the bound, which the reach check then drops, saying why
+    # (never a rung outside the bounds asked for)
+    if spec.min_kbps is not None and spec.min_kbps > hi:
+        return [RungSpec(kbps=float(spec.min_kbps))]
+    if spec.max_kbps is not None and spec.max_kbps < lo:
+        return [RungSpec(kbps=float(spec.max_kbps))]
     if spec.min_kbps is not None:
         lo = max(lo, spec.min_kbps)
     if spec.max_kbps is not None:
@@ -924,16 +943,20 @@ def _auto_targets(reach: _Reach, spec: LadderSpec, prep: Prepared, same_group: b
         n = max(1, int(math.floor(math.log(hi / lo) / math.log(min_step) + 1e-9)) + 1)
         step = (hi / lo) ** (1.0 / (n - 1)) if n > 1 else min_step
     step = min(max(step, min_step), max_step)
-    # from the top down: the best rung is the one worth having; 3 significant
-    # digits, kept inside the reachable range
-    out: list[RungSpec] = []
-    for j in range(n - 1, -1, -1):
-        x = hi / step ** j
-        x = min(max(float(f"{x:.3g}"), lo), hi)
-        if out and x <= out[-1].kbps:
-            continue
-        out.append(RungSpec(kbps=x))
-    return out
+    # from the top down: the best rung is the one worth having; 3 significant digits (more where
+    # rounding would break min_step / max_step, as LadderSpec checks explicit rungs), kept inside the
+    # reachable range
+    exact = [hi / step ** j for j in range(n - 1, -1, -1)]
+    for digits in range(3, 18):
+        xs: list[float] = []
+        for x in exact:
+            x = min(max(float(f"{x:.{digits}g}"), lo), hi)
+            if not xs or x > xs[-1]:
+                xs.append(x)
+        ratios = [b / a for a, b in zip(xs, xs[1:])]
+        if all(min_step * (1 - 1e-9) <= r <= max_step * (1 + 1e-9) for r in ratios):
+            break
+    return [RungSpec(kbps=x) for x in xs]
 
 
 def _targets(specs: Sequence[RungSpec], peak_ratio: float | None = None) -> list[RungTarget]:
@@ -993,9 +1016,7 @@ def optimize_ladder(
     An infeasible ``complexity`` raises :class:`InfeasibleError` whose
     ``min_feasible`` (rounded up to 3 decimals) has been checked to work.
     """
-    if isinstance(complexity, bool) or not isinstance(complexity, (int, float)) or not math.isfinite(complexity) \
-            or not (0.0 < complexity <= 1.0):
-        raise OptimizeError(f"complexity must be in (0, 1], not {complexity!r}")
+    complexity = check_complexity(complexity)
     check_objective(objective)
     spec = LadderSpec.coerce(spec)
     prep = probes if isinstance(probes, Prepared) else prepare(probes, metric, encoder)
@@ -1215,6 +1236,14 @@ def _uncapped_if_within_caps(pts: RDCPoints, targets: list[RungTarget], sol: Sol
     return alt if float(w @ alt.quality) > float(w @ sol.quality) + 1e-12 * qscale else sol
 
 
+def check_complexity(complexity: Any) -> float:
+    """``complexity`` as a float in (0, 1] (a NumPy scalar too); else :class:`OptimizeError`."""
+    if isinstance(complexity, (bool, np.bool_)) or not isinstance(complexity, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(complexity) or not (0.0 < complexity <= 1.0):
+        raise OptimizeError(f"complexity must be in (0, 1], not {complexity!r}")
+    return float(complexity)
+
+
 #: how the rungs of a ladder share the encode budget (see :func:`optimize_ladder`)
 OBJECTIVES = ("area", "mean")
 
@@ -1290,7 +1319,7 @@ def _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_re
     rungs = []
     for new_idx, k in enumerate(order):
         rows = prep.row[ar, sol.choice[k]]
-        sub = tab.iloc[rows].copy()
+        sub = tab.iloc[rows].drop(columns=[c for c in _LADDER_ONLY if c in tab.columns])
         s = kept[k]
         sub.insert(0, "rung", new_idx)
         sub.insert(1, "target_kbps", s.kbps if s.kbps is not None else np.nan)
@@ -1299,7 +1328,9 @@ def _build(prep, kept, sol, anchor, spec, complexity, anchor_preset, per_shot_re
         mets = {}
         for c in metric_cols:
             v = pd.to_numeric(sub[c], errors="coerce").to_numpy(dtype=float)
-            mets[c] = float(np.nansum(v * d) / D) if np.isfinite(v).any() else float("nan")
+            # the rung's figure needs every shot's score: a mean over the scored shots alone is another
+            # figure (and a missing score is no zero); NaN (empty in summary.csv, null in ladder.json)
+            mets[c] = float(np.sum(v * d) / D) if np.isfinite(v).all() else float("nan")
         ws = sub["width"].unique()
         hs = sub["height"].unique()
         shot_rates = pts.rate[ar, sol.choice[k]]

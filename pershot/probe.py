@@ -58,7 +58,8 @@ MAX_PROBES_PER_JOB = 12
 #: the public columns of probes.csv, in order
 PROBE_COLUMNS = (
     "shot", "start_frame", "end_frame", "frames", "duration_s",
-    "encoder", "preset", "preset_rank", "encoder_preset", "params", "width", "height", "bit_depth", "rc_mode", "crf",
+    "encoder", "preset", "preset_rank", "encoder_preset", "params", "width", "height", "bit_depth", "keyint",
+    "threads", "rc_mode", "crf",
     "size_bytes", "bitrate_kbps",
     "vmaf", "vmaf_hmean", "vmaf_p5", "vmaf_min", "psnr_y", "ssim", "xpsnr_y",
     "encode_cpu_s", "encode_wall_s", "encode_overhead_cpu_s", "decode_cpu_s", "metric_cpu_s", "metric_wall_s",
@@ -158,6 +159,10 @@ class ProbeResult:
     param_sets: str = ""
     #: XPSNR-Y, where the grid's metrics ask for it (``[metrics] xpsnr = true``); NaN otherwise
     xpsnr_y: float = float("nan")
+    #: the grid's GOP length (0: one GOP per shot) and encoder threads, which ``pershot optimize`` puts in
+    #: the ladder's commands
+    keyint: int = 0
+    threads: int = 1
 
     def row(self) -> dict[str, Any]:
         return {c: getattr(self, c) for c in PROBE_COLUMNS}
@@ -239,6 +244,7 @@ def _result(shot: Shot, spec: ProbeSpec, data: Mapping[str, Any], metric: Metric
         n_subsample=metric.n_subsample, vmaf_model=metric.vmaf_model, encoder_version=encoder_version, cached=cached,
         key=spec.key, per_frame=per_frame,
         param_sets=str(data.get("param_sets") or ""), xpsnr_y=float(data.get("xpsnr_y", "nan")),
+        keyint=int(p.keyint), threads=int(p.threads),
     )
 
 

@@ -85,7 +85,8 @@ def encode_commands(ladder: Ladder, *, fps: Any = None, threads: int = 1, keyint
     the core's encoder modules (pure functions, nothing is run).  ``None``
     where an encoder is unknown.  Each row's preset and options are the ones
     its probe was encoded with (``encoder_preset``, ``params``); ``extra``
-    options are used only for rows without a ``params`` column (old tables).
+    options are used only for rows without a ``params`` column (old tables). ``threads`` and ``keyint``
+    are used for rows without their own (probes.csv's ``threads`` and ``keyint`` columns, the grid's).
     ``colour``: the colour description the encodes signal, as the probes did
     (:func:`pershot.media.encode_colour`); ``hdr``: the static HDR metadata 10-bit encodes carry
     (:class:`pershot.media.HdrMetadata`), as the probes did.
@@ -102,12 +103,14 @@ def encode_commands(ladder: Ladder, *, fps: Any = None, threads: int = 1, keyint
     for i, rec in enumerate(tab.to_dict("records")):
         try:
             spec = encoders.get(str(rec["encoder"]))
+            row_threads, row_keyint = _setting(rec, "threads", threads), _setting(rec, "keyint", keyint)
             own = tuple(tuple(kv.split("=", 1)) for kv in opts[i].split(":") if kv) if opts is not None else None
             p = encoders.EncodeParams(encoder=spec.name, preset=given[i],
                                       rc_mode=str(rec.get("rc_mode") or "crf"), value=float(rec["crf"]),
                                       width=int(rec["width"]), height=int(rec["height"]),
                                       fps=rate or Fraction(25), frames=int(rec["end_frame"] - rec["start_frame"]),
-                                      threads=threads, keyint=keyint, extra=tuple(extra) if own is None else own,
+                                      threads=row_threads, keyint=row_keyint,
+                                      extra=tuple(extra) if own is None else own,
                                       colour=tuple(tuple(x) for x in colour), bit_depth=_bit_depth(rec), hdr=hdr)
             codec = spec.codec_args(p)
             full = encoders.encode_args(spec, p, "INPUT.y4m", "OUTPUT" + spec.ext)
@@ -117,6 +120,15 @@ def encode_commands(ladder: Ladder, *, fps: Any = None, threads: int = 1, keyint
         except (PershotError, KeyError, ValueError, TypeError):
             out.append(None)
     return out
+
+
+def _setting(rec: Mapping[str, Any], name: str, default: int) -> int:
+    """A ladder row's ``keyint`` or ``threads`` (the grid's, which its probe ran with), else ``default``."""
+    v = rec.get(name)
+    try:
+        return default if v is None or v != v else int(v)
+    except (TypeError, ValueError):
+        return default
 
 
 def _bit_depth(rec: Mapping[str, Any]) -> int:

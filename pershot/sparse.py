@@ -14,6 +14,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import pandas as pd
 
+from .errors import InfeasibleError, PershotError
 from .predict import POINT, predict, skeleton
 from .probe import Plan, ProbeResult, jobs_for, plan_probes, point_row, result_order, results_to_frame, run_plan
 
@@ -65,8 +66,11 @@ def refine(
     ladder's chosen resolution and CRF: the two directions in which the ladder trades quality for
     rate and CPU, so that the choice is refined locally on measurements; and once the predictions
     draw nothing new, the final ladder's own neighbourhood is measured too (then the rounds go on
-    if that changed anything).  Returns (measured, ladder, rounds, converged); with ``converged``
-    False the rounds ran out and the ladder is the one over the measured points at that time."""
+    if that changed anything).  Where measured and predicted points together look infeasible (an
+    :class:`InfeasibleError`: a prediction can be off either way), the round falls back to the measured
+    points alone, so that an error names the smallest complexity over what was measured.  Returns
+    (measured, ladder, rounds, converged); with ``converged`` False the rounds ran out and the ladder is
+    the one over the measured points at that time."""
     rounds = 0
     steps = _crf_steps(measured, todo) if neighbours else {}
     configs = _config_steps(measured, todo) if neighbours else {}
@@ -89,8 +93,13 @@ def refine(
         need = []
         if len(todo):
             pred = predict(measured, todo)
-            need = missing(optimize(pd.concat([measured.assign(predicted=False), pred], ignore_index=True)
-                                    if len(pred) else measured, False))
+            try:
+                need = missing(optimize(pd.concat([measured.assign(predicted=False), pred], ignore_index=True)
+                                        if len(pred) else measured, False))
+            except InfeasibleError:
+                # the predictions make the budget look infeasible (a predicted point can be wrong, either
+                # way): fall back to the measured points, whose own ladder (or error) is the answer
+                need = []
         final = None
         if not need:
             # the predictions draw nothing new: the ladder over the measured points alone, once the
@@ -175,7 +184,8 @@ def sparse_ladder(
     encoder: str | None = None,
 ) -> SparseRun:
     """Probe ``shots`` sparsely and optimize (see :func:`refine` for ``optimize``); only ``encoder``'s
-    points when the grid has several (see :func:`skeleton_keys`)."""
+    points when the grid has several (see :func:`skeleton_keys`). A :class:`PershotError` of the optimizer
+    is raised with the points measured so far as its ``probes`` (a probes.csv DataFrame)."""
     results, pending, todo, want = skeleton_keys(info, shots, grid, cache, encoder)
     grid_points = len(results) + len(pending)
     count = [len(results), len(results)]  # done, planned
@@ -201,7 +211,11 @@ def sparse_ladder(
     measure(want)
     measured = results_to_frame(sorted(results.values(), key=result_order))
     todo = todo[~todo["key"].isin(set(results))] if len(todo) else todo
-    _, lad, rounds, converged = refine(measured, todo, measure, optimize, max_rounds)
+    try:
+        _, lad, rounds, converged = refine(measured, todo, measure, optimize, max_rounds)
+    except PershotError as ex:  # what was measured is kept (the caller writes probes.csv from it)
+        ex.probes = results_to_frame(sorted(results.values(), key=result_order))
+        raise
     probes = results_to_frame(sorted(results.values(), key=result_order))
     return SparseRun(probes=probes, ladder=lad, grid_points=grid_points, measured=len(results), rounds=rounds,
                      converged=converged)

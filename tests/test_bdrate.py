@@ -84,3 +84,14 @@ def test_errors():
         bd_rate(a, [(1000, 85.0)])
     with pytest.raises(InputError, match="positive"):
         bd_rate(a, [(0, 81.0), (2000, 87.0)])
+
+
+def test_two_points_as_tuples_are_points_not_rates_and_qualities() -> None:
+    """((r0, q0), (r1, q1)) is two points, as the same list is; two rates and two qualities are given as lists."""
+    a, b = ((100, 80), (200, 88)), ((80, 80), (160, 88))
+    assert bd_rate(a, b) == pytest.approx(-0.2)
+    assert bd_rate(list(a), list(b)) == pytest.approx(-0.2)
+    assert bd_rate(([100, 200], [80, 88]), ([80, 160], [80, 88])) == pytest.approx(-0.2)
+    assert bd_rate((np.array([100, 200]), np.array([80, 88])), ([80, 160], [80, 88])) == pytest.approx(-0.2)
+    with pytest.raises(InputError, match="pairs of numbers"):
+        bd_rate({"rate": [100, 200], "q": [80, 88]}, b)

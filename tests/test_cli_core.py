@@ -240,3 +240,80 @@ def test_a_grid_error_says_where_once(clips: dict[str, Path], tmp_path: Path,
     assert main(["probe", str(clips["small"]), "-o", str(tmp_path / "o"), "--grid", str(grid)]) == 4
     line = _one_error_line(capsys.readouterr().err)
     assert line.count("g.toml") == 1 and "n_subsample" in line
+
+
+# ---------------------------------------------------------------- optimizer flows on a tiny grid
+
+
+def _tiny_grid(tmp_path: Path, extra: str = "", encoders: str = '[encoders.x264]\npresets = ["ultrafast", "veryfast"]\n'
+               ) -> Path:
+    return _write(tmp_path / "g.toml", f'heights = [90]\ncrf = [30, 40]\n{extra}{encoders}')
+
+
+def test_optimize_writes_the_commands_the_ladder_wrote(clips: dict[str, Path], tmp_path: Path) -> None:
+    """A grid keyint (and threads) is in probes.csv, so `pershot optimize` gives the same encode commands."""
+    import json
+
+    grid = _tiny_grid(tmp_path, "keyint = 4\n")
+    out = tmp_path / "lad"
+    assert main(["ladder", str(clips["small"]), "--grid", str(grid), "--rungs", "2", "-c", "1", "-o", str(out),
+                 "--no-plots", "-q", "--cache", str(tmp_path / "c")]) == 0
+    probes = pd.read_csv(out / "probes.csv")
+    assert (probes["keyint"] == 4).all() and (probes["threads"] == 1).all()
+    assert main(["optimize", str(out / "probes.csv"), "--rungs", "2", "-c", "1", "-o", str(tmp_path / "opt"),
+                 "--no-plots", "-q"]) == 0
+
+    def cmds(d: Path) -> list:
+        doc = json.loads((d / "ladder.json").read_text())
+        return [s["encode"]["ffmpeg_args"] for r in doc["rungs"] for s in r["shots"]]
+
+    assert cmds(out) and cmds(tmp_path / "opt") == cmds(out)
+    assert all("keyint=4" in " ".join(c) for c in cmds(out))
+
+
+def test_ladder_arguments_fail_before_any_probe(clips: dict[str, Path], tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import pershot
+    from pershot.errors import OptimizeError
+
+    grid, cache = _tiny_grid(tmp_path), tmp_path / "cache"
+    capsys.readouterr()
+    assert main(["ladder", str(clips["small"]), "--grid", str(grid), "--encoder", "x265", "-o", str(tmp_path / "o"),
+                 "-q", "--cache", str(cache)]) == 6
+    assert "no probes for encoder 'x265'" in _one_error_line(capsys.readouterr().err)
+    with pytest.raises(OptimizeError, match="complexity"):
+        pershot.ladder(clips["small"], 2, rungs=2, grid=grid, cache=cache)
+    assert not (cache.exists() and any(p.is_file() for p in cache.rglob("*")))  # nothing was probed
+
+
+def test_dry_run_reads_encoder_as_the_run_does(clips: dict[str, Path], tmp_path: Path, media_dir: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import cut
+
+    grid = _tiny_grid(tmp_path, encoders='[encoders.x264]\npresets = ["ultrafast"]\n'
+                                         '[encoders.x265]\npresets = ["ultrafast"]\n')
+    for enc in ("libx264", "x264,x265", "x264, libx265"):
+        capsys.readouterr()
+        assert main(["ladder", str(clips["small"]), "--grid", str(grid), "--dry-run", "--encoder", enc, "-q"]) == 0
+        assert "plan: " in capsys.readouterr().out
+    assert main(["ladder", str(clips["small"]), "--grid", str(grid), "--dry-run", "--sparse", "--encoder",
+                 "x264,x265", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "== x264" in out and "== x265" in out
+    one = cut(media_dir / "counter.mp4", tmp_path / "one.mp4", frames=1, height=90)
+    assert main(["ladder", str(one), "--grid", str(grid), "--dry-run", "-q"]) == 0  # a one-frame source
+    assert "calibrated on 1 and 1 frames" in capsys.readouterr().out
+
+
+def test_a_failed_sparse_ladder_keeps_its_probes(clips: dict[str, Path], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """One preset: the anchor is the ladder, so complexity 0.5 is infeasible; what was measured is written."""
+    grid = _tiny_grid(tmp_path, encoders='[encoders.x264]\npresets = ["ultrafast"]\n')
+    out = tmp_path / "o"
+    capsys.readouterr()
+    assert main(["ladder", str(clips["small"]), "--grid", str(grid), "--sparse", "--rungs", "2", "-c", "0.5",
+                 "-o", str(out), "-q", "--no-plots"]) == 7
+    line = _one_error_line(capsys.readouterr().err)
+    assert "smallest feasible value is" in line and "points measured" in line
+    probes = pd.read_csv(out / "probes.csv")
+    assert len(probes) and (probes["preset"] == "ultrafast").all()

@@ -94,3 +94,18 @@ def test_a_ladder_that_does_not_name_its_video_is_compared_by_its_shots():
     for r in other_shots["rungs"]:
         r["shots"] = [{"start_frame": 0, "end_frame": 120}]
     assert "another title" in compare_ladders([_doc(), other_shots]).iloc[1]["note"]
+
+
+def test_a_rung_left_out_of_a_curve_is_said():
+    """A rung whose bitrate is null or a string, or that lacks a score, is left out of the curves, saying so."""
+    for bad in (None, "600"):
+        d = _doc(scale=0.8)
+        d["rungs"][1]["bitrate_kbps"] = bad
+        row = compare_ladders([_doc(), d]).iloc[1]
+        assert -30 < row["bd_rate_vmaf"] < -10  # three rungs still make a curve
+        assert "1 rung(s) without a numeric bitrate_kbps left out" in row["note"]
+    d = _doc(scale=0.8)
+    d["rungs"][0]["psnr_y"] = None  # a rung some shot of which had no PSNR (summary figure NaN -> null)
+    row = compare_ladders([_doc(), d]).iloc[1]
+    assert "1 rung(s) without psnr_y left out" in row["note"] and "vmaf" not in row["note"]
+    assert compare_ladders([_doc(), _doc(scale=0.8)]).iloc[1]["note"] == ""
