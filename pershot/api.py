@@ -534,6 +534,12 @@ def ladder(
         lad = replace(lad, warnings=(*lad.warnings, (
             f"the source is {source_class(src)}p ({src.display_width}x{src.display_height}) and the grid {g.name} "
             f"stops at {top}p: add {source_class(src)} to its heights to probe the full resolution")))
+    depth = max(g.bit_depths)
+    if src.bit_depth > depth and not src.hdr_transfer:  # (an HDR source is refused at 8 bits, or tone-mapped)
+        lad = replace(lad, warnings=(*lad.warnings, (
+            f"the source is {src.bit_depth}-bit and the grid {g.name} encodes at {depth} bits: the probes are "
+            f"scored against the source reduced to {depth} bits, so what the reduction loses (banding in "
+            "gradients) is not measured; bit_depth = 10 in the grid keeps it")))
     if src.hdr_kept and metric in ("vmaf", "ssim"):
         lad = replace(lad, warnings=(*lad.warnings, (
             f"an HDR ({src.hdr_kept}) ladder scored by {metric.upper()}: its model was made for SDR, and on "

@@ -3,13 +3,17 @@ tags HLS's ``LANGUAGE`` and DASH's ``lang`` must be (``en``, ``fr``), and a lang
 
 RFC 5646 takes a language's ISO 639-1 two-letter code where it has one, else its three-letter one. The
 table below pairs every ISO 639-1 code with its ISO 639-2 terminology and bibliographic codes and its
-English name, as the ISO 639-2 registration authority (the Library of Congress) lists them.
+English name, as the ISO 639-2 registration authority (the Library of Congress) lists them; the codes of
+the languages (and groups of languages) ISO 639-2 has without an ISO 639-1 code follow it.
+
+A tag is a language only where its primary subtag is one of these codes (:func:`known`): RFC 5646 takes
+registered subtags only, so a name (``english``) or an unassigned code (``xx``) is not one.
 """
 from __future__ import annotations
 
 import re
 
-__all__ = ["bcp47", "language_name"]
+__all__ = ["bcp47", "language_name", "known"]
 
 #: "two-letter code, ISO 639-2 code(s), English name", one language a line
 _TABLE = """\
@@ -212,14 +216,38 @@ def _parse() -> tuple[dict[str, str], dict[str, str]]:
     return to2, names
 
 
+#: the ISO 639-2 codes without an ISO 639-1 code (``haw``, ``fil``, ``gsw``...), as the registration authority
+#: lists them, less ``qaa``-``qtz`` (reserved for local use) and the codes of no particular language (:data:`_NONE`)
+_ISO639_2_ONLY = frozenset("""
+ace ach ada ady afa afh ain akk ale alg alt ang anp apa arc arn arp art arw ast ath aus awa bad bai bal ban bas bat
+bej bem ber bho bik bin bla bnt bra btk bua bug byn cad cai car cau ceb cel chb chg chk chm chn cho chp chr chy cmc
+cnr cop cpe cpf cpp crh crp csb cus dak dar day del den dgr din doi dra dsb dua dum dyu efi egy eka elx enm ewo fan
+fat fil fiu fon frm fro frr frs fur gaa gay gba gem gez gil gmh goh gon gor got grb grc gsw gwi hai haw hil him hit
+hmn hsb hup iba ijo ilo inc ine inh ira iro jbo jpr jrb kaa kab kac kam kar kaw kbd kha khi kho kmb kok kos kpe krc
+krl kro kru kum kut lad lah lam lez lol loz lua lui lun luo lus mad mag mai mak man map mas mdf mdr men mga mic min
+mkh mnc mni mno moh mos mun mus mwl mwr myn myv nah nai nap nds new nia nic niu nog non nqo nso nub nwc nym nyn nyo
+nzi osa ota oto paa pag pal pam pap pau peo phi phn pon pra pro raj rap rar roa rom rup sad sah sai sal sam sas sat
+scn sco sel sem sga sgn shn sid sio sit sla sma smi smj smn sms snk sog son srn srr ssa suk sus sux syc syr tai tem
+ter tet tig tiv tkl tlh tli tmh tog tpi tsi tum tup tut tvl tyv udm uga umb vai vot wak wal war was wen xal yao yap
+ypk zap zbl zen zgh znd zun zza
+""".split())
+#: ISO 639-2's codes of no particular language: undetermined, uncoded, multiple, no linguistic content
+_NONE = ("und", "mis", "mul", "zxx")
+
 _TO2, _NAMES = _parse()
 _TAG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
+#: a well-formed RFC 5646 tag (its section 2.1's langtag): a language (an ISO 639 code, and up to three extended
+#: language subtags), then a script, a region, variants, extensions and a private-use part, each where present
+_LANGTAG = re.compile(r"(?P<language>[a-z]{2,3})(?:-[a-z]{3}){0,3}(?:-[a-z]{4})?(?:-(?:[a-z]{2}|\d{3}))?"
+                      r"(?:-(?:[a-z\d]{5,8}|\d[a-z\d]{3}))*(?:-[a-wyz\d](?:-[a-z\d]{2,8})+)*(?:-x(?:-[a-z\d]{1,8})+)?",
+                      re.IGNORECASE)
 
 
 def bcp47(lang: str) -> str:
     """The RFC 5646 tag of a container's language tag: ``eng`` -> ``en``, ``fre``/``fra`` -> ``fr``,
     ``pt-BR`` kept (its primary subtag mapped, ``por-BR`` -> ``pt-BR``); a three-letter code without a
-    two-letter one kept as it is (``yue``); "" for an empty, ``und`` or malformed tag."""
+    two-letter one kept as it is (``yue``); "" for an empty, ``und`` or malformed tag. Whether it names a
+    language at all is :func:`known`'s to say."""
     s = (lang or "").strip().replace("_", "-")
     if not s or not _TAG.fullmatch(s) or s.lower() in ("und", "unknown", "mis", "mul", "zxx"):
         return ""
@@ -231,3 +259,16 @@ def bcp47(lang: str) -> str:
 def language_name(lang: str) -> str:
     """The English name of a language tag's language (``fra`` -> ``French``), or "" when unknown."""
     return _NAMES.get(bcp47(lang).partition("-")[0], "")
+
+
+def known(lang: str) -> bool:
+    """Whether ``lang`` is a language tag HLS and DASH may carry: a well-formed RFC 5646 tag whose primary subtag
+    is an ISO 639-1 code or an ISO 639-2 one, bibliographic or terminology (``en``, ``eng``, ``fre``/``fra``,
+    ``haw``, ``pt-BR``, ``zh-Hans``, ``pt_BR`` as containers write it); ``und``, ``mis``, ``mul`` and ``zxx``
+    (no particular language) count. Not a name (``english``), an unassigned code (``xx``) or one reserved for
+    local use (``qaa``)."""
+    m = _LANGTAG.fullmatch((lang or "").strip().replace("_", "-"))
+    if m is None:
+        return False
+    primary = m.group("language").lower()
+    return primary in _TO2 or primary in _ISO639_2_ONLY or primary in _NONE

@@ -824,7 +824,8 @@ def read_subtitles(info: SourceInfo, plans: Sequence[SubtitlePlan]) -> list[Subt
 
 
 def write_subtitles(info: SourceInfo, texts: Sequence[SubtitleText], out: Path) -> list[Rendition]:
-    """Write each subtitle rendition as WebVTT in ``out`` (``subtitles.vtt``; several:
+    """Write each subtitle rendition as WebVTT in ``out`` (``subtitles_eng.vtt``, ``subtitles.vtt`` without a
+    language; several:
     ``subtitles_0_eng.vtt``...); rungs -101, -102... Their ``frames`` is the number of cues."""
     from .atomic import atomic_path
     from .subtitles import display_name, unique_names, vtt_text

@@ -6,6 +6,11 @@ place in the HLS and DASH packages.
   WebVTT, and the other text formats ffmpeg reads) or a subtitle file (``.srt``, ``.vtt``, ``.ass``...).
   ffmpeg converts either to WebVTT (styling kept where WebVTT has it: italics, bold, underline); picture
   subtitles (DVD, Blu-ray PGS, DVB) cannot become text without OCR and are refused by name.
+* **Text and markup.** WebVTT cue text is markup: a ``<`` opens a tag, a ``&`` an entity, and ``-->`` ends the
+  cue, so text must be escaped (``&lt;``, ``&amp;``, ``&gt;``). ffmpeg's WebVTT encoder writes the text as it is,
+  with only ``<i>``, ``<b>``, ``<u>`` and their end tags as markup: pershot escapes the rest (:func:`convert`).
+  A WebVTT file, or a WebVTT stream (Matroska), is WebVTT already and is read as it is, without ffmpeg (which
+  would decode its entities and drop its cue settings and voice and class spans).
 * **Timing.** The renditions start at the source's first video frame (time 0); a stream's cues are moved
   by the same amount the video and the audio renditions are (:func:`pershot.renditions.audio_args`), and
   cut to the span of the video. A subtitle *file* is timed as a player shows the title: 0 is its first
@@ -19,8 +24,11 @@ place in the HLS and DASH packages.
   (side-loaded, as DASH-IF's guidelines and dash.js/Shaka take it), timed in the period's time.
 
 Languages are written as RFC 5646 tags (``fra`` -> ``fr``: :func:`pershot.languages.bcp47`), as HLS
-and DASH require. A forced subtitle track (disposition ``forced``: text shown only where the audio's
-language is not the viewer's) is ``FORCED=YES`` in HLS and Role ``forced-subtitle`` in DASH.
+and DASH require, and only where they are languages (:func:`pershot.languages.known`: an ISO 639-1/639-2 code,
+or a tag starting with one): a subtitle file's ``:LANG`` that is not is refused, a stream's tag that is not
+(``english``, ``xx``) is taken as undetermined. A forced subtitle track (disposition ``forced``: text shown
+only where the audio's language is not the viewer's) is ``FORCED=YES`` in HLS and Role ``forced-subtitle`` in
+DASH.
 """
 from __future__ import annotations
 
@@ -33,20 +41,26 @@ from typing import Any, Mapping, Sequence
 from .errors import InputError
 
 __all__ = ["Cue", "SubtitleStream", "subtitle_streams", "subtitle_picks", "parse_sidecar", "read_vtt", "vtt_text",
-           "to_title_time", "segment_cues", "hls_segment_text", "hls_media_playlist", "extract_args"]
+           "escape_text", "to_title_time", "segment_cues", "hls_segment_text", "hls_media_playlist", "extract_args"]
 
 #: a cue's timing line: ``[hh:]mm:ss.ttt --> [hh:]mm:ss.ttt [settings]``
 _TIMING = re.compile(r"^\s*((?:\d+:)?\d{1,2}:\d{2}\.\d{3})\s+-->\s+((?:\d+:)?\d{1,2}:\d{2}\.\d{3})(.*)$")
-#: a subtitle file's language suffix, ``FILE:LANG`` (an RFC 5646 or ISO 639 tag)
+#: a subtitle file's language suffix, ``FILE:LANG`` (an RFC 5646 or ISO 639 tag), as it is shaped (whether it is
+#: a language: :func:`pershot.languages.known`)
 _LANG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
+#: the markup ffmpeg's WebVTT encoder writes (ASS italics, bold and underline): all the rest it writes is text
+_FFMPEG_TAG = re.compile(r"</?[biu]>")
+#: a ``&`` that does not start a character reference (``&amp;``, ``&nbsp;``, ``&#233;``, ``&#xE9;``)
+_BARE_AMP = re.compile(r"&(?![A-Za-z][A-Za-z0-9]*;|#[0-9]+;|#[xX][0-9A-Fa-f]+;)")
 #: the HLS subtitle group's id
 GROUP = "subs"
 
 
 @dataclass(frozen=True)
 class Cue:
-    """One WebVTT cue: from ``start_s`` to ``end_s`` (seconds), its text (lines joined by newlines), its
-    settings (``line:0 align:start``...) and identifier, as in the file."""
+    """One WebVTT cue: from ``start_s`` to ``end_s`` (seconds), its text (lines joined by newlines) as WebVTT cue
+    text (markup: ``&lt;`` where the viewer reads ``<``, see :func:`escape_text`), its settings (``line:0
+    align:start``...) and identifier, as in the file."""
 
     start_s: float
     end_s: float
@@ -163,8 +177,14 @@ def subtitle_picks(path: str | os.PathLike, pick: "int | str | Sequence[int | st
     ``"cc"`` (the video's closed captions), the first text stream tagged with a language (``fra``, or
     ``fr``: tags compare as RFC 5646), or a list of those (a stream
     picked twice is carried once). InputError for a pick that matches nothing, naming what there is, or
-    that names a picture stream."""
-    from .languages import bcp47
+    that names a picture stream. A stream carried whose language tag names no language (``english``, ``xx``:
+    see :func:`pershot.languages.known`) is carried as undetermined (language ""), its tag published nowhere."""
+    import dataclasses
+
+    from .languages import bcp47, known
+
+    def carried(streams: list[SubtitleStream]) -> list[SubtitleStream]:
+        return [s if known(s.language) or not s.language else dataclasses.replace(s, language="") for s in streams]
 
     found = list(subtitle_streams(path) if found is None else found)
     name = Path(path).name
@@ -175,7 +195,7 @@ def subtitle_picks(path: str | os.PathLike, pick: "int | str | Sequence[int | st
         text = [s for s in found if s.text]
         if not text:
             raise InputError(f"{name} has no text subtitle stream (its subtitle streams: {have})")
-        return text, [s for s in found if not s.text]
+        return carried(text), [s for s in found if not s.text]
     picks = [pick] if isinstance(pick, (int, str)) else list(pick)
     out: list[SubtitleStream] = []
     for p in picks:
@@ -198,12 +218,16 @@ def subtitle_picks(path: str | os.PathLike, pick: "int | str | Sequence[int | st
                 raise InputError(f"{name} has no text subtitle stream {p!r} (its subtitle streams: {have})")
         if s not in out:
             out.append(s)
-    return out, []
+    return carried(out), []
 
 
 def parse_sidecar(spec: "str | os.PathLike | tuple[str | os.PathLike, str]") -> tuple[Path, str]:
-    """A subtitle file as given: ``PATH``, ``PATH:LANG`` (``subs.fr.srt:fr``), or ``(PATH, LANG)``.
-    InputError where the file is not there, or is not UTF-8 (or UTF-16 with its byte-order mark) text."""
+    """A subtitle file as given: ``PATH``, ``PATH:LANG`` (``subs.fr.srt:fr``), or ``(PATH, LANG)``, ``LANG`` a
+    language (:func:`pershot.languages.known`: ISO 639-1 or 639-2, or an RFC 5646 tag starting with one; ``und``
+    and the like give ""). InputError where the language is not one (``english``, ``xx``), the file is not there,
+    or is not UTF-8 (or UTF-16 with its byte-order mark) text."""
+    from .languages import bcp47, known
+
     if isinstance(spec, tuple):
         path, lang = Path(spec[0]), str(spec[1] or "")
     else:
@@ -215,6 +239,10 @@ def parse_sidecar(spec: "str | os.PathLike | tuple[str | os.PathLike, str]") -> 
             path, lang = Path(s), ""
     if lang and not _LANG.fullmatch(lang):
         raise InputError(f"subtitle language {lang!r} is not a language tag (e.g. en, fra, pt-BR)")
+    if lang and not known(lang):
+        raise InputError(f"subtitle language {lang!r} of {path.name} is not an ISO 639-1/639-2 language code, nor "
+                         "a tag starting with one (e.g. en, fra, pt-BR)")
+    lang = lang if bcp47(lang) else ""  # und, mul...: no language to publish
     if not path.is_file():
         raise InputError(f"subtitle file {path} not found")
     data = path.read_bytes()
@@ -228,11 +256,11 @@ def parse_sidecar(spec: "str | os.PathLike | tuple[str | os.PathLike, str]") -> 
 
 
 def extract_args(src: str | os.PathLike, stream: "int | None", dst: str | os.PathLike,
-                 captions: bool = False) -> list[str]:
+                 captions: bool = False, copy: bool = False) -> list[str]:
     """ffmpeg arguments writing a subtitle stream of ``src`` (its index in the file; None: ``src`` is a
     subtitle file) to WebVTT at ``dst``, with the file's own timestamps (``-copyts``). ``captions``: the
     closed captions of video stream ``stream`` instead, decoded (CC1) by the ``movie`` source's ``subcc``
-    output."""
+    output. ``copy``: a WebVTT stream, copied as it is (not decoded and encoded again)."""
     from .media import _escape_filter_value, input_arg
 
     if captions:
@@ -240,18 +268,26 @@ def extract_args(src: str | os.PathLike, stream: "int | None", dst: str | os.Pat
         return ["-y", "-v", "error", "-copyts", "-f", "lavfi", "-i", graph, "-map", "0:s:0", "-c:s", "webvtt",
                 "-f", "webvtt", input_arg(dst)]
     return ["-y", "-v", "error", "-copyts", "-i", input_arg(src), "-map", f"0:{0 if stream is None else stream}",
-            "-vn", "-an", "-dn", "-c:s", "webvtt", "-f", "webvtt", input_arg(dst)]
+            "-vn", "-an", "-dn", "-c:s", "copy" if copy else "webvtt", "-f", "webvtt", input_arg(dst)]
 
 
 def convert(src: str | os.PathLike, stream: "int | None" = None, captions: bool = False) -> tuple[list[Cue], float]:
     """(the cues, on the file's own clock; ffmpeg's CPU seconds) of a subtitle stream of ``src`` (its index;
-    None: ``src`` is a subtitle file), or of its video's closed captions, converted to WebVTT by ffmpeg.
-    InputError for a subtitle file ffmpeg cannot read (the user's file); FFmpegError otherwise."""
+    None: ``src`` is a subtitle file), or of its video's closed captions, as WebVTT. A WebVTT file is read as it
+    is (its cue text, settings and identifiers kept), a WebVTT stream copied out as it is; any other is
+    converted by ffmpeg, whose text is escaped (:func:`_encoded_cues`). InputError for a subtitle file ffmpeg
+    cannot read (the user's file); FFmpegError otherwise."""
     import tempfile
 
     from . import ffmpeg
     from .errors import FFmpegError
 
+    if stream is None and not captions:
+        try:
+            return read_vtt(_file_text(src)), 0.0
+        except (OSError, InputError):
+            pass  # not WebVTT: ffmpeg reads it
+    copy = stream is not None and not captions and _codec(src, stream) == "webvtt"
     name = Path(src).name
     what = (f"reading the closed captions of {name} failed" if captions
             else f"reading subtitle stream {stream} of {name} failed" if stream is not None
@@ -259,7 +295,7 @@ def convert(src: str | os.PathLike, stream: "int | None" = None, captions: bool 
     with tempfile.TemporaryDirectory(prefix="pershot-subs-") as d:
         raw = Path(d) / "raw.vtt"
         try:
-            r = ffmpeg.run(extract_args(src, stream, raw, captions), what=what)
+            r = ffmpeg.run(extract_args(src, stream, raw, captions, copy), what=what)
         except FFmpegError as e:
             if stream is None:
                 last = e.stderr.strip().splitlines()[-1] if e.stderr.strip() else str(e)
@@ -267,9 +303,60 @@ def convert(src: str | os.PathLike, stream: "int | None" = None, captions: bool 
                                  f"ASS, SCC...): {last}") from None
             raise
         try:
-            return read_vtt(raw.read_text(encoding="utf-8", errors="replace")), r.cpu_s
+            text = raw.read_text(encoding="utf-8", errors="replace")
+            return (read_vtt(text) if copy else _encoded_cues(text)), r.cpu_s
         except InputError as e:
             raise FFmpegError(f"{what}: {e}") from None
+
+
+def _file_text(path: str | os.PathLike) -> str:
+    """A subtitle file's text: UTF-16 where it starts with its byte-order mark, else UTF-8."""
+    data = Path(path).read_bytes()
+    return data.decode("utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8", errors="replace")
+
+
+def _codec(src: str | os.PathLike, stream: int) -> str:
+    """The codec of stream ``stream`` (its index) of ``src``, "" where there is none."""
+    import av
+
+    with av.open(os.fspath(src)) as c:
+        st = next((x for x in c.streams if x.index == stream), None)
+        return st.codec_context.name if st is not None and st.codec_context is not None else ""
+
+
+def _encoded_cues(text: str) -> list[Cue]:
+    """The cues of a WebVTT document as ffmpeg's WebVTT encoder writes it: every block a cue, its text the text
+    as it is but for ``<i>``, ``<b>``, ``<u>`` and their end tags, the only markup it writes. That text is
+    escaped here (:func:`_escape_encoded`), and a block that does not start with a timing line is the rest of
+    the cue before (a blank line, from ASS's ``\\N\\N``, would end the cue in WebVTT: it is left out).
+    InputError where it does not start with ``WEBVTT``."""
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if not re.match(r"WEBVTT(?:[ \t].*)?(?:\n|$)", text):
+        raise InputError("not a WebVTT document (it does not start with WEBVTT)")
+    out: list[Cue] = []
+    for block in re.split(r"\n{2,}", text.strip("\n"))[1:]:
+        first, _, rest = block.partition("\n")
+        m = _TIMING.match(first)
+        if m is not None:
+            out.append(Cue(_seconds(m.group(1)), _seconds(m.group(2)), rest))
+        elif out:
+            last = out[-1]
+            out[-1] = Cue(last.start_s, last.end_s, f"{last.text}\n{block}" if last.text else block)
+    return [Cue(c.start_s, c.end_s, _escape_encoded(c.text)) for c in out]
+
+
+def _escape_encoded(text: str) -> str:
+    """Cue text as ffmpeg's WebVTT encoder writes it, with its ``<`` and ``>`` escaped but for the tags it writes
+    (``<i>``...``</u>``), and its ``&`` but where it starts a character reference (``&amp;``, ``&#233;``: a
+    SubRip author who writes one means the character, as a WebVTT reader takes it)."""
+    def text_part(t: str) -> str:
+        return _BARE_AMP.sub("&amp;", t).replace("<", "&lt;").replace(">", "&gt;")
+
+    parts, at = [], 0
+    for m in _FFMPEG_TAG.finditer(text):
+        parts += [text_part(text[at:m.start()]), m.group()]
+        at = m.end()
+    return "".join(parts + [text_part(text[at:])])
 
 
 # ---------------------------------------------------------------- WebVTT
@@ -309,14 +396,23 @@ def read_vtt(text: str) -> list[Cue]:
     return cues
 
 
+def escape_text(text: str) -> str:
+    """Text as WebVTT cue text shows it: ``&``, ``<`` and ``>`` as ``&amp;``, ``&lt;`` and ``&gt;`` (else a ``<``
+    opens a tag, a ``&`` an entity, and ``-->`` ends the cue)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def vtt_text(cues: Sequence[Cue], header: Sequence[str] = ()) -> str:
-    """A WebVTT document of ``cues``; ``header``: lines after ``WEBVTT`` (``X-TIMESTAMP-MAP=...``)."""
+    """A WebVTT document of ``cues``; ``header``: lines after ``WEBVTT`` (``X-TIMESTAMP-MAP=...``). Their text
+    is cue text, written as it is, but where it would break the document: a ``-->`` in it (which would end the
+    cue) is written ``--&gt;``, and an empty line (which would end it too) is left out."""
     out = ["WEBVTT", *header, ""]
     for c in cues:
-        if c.ident:
+        if c.ident and "-->" not in c.ident:
             out.append(c.ident)
         out.append(f"{timestamp(c.start_s)} --> {timestamp(c.end_s)}" + (f" {c.settings}" if c.settings else ""))
-        out += [c.text, ""]
+        lines = c.text.replace("\r\n", "\n").replace("\r", "\n").replace("-->", "--&gt;").split("\n")
+        out += [ln for ln in lines if ln] + [""]
     return "\n".join(out)
 
 
@@ -400,10 +496,10 @@ def check_pick(pick: Any) -> None:
 
 def sidecar_meta(path: Path, lang: str) -> Mapping[str, Any]:
     """Language and title of a subtitle file: the language given, else one in its name (``film.fr.srt``)."""
-    from .languages import language_name
+    from .languages import known, language_name
 
     if not lang:
         parts = path.name.split(".")
         guess = parts[-2] if len(parts) >= 3 else ""
-        lang = guess if _LANG.fullmatch(guess) and language_name(guess) else ""
+        lang = guess if known(guess) and language_name(guess) else ""
     return {"language": lang, "title": ""}

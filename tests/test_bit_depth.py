@@ -301,3 +301,17 @@ def test_a_10_bit_x264_ladder_says_what_plays_it():
     mixed = pd.concat([df.assign(bit_depth=8), df.assign(bit_depth=10)], ignore_index=True)
     with pytest.raises(OptimizeError, match="at 8 and 10 bits"):
         optimize_ladder(mixed, 3, 1.0)
+
+
+def test_a_10_bit_source_laddered_at_8_bits_says_what_is_not_measured(media_dir: Path, tmp_path: Path):
+    from pershot import api
+
+    src = tmp_path / "sdr10.mkv"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(media_dir / "testvideo.mp4"), "-vf",
+                "trim=start_frame=240:end_frame=270,setpts=PTS-STARTPTS,scale=160:90,format=yuv420p10le",
+                "-c:v", "ffv1", str(src)], what="making a 10-bit clip failed")
+    grid = {"name": "b8", "heights": [90], "crf": [30], "encoders": {"x264": {"presets": ["veryfast"]}}}
+    lad = api.ladder(src, grid=grid, complexity=1.0, rungs=1, out_dir=None, jobs=1, plots=False)
+    assert any("the source is 10-bit and the grid b8 encodes at 8 bits" in w for w in lad.warnings)
+    lad = api.ladder(src, grid=dict(grid, bit_depth=10), complexity=1.0, rungs=1, out_dir=None, jobs=1, plots=False)
+    assert not any("-bit and the grid" in w for w in lad.warnings)

@@ -363,3 +363,141 @@ def test_the_caption_marker_counts_only_after_its_header():
     assert _a53_cc_in(b"\x06\x04\x0b\xb5\x00\x31GA94\x03\x41")  # an H.264 SEI (T.35: US, ATSC)
     assert _a53_cc_in(b"\x00\x00\x01\xb2GA94\x03\x41")  # MPEG-2 user data
     assert not _a53_cc_in(b"\x12\x34GA94\x03\x41") and not _a53_cc_in(b"")  # the same bytes inside coded data
+
+
+# ---------------------------------------------------------------- text as WebVTT shows it, and language tags
+
+SRT_TEXT = """1
+00:00:00,100 --> 00:00:00,900
+x < y and 5 > 3 & co
+
+2
+00:00:01,000 --> 00:00:01,500
+Arrow --> here
+<i>kept</i>, <B>bold</B>, <u>under</u>, Tom &amp; Jerry
+
+3
+00:00:01,500 --> 00:00:01,900
+<font color="red">red</font> x<y <3
+"""
+VTT_TEXT = """WEBVTT
+
+NOTE escaped text, a voice, a class and cue settings
+
+intro
+00:00.100 --> 00:01.200 line:0 align:start
+if a &lt;b&gt; c &lt;3
+<v Bob>Hi</v> <c.yellow>there</c>, <i>you</i>
+
+00:01.500 --> 00:01.900
+last
+"""
+
+
+def test_cue_text_is_escaped_where_it_is_text_and_kept_where_it_is_markup(tmp_path: Path):
+    """What a viewer reads is what the subtitle file says: SubRip (through ffmpeg, whose WebVTT encoder writes
+    text unescaped) has its <, > and & escaped, its italics, bold and underline kept as tags; a WebVTT file is
+    read as it is (not through ffmpeg, which decodes &lt;b&gt; to a bold tag and drops settings and spans)."""
+    from pershot.subtitles import convert
+
+    srt = tmp_path / "t.srt"
+    srt.write_text(SRT_TEXT, encoding="utf-8")
+    cues, _ = convert(srt)
+    assert [c.text for c in cues] == [
+        "x &lt; y and 5 &gt; 3 &amp; co",
+        "Arrow --&gt; here\n<i>kept</i>, <b>bold</b>, <u>under</u>, Tom &amp; Jerry",
+        "red x&lt;y &lt;3"]
+    assert [(c.start_s, c.end_s) for c in cues] == [(0.1, 0.9), (1.0, 1.5), (1.5, 1.9)]
+    assert read_vtt(vtt_text(cues)) == cues
+    vtt = tmp_path / "t.vtt"
+    vtt.write_text(VTT_TEXT, encoding="utf-8")
+    cues, _ = convert(vtt)
+    assert cues == [Cue(0.1, 1.2, "if a &lt;b&gt; c &lt;3\n<v Bob>Hi</v> <c.yellow>there</c>, <i>you</i>",
+                        "line:0 align:start", "intro"), Cue(1.5, 1.9, "last")]
+    # ASS: text escaped, its italics kept; a blank line (\N\N) would end the cue: the rest is not lost
+    ass = tmp_path / "t.ass"
+    ass.write_text("[Script Info]\nScriptType: v4.00+\n\n[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, "
+                   "MarginR, MarginV, Effect, Text\nDialogue: 0,0:00:00.10,0:00:00.90,Default,,0,0,0,,"
+                   "a\\N\\N1 < 2 & {\\i1}so{\\i0}\n", encoding="utf-8")
+    (cue,) = convert(ass)[0]
+    assert cue.text == "a\n1 &lt; 2 &amp; <i>so</i>"
+
+
+def test_a_cue_written_never_ends_early():
+    """In WebVTT a '-->' or a blank line ends a cue: whatever its text, a cue written reads back whole."""
+    doc = vtt_text([Cue(0.0, 1.0, "a --> b\n\nc"), Cue(1.0, 2.0, "next")])
+    assert read_vtt(doc) == [Cue(0.0, 1.0, "a --&gt; b\nc"), Cue(1.0, 2.0, "next")]
+    board = [Cue(0.0, 2.0, "thumbnails/shot0000.jpg"), Cue(2.0, 4.0, "thumbnails/shot0001.jpg")]
+    assert read_vtt(vtt_text(board)) == board  # a storyboard's cues, as they were
+
+
+def test_subtitle_languages_must_be_languages(tmp_path: Path):
+    """A subtitle file's language is an ISO 639-1/639-2 code or a tag starting with one, else exit 2 naming it; a
+    source stream's tag that is no language is carried as undetermined (published nowhere)."""
+    from pershot.subtitles import sidecar_meta
+
+    srt = tmp_path / "film.srt"
+    srt.write_text(SRT_FR, encoding="utf-8")
+    for bad in ("english", "xx"):
+        with pytest.raises(InputError, match=f"subtitle language '{bad}' of film.srt is not an ISO 639-1/639-2"):
+            parse_sidecar(f"{srt}:{bad}")
+        with pytest.raises(InputError, match=f"'{bad}'"):
+            parse_sidecar((srt, bad))
+    assert [parse_sidecar(f"{srt}:{t}")[1] for t in ("en-GB", "zh-Hans", "haw", "und")] == ["en-GB", "zh-Hans",
+                                                                                            "haw", ""]
+    assert sidecar_meta(tmp_path / "film.xx.srt", "")["language"] == ""
+    found = [SubtitleStream(2, "subrip", True, "english"), SubtitleStream(3, "subrip", True, "xx"),
+             SubtitleStream(4, "ass", True, "fre", forced=True)]
+    carried, _ = subtitle_picks("x.mkv", "all", found)
+    assert [(s.index, s.language, s.forced) for s in carried] == [(2, "", False), (3, "", False), (4, "fre", True)]
+    assert [s.language for s in subtitle_picks("x.mkv", ["xx", 0], found)[0]] == ["", ""]  # found by its tag
+    from pershot.languages import known
+
+    assert all(known(t) for t in ("en", "eng", "fre", "fra", "FR", "pt-BR", "pt_BR", "zh-Hans", "es-419",
+                                  "sr-Latn-RS", "haw", "gsw", "und"))
+    assert not any(known(t) for t in ("english", "xx", "qaa", "e", "en-", "en--GB", "x-private", "12", ""))
+
+
+def test_subtitles_reach_hls_and_dash_as_the_viewer_should_read_them(media_dir: Path, tmp_path: Path, capsys):
+    """End to end: a source with a SubRip stream tagged 'english' and a WebVTT stream tagged 'xx', and a SubRip
+    file: escaped text in the WebVTT files and the HLS segments, the WebVTT stream's settings and spans kept,
+    LANGUAGE and lang only where there is a language; a file given as :english or :xx is refused first."""
+    from pershot.cli import main
+
+    clip = cut(media_dir / "testvideo.mp4", tmp_path / "clip.mp4", start_frame=240, frames=60, height=90)
+    (tmp_path / "in.srt").write_text(SRT_TEXT, encoding="utf-8")
+    (tmp_path / "in.vtt").write_text(VTT_TEXT, encoding="utf-8")
+    src = tmp_path / "src.mkv"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(clip), "-i", str(tmp_path / "in.srt"), "-i", str(tmp_path / "in.vtt"),
+                "-map", "0:v", "-map", "1", "-map", "2", "-c:v", "copy", "-c:s:0", "srt", "-c:s:1", "copy",
+                "-metadata:s:s:0", "language=english", "-metadata:s:s:1", "language=xx", str(src)],
+               what="muxing a subtitled clip failed")
+    out = tmp_path / "lad"
+    api.ladder(src, grid=GRID, complexity=1.0, rungs=1, out_dir=out, shots=SHOTS, jobs=1, plots=False)
+    side = tmp_path / "side.srt"
+    side.write_text(SRT_TEXT, encoding="utf-8")
+    dst = tmp_path / "r"
+    for bad in ("english", "xx"):
+        assert main(["encode", str(out / "ladder.json"), "-o", str(dst), "-q", "--hls", "--dash",
+                     "--subtitle-file", f"{side}:{bad}"]) == InputError.exit_code
+        assert f"subtitle language '{bad}' of side.srt is not an ISO 639-1/639-2" in capsys.readouterr().err
+        assert not dst.exists()
+    assert main(["encode", str(out / "ladder.json"), "-o", str(dst), "-q", "--hls", "--dash", "-j", "1",
+                 "--subtitles", "all", "--subtitle-file", f"{side}:en"]) == 0
+    names = sorted(p.name for p in dst.glob("subtitles*.vtt"))
+    assert names == ["subtitles_0.vtt", "subtitles_1.vtt", "subtitles_2_en.vtt"]
+    first = "x &lt; y and 5 &gt; 3 &amp; co"
+    for name in ("subtitles_0.vtt", "subtitles_2_en.vtt"):
+        text = (dst / name).read_text(encoding="utf-8")
+        assert first in text and "Arrow --&gt; here" in text and "<i>kept</i>" in text and " < " not in text
+    assert "intro\n00:00:00.100 --> 00:00:01.200 line:0 align:start\nif a &lt;b&gt; c &lt;3\n<v Bob>Hi</v>" in (
+        dst / "subtitles_1.vtt").read_text(encoding="utf-8")
+    hls = dst / "hls"
+    segs = [read_vtt(p.read_text(encoding="utf-8")) for p, _ in read_playlist(hls / "subs" / "index.m3u8").items]
+    assert segs[0][0].text == first and "-->" not in "".join(c.text for s in segs for c in s)
+    master = (hls / "master.m3u8").read_text()
+    media = [ln for ln in master.splitlines() if ln.startswith("#EXT-X-MEDIA:TYPE=SUBTITLES")]
+    assert len(media) == 3 and [m.count("LANGUAGE=") for m in media] == [0, 0, 1] and 'LANGUAGE="en"' in media[2]
+    mpd = (dst / "dash" / "manifest.mpd").read_text()
+    assert mpd.count('mimeType="text/vtt"') == 3 and 'lang="en"' in mpd
+    assert 'lang="english"' not in mpd and 'lang="xx"' not in mpd
