@@ -312,9 +312,9 @@ def load_ladder(ladder: Any = None) -> "LadderSpec":
     if isinstance(ladder, (str, _os.PathLike)):
         p = Path(ladder)
         if not p.is_file():
-            bundled = Path(__file__).resolve().parent / "presets" / _LADDER_DIR / f"{ladder}.toml"
-            if isinstance(ladder, str) and _os.sep not in ladder and not ladder.endswith(".toml") \
-                    and bundled.is_file():
+            name = ladder[:-5] if isinstance(ladder, str) and ladder.endswith(".toml") else ladder
+            bundled = Path(__file__).resolve().parent / "presets" / _LADDER_DIR / f"{name}.toml"
+            if isinstance(ladder, str) and _os.sep not in ladder and bundled.is_file():  # streaming, streaming.toml
                 p = bundled
             else:
                 names = sorted(x.stem for x in bundled.parent.glob("*.toml"))
@@ -415,7 +415,9 @@ def optimize(
 
 
 def write_ladder(ladder: "Ladder", out_dir: "str | _os.PathLike", **kw: Any) -> "dict":
-    """Write ladder.json, ladder.csv, summary.csv, hulls.csv and plots/ (see :func:`pershot.report.write_ladder`)."""
+    """Write ladder.json, ladder.csv, summary.csv, hulls.csv and plots/ (see :func:`pershot.report.write_ladder`).
+    A ladder from :func:`optimize` knows no video: its ladder.json has no ``source`` (``pershot encode`` then
+    needs ``--source``) unless ``source=`` gives one; :func:`ladder` with ``out_dir`` writes it whole."""
     from .report import write_ladder as _write
 
     return _write(ladder, out_dir, **kw)

@@ -528,7 +528,7 @@ def _optimizer_args(p: argparse.ArgumentParser) -> None:
                    help="cap the ladder's encode CPU at C x the slowest-preset anchor, 0 < C <= 1 (default 0.1)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--ladder", metavar="TOML", default=None,
-                   help="ladder TOML file or bundled name: default, hls (default: presets/ladders/default.toml)")
+                   help="ladder TOML file or bundled name: default, hls, streaming (default: default)")
     g.add_argument("--rungs", type=_positive_int, metavar="N", help="N rungs spaced along the title's global hull")
     g.add_argument("--target", type=_target, metavar="METRIC=Q[,Q...]",
                    help="target-quality rungs instead of a ladder: each the lowest bitrate whose duration-weighted "
@@ -1488,6 +1488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "command", "") == "encode":
             _eprint("pershot: interrupted (no rendition was left half-written; finished shot encodes are kept: "
                     "re-run to resume)")
+        elif getattr(args, "no_cache", False):
+            _eprint("pershot: interrupted (without the probe cache, a re-run starts again)")
         else:
             _eprint("pershot: interrupted (finished probes are cached; re-run to resume)")
         return EXIT_INTERRUPTED

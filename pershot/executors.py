@@ -177,9 +177,9 @@ class LocalExecutor(Executor):
                                            "jobs are kept, re-run to resume") from ex
                     yield i, result
         except BaseException:
-            # Ctrl-C, a failed job, or the consumer stopped early: stop everything now
-            for fut in pending:
-                fut.cancel()
+            # Ctrl-C, a failed job, or the consumer stopped early: stop everything now. The futures are not
+            # cancelled here: the pool's manager thread fails every unfinished one once its workers are gone,
+            # and one already cancelled made it raise InvalidStateError (a traceback after Ctrl-C, Python 3.11)
             self._terminate()
             raise
 
@@ -201,7 +201,7 @@ class LocalExecutor(Executor):
                     p.join(timeout=5)
             except (OSError, AttributeError, AssertionError, ValueError):
                 pass
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=False)  # (cancel_futures would race the manager thread failing them: see map)
 
     def close(self) -> None:
         pool, self._pool = self._pool, None

@@ -181,3 +181,27 @@ def test_a_scheduler_without_the_dask_executor_is_an_error(tmp_path, capsys) -> 
     assert cli.main(["probe", str(tmp_path / "any.mp4"), "-o", str(tmp_path / "o"), "--scheduler",
                      "tcp://127.0.0.1:8786"]) == 2
     assert "--scheduler goes with --executor dask" in capsys.readouterr().err
+
+
+def nap(x: int) -> int:
+    import time
+
+    time.sleep(0.3)
+    return x
+
+
+def test_an_interrupted_map_leaves_no_error_in_the_pools_thread(monkeypatch) -> None:
+    """Ctrl-C with jobs still queued: the pool's manager thread fails the unfinished futures once its workers
+    are gone; futures cancelled first made it raise InvalidStateError, a traceback after "interrupted"."""
+    import threading
+    import time
+
+    errors: list = []
+    monkeypatch.setattr(threading, "excepthook", lambda a: errors.append(a.exc_type))
+    with LocalExecutor(2) as ex:
+        it = ex.map(nap, list(range(12)))
+        next(it)
+        with pytest.raises(KeyboardInterrupt):
+            it.throw(KeyboardInterrupt)
+    time.sleep(1.0)  # the manager thread notices the workers are gone
+    assert errors == []
