@@ -1110,11 +1110,12 @@ def _encode_ladder(
     asked = kbps is not None and (isinstance(audio, int) or ":" in str(audio))  # else by each stream's channels
     subs = read_subtitles(info, subtitle_plan(info, subtitles, subtitle_files))  # a bad file fails here
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     tmp = (out / WORK_DIR).resolve()
-    tmp.mkdir(exist_ok=True)
-    # the shot encodes stay in the work folder until every rung is joined: a re-run reuses them
+    # the shot encodes stay in the work folder until every rung is joined: a re-run reuses them. Planned
+    # first: a ladder refused (another video, a bad command) leaves no folder behind
     plan = plan_renditions(doc, info, str(tmp), rungs, work_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp.mkdir(exist_ok=True)
     outputs: list[ShotOutput] = []
     own = executor is None
     ex = make_executor("local", jobs) if own else executor

@@ -141,6 +141,7 @@ def test_encode_renditions_mixed_resolution_rung_and_errors(run, clip, tmp_path)
     short = cut(clip, tmp_path / "short.mp4", start_frame=0, frames=60, height=240)
     with pytest.raises(InputError, match="not the same video"):
         api.encode_renditions(doc, tmp_path / "x", source=short)
+    assert not (tmp_path / "x").exists()  # a refused ladder leaves no folder behind
 
 
 def _luma(path: Path, size: tuple[int, int] | None = None) -> list:
