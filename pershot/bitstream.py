@@ -432,7 +432,17 @@ HEVC_LEVELS = ((30, 552960, 36864), (60, 3686400, 122880), (63, 7372800, 245760)
                (93, 33177600, 983040), (120, 66846720, 2228224), (123, 133693440, 2228224),
                (150, 267386880, 8912896), (153, 534773760, 8912896), (156, 1069547520, 8912896),
                (180, 1069547520, 35651584), (183, 2139095040, 35651584), (186, 4278190080, 35651584))
-#: the bitstream filter that rewrites the level a stream signals (its parameter sets), by codec
+#: AV1 levels (AV1 specification annex A.3): (seq_level_idx, MaxDisplayRate luma samples a second, MaxPicSize
+#: samples, MaxHSize, MaxVSize); 2.2, 2.3, 3.2, 3.3, 4.2 and 4.3 are not defined
+AV1_LEVELS = ((0, 4423680, 147456, 2048, 1152), (1, 8363520, 278784, 2816, 1584), (4, 19975680, 665856, 4352, 2448),
+              (5, 31950720, 1065024, 5504, 3096), (8, 70778880, 2359296, 6144, 3456),
+              (9, 141557760, 2359296, 6144, 3456), (12, 267386880, 8912896, 8192, 4352),
+              (13, 534773760, 8912896, 8192, 4352), (14, 1069547520, 8912896, 8192, 4352),
+              (15, 1069547520, 8912896, 8192, 4352), (16, 1069547520, 35651584, 16384, 8704),
+              (17, 2139095040, 35651584, 16384, 8704), (18, 4278190080, 35651584, 16384, 8704),
+              (19, 4278190080, 35651584, 16384, 8704))
+#: the bitstream filter that rewrites the level a stream signals (its parameter sets), by codec; AV1's
+#: sequence headers are rewritten by :func:`av1_with_level` (ffmpeg's av1_metadata has no level)
 LEVEL_FILTERS = {"h264": "h264_metadata", "hevc": "hevc_metadata"}
 
 
@@ -452,8 +462,14 @@ def rate_level(codec: str, width: int, height: int, fps: float) -> int | None:
     elif codec == "hevc":
         size = -(-width // 8) * 8 * -(-height // 8) * 8
         table, unit = HEVC_LEVELS, 1
+    elif codec == "av1":  # luma samples shown a second, the picture and its sides
+        for level, rate, picture, w_max, h_max in AV1_LEVELS:
+            if width * height <= picture and width <= w_max and height <= h_max \
+                    and width * height * fps <= rate * (1 + 1e-9):
+                return level
+        return None
     else:
-        raise InputError(f"no level table for {codec} (H.264 and HEVC only)")
+        raise InputError(f"no level table for {codec} (H.264, HEVC and AV1 only)")
     side = max(-(-width // unit), -(-height // unit))  # neither side over sqrt(8 x the picture limit)
     for level, rate, picture in table:
         if size <= picture and side * side <= 8 * picture and size * fps <= rate * (1 + 1e-9):
@@ -462,13 +478,77 @@ def rate_level(codec: str, width: int, height: int, fps: float) -> int | None:
 
 
 def signalled_level(path: str | os.PathLike) -> tuple[str, int] | None:
-    """(codec, the highest level_idc its parameter sets signal) of an H.264 or HEVC file; None for
-    another codec or none found."""
+    """(codec, the highest level its parameter sets signal: H.264/HEVC level_idc, AV1 seq_level_idx of the
+    first operating point) of an H.264, HEVC or AV1 file; None for another codec or none found."""
     codec = codec_of(path)
     if codec == "h264":
         levels = [lv for _, _, lv in h264_sps(path)]
     elif codec == "hevc":
         levels = [p.level_idc for p in hevc_profiles(path)]
+    elif codec == "av1":
+        packets = _stream_packets(path, "av1")
+        extra = next(packets)
+        levels = [extra[1] & 0x1F] if len(extra) >= 4 and extra[0] == 0x81 else []  # av1C's seq_level_idx_0
+        for buf in packets:
+            levels += [q.level for k, pl in _obus(buf) if k == 1 and (q := av1_sequence(pl)) is not None]
     else:
         return None
     return (codec, max(levels, key=lambda lv: level_rank(codec, lv))) if levels else None
+
+
+def _leb128(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _sequence_with_level(payload: bytes, level: int) -> bytes:
+    """A sequence header OBU's payload with its first operating point's ``seq_level_idx`` raised to ``level``
+    (a tier bit, main tier, put in where the level passes 7), or as it is where it signals as much already or
+    carries timing information (whose variable-length fields this does not read past)."""
+    bits = "".join(f"{b:08b}" for b in payload)
+    if len(bits) < 8 or "1" not in bits:
+        return payload
+    if bits[4] == "1":  # reduced_still_picture_header: the level right after, no tier
+        at, tier = 5, False
+    elif bits[5] == "1":  # timing_info_present_flag
+        return payload
+    else:  # timing flag, initial_display_delay_present_flag, operating_points_cnt_minus_1, operating_point_idc
+        at, tier = 5 + 1 + 1 + 5 + 12, True
+    old = int(bits[at:at + 5], 2)
+    if level <= old:
+        return payload
+    new = bits[:at] + f"{level:05b}" + ("0" if tier and level > 7 >= old else "") + bits[at + 5:]
+    new = new.rstrip("0")  # the stop bit of trailing_bits ends it: pad to a whole byte again
+    new += "0" * (-len(new) % 8)
+    return int(new, 2).to_bytes(len(new) // 8, "big")
+
+
+def av1_with_level(buf: bytes, level: int) -> bytes:
+    """A temporal unit (an AV1 sample: OBUs with their size fields) with every sequence header's first
+    operating point signalling level ``level`` at least (:func:`_sequence_with_level`); every other OBU as
+    it is. The coded frames do not change: the level is only what a decoder is told it needs."""
+    out, i = bytearray(), 0
+    while i < len(buf):
+        h = buf[i]
+        kind, ext, has_size = (h >> 3) & 0xF, (h >> 2) & 1, (h >> 1) & 1
+        head, j = buf[i:i + 1 + ext], i + 1 + ext
+        if has_size:
+            size = shift = 0
+            while j < len(buf):
+                b = buf[j]
+                j += 1
+                size |= (b & 0x7F) << shift
+                shift += 7
+                if not b & 0x80:
+                    break
+            payload, i = buf[j:j + size], j + size
+        else:
+            payload, i = buf[j:], len(buf)
+        if kind == 1:
+            payload = _sequence_with_level(payload, level)
+        out += head + (_leb128(len(payload)) if has_size else b"") + payload
+    return bytes(out)

@@ -482,20 +482,21 @@ def peak_rate(idx: FrameIndex) -> float:
     return float(near if abs(near - rate) <= rate * 2 / window else rate)
 
 
-def peak_level_filter(paths: Sequence[str | os.PathLike], sizes: "set[tuple[int, int]]", fps: float) -> str | None:
-    """A bitstream filter raising the level the shot encodes ``paths`` signal to the one their pictures
-    (``sizes``) need at ``fps``, or None where they signal enough, or the codec has no such filter.
+def peak_level(paths: Sequence[str | os.PathLike], sizes: "set[tuple[int, int]]", fps: float
+               ) -> tuple[str, int] | None:
+    """(codec, level) to raise the level the shot encodes ``paths`` signal to: the one their pictures
+    (``sizes``) need at ``fps``; None where they signal enough (or the need is beyond every level).
 
     The encoders pick a level from the rate they are given: a VFR source's average, while its
     renditions keep the source's own frame times (:func:`retime`), whose busiest second
     (:func:`peak_rate`) can need more (a 320x180 clip at 29.97 fps for a second and 15 after:
     level 1.2 signalled, 1.3 needed). Encoding at the peak rate instead would change the encodes
     (x264's CRF output is some 10% smaller at 29.97 than at 20.47 fps for the same frames) and with it
-    what the probes measured; the level is only the parameter sets' ``level_idc``, which the
-    ``h264_metadata``/``hevc_metadata`` filters rewrite, leaving every coded picture as it is. AV1,
-    whose level is a field of its sequence header, has no such filter."""
-    from . import ffmpeg
-    from .bitstream import LEVEL_FILTERS, level_rank, rate_level, signalled_level
+    what the probes measured; the level is only a field of the parameter sets (H.264/HEVC ``level_idc``,
+    which the ``h264_metadata``/``hevc_metadata`` filters rewrite: :func:`peak_level_filter`) or of the
+    sequence headers (AV1 ``seq_level_idx``: :func:`pershot.bitstream.av1_with_level`, in :func:`retime`),
+    and every coded picture stays as it is."""
+    from .bitstream import level_rank, rate_level, signalled_level
 
     found = [lv for lv in map(signalled_level, paths) if lv is not None]
     if not found or len({c for c, _ in found}) != 1:
@@ -506,19 +507,35 @@ def peak_level_filter(paths: Sequence[str | os.PathLike], sizes: "set[tuple[int,
     if any(n is None for n in need) or not need:
         return None  # beyond every level: nothing to signal
     top = max(need, key=lambda lv: level_rank(codec, lv))
-    if level_rank(codec, top) <= level_rank(codec, have) or not ffmpeg.has_bsf(LEVEL_FILTERS[codec]):
+    return (codec, top) if level_rank(codec, top) > level_rank(codec, have) else None
+
+
+def peak_level_filter(paths: Sequence[str | os.PathLike], sizes: "set[tuple[int, int]]", fps: float) -> str | None:
+    """The bitstream filter that raises an H.264 or HEVC rendition's level to :func:`peak_level`'s, or None
+    (signalled enough already, AV1, or an ffmpeg without the filter)."""
+    got = peak_level(paths, sizes, fps)
+    return level_filter(*got) if got is not None else None
+
+
+def level_filter(codec: str, level: int) -> str | None:
+    """``h264_metadata=level=N`` / ``hevc_metadata=level=N``; None for another codec or an ffmpeg without it."""
+    from . import ffmpeg
+    from .bitstream import LEVEL_FILTERS
+
+    if codec not in LEVEL_FILTERS or not ffmpeg.has_bsf(LEVEL_FILTERS[codec]):
         return None
-    return f"{LEVEL_FILTERS[codec]}=level={top}"
+    return f"{LEVEL_FILTERS[codec]}=level={level}"
 
 
 def retime(path: str | os.PathLike, times: Sequence[int], time_base: Fraction, container: str,
-           tag: str | None = None) -> None:
+           tag: str | None = None, av1_level: int | None = None) -> None:
     """Give the video of ``path`` (rewritten in place, without re-encoding) the presentation times
     ``times`` (``time_base`` ticks; frame k in display order gets ``times[k]``, and ``times[-1]`` ends
-    the last): decode timestamps run ``reorder_depth`` frames behind, durations reach the next frame."""
+    the last): decode timestamps run ``reorder_depth`` frames behind, durations reach the next frame.
+    ``av1_level``: an AV1 stream's sequence headers signal that level at least (:func:`peak_level`)."""
     import av
 
-    from .bitstream import AV1_DECODERS
+    from .bitstream import AV1_DECODERS, av1_with_level
 
     pts = _packet_pts(path)
     if len(pts) != len(times) - 1:
@@ -545,6 +562,9 @@ def retime(path: str | os.PathLike, times: Sequence[int], time_base: Fraction, c
                 if not pkt.size or pkt.pts is None:
                     continue
                 k = rank[int(pkt.pts)]
+                if av1_level is not None and cc.name in AV1_DECODERS:
+                    key, pkt = pkt.is_keyframe, av.Packet(av1_with_level(bytes(pkt), av1_level))
+                    pkt.is_keyframe = key
                 dts = times[j - delay] if j >= delay else times[0] - (delay - j) * step
                 pkt.pts, pkt.dts, pkt.duration = times[k], dts, times[k + 1] - times[k]
                 pkt.time_base = time_base
@@ -996,12 +1016,14 @@ def _join_rungs(doc: Mapping[str, Any], info: SourceInfo, outputs: Sequence[Shot
         Path(lst).write_text(concat_list([p.path for p in parts]), encoding="utf-8")
         dts = uniform_dts(max(reorder_depth(p.path) for p in parts), info.fps) if ffmpeg.has_bsf("setts") else None
         # the source's own frame times: its busiest second can need a higher level than the average rate
-        level = peak_level_filter([p.path for p in parts], sizes, peak) if times is not None else None
+        raise_to = peak_level([p.path for p in parts], sizes, peak) if times is not None else None
+        level = level_filter(*raise_to) if raise_to is not None else None
         with atomic_path(out / name) as t:
             ffmpeg.run(join_args(lst, str(t), container, tag, dts, level), what=f"joining rung {rung} failed")
             if times is not None:
                 rt = rendition_times(times, [(int(s["start_frame"]), int(s["end_frame"])) for s in shots])
-                retime(t, rt, times.time_base, container, tag)
+                retime(t, rt, times.time_base, container, tag,
+                       raise_to[1] if raise_to is not None and raise_to[0] == "av1" else None)
                 dur = float(rt[-1] * times.time_base)
             else:
                 dur = frames / float(info.fps)

@@ -170,7 +170,7 @@ def test_peak_level_filter_raises_only_the_signalled_level(tmp_path: Path, codec
     assert peak_level_filter([shot], {(320, 180)}, 30.0) is None
     got = peak_level_filter([shot], {(320, 180)}, 120.0)
     if fmt == "obu":
-        assert got is None
+        assert got is None  # no filter: AV1's sequence headers are rewritten as the rendition is retimed
         return
     before = signalled_level(shot)
     want = {"h264": 30, "hevc": 63}[fmt]
@@ -186,3 +186,64 @@ def test_peak_level_filter_raises_only_the_signalled_level(tmp_path: Path, codec
             return [hashlib.sha1(f.to_ndarray(format="yuv420p").tobytes()).hexdigest() for f in c.decode(video=0)]
 
     assert frames(out) == frames(shot) and len(frames(out)) == 6
+
+
+
+def test_an_av1_rendition_s_sequence_headers_signal_its_busiest_second(tmp_path: Path):
+    """SVT-AV1 at 30 fps signals 1280x720 as level 3.1 (seq_level_idx 5); played at 60 fps it needs 4.0 (8),
+    whose tier bit the header did not have: retime rewrites every sequence header (and so av1C), each
+    decoded picture unchanged. A header that signals more already is left as it is."""
+    import hashlib
+    import shutil
+
+    import av
+
+    from pershot.bitstream import _sequence_with_level, av1_stream, rate_level, signalled_level
+    from pershot.renditions import peak_level, retime
+
+    src = tmp_path / "a.mp4"
+    ffmpeg.run(["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-frames:v", "8",
+                "-c:v", "libsvtav1", "-preset", "12", "-crf", "40", str(src)], what="encoding failed")
+    assert signalled_level(src) == ("av1", 5) and rate_level("av1", 1280, 720, 60) == 8
+    assert peak_level([src], {(1280, 720)}, 30.0) is None and peak_level([src], {(1280, 720)}, 60.0) == ("av1", 8)
+
+    def pictures(path):
+        with av.open(str(path)) as c:
+            return [hashlib.sha1(f.to_ndarray().tobytes()).hexdigest() for f in c.decode(video=0)]
+
+    for container, ext in (("mp4", "mp4"), ("matroska", "mkv")):
+        dst = tmp_path / f"r.{ext}"
+        shutil.copy(src, tmp_path / "copy.mp4")
+        ffmpeg.run(["-y", "-v", "error", "-i", str(tmp_path / "copy.mp4"), "-c", "copy", str(dst)])
+        retime(dst, [i * 1000 // 60 for i in range(9)], Fraction(1, 1000), container, None, 8)
+        assert signalled_level(dst) == ("av1", 8) and pictures(dst) == pictures(src)
+        if container == "mp4":
+            assert av1_stream(dst).codec.startswith("av01.0.08M.")  # av1C says it too
+    # raising never lowers; a header with timing information is left as it is (its fields are not read)
+    header = bytes.fromhex("0a0b0000000240")  # not a real stream: profile 0, level 0, no timing info
+    assert _sequence_with_level(header, 0) == header
+    timed = bytes([0b00000100]) + bytes(6)
+    assert _sequence_with_level(timed, 9) == timed
+
+
+def test_a_vfr_av1_ladder_signals_the_level_of_its_busiest_second(media_dir: Path, tmp_path: Path):
+    """640x360 at 60 fps for a second, then 10 fps (30 on average): SVT-AV1 encodes at the average rate and
+    signals level 2.1, which holds 36 fps of that size; the rendition plays 60 and signals 3.0."""
+    from pershot.bitstream import rate_level, signalled_level
+
+    cfr = cut(media_dir / "testvideo.mp4", tmp_path / "c.mp4", start_frame=240, frames=75, height=360)
+    vfr = tmp_path / "vfr.mkv"
+    ffmpeg.run(["-y", "-v", "error", "-i", str(cfr), "-vf", "setpts='if(lt(N,60),N/60,1+(N-60)/10)/TB'",
+                "-fps_mode", "passthrough", "-enc_time_base", "1/600", "-c:v", "libx264", "-crf", "18", str(vfr)],
+               what="making a VFR clip failed")
+    info = probe_source(vfr)
+    assert info.is_vfr and info.frame_count == 75
+    assert rate_level("av1", 640, 360, float(info.fps)) == 1 and rate_level("av1", 640, 360, 60) == 4
+    shots = [Shot(index=0, start_frame=0, end_frame=75, start_s=0.0, end_s=2.5)]
+    grid = {"name": "av1", "heights": [360], "crf": [45], "encoders": {"svtav1": {"presets": ["12"]}}}
+    out = tmp_path / "lad"
+    api.ladder(vfr, grid=grid, complexity=1.0, rungs=1, out_dir=out, shots=shots, jobs=1, plots=False)
+    (r,) = [x for x in api.encode_renditions(out / "ladder.json", out / "r", jobs=1) if x.kind == "video"]
+    assert signalled_level(r.path) == ("av1", 4) and r.frames == 75
+    cfr_r = api.encode_renditions(out / "ladder.json", out / "cfr", jobs=1, cfr=True)[0]
+    assert signalled_level(cfr_r.path) == ("av1", 1)  # evenly spaced at the average rate: SVT-AV1's own
