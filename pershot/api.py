@@ -212,15 +212,23 @@ def _encode_settings_of(df: "pandas.DataFrame", grid: Any) -> "tuple[pandas.Data
             cache = open_cache(True)
         except (PershotError, OSError):  # no cache folder to read: nothing to recover
             cache = None
-        for i in range(min(len(df), 3)) if cache is not None else ():
-            rec = df.iloc[i]
+        # the cache keeps each encode's GOP (the grid's keyint, or the shot's length without one): a shot as
+        # long as the keyint cannot tell them apart, so one shot of another length decides, longest first
+        rows = df.assign(_n=df["end_frame"] - df["start_frame"]).drop_duplicates("shot").sort_values(
+            "_n", ascending=False) if {"shot", "start_frame", "end_frame"} <= set(df.columns) else df.iloc[:0]
+        found = None
+        for _, rec in rows.head(64).iterrows() if cache is not None else ():
             try:
                 entry = cache.get(str(rec["key"]))
                 gop, threads = int(entry["params"]["gop"]), int(entry["params"]["threads"])
-                frames = int(rec["end_frame"]) - int(rec["start_frame"])
+                frames = int(rec["_n"])
             except (KeyError, TypeError, ValueError):
                 continue
-            keyint = 0 if gop == frames else gop
+            found = (0 if gop == frames else gop, threads)
+            if gop != frames:
+                break
+        if found is not None:
+            keyint, threads = found
             return (df if keyint == 0 and threads == 1 else df.assign(keyint=keyint, threads=threads)), None
     return df, ("the probes do not record the grid's keyint and threads (probes.csv made before pershot recorded "
                 "them, or with the defaults), nor does the probe cache hold them: ladder.json's commands use one "
@@ -689,14 +697,26 @@ def code_image(image: "Any", codec: "str | None" = None, level: "int | None" = N
                        complexity=complexity, progress=progress, points=points, codecs=codecs)
 
 
-def decode_image(data: "bytes | str | _os.PathLike") -> "Any":
-    """Decode a bitstream (bytes or a file) made by any registered image codec; returns ``(image, codec_name)``."""
-    from .codecs import decode_bytes
+def decode_image(data: "bytes | str | _os.PathLike", *, isolate: bool = True) -> "Any":
+    """Decode a bitstream (bytes or a file) made by any registered image codec; returns ``(image, codec_name)``.
+
+    A learned codec's bitstream is decoded in a child process (``isolate=True``): CompressAI's entropy decoder
+    reads past the end of a crafted payload and can kill the process; here that is a CodecError. The child
+    imports torch and loads the weights on every call (seconds); ``isolate=False`` decodes in this process,
+    for bitstreams from a trusted source (made by this program, for instance)."""
+    from .codecs import _reg, codec_for_bitstream, decode_bytes
     from .codecs.imageio import read_bytes
+    from .codecs.learned import DECODE_CHILD_ENV, LearnedCodec, decode_isolated
 
     if isinstance(data, (str, _os.PathLike)):
-        data = read_bytes(data)
-    img, codec = decode_bytes(bytes(data))
+        data = read_bytes(data, "bitstream")
+    data = bytes(data)
+    if isolate and _os.environ.get(DECODE_CHILD_ENV) != "1":  # (the child of `pershot decode` is isolated)
+        codec = codec_for_bitstream(data)
+        if isinstance(codec, LearnedCodec) and _reg.sources.get(codec.name) == "builtin":
+            codec.check_bitstream(data)  # a bad header is refused without starting a child
+            return decode_isolated(data)
+    img, codec = decode_bytes(data)
     return img, codec.name
 
 

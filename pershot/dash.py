@@ -48,7 +48,7 @@ from typing import Sequence
 
 from .atomic import atomic_dir
 from .errors import FFmpegError, InputError
-from .languages import bcp47
+from .languages import bcp47, published
 
 #: the segment duration aimed at, in seconds (as for HLS)
 DEFAULT_SEGMENT_S = 6.0
@@ -431,7 +431,7 @@ def _write_package(tmp: Path, videos: Sequence, audio, codecs: Sequence[str], en
                 a.insert(j, e)
         k = i - n - len(tricks)
         if a.get("contentType") == "audio" and 0 <= k < len(audio):
-            lang = bcp47(audio_tags[k]["language"])  # the source stream's tag, in the rendition
+            lang = published(audio_tags[k]["language"])  # the source stream's tag, in the rendition
             if lang:
                 a.set("lang", lang)
             label = ET.Element(f"{{{MPD_NS}}}Label")

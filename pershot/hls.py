@@ -52,7 +52,7 @@ from typing import Sequence
 from .atomic import atomic_dir
 from .bitstream import avc_codec_string, entry_args, h264_sps, hevc_entry_and_codec
 from .errors import InputError
-from .languages import bcp47
+from .languages import bcp47, published
 
 __all__ = ["Segments", "read_playlist", "package_args", "package", "in_band_rungs", "several_sequence_headers",
            "avc_codec_string", "h264_sps", "iframe_playlist", "ts_keyframes", "fmp4_first_sample"]
@@ -423,7 +423,7 @@ def package(renditions: Sequence, out_dir: str | os.PathLike, fps: "Fraction | f
             # variant's BANDWIDTH counts the most demanding of them
             peak, avg = read_playlist(tmp / audio_folder(k) / "index.m3u8").rates_bps()
             a_peak, a_avg = max(a_peak, peak), max(a_avg, avg)
-            ch, lang = tags["channels"] or 2, bcp47(tags["language"])
+            ch, lang = tags["channels"] or 2, published(tags["language"])
             lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="{_quoted(labels[k])}",'
                          + (f'LANGUAGE="{_quoted(lang)}",' if lang else "")
                          + f'DEFAULT={"YES" if k == 0 else "NO"},AUTOSELECT=YES,CHANNELS="{ch}",'

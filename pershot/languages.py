@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["bcp47", "language_name", "known"]
+__all__ = ["bcp47", "language_name", "known", "published"]
 
 #: "two-letter code, ISO 639-2 code(s), English name", one language a line
 _TABLE = """\
@@ -246,8 +246,8 @@ _LANGTAG = re.compile(r"(?P<language>[a-z]{2,3})(?:-[a-z]{3}){0,3}(?:-[a-z]{4})?
 def bcp47(lang: str) -> str:
     """The RFC 5646 tag of a container's language tag: ``eng`` -> ``en``, ``fre``/``fra`` -> ``fr``,
     ``pt-BR`` kept (its primary subtag mapped, ``por-BR`` -> ``pt-BR``); a three-letter code without a
-    two-letter one kept as it is (``yue``); "" for an empty, ``und`` or malformed tag. Whether it names a
-    language at all is :func:`known`'s to say."""
+    two-letter one kept as it is (``haw``); "" for an empty, ``und`` or malformed tag. Whether it names a
+    language at all is :func:`known`'s to say (:func:`published` asks both)."""
     s = (lang or "").strip().replace("_", "-")
     if not s or not _TAG.fullmatch(s) or s.lower() in ("und", "unknown", "mis", "mul", "zxx"):
         return ""
@@ -265,10 +265,17 @@ def known(lang: str) -> bool:
     """Whether ``lang`` is a language tag HLS and DASH may carry: a well-formed RFC 5646 tag whose primary subtag
     is an ISO 639-1 code or an ISO 639-2 one, bibliographic or terminology (``en``, ``eng``, ``fre``/``fra``,
     ``haw``, ``pt-BR``, ``zh-Hans``, ``pt_BR`` as containers write it); ``und``, ``mis``, ``mul`` and ``zxx``
-    (no particular language) count. Not a name (``english``), an unassigned code (``xx``) or one reserved for
-    local use (``qaa``)."""
+    (no particular language) count. Not a name (``english``), an unassigned code (``xx``), one reserved for
+    local use (``qaa``), nor one of ISO 639-3's alone (``yue``, ``cmn``: its 7,900 codes are not carried here;
+    ``zh-yue`` and ``zh-Hant`` are tags of ``zh``)."""
     m = _LANGTAG.fullmatch((lang or "").strip().replace("_", "-"))
     if m is None:
         return False
     primary = m.group("language").lower()
     return primary in _TO2 or primary in _ISO639_2_ONLY or primary in _NONE
+
+
+def published(lang: str) -> str:
+    """The RFC 5646 tag HLS ``LANGUAGE`` and DASH ``lang`` give a stream tagged ``lang``: :func:`bcp47`'s,
+    where :func:`known` says it is a language; "" (none published) otherwise (``english``, ``xx``)."""
+    return bcp47(lang) if known(lang) else ""

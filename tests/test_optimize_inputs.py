@@ -138,3 +138,22 @@ def test_sparse_rounds_fall_back_to_measured_points() -> None:
     m, lad, rounds, converged = refine(measured, todo, lambda keys: df[df["key"].isin(set(keys))], opt)
     assert calls[0] and not all(calls) and lad.rungs
     assert set(m["key"]) <= set(df["key"])
+
+
+def test_keyint_from_the_cache_is_not_fooled_by_a_shot_as_long_as_it(tmp_path, monkeypatch) -> None:
+    """The cache keeps each encode's GOP: the grid's keyint, or the shot's length without one. A first shot
+    48 frames long under keyint 48 looked like "no keyint" (one GOP per shot for the 200-frame shot too)."""
+    import pandas as pd
+
+    from pershot.cache import ProbeCache
+
+    monkeypatch.setenv("PERSHOT_CACHE", str(tmp_path / "cache"))
+    cache = ProbeCache()
+    for key in ("aaaaaaaa", "bbbbbbbb"):
+        cache.put(key, {"params": {"gop": 48, "threads": 1}})
+    for order in (["aaaaaaaa", "bbbbbbbb"], ["bbbbbbbb", "aaaaaaaa"]):
+        rows = {"aaaaaaaa": (0, 0, 48), "bbbbbbbb": (1, 48, 248)}
+        df = pd.DataFrame([{"shot": rows[k][0], "start_frame": rows[k][1], "end_frame": rows[k][2], "key": k}
+                           for k in order])
+        got, note = api._encode_settings_of(df, None)
+        assert note is None and set(got["keyint"]) == {48}, order

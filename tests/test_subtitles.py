@@ -501,3 +501,11 @@ def test_subtitles_reach_hls_and_dash_as_the_viewer_should_read_them(media_dir: 
     mpd = (dst / "dash" / "manifest.mpd").read_text()
     assert mpd.count('mimeType="text/vtt"') == 3 and 'lang="en"' in mpd
     assert 'lang="english"' not in mpd and 'lang="xx"' not in mpd
+
+
+def test_audio_languages_are_published_only_where_they_are_languages():
+    from pershot.languages import published
+
+    # HLS LANGUAGE / DASH lang of an audio rendition: a stream tagged "english" published LANGUAGE="english"
+    assert [published(t) for t in ("eng", "fre", "pt_BR", "haw", "english", "xx", "yue", "und", "")] == [
+        "en", "fr", "pt-BR", "haw", "", "", "", "", ""]
