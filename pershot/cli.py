@@ -1361,36 +1361,73 @@ def _add_train_codec(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_train_codec(args: argparse.Namespace) -> int:
+    import math
     import re
     from pathlib import Path
 
-    from .errors import InputError, MissingDependencyError
+    from .codecs import learned
+    from .errors import CodecError, InputError, MissingDependencyError
 
+    # every argument, the names, the output folder, the data and --init are checked before any training
     try:
-        lmbdas = tuple(float(v) for v in args.lmbda.split(",") if v.strip())
+        given = [float(v) for v in args.lmbda.split(",") if v.strip()]
     except ValueError as ex:
         raise InputError(f"--lmbda must be numbers separated by commas: {args.lmbda!r}") from ex
-    if not lmbdas or any(not v > 0 for v in lmbdas):
-        raise InputError("--lmbda needs positive values")
-    if not args.minutes > 0:
-        raise InputError("--minutes must be > 0")
+    if not given or any(not (math.isfinite(v) and v > 0) for v in given):
+        raise InputError("--lmbda needs positive finite values")
+    twice = sorted({v for v in given if given.count(v) > 1})
+    if twice:
+        raise InputError(f"--lmbda has {', '.join(f'{v:g}' for v in twice)} more than once: each level needs "
+                         "its own lambda")
+    lmbdas = tuple(sorted(given))
+    if not (math.isfinite(args.minutes * 60) and args.minutes > 0):
+        raise InputError("--minutes must be a finite number > 0")
+    if args.batch < 1:
+        raise InputError(f"--batch must be at least 1, not {args.batch}")
+    multiple = 64 if args.arch == "hyperprior" else 16
+    if args.crop < multiple or args.crop % multiple:
+        raise InputError(f"--crop must be a multiple of {multiple} for --arch {args.arch} (its transforms downscale "
+                         f"{multiple}x), not {args.crop}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise InputError(f"--lr must be a finite number > 0, not {args.lr}")
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads must be at least 1, not {args.threads}")
     name = args.name or f"my-{args.arch}"
     if not re.match(r"^[a-z0-9][a-z0-9_.-]{0,40}$", name):
         raise InputError(f"--name must be lowercase letters, digits, '_', '.', '-': {name!r}")
+    out = Path(args.out)
+    try:
+        clashes = learned.name_conflicts(name, args.arch, out)
+    except CodecError as ex:  # the output folder's manifest.json, which the new model's entry would go into
+        raise InputError(f"{ex}: move it away or give another -o") from ex
+    if clashes:
+        raise InputError(f"--name {name}: the model would never be used, its codec name is taken "
+                         f"({'; '.join(clashes)}): give another --name")
+    ckpt = out / f"{name}.ckpt"
+    if ckpt.exists() and not ckpt.is_file():
+        raise InputError(f"{ckpt} (the checkpoint) is not a file")
+    resuming = ckpt.is_file() and not args.no_resume
+    init = args.init
+    if init and resuming:
+        _eprint(f"pershot: note: {ckpt} exists and is resumed, so --init {init} is not used (--no-resume starts "
+                "over from --init)")
+        init = None
     try:
         import torch
 
-        from .codecs import learned
-        from .codecs.train import TrainConfig, train
+        from .codecs.train import TrainConfig, check_config, load_training_data, train
     except ImportError as ex:
         raise MissingDependencyError(f"train-codec needs torch and compressai (pip install 'pershot[learned]'): {ex}") from ex
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     cfg = TrainConfig(arch=args.arch, lmbdas=lmbdas, minutes=args.minutes, batch=args.batch, crop=args.crop,
                       lr=args.lr, device=device, threads=args.threads, pool=max(4 * args.batch, 32))
+    check_config(cfg)
+    images = load_training_data(args.data)
+    if lmbdas != tuple(given):
+        _eprint("pershot: note: --lmbda sorted ascending, level 1 the fewest bits: "
+                f"{','.join(f'{v:g}' for v in lmbdas)}")
     bar = None
     if not args.quiet:
         from tqdm import tqdm
@@ -1407,13 +1444,17 @@ def _cmd_train_codec(args: argparse.Namespace) -> int:
             bar.refresh()
 
     try:
-        res = train(cfg, args.data, out / f"{name}.ckpt", resume=not args.no_resume, init=args.init, progress=progress)
-    finally:
-        if bar is not None:
-            bar.close()
-    tr = learned.training_summary(res.checkpoint)
-    tr["data"] = str(args.data)
-    entry = learned.freeze_weights(res.checkpoint, out, name, training=tr)
+        try:
+            res = train(cfg, images, ckpt, resume=not args.no_resume, init=init, progress=progress)
+        finally:
+            if bar is not None:
+                bar.close()
+        tr = learned.training_summary(res.checkpoint)
+        tr["data"] = str(args.data)
+        entry = learned.freeze_weights(res.checkpoint, out, name, training=tr)
+    except KeyboardInterrupt:
+        args.saved_checkpoint = str(ckpt) if ckpt.is_file() else None  # for main's message
+        raise
     print(f"trained {name}: {res.steps} steps, {res.minutes:.1f} min on {res.device}; weights {entry.file} "
           f"(sha256 {entry.sha256[:12]}...)")
     print(f"use it: PERSHOT_CODEC_WEIGHTS={out} pershot image IN --codec {' / '.join(entry.decoders)} --level 1..{len(lmbdas)}")
@@ -1488,6 +1529,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "command", "") == "encode":
             _eprint("pershot: interrupted (no rendition was left half-written; finished shot encodes are kept: "
                     "re-run to resume)")
+        elif getattr(args, "command", "") == "train-codec":
+            ck = getattr(args, "saved_checkpoint", None)
+            again = "the same command without --no-resume" if args.no_resume else "the same command"
+            _eprint(f"pershot: interrupted (the training so far is saved in {ck}: {again} resumes it)" if ck else
+                    "pershot: interrupted (no training step was saved)")
         elif getattr(args, "no_cache", False):
             _eprint("pershot: interrupted (without the probe cache, a re-run starts again)")
         else:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -468,3 +469,149 @@ def test_a_decoder_that_times_out_is_not_called_a_corrupt_bitstream(photo, monke
     with pytest.raises(CodecError, match="timed out") as ei:
         c.decode(data)
     assert "corrupted" not in str(ei.value)
+
+
+# ------------------------------------------------------------------ audit fixes (inputs, plugins, weights folders)
+
+def test_exif_orientation_is_applied(tmp_path):
+    """A camera's JPEG stored sideways (EXIF Orientation 6) is coded as a viewer shows it, not as stored."""
+    from PIL import Image, ImageOps
+
+    rng = np.random.default_rng(1)
+    stored = np.repeat(np.repeat(rng.integers(0, 256, (6, 10, 3), dtype=np.uint8), 16, 0), 16, 1)  # 96x160
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    Image.fromarray(stored).save(tmp_path / "cam.jpg", quality=95, exif=exif.tobytes())
+    got = imageio.load_image(tmp_path / "cam.jpg")
+    with Image.open(tmp_path / "cam.jpg") as im:
+        shown = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+    assert got.shape == (160, 96, 3) == shown.shape and np.array_equal(got, shown)
+    # the same pixels, turned: the stored top row is the displayed right column
+    assert np.abs(got[:, -1].astype(int) - np.asarray(Image.open(tmp_path / "cam.jpg"))[0]).mean() < 8
+    # an image without the tag is read as stored
+    Image.fromarray(stored).save(tmp_path / "plain.png")
+    assert np.array_equal(imageio.load_image(tmp_path / "plain.png"), stored)
+
+
+_RAISING_PLUGIN = '''
+import numpy as np
+from pershot.codecs import ImageCodec, container
+
+class Raises(ImageCodec):
+    name = "raises-reason"
+    levels = (1, 2)
+    extension = ".psi"
+    description = "its unavailable_reason raises"
+    def unavailable_reason(self):
+        raise RuntimeError("boom in unavailable_reason")
+    def encode(self, image, level):
+        raise AssertionError("never used")
+    def decode(self, data):
+        raise AssertionError("never used")
+'''
+
+
+def test_a_plugin_whose_unavailable_reason_raises_breaks_nothing(tmp_path, monkeypatch, capsys):
+    """Listing (`pershot codecs`, pershot.image_codecs()) and the choice among every codec call each codec's
+    unavailable_reason(): one that raises is an unusable codec with the exception as its reason, one warning."""
+    import pershot
+    from pershot import cli
+
+    (tmp_path / "pershot_raising_plugin.py").write_text(_RAISING_PLUGIN)
+    di = tmp_path / "pershot_raising_plugin-0.1.dist-info"
+    di.mkdir()
+    (di / "METADATA").write_text("Metadata-Version: 2.1\nName: pershot-raising-plugin\nVersion: 0.1\n")
+    (di / "entry_points.txt").write_text("[pershot.codecs]\nraises = pershot_raising_plugin:Raises\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    codecs.reload()
+    try:
+        info = {i.name: i for i in pershot.image_codecs()}
+        assert not info["raises-reason"].available and "boom in unavailable_reason" in info["raises-reason"].reason
+        assert info["jpeg"].available
+        assert "raises-reason" not in codecs.codec_names(available_only=True)
+        assert all(c.name != "raises-reason" for c in codecs.iter_codecs(available_only=True))
+        with pytest.raises(CodecError, match="boom"):
+            codecs.get_codec("raises-reason")
+        assert cli.main(["codecs"]) == 0
+        out, err = capsys.readouterr()
+        assert "raises-reason" in out and err.count("boom in unavailable_reason") == 1 and "Traceback" not in err
+        from pershot.codecs import select
+
+        chosen_among = {c.name for c in select.candidates(16, 16)}  # a choice among every usable codec
+        assert "jpeg" in chosen_among and "raises-reason" not in chosen_among
+    finally:
+        monkeypatch.delitem(sys.modules, "pershot_raising_plugin", raising=False)
+        codecs.reload()
+
+
+def _manifest(folder: Path, models: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = {"format": 1, "models": {key: {"file": f"{key}.pt", "sha256": "0" * 64, "arch": arch, "lmbdas": [0.01, 0.02],
+                                         "decoders": {f"lic-{key}": "full",
+                                                      **({f"lic-{key}-lite": "lite"} if arch == "hyperprior" else {})}}
+                                   for key, arch in models.items()}}
+    (folder / "manifest.json").write_text(json.dumps(doc))
+
+
+def test_weights_folders_shadowed_models_and_bad_manifests_are_warned(tmp_path, monkeypatch, capsys):
+    """A user model whose codec name an earlier model has is never used, and a folder whose manifest.json
+    cannot be read is skipped: `pershot codecs` says so for each, naming the folder."""
+    from pershot import cli
+    from pershot.codecs import learned
+
+    _manifest(tmp_path / "a", {"hyperprior": "factorized"})  # lic-hyperprior: the shipped model has it
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "manifest.json").write_text("{bad")
+    _manifest(tmp_path / "c", {"x": "hyperprior", "x-lite": "factorized"})  # lic-x-lite twice in one folder
+    _manifest(tmp_path / "d", {"fine": "factorized"})
+    dirs = [tmp_path / n for n in "abcd"]
+    monkeypatch.setenv(learned.ENV_WEIGHTS, os.pathsep.join(map(str, dirs)))
+    codecs.reload()
+    try:
+        errs = codecs.plugin_errors()
+        assert any(str(dirs[0]) in e and "'hyperprior'" in e and "lic-hyperprior" in e and "shipped" in e
+                   for e in errs), errs
+        assert any(str(dirs[1]) in e and "manifest.json" in e for e in errs), errs
+        assert any(str(dirs[2]) in e and "'x-lite'" in e and "lic-x-lite" in e for e in errs), errs
+        assert not any(str(dirs[3]) in e for e in errs)
+        used = {c.name: c for c in codecs.iter_codecs()}
+        assert used["lic-hyperprior"].entry.file.parent == learned.WEIGHTS_DIR
+        assert used["lic-x-lite"].entry.key == "x" and "lic-fine" in used
+        assert cli.main(["codecs"]) == 0
+        err = capsys.readouterr().err
+        assert err.count("pershot: warning: weights folder") == 3, err
+        with pytest.raises(ConfigError, match="manifest"):  # the codec asked for may be in the unreadable folder
+            codecs.get_codec("lic-elsewhere")
+    finally:
+        monkeypatch.delenv(learned.ENV_WEIGHTS)
+        codecs.reload()
+
+
+def test_learned_codec_without_torch_is_the_missing_dependency_exit_code(tmp_path, monkeypatch, capsys, photo):
+    """Without torch or compressai, naming a learned codec or decoding its bitstream is exit 9 (a missing
+    dependency, as train-codec says), not 8 (a bad bitstream)."""
+    from PIL import Image
+
+    from pershot import cli
+    from pershot.codecs import learned
+    from pershot.errors import MissingDependencyError
+
+    monkeypatch.setattr(learned, "_missing_deps", lambda: "needs torch (install the 'learned' extra)")
+    codecs.reload()
+    try:
+        Image.fromarray(photo).save(tmp_path / "in.png")
+        assert cli.main(["image", str(tmp_path / "in.png"), "--codec", "lic-hyperprior", "--level", "2",
+                         "-o", str(tmp_path / "o")]) == 9
+        entry = next(e for e in learned.read_manifest(learned.WEIGHTS_DIR) if "lic-factorized" in e.decoders)
+        psi = tmp_path / "x.psi"
+        psi.write_bytes(container.pack(container.Bitstream(codec="lic-factorized", level=1, width=16, height=16,
+                                                           chunks=(b"\0" * 8,),
+                                                           weights_tag=bytes.fromhex(entry.sha256[:8]))))
+        assert cli.main(["decode", str(psi), "-o", str(tmp_path / "x.png")]) == 9
+        err = capsys.readouterr().err
+        assert err.count("needs torch") == 2 and not (tmp_path / "x.png").exists()
+        with pytest.raises(MissingDependencyError):
+            codecs.get_codec("lic-factorized")
+    finally:
+        monkeypatch.undo()
+        codecs.reload()

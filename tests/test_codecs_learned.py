@@ -372,3 +372,79 @@ def test_weights_load_under_either_compressai_naming():
     fresh.load_state_dict(renamed)
     for k, v in fresh.state_dict().items():
         assert torch.equal(v, renamed[other(k)] if other(k) in renamed else renamed[k]), k
+
+
+def test_decode_image_api_survives_a_bitstream_that_crashes_the_entropy_decoder(tmp_path):
+    """pershot.decode_image(path) on a crafted learned bitstream (valid CRC, 1024x1024 claimed, a 3-byte payload:
+    CompressAI's rANS decoder reads far past its end) killed the calling process with a segmentation fault.
+    The API decodes a learned bitstream in a child process: the caller gets a CodecError. No length check can
+    do that instead: a 16x16 image whose payload is 4 MB of 0xff makes the decoder read past the end too."""
+    import subprocess
+    import sys
+
+    c = codecs.get_codec("lic-factorized")
+    crafted = tmp_path / "big.psi"
+    crafted.write_bytes(container.pack(container.Bitstream(codec="lic-factorized", level=1, width=1024, height=1024,
+                                                           chunks=(b"\0" * 3,), weights_tag=c.weights_tag)))
+    two = tmp_path / "two.psi"  # an error the child finds reaches the caller as itself
+    two.write_bytes(container.pack(container.Bitstream(codec="lic-factorized", level=1, width=16, height=16,
+                                                       chunks=(b"\0" * 8, b""), weights_tag=c.weights_tag)))
+    script = textwrap.dedent("""
+        import sys, pershot
+        from pershot.errors import PershotError
+        for path in sys.argv[1:]:
+            try:
+                img, name = pershot.decode_image(path)
+                print("decoded", img.shape, name)
+            except PershotError as ex:
+                print(type(ex).__name__, ex)
+    """)
+    r = subprocess.run([sys.executable, "-c", script, str(crafted), str(two)], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, (r.returncode, r.stderr[-500:])  # the caller lives
+    out = r.stdout.splitlines()
+    assert out[0].startswith(("CodecError", "decoded")), out  # (the child's crash depends on memory layout)
+    assert out[1] == "CodecError bitstream is corrupted (wrong number of payload chunks)", out
+
+
+def test_decode_image_api_child_gives_the_in_process_image_and_errors(photo):
+    import pershot
+    from dataclasses import replace
+
+    c = codecs.get_codec("lic-hyperprior-lite")
+    d = c.encode(photo, 2)
+    img, name = pershot.decode_image(d)  # in a child
+    assert name == "lic-hyperprior-lite" and np.array_equal(img, c.decode(d))
+    assert pershot.decode_image(d, isolate=False)[1] == name
+    # a bad header is refused here, before any child
+    with pytest.raises(CodecError, match="level 9"):
+        pershot.decode_image(container.pack(replace(container.unpack(d), level=9)))
+
+
+def test_weights_that_torch_refuses_are_one_line_without_the_weights_only_false_advice(tmp_path, monkeypatch):
+    """A weights file that is not plain tensors (a pickle calling os.system) is refused by
+    torch.load(weights_only=True); the error says so, and not torch's advice to load it with weights_only=False."""
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo never run",))
+
+    data = pickle.dumps({"g_a.0.weight": Evil()}, protocol=2)
+    w = tmp_path / "w"
+    w.mkdir()
+    (w / "evil.pt").write_bytes(data)
+    (w / "manifest.json").write_text(json.dumps({"format": 1, "models": {"evil": {
+        "file": "evil.pt", "sha256": learned.sha256_bytes(data), "arch": "factorized", "lmbdas": [0.01, 0.02],
+        "decoders": {"lic-evil": "full"}}}}))
+    monkeypatch.setenv(learned.ENV_WEIGHTS, str(w))
+    codecs.reload()
+    try:
+        with pytest.raises(CodecError) as ei:
+            codecs.get_codec("lic-evil").model()
+        msg = str(ei.value)
+        assert "evil.pt" in msg and "system" in msg and "weights_only=True" in msg
+        assert "False" not in msg and "Re-running" not in msg and "\n" not in msg
+    finally:
+        monkeypatch.delenv(learned.ENV_WEIGHTS)
+        codecs.reload()

@@ -10,8 +10,11 @@ Third-party codecs plug in through the ``pershot.codecs`` entry-point group:
 an entry point may name an :class:`ImageCodec` subclass (instantiated with no
 arguments), an instance, or a callable returning one codec or an iterable of
 codecs. A plugin that fails to load is skipped and reported by
-:func:`plugin_errors`; it never breaks the built-in codecs. Names are unique:
-a plugin cannot replace a built-in codec.
+:func:`plugin_errors`; it never breaks the built-in codecs, nor does a codec
+whose ``unavailable_reason`` raises (it is listed as unusable, the exception
+its reason). Names are unique: a plugin cannot replace a built-in codec.
+:func:`plugin_errors` also reports the weights folders' problems (an unreadable
+``manifest.json``, a model whose codec name another model already has).
 
 Nothing here imports torch: learned codecs read their levels and decoder
 complexity from the weights manifest and import torch only to code an image.
@@ -26,7 +29,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from ..errors import CodecError, ConfigError, InputError
+from ..errors import CodecError, ConfigError, InputError, MissingDependencyError
 from . import container
 
 ENTRY_POINT_GROUP = "pershot.codecs"
@@ -116,7 +119,7 @@ class ImageCodec:
         return lv
 
     def info(self, source: str = "builtin") -> CodecInfo:
-        reason = self.unavailable_reason()
+        reason = _reason(self)
         try:
             kmac = self.decoder_kmac_per_px()
         except Exception:  # noqa: BLE001 - a listing never fails on one codec
@@ -137,6 +140,7 @@ class _Registry:
     sources: dict[str, str] = field(default_factory=dict)
     plugin_errors: list[str] = field(default_factory=list)
     loaded: bool = False
+    failed_reasons: set[str] = field(default_factory=set)  # codecs whose unavailable_reason() raised
 
 
 _reg = _Registry()
@@ -178,6 +182,7 @@ def reload() -> None:
         _reg.codecs.clear()
         _reg.sources.clear()
         _reg.plugin_errors.clear()
+        _reg.failed_reasons.clear()
         _reg.loaded = False
 
 
@@ -187,7 +192,7 @@ def _ensure_loaded() -> None:
     _reg.loaded = True
     from . import conventional, learned
 
-    for c in [*conventional.builtin_codecs(), *learned.builtin_codecs()]:
+    for c in [*conventional.builtin_codecs(), *learned.builtin_codecs(warnings=_reg.plugin_errors)]:
         _reg.codecs[c.name] = c
         _reg.sources[c.name] = "builtin"
     _load_entry_points()
@@ -230,8 +235,25 @@ def _load_entry_points() -> None:
             _reg.plugin_errors.append(f"{where}: {type(ex).__name__}: {msg}")
 
 
+def _reason(codec: ImageCodec) -> str | None:
+    """``codec.unavailable_reason()``; one that raises makes the codec unusable, with the exception as the
+    reason (and one warning in :func:`plugin_errors`): a broken plugin never breaks a listing or a choice."""
+    try:
+        reason = codec.unavailable_reason()
+    except Exception as ex:  # noqa: BLE001 - a plugin's bug
+        msg = str(ex).splitlines()[0] if str(ex) else ""
+        reason = f"unavailable_reason() failed: {type(ex).__name__}" + (f": {msg}" if msg else "")
+        with _lock:
+            if codec.name not in _reg.failed_reasons:
+                _reg.failed_reasons.add(codec.name)
+                _reg.plugin_errors.append(f"codec {codec.name!r}: {reason}; treated as unusable")
+        return reason
+    return str(reason) if reason else None
+
+
 def plugin_errors() -> list[str]:
-    """One line per plugin entry point that could not be loaded."""
+    """One line per plugin entry point that could not be loaded, per codec whose ``unavailable_reason()``
+    raised, and per problem of a weights folder (a malformed ``manifest.json``, a shadowed model)."""
     with _lock:
         _ensure_loaded()
         return list(_reg.plugin_errors)
@@ -241,7 +263,7 @@ def codec_names(available_only: bool = False) -> list[str]:
     with _lock:
         _ensure_loaded()
         items = list(_reg.codecs.values())
-    return [c.name for c in items if not available_only or c.available()]
+    return [c.name for c in items if not available_only or _reason(c) is None]
 
 
 def iter_codecs(available_only: bool = False) -> Iterator[ImageCodec]:
@@ -249,7 +271,7 @@ def iter_codecs(available_only: bool = False) -> Iterator[ImageCodec]:
         _ensure_loaded()
         items = list(_reg.codecs.values())
     for c in items:
-        if not available_only or c.available():
+        if not available_only or _reason(c) is None:
             yield c
 
 
@@ -259,9 +281,17 @@ def get_codec(name: str) -> ImageCodec:
         _ensure_loaded()
         c = _reg.codecs.get(name)
     if c is None:
-        raise ConfigError(f"unknown image codec {name!r}; known: {', '.join(codec_names())}")
-    reason = c.unavailable_reason()
+        msg = f"unknown image codec {name!r}; known: {', '.join(codec_names())}"
+        folders = [e for e in plugin_errors() if e.startswith("weights folder") and " is skipped: " in e]
+        if folders:  # the codec may be in a weights folder that could not be read
+            msg += f" ({folders[0]}" + (f"; and {len(folders) - 1} more: see `pershot codecs`)" if folders[1:] else ")")
+        raise ConfigError(msg)
+    reason = _reason(c)
     if reason:
+        from .learned import LearnedCodec, missing_dependencies
+
+        if isinstance(c, LearnedCodec) and missing_dependencies():
+            raise MissingDependencyError(f"image codec {name!r} is not usable here: {reason}")
         raise CodecError(f"image codec {name!r} is not usable here: {reason}")
     return c
 
@@ -283,7 +313,7 @@ def codec_for_bitstream(data: bytes) -> ImageCodec:
     for c in iter_codecs():
         try:
             if c.sniff(data):
-                reason = c.unavailable_reason()
+                reason = _reason(c)
                 if reason:
                     raise CodecError(f"bitstream is {c.name}, which is not usable here: {reason}")
                 return c

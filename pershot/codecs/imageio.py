@@ -10,6 +10,8 @@ turns whatever the user hands in into that, or raises a one-line
 * an alpha channel that is fully opaque is dropped; a translucent one is refused
   (no codec here codes alpha: flatten the image first);
 * palette, CMYK, YCbCr... images are converted to RGB;
+* an EXIF orientation (a camera's JPEG stored sideways) is applied: the image
+  coded is the image as a viewer displays it;
 * images larger than :data:`MAX_PIXELS` are refused (decompression bombs, and
   the learned codecs' memory: see ``learned.MAX_PIXELS`` for their own limit).
 """
@@ -96,7 +98,7 @@ def decode_image_bytes(data: bytes, what: str = "image") -> np.ndarray:
             if w * h > MAX_PIXELS:
                 raise InputError(f"{what} is {w}x{h}, over pershot's limit of {MAX_PIXELS / 1e6:.0f} MP")
             im.load()
-            return _to_rgb(im, what)
+            return _to_rgb(_upright(im), what)
     except InputError:
         raise
     except Image.DecompressionBombError as ex:
@@ -110,6 +112,23 @@ def decode_image_bytes(data: bytes, what: str = "image") -> np.ndarray:
         raise InputError(f"{what} is not a readable image: {msg}") from ex
     finally:
         Image.MAX_IMAGE_PIXELS = old
+
+
+def _upright(im):
+    """``im`` turned as its EXIF orientation says (the image as displayed); as stored when the tag is absent,
+    or unreadable."""
+    from PIL import ImageOps
+
+    try:
+        orientation = im.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - damaged EXIF: the pixels are still good
+        return im
+    if orientation in (None, 1):
+        return im
+    try:
+        return ImageOps.exif_transpose(im)
+    except Exception:  # noqa: BLE001
+        return im
 
 
 def _to_rgb(im, what: str) -> np.ndarray:

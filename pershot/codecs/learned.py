@@ -56,6 +56,28 @@ def _missing_deps() -> str | None:
     return None
 
 
+def missing_dependencies() -> str | None:
+    """Why the learned codecs cannot run here (torch or compressai missing), or ``None``."""
+    return _missing_deps()
+
+
+def load_error_text(ex: BaseException) -> str:
+    """What ``torch.load(weights_only=True)`` found wrong with a file, in one line, without torch's advice
+    to load it with ``weights_only=False`` (which would run whatever code the file holds)."""
+    if isinstance(ex, EOFError):
+        return "the file is empty or truncated"
+    text = str(ex)
+    if "Weights only load failed" in text:
+        skip = ("weights only load failed", "weights_only", "please file an issue", "check the documentation")
+        keep = [ln.strip() for ln in text.splitlines() if ln.strip() and not any(k in ln.lower() for k in skip)]
+        detail = " ".join(keep).replace("WeightsUnpickler error:", "").strip()
+        return "it holds more than tensors, which torch.load(weights_only=True) refuses" + (
+            f" ({detail})" if detail else "")
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    first = first.split(". ")[0].rstrip(".")  # torch goes on with guesses and advice
+    return f"{type(ex).__name__}: {first}" if first else type(ex).__name__
+
+
 def _import_torch():
     reason = _missing_deps()
     if reason:
@@ -113,7 +135,8 @@ def _load_model(entry: ModelEntry):
             model = _nets.build(entry.arch, entry.lmbdas, entry.config)
             model.load_state_dict(sd)
         except Exception as ex:  # noqa: BLE001 - any failure here is a bad weights file
-            raise CodecError(f"weights {entry.file.name} do not load into a {entry.arch} model: {ex}") from ex
+            raise CodecError(f"weights {entry.file.name} do not load into a {entry.arch} model: "
+                             f"{load_error_text(ex)}") from ex
         model.eval()
         _model_cache[ck] = model
         return model
@@ -154,7 +177,8 @@ class LearnedCodec(ImageCodec):
     def model(self):
         reason = self.unavailable_reason()
         if reason:
-            raise CodecError(f"{self.name}: {reason}")
+            cls = MissingDependencyError if _missing_deps() else CodecError
+            raise cls(f"{self.name}: {reason}")
         return _load_model(self.entry)
 
     def encode_timed(self, image: np.ndarray, level: int) -> tuple[bytes, float]:
@@ -194,20 +218,8 @@ class LearnedCodec(ImageCodec):
         return set(self.entry.decoders)
 
     def decode(self, data: bytes) -> np.ndarray:
-        bs = container.unpack(data)
-        if bs.codec not in self._siblings():
-            raise CodecError(f"bitstream is {bs.codec!r}, not {self.name!r}")
-        if bs.weights_tag != self.weights_tag:
-            raise CodecError(f"bitstream was made with weights {bs.weights_tag.hex()}, the installed {self.name} "
-                             f"weights are {self.weights_tag.hex()}")
-        if bs.level not in self.levels:
-            raise CodecError(f"bitstream is corrupted (level {bs.level} not in {list(self.levels)})")
-        m = self.multiple
+        bs = self.check_bitstream(data)
         ph, pw = bs.height + bs.pad_bottom, bs.width + bs.pad_right
-        if ph % m or pw % m or bs.pad_bottom >= m or bs.pad_right >= m:
-            raise CodecError("bitstream is corrupted (padding does not match the model)")
-        if bs.width * bs.height > MAX_PIXELS:
-            raise CodecError(f"bitstream is {bs.width}x{bs.height}, over the learned codecs' limit")
         model = self.model()
         torch, _ = _import_torch()
         shape = (ph // 64, pw // 64) if self.entry.arch == "hyperprior" else (ph // 16, pw // 16)
@@ -224,25 +236,125 @@ class LearnedCodec(ImageCodec):
         out = x[0, :, : bs.height, : bs.width].mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
         return np.ascontiguousarray(out.permute(1, 2, 0).numpy())
 
+    def check_bitstream(self, data: bytes) -> container.Bitstream:
+        """The container of ``data`` once its header passed every check that needs no model (codec, weights,
+        level, padding, size); a CodecError otherwise."""
+        bs = container.unpack(data)
+        if bs.codec not in self._siblings():
+            raise CodecError(f"bitstream is {bs.codec!r}, not {self.name!r}")
+        if bs.weights_tag != self.weights_tag:
+            raise CodecError(f"bitstream was made with weights {bs.weights_tag.hex()}, the installed {self.name} "
+                             f"weights are {self.weights_tag.hex()}")
+        if bs.level not in self.levels:
+            raise CodecError(f"bitstream is corrupted (level {bs.level} not in {list(self.levels)})")
+        m = self.multiple
+        ph, pw = bs.height + bs.pad_bottom, bs.width + bs.pad_right
+        if ph % m or pw % m or bs.pad_bottom >= m or bs.pad_right >= m:
+            raise CodecError("bitstream is corrupted (padding does not match the model)")
+        if bs.width * bs.height > MAX_PIXELS:
+            raise CodecError(f"bitstream is {bs.width}x{bs.height}, over the learned codecs' limit")
+        return bs
+
+
+# ------------------------------------------------------------------ decoding in a child process
+
+#: set in a process that decodes learned bitstreams for another one (:func:`decode_isolated`, `pershot decode`)
+DECODE_CHILD_ENV = "PERSHOT_DECODE_CHILD"
+
+
+def decode_isolated(data: bytes) -> tuple[np.ndarray, str]:
+    """Decode a learned codec's bitstream in a child process; returns ``(image, codec_name)``.
+
+    CompressAI's rANS decoder does not check where its input ends: a crafted payload (with a valid CRC) makes
+    it read past the end, and the process dies of a segmentation fault. No check of the payload's length
+    rules that out (the bytes read depend on the values decoded: a 16x16 image whose 4 MB payload is all 0xff
+    reads far past its end), so a bitstream from outside is decoded in a child: its crash is a CodecError
+    here. The child imports torch and loads the weights again (seconds) on every call."""
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[2])  # the child runs this very pershot
+    code = (f"import sys; r = {root!r}; r in sys.path or sys.path.insert(0, r); "
+            "from pershot.codecs.learned import _decode_child; _decode_child()")
+    r = subprocess.run([sys.executable, "-c", code], input=bytes(data), capture_output=True,
+                       env={**os.environ, DECODE_CHILD_ENV: "1"}, check=False)
+    if r.returncode < 0:
+        raise CodecError(f"the learned decoder crashed on the bitstream (signal {-r.returncode}): it is damaged "
+                         "or was made to crash it")
+    if r.returncode != 0:
+        from .. import errors
+
+        lines = [ln for ln in r.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+        try:
+            err = json.loads(lines[-1])
+            cls, message = getattr(errors, err["error"], None), str(err["message"])
+        except (IndexError, ValueError, KeyError, TypeError):
+            raise CodecError("the learned decoder failed in its child process (exit "
+                             f"{r.returncode}): {lines[-1] if lines else 'no message'}") from None
+        if not (isinstance(cls, type) and issubclass(cls, errors.PershotError)) or cls is errors.FFmpegError:
+            cls = CodecError
+        raise cls(message)
+    name, _, npy = r.stdout.partition(b"\n")
+    try:
+        import io
+
+        img = np.load(io.BytesIO(npy), allow_pickle=False)
+    except ValueError as ex:  # pragma: no cover - the child's output is ours
+        raise CodecError(f"the learned decoder's child process gave no image: {ex}") from ex
+    return img, name.decode("utf-8")
+
+
+def _decode_child() -> None:
+    """The child of :func:`decode_isolated`: a bitstream on stdin; the codec name, a newline and the image (.npy)
+    on stdout, or a project error as one JSON line on stderr and its exit code."""
+    import io
+    import sys
+
+    from .. import errors
+    from . import decode_bytes
+
+    data = sys.stdin.buffer.read()
+    try:
+        img, codec = decode_bytes(data)
+    except errors.PershotError as ex:
+        sys.stderr.write(json.dumps({"error": type(ex).__name__, "message": str(ex)}) + "\n")
+        sys.stderr.flush()
+        raise SystemExit(ex.exit_code or 1) from None
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(img), allow_pickle=False)
+    sys.stdout.buffer.write(codec.name.encode("utf-8") + b"\n" + buf.getvalue())
+    sys.stdout.buffer.flush()
+
 
 # ------------------------------------------------------------------ manifests
 
 def _weights_dirs() -> list[Path]:
     dirs = [WEIGHTS_DIR]
     for d in os.environ.get(ENV_WEIGHTS, "").split(os.pathsep):
-        if d.strip():
+        if d.strip() and Path(d.strip()).resolve() not in {x.resolve() for x in dirs}:  # each folder once
             dirs.append(Path(d.strip()))
     return dirs
 
 
+def read_manifest_doc(path: Path) -> dict:
+    """The JSON of a weights manifest (a dict with a ``models`` dict), or a CodecError saying what is wrong."""
+    if path.exists() and not path.is_file():
+        raise CodecError(f"weights manifest {path} is not a file")
+    try:
+        doc = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as ex:
+        msg = (ex.strerror or str(ex)) if isinstance(ex, OSError) else str(ex)
+        raise CodecError(f"unreadable weights manifest {path}: {msg}") from ex
+    if not isinstance(doc, dict) or not isinstance(doc.get("models", {}), dict):
+        raise CodecError(f"weights manifest {path} is not a pershot manifest (no \"models\" object)")
+    return doc
+
+
 def read_manifest(folder: Path) -> list[ModelEntry]:
     p = folder / MANIFEST
-    if not p.is_file():
+    if not p.exists():
         return []
-    try:
-        doc = json.loads(p.read_text("utf-8"))
-    except (OSError, ValueError) as ex:
-        raise CodecError(f"unreadable weights manifest {p}: {ex}") from ex
+    doc = read_manifest_doc(p)
     out = []
     for key, m in sorted(doc.get("models", {}).items()):
         try:
@@ -250,28 +362,82 @@ def read_manifest(folder: Path) -> list[ModelEntry]:
                                   config=dict(m.get("config", {})), lmbdas=tuple(float(v) for v in m["lmbdas"]),
                                   decoders=dict(m["decoders"]), kmac_per_px=dict(m.get("kmac_per_px", {})),
                                   training=dict(m.get("training", {}))))
-        except (KeyError, TypeError, ValueError) as ex:
+        except (KeyError, TypeError, ValueError, AttributeError) as ex:
             raise CodecError(f"weights manifest {p}: model {key!r} is malformed ({ex})") from ex
     return out
 
 
-def builtin_codecs() -> list[ImageCodec]:
+def _where(entry: ModelEntry) -> str:
+    folder = entry.file.parent
+    if folder == WEIGHTS_DIR:
+        return f"the shipped model {entry.key!r}"
+    return f"model {entry.key!r} of {folder}"
+
+
+def builtin_codecs(warnings: list[str] | None = None) -> list[ImageCodec]:
+    """The learned codecs of the shipped weights and of each ``$PERSHOT_CODEC_WEIGHTS`` folder, in that order:
+    a codec name is the first model's that has it. A folder whose manifest cannot be read is skipped, and a
+    model whose codec name an earlier one has is never used; each is a line added to ``warnings``."""
     codecs: list[ImageCodec] = []
-    seen: set[str] = set()
+    seen: dict[str, ModelEntry] = {}
     for d in _weights_dirs():
         try:
             entries = read_manifest(d)
-        except CodecError:
+        except CodecError as ex:
             if d == WEIGHTS_DIR:
                 raise
+            if warnings is not None:
+                warnings.append(f"weights folder {d} ({ENV_WEIGHTS}) is skipped: {ex}")
             continue
         for e in entries:
             for name, dec in sorted(e.decoders.items()):
                 if name in seen:
+                    if warnings is not None:
+                        warnings.append(f"weights folder {d}: model {e.key!r} is never used as {name}: "
+                                        f"{_where(seen[name])} has that codec name (retrain it with another --name)")
                     continue
-                seen.add(name)
+                seen[name] = e
                 codecs.append(LearnedCodec(name, e, dec))
     return codecs
+
+
+def codec_names_of(key: str, arch: str, prefix: str = "lic") -> list[str]:
+    """The codec names a model trained as ``key`` gets (:func:`freeze_weights`; default model configs)."""
+    return [f"{prefix}-{key}", *([f"{prefix}-{key}-lite"] if arch == "hyperprior" else [])]
+
+
+def name_conflicts(key: str, arch: str, dest_dir: str | os.PathLike) -> list[str]:
+    """Why weights frozen as ``key`` into ``dest_dir`` would never be used: each codec name they would get
+    that a codec already has (a built-in or plugin codec, another model of a weights folder, another model
+    of ``dest_dir``). The model ``key`` of ``dest_dir`` itself (a retrained one) is no conflict."""
+    from . import _reg, _lock, _ensure_loaded
+
+    dest = Path(dest_dir).resolve()
+
+    def same_model(e: ModelEntry) -> bool:
+        return e.key == key and e.file.parent.resolve() == dest
+
+    out = []
+    names = codec_names_of(key, arch)
+    with _lock:
+        _ensure_loaded()
+        taken = {n: (c, _reg.sources.get(n, "")) for n, c in _reg.codecs.items()}
+    for n in names:
+        if n not in taken:
+            continue
+        c, source = taken[n]
+        if isinstance(c, LearnedCodec):
+            if not same_model(c.entry):
+                out.append(f"{n} is {_where(c.entry)}")
+        else:
+            out.append(f"{n} is a {'plugin' if source.startswith('plugin') else 'built-in'} codec")
+    own = Path(dest_dir) / MANIFEST
+    if own.exists():  # dest_dir need not be in $PERSHOT_CODEC_WEIGHTS yet
+        for e in read_manifest(Path(dest_dir)):
+            for n in sorted(set(names) & set(e.decoders)):
+                if e.key != key and not any(n in x for x in out):
+                    out.append(f"{n} is {_where(e)}")
+    return out
 
 
 def freeze_weights(trained: str | os.PathLike, dest_dir: str | os.PathLike, key: str, *,
@@ -313,7 +479,7 @@ def freeze_weights(trained: str | os.PathLike, dest_dir: str | os.PathLike, key:
              "kmac_per_px": kmac, "kmac_counted_at": f"{w}x{h}",
              "training": dict(training or {})}
     mpath = dest / MANIFEST
-    doc = json.loads(mpath.read_text("utf-8")) if mpath.is_file() else {"format": 1, "models": {}}
+    doc = read_manifest_doc(mpath) if mpath.exists() else {"format": 1, "models": {}}
     doc.setdefault("models", {})[key] = entry
     write_text(mpath, json.dumps(doc, indent=1, sort_keys=True) + "\n")
     os.chmod(mpath, 0o644)

@@ -13,8 +13,13 @@ decoder's own MSE term for the hyperprior, whose gradient stops at the latent).
 * Schedule: time-based (``minutes``), Adam, linear warm-up, flat, then cosine
   decay to 3% of the peak learning rate; gradient norm clipped at 1.
 * Resumable: a checkpoint (model, optimisers, step, elapsed time) is written
-  atomically every ``checkpoint_every_s`` and at the end; a rerun with the same
-  architecture and lambdas resumes it until the total ``minutes`` are spent.
+  atomically every ``checkpoint_every_s``, at the end and on Ctrl-C
+  (KeyboardInterrupt); a rerun with the same architecture and lambdas resumes it
+  until the total ``minutes`` are spent.
+* Checked first: the configuration (:func:`check_config`: lambdas ascending,
+  crops a multiple of the model's downscale, a device that is there...), the
+  data, the checkpoint to resume and the ``init`` file; a bad one is an
+  :class:`~pershot.errors.InputError`, as is a run that diverges.
 """
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, deferred_signals
 from ..errors import InputError
 from . import _nets
 
@@ -81,13 +86,7 @@ def load_training_data(path: str | os.PathLike) -> list[TrainImage]:
     """Images from a dataset ``.npz`` (see :mod:`pershot.codecs.dataset`) or a folder of images."""
     p = Path(path)
     if p.is_file() and p.suffix == ".npz":
-        with np.load(p, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            out = []
-            for i, m in enumerate(meta):
-                a = z[f"img{i}"]
-                out.append(TrainImage(m["name"], a, float(m["fmin"]), float(m["fmax"]), bool(m.get("gray", False))))
-        return out
+        return _load_npz(p)
     if p.is_dir():
         from .imageio import load_image
 
@@ -101,6 +100,48 @@ def load_training_data(path: str | os.PathLike) -> list[TrainImage]:
             raise InputError(f"no training images (png/jpg/webp/tif/bmp/ppm) in {p}")
         return out
     raise InputError(f"training data must be a folder of images or a dataset .npz: {p}")
+
+
+def _load_npz(p: Path) -> list[TrainImage]:
+    """The images of a dataset ``.npz``; anything else is one InputError."""
+    import zipfile
+
+    from .imageio import check_image
+
+    hint = "(make one with python -m pershot.codecs.dataset, or give a folder of images)"
+    out = []
+    try:
+        with open(p, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":  # numpy would speak of pickles
+                raise InputError(f"{p} is not a dataset .npz (not a zip archive) {hint}")
+        with np.load(p, allow_pickle=False) as z:
+            if not hasattr(z, "files") or "meta" not in z.files:
+                raise InputError(f"{p} is not a pershot dataset .npz: it has no 'meta' entry {hint}")
+            meta = json.loads(str(z["meta"]))
+            if not isinstance(meta, list):
+                raise InputError(f"{p}: its 'meta' entry is not a list of images {hint}")
+            for i, m in enumerate(meta):
+                if f"img{i}" not in z.files:
+                    raise InputError(f"{p}: 'meta' lists {len(meta)} images, and img{i} is missing")
+                raw = z[f"img{i}"]
+                a = check_image(raw, f"{p}: img{i}")
+                fmin, fmax = float(m["fmin"]), float(m["fmax"])
+                if not (math.isfinite(fmin) and math.isfinite(fmax) and 0 < fmin <= fmax):
+                    raise InputError(f"{p}: img{i} has downscale factors fmin {fmin}, fmax {fmax}: "
+                                     "0 < fmin <= fmax is needed")
+                out.append(TrainImage(str(m["name"]), a, fmin, fmax, bool(m.get("gray", raw.ndim == 2))))
+    except InputError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile) as ex:
+        msg = str(ex).splitlines()[0] if str(ex) else type(ex).__name__
+        if isinstance(ex, KeyError):
+            msg = f"an entry of 'meta' lacks {ex}"
+        elif "pickle" in msg.lower():  # numpy's message would suggest unpickling it
+            msg = "it holds pickled Python objects, not plain arrays"
+        raise InputError(f"{p} is not a readable dataset .npz ({msg}) {hint}") from ex
+    if not out:
+        raise InputError(f"no training images in {p}")
+    return out
 
 
 class CropSampler:
@@ -176,6 +217,69 @@ def _optimisers(model: _nets.GainedModel, cfg: TrainConfig):
     return torch.optim.Adam(main, lr=cfg.lr), torch.optim.Adam(aux, lr=cfg.aux_lr)
 
 
+def check_device(device: str) -> torch.device:
+    """``device`` (cpu, cuda, cuda:N) as a torch device that is there, or an InputError."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as ex:
+        raise InputError(f"device {device!r} is not one of cpu, cuda, cuda:N") from ex
+    if dev.type == "cpu":
+        return dev
+    if dev.type != "cuda":
+        raise InputError(f"device {device!r}: training runs on cpu or cuda (cuda:N)")
+    if not torch.cuda.is_available():
+        raise InputError(f"device {device!r}: no CUDA GPU is usable here (torch {torch.__version__}); "
+                         "train on cpu")
+    n = torch.cuda.device_count()
+    if dev.index is not None and dev.index >= n:
+        raise InputError(f"device {device!r}: this machine has {n} CUDA GPU{'s' if n != 1 else ''} (cuda:0"
+                         f"{f'..cuda:{n - 1}' if n > 1 else ''})")
+    return dev
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """An InputError for the first setting of ``cfg`` that cannot train (checked before any work)."""
+    if cfg.arch not in _nets.ARCHS:
+        raise InputError(f"unknown architecture {cfg.arch!r}; known: {', '.join(_nets.ARCHS)}")
+    lm = [float(v) for v in cfg.lmbdas]
+    if not lm or not all(math.isfinite(v) and v > 0 for v in lm):
+        raise InputError(f"lambdas must be positive finite numbers: {lm}")
+    if any(b <= a for a, b in zip(lm, lm[1:])):
+        raise InputError(f"lambdas must be distinct and ascending (level 1 the fewest bits): {lm}")
+    for what, v in (("minutes", cfg.minutes * 60), ("learning rate", cfg.lr), ("aux learning rate", cfg.aux_lr)):
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            raise InputError(f"the {what} must be a finite number > 0, not {v}")
+    for what, v in (("batch", cfg.batch), ("pool", cfg.pool)):
+        if not isinstance(v, int) or v < 1:
+            raise InputError(f"the {what} must be at least 1, not {v}")
+    if cfg.threads is not None and (not isinstance(cfg.threads, int) or cfg.threads < 1):
+        raise InputError(f"threads must be at least 1, not {cfg.threads}")
+    m = _nets.ARCHS[cfg.arch][0].multiple
+    if not isinstance(cfg.crop, int) or cfg.crop < m or cfg.crop % m:
+        raise InputError(f"the crop size must be a multiple of {m} for a {cfg.arch} model (its transforms "
+                         f"downscale {m}x): {cfg.crop}")
+    check_device(cfg.device)
+
+
+def _torch_load(path: str | os.PathLike, what: str, map_location: torch.device | str = "cpu", advice: str = ""):
+    """``torch.load(weights_only=True)`` of a file, or an InputError naming ``what`` and the problem."""
+    from .learned import load_error_text
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{what} {p}: " + ("a folder, not a file" if p.is_dir() else "no such file"))
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # torch's notes on pickle protocols: the error says what matters
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(p, map_location=map_location, weights_only=True)
+    except OSError as ex:
+        raise InputError(f"{what} {p} cannot be read: {ex.strerror or ex}") from ex
+    except Exception as ex:  # noqa: BLE001 - a damaged or foreign file: torch's errors are of many kinds
+        raise InputError(f"{what} {p} is not a checkpoint or weights file: {load_error_text(ex)}{advice}") from ex
+
+
 def _config_key(cfg: TrainConfig) -> dict:
     return {"arch": cfg.arch, "lmbdas": [float(v) for v in cfg.lmbdas], "model_config": cfg.model_config}
 
@@ -202,8 +306,10 @@ def train(cfg: TrainConfig, data: str | os.PathLike | Sequence[TrainImage], chec
     """Train (or resume training) a model for ``cfg.minutes`` in total; returns where the checkpoint is.
 
     ``init`` warm-starts from a checkpoint or weights file (parameters whose
-    names and shapes match)."""
-    device = torch.device(cfg.device)
+    names and shapes match: at least half of the model's parameter values), unless a checkpoint is resumed.
+    A KeyboardInterrupt saves the checkpoint (atomically) before it goes on."""
+    check_config(cfg)
+    device = check_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if device.type == "cuda":
@@ -218,15 +324,22 @@ def train(cfg: TrainConfig, data: str | os.PathLike | Sequence[TrainImage], chec
     opt, aux_opt = _optimisers(model, cfg)
     ckpt = Path(checkpoint)
     step, elapsed, log = 0, 0.0, []
+    if ckpt.exists() and not ckpt.is_file():
+        raise InputError(f"checkpoint {ckpt} is not a file")
     if resume and ckpt.is_file():
-        st = torch.load(ckpt, map_location=device, weights_only=True)
-        if st.get("config_key") != json.loads(json.dumps(_config_key(cfg))):
+        again = "delete it or use --no-resume to start over"
+        st = _torch_load(ckpt, "checkpoint", device, advice=f" (damaged?): {again}")
+        if not isinstance(st, dict) or st.get("config_key") != json.loads(json.dumps(_config_key(cfg))):
             raise InputError(f"checkpoint {ckpt} was made for another architecture or lambdas; use another path or --no-resume")
-        model.load_state_dict(st["model"], strict=False)
-        opt.load_state_dict(st["opt"])
-        aux_opt.load_state_dict(st["aux_opt"])
-        step, elapsed = int(st["step"]), float(st["elapsed_s"])
-        log = json.loads(st.get("log", "[]"))
+        try:
+            model.load_state_dict(st["model"], strict=False)
+            opt.load_state_dict(st["opt"])
+            aux_opt.load_state_dict(st["aux_opt"])
+            step, elapsed = int(st["step"]), float(st["elapsed_s"])
+            log = json.loads(st.get("log", "[]"))
+        except (KeyError, RuntimeError, ValueError, TypeError) as ex:
+            why = str(ex).splitlines()[0] if str(ex) else type(ex).__name__
+            raise InputError(f"checkpoint {ckpt} is damaged ({why}): {again}") from ex
         gen.manual_seed(cfg.seed + step)
     elif init:
         _warm_start(model, init)
@@ -240,54 +353,65 @@ def train(cfg: TrainConfig, data: str | os.PathLike | Sequence[TrainImage], chec
     acc: dict[str, list] = {"loss": [], "bpp": [[] for _ in range(L)], "psnr": [[] for _ in range(L)], "psnr_lite": [[] for _ in range(L)]}
     last_log = time.monotonic()
     sync_every = 10 if device.type == "cuda" else 1  # reading losses back costs a GPU sync
-    while True:
-        elapsed = time.monotonic() - t_start
-        if elapsed >= total or (cfg.max_steps is not None and step >= cfg.max_steps):
-            break
-        f = lr_factor(elapsed / total)
-        for gparam in opt.param_groups:
-            gparam["lr"] = cfg.lr * f
-        if pool_pos + cfg.batch > pool.shape[0]:
-            pool = sampler.pool(max(cfg.pool, cfg.batch))
-            pool_pos = 0
-        x = pool[pool_pos: pool_pos + cfg.batch]
-        pool_pos += cfg.batch
-        lvl = torch.sort(torch.randint(0, L, (x.shape[0],), generator=gen)).values.to(device)
-        loss, parts = rd_loss(model, x, lvl)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        aux = model.aux_loss()
-        aux_opt.zero_grad(set_to_none=True)
-        aux.backward()
-        aux_opt.step()
-        step += 1
-        if step % sync_every == 0 or step < 10:
-            lv = lvl.tolist()
-            mse = parts["mse"].clamp_min(1e-10).cpu().tolist()
-            bpp = parts["bpp"].cpu().tolist()
-            msel = parts["mse_lite"].clamp_min(1e-10).cpu().tolist() if "mse_lite" in parts else None
-            acc["loss"].append(loss.item())
-            for j, l in enumerate(lv):
-                acc["bpp"][l].append(bpp[j])
-                acc["psnr"][l].append(-10 * math.log10(mse[j]))
-                if msel:
-                    acc["psnr_lite"][l].append(-10 * math.log10(msel[j]))
-            if not math.isfinite(acc["loss"][-1]):
-                raise RuntimeError(f"training diverged at step {step} (loss {acc['loss'][-1]})")
-        now = time.monotonic()
-        if now - last_log >= 30:
-            log.append(_summarise(step, now - t_start, cfg.lr * f, acc))
-            acc = {"loss": [], "bpp": [[] for _ in range(L)], "psnr": [[] for _ in range(L)], "psnr_lite": [[] for _ in range(L)]}
-            last_log = now
-        if progress is not None and (step % 10 == 0):
-            progress(step, now - t_start, total, log[-1] if log else {})
-        if cfg.checkpoint_every_s and now - last_ckpt >= cfg.checkpoint_every_s:
-            _save_checkpoint(ckpt, model, opt, aux_opt, step, now - t_start, cfg, log)
-            if on_checkpoint is not None:
-                on_checkpoint(ckpt)
-            last_ckpt = time.monotonic()
+    saved_step = step
+    try:
+        while True:
+            elapsed = time.monotonic() - t_start
+            if elapsed >= total or (cfg.max_steps is not None and step >= cfg.max_steps):
+                break
+            f = lr_factor(elapsed / total)
+            for gparam in opt.param_groups:
+                gparam["lr"] = cfg.lr * f
+            if pool_pos + cfg.batch > pool.shape[0]:
+                pool = sampler.pool(max(cfg.pool, cfg.batch))
+                pool_pos = 0
+            x = pool[pool_pos: pool_pos + cfg.batch]
+            pool_pos += cfg.batch
+            lvl = torch.sort(torch.randint(0, L, (x.shape[0],), generator=gen)).values.to(device)
+            loss, parts = rd_loss(model, x, lvl)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            aux = model.aux_loss()
+            aux_opt.zero_grad(set_to_none=True)
+            aux.backward()
+            aux_opt.step()
+            step += 1
+            if step % sync_every == 0 or step < 10:
+                lv = lvl.tolist()
+                mse = parts["mse"].clamp_min(1e-10).cpu().tolist()
+                bpp = parts["bpp"].cpu().tolist()
+                msel = parts["mse_lite"].clamp_min(1e-10).cpu().tolist() if "mse_lite" in parts else None
+                acc["loss"].append(loss.item())
+                for j, l in enumerate(lv):
+                    acc["bpp"][l].append(bpp[j])
+                    acc["psnr"][l].append(-10 * math.log10(mse[j]))
+                    if msel:
+                        acc["psnr_lite"][l].append(-10 * math.log10(msel[j]))
+                if not math.isfinite(acc["loss"][-1]):
+                    kept = f"; the checkpoint of step {saved_step} is kept" if ckpt.is_file() else ""
+                    raise InputError(f"training diverged at step {step} (loss {acc['loss'][-1]}): try a lower "
+                                     f"learning rate (--lr, {cfg.lr:g} now) or smaller lambdas{kept}")
+            now = time.monotonic()
+            if now - last_log >= 30:
+                log.append(_summarise(step, now - t_start, cfg.lr * f, acc))
+                acc = {"loss": [], "bpp": [[] for _ in range(L)], "psnr": [[] for _ in range(L)],
+                       "psnr_lite": [[] for _ in range(L)]}
+                last_log = now
+            if progress is not None and (step % 10 == 0):
+                progress(step, now - t_start, total, log[-1] if log else {})
+            if cfg.checkpoint_every_s and now - last_ckpt >= cfg.checkpoint_every_s:
+                _save_checkpoint(ckpt, model, opt, aux_opt, step, now - t_start, cfg, log)
+                saved_step = step
+                if on_checkpoint is not None:
+                    on_checkpoint(ckpt)
+                last_ckpt = time.monotonic()
+    except KeyboardInterrupt:
+        if step > saved_step:  # steps made since the last save are kept
+            with deferred_signals():  # a second Ctrl-C does not cut the save short
+                _save_checkpoint(ckpt, model, opt, aux_opt, step, time.monotonic() - t_start, cfg, log)
+        raise
     elapsed = time.monotonic() - t_start
     if any(acc["bpp"]):
         log.append(_summarise(step, elapsed, cfg.lr * lr_factor(1.0), acc))
@@ -329,15 +453,29 @@ def _save_checkpoint(path: Path, model, opt, aux_opt, step: int, elapsed: float,
         torch.save(state, tmp)
 
 
+#: a warm start must fill at least this share of the model's parameter values (the rest keep their
+#: initialisation): less means the file was made for another architecture or model size
+MIN_INIT_SHARE = 0.5
+
+
 def _warm_start(model: _nets.GainedModel, path: str | os.PathLike) -> int:
-    st = torch.load(path, map_location="cpu", weights_only=True)
+    st = _torch_load(path, "--init file")
     sd = st["model"] if isinstance(st, dict) and "model" in st else st
+    if not isinstance(sd, dict) or not any(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise InputError(f"--init file {path} holds no model parameters (not a checkpoint or weights file)")
     own = model.state_dict()
     sd = _nets.compat_keys(sd, own.keys())
     # parameters only: buffers (likelihood bounds, GDN pedestals, CDF tables) are constants or
     # derived from the parameters, and a float16 export rounds some of them to 0
-    params = {k for k, _ in model.named_parameters()}
-    take = {k: v.to(own[k].dtype) for k, v in sd.items() if k in params and own[k].shape == v.shape}
+    params = dict(model.named_parameters())
+    take = {k: v.to(own[k].dtype) for k, v in sd.items()
+            if k in params and isinstance(v, torch.Tensor) and own[k].shape == v.shape}
+    total = sum(p.numel() for p in params.values())
+    got = sum(params[k].numel() for k in take)
+    if got < MIN_INIT_SHARE * total:
+        raise InputError(f"--init file {path} fits {len(take)} of the {len(params)} parameters of this {model.arch} "
+                         f"model ({100 * got / max(total, 1):.0f}% of their values; names and shapes must match): "
+                         "it was made for another architecture or model size")
     own.update(take)
     torch.nn.Module.load_state_dict(model, own)
     return len(take)
