@@ -13,7 +13,6 @@ header) and MPEG-TS (start codes); the string builders and level tables are pure
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -280,15 +279,16 @@ def av1_sequence(payload: bytes) -> Av1Sequence | None:
     return Av1Sequence(profile, level, tier)
 
 
-def _obus(buf: bytes) -> Iterator[tuple[int, bytes]]:
-    """(type, payload) of every OBU in a sample (low-overhead format, each with its size field)."""
+def _obu_units(buf: bytes) -> Iterator[tuple[int, bytes, bool, bytes]]:
+    """(type, header bytes, whether it has a size field, payload) of every OBU in a sample (low-overhead
+    format; an OBU without a size field runs to the end)."""
     i = 0
     while i < len(buf):
         h = buf[i]
-        kind, ext, has_size = (h >> 3) & 0xF, (h >> 2) & 1, (h >> 1) & 1
-        j = i + 1 + ext
+        kind, ext, has_size = (h >> 3) & 0xF, (h >> 2) & 1, bool((h >> 1) & 1)
+        head, j = buf[i:i + 1 + ext], i + 1 + ext
         if not has_size:
-            yield kind, buf[j:]
+            yield kind, head, False, buf[j:]
             return
         size = shift = 0
         while j < len(buf):
@@ -298,8 +298,14 @@ def _obus(buf: bytes) -> Iterator[tuple[int, bytes]]:
             shift += 7
             if not b & 0x80:
                 break
-        yield kind, buf[j:j + size]
+        yield kind, head, True, buf[j:j + size]
         i = j + size
+
+
+def _obus(buf: bytes) -> Iterator[tuple[int, bytes]]:
+    """(type, payload) of every OBU in a sample (low-overhead format, each with its size field)."""
+    for kind, _, _, payload in _obu_units(buf):
+        yield kind, payload
 
 
 @dataclass(frozen=True)
@@ -531,23 +537,8 @@ def av1_with_level(buf: bytes, level: int) -> bytes:
     """A temporal unit (an AV1 sample: OBUs with their size fields) with every sequence header's first
     operating point signalling level ``level`` at least (:func:`_sequence_with_level`); every other OBU as
     it is. The coded frames do not change: the level is only what a decoder is told it needs."""
-    out, i = bytearray(), 0
-    while i < len(buf):
-        h = buf[i]
-        kind, ext, has_size = (h >> 3) & 0xF, (h >> 2) & 1, (h >> 1) & 1
-        head, j = buf[i:i + 1 + ext], i + 1 + ext
-        if has_size:
-            size = shift = 0
-            while j < len(buf):
-                b = buf[j]
-                j += 1
-                size |= (b & 0x7F) << shift
-                shift += 7
-                if not b & 0x80:
-                    break
-            payload, i = buf[j:j + size], j + size
-        else:
-            payload, i = buf[j:], len(buf)
+    out = bytearray()
+    for kind, head, has_size, payload in _obu_units(buf):
         if kind == 1:
             payload = _sequence_with_level(payload, level)
         out += head + (_leb128(len(payload)) if has_size else b"") + payload
